@@ -1,0 +1,101 @@
+/**
+ * The process-compose process schema, as process-compose-flake's
+ * `settings.processes.<name>` options take it (snake_case names kept).
+ * See https://f1bonacc1.github.io/process-compose/ and process-compose-flake's
+ * `nix/process-compose/settings/process.nix`.
+ */
+import { type Expr, type Pkg, type Val } from "./expr";
+import { callSite, type SourceLocation } from "./location";
+
+/** When a dependent process may start, relative to the process it depends on. */
+export type DependsOnCondition =
+  | "process_completed"
+  | "process_completed_successfully"
+  | "process_healthy"
+  | "process_log_ready"
+  | "process_started";
+
+/** A probe (readiness or liveness). Times are in seconds. */
+export interface Probe {
+  /** Run a command; exit code 0 means healthy. */
+  readonly exec?: { readonly command: Val<string>; readonly working_dir?: Val<string> };
+  /** An HTTP GET; a 2xx answer (or `status_code`) means healthy. */
+  readonly http_get?: {
+    readonly host: Val<string>;
+    /** TCP port. */
+    readonly port: Val<number>;
+    readonly path?: Val<string>;
+    readonly scheme?: "http" | "https";
+    readonly headers?: Readonly<Record<string, Val<string>>>;
+    readonly status_code?: number;
+  };
+  /** Seconds before the first probe (process-compose default 0). */
+  readonly initial_delay_seconds?: number;
+  /** Seconds between probes (process-compose default 10). */
+  readonly period_seconds?: number;
+  /** Seconds a probe may take (process-compose default 3). */
+  readonly timeout_seconds?: number;
+  /** Consecutive successes to be healthy (default 1). */
+  readonly success_threshold?: number;
+  /** Consecutive failures before the process is considered failed (default 3). */
+  readonly failure_threshold?: number;
+}
+
+/** Restart policy (process-compose `availability`). */
+export interface Availability {
+  readonly restart?: "always" | "on_failure" | "exit_on_failure" | "no";
+  readonly max_restarts?: number;
+  /** Seconds between a stop and the restart (process-compose default 1). */
+  readonly backoff_seconds?: number;
+  /** Stop every process when this one ends. */
+  readonly exit_on_end?: boolean;
+  readonly exit_on_skipped?: boolean;
+}
+
+/** How the process is stopped. */
+export interface Shutdown {
+  /** A command run instead of sending `signal`. */
+  readonly command?: Val<string>;
+  /** Signal number sent to the process (default 15, SIGTERM). */
+  readonly signal?: number;
+  /** Seconds to wait before SIGKILL (default 10). */
+  readonly timeout_seconds?: number;
+  readonly parent_only?: boolean;
+}
+
+/** A process's settings, minus its name. */
+export interface ProcessSettings {
+  /** The program to run: a package (its main program is used) or a shell command string. */
+  readonly command: Expr<Pkg> | Val<string>;
+  /** Processes this one waits for, each with a condition. */
+  readonly depends_on?: readonly { readonly process: ProcessDecl | Val<string>; readonly condition: DependsOnCondition }[];
+  readonly readiness_probe?: Probe;
+  readonly liveness_probe?: Probe;
+  readonly availability?: Availability;
+  readonly shutdown?: Shutdown;
+  /** Environment variables, `NAME = value`. */
+  readonly environment?: Readonly<Record<string, Val<string>>>;
+  /** Group shown in the TUI; defaults to the instance's `namespace` option. */
+  readonly namespace?: Val<string>;
+  readonly working_dir?: Val<string>;
+  /** A log line (regex fragment) meaning the process is ready. */
+  readonly ready_log_line?: Val<string>;
+  readonly is_daemon?: boolean;
+  readonly disabled?: Val<boolean>;
+  readonly description?: Val<string>;
+}
+
+/** A process declared by a service instance. */
+export interface ProcessDecl extends ProcessSettings {
+  /** The process name (`settings.processes.<name>`), usually derived from the instance name. */
+  readonly name: Val<string>;
+  readonly location: SourceLocation | undefined;
+}
+
+/**
+ * Declares a process-compose process.
+ * @param name the process name, e.g. `` s`${name}-init` ``.
+ */
+export function process(name: Val<string>, settings: ProcessSettings): ProcessDecl {
+  return { ...settings, name, location: callSite() };
+}

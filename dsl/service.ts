@@ -1,0 +1,218 @@
+/**
+ * Service definitions: the unit a contributor writes in `modules/<service>.ts`.
+ *
+ * A service becomes `services.<service>.<instance>` in process-compose-flake:
+ * an `attrsOf (submodule …)` option whose instances each have `enable`,
+ * `dataDir`, `namespace` and the service's own options, and contribute their
+ * processes to `settings.processes` only when enabled.
+ */
+import { nApply, nAttrs, nBind, nLib, nSelect, nStr, nVar, type NixNode } from "../compiler/nix-ast";
+import { type DeepVal, Expr, expr, lower, type NixModule, type Pkg, type ShellCode, type Val } from "./expr";
+import { callSite, type SourceLocation } from "./location";
+import type { ProcessDecl } from "./process";
+import { type Infer, type OptionType, type Shape, type SubmoduleType, t } from "./types";
+
+/** Options every instance has, as services-flake's `multiService` declares them. */
+export const builtinOptions = {
+  enable: t.bool({ default: false, description: "Whether to enable this instance." }),
+  dataDir: t.str({
+    default: ({ name }) => expr<string>(nStr("./data/", name.node), "string"),
+    defaultText: '"./data/<name>"',
+    description: "The directory where all data of this instance is stored; relative paths are relative to where process-compose runs.",
+  }),
+  namespace: t.str({
+    description: "The process-compose namespace the instance's processes are grouped under.",
+  }),
+} satisfies Shape;
+
+/** Names a module may not use for its own options. */
+export const reservedOptionNames = new Set([...Object.keys(builtinOptions), "outputs"]);
+
+/** Handles on an instance's configured option values. */
+export type ConfigRef<S extends Shape> = { readonly [K in keyof S]: RefOf<S[K]> };
+
+/** A handle on one option: an expression, with field access for submodules. */
+export type RefOf<O> =
+  O extends SubmoduleType<infer S> ? Expr<Infer<S>> & ConfigRef<S> : O extends OptionType<infer T> ? Expr<T> : never;
+
+/** Builds the `ConfigRef` for `shape` rooted at the Nix expression `root`. */
+export function configRef<S extends Shape>(shape: S, root: NixNode): ConfigRef<S> {
+  const out: Record<string, Expr<unknown>> = {};
+  for (const [key, opt] of Object.entries(shape)) {
+    const e = expr<unknown>(nSelect(root, key), opt.kind);
+    if (opt.ctor.name === "submodule") Object.assign(e, configRef(opt.ctor.shape, e.node));
+    out[key] = e;
+  }
+  return out as ConfigRef<S>;
+}
+
+/**
+ * nixpkgs attributes modules may name as `pkgs.<attr>`. Listing them catches typos
+ * at type-check time; `pkgs.get("attr")` reaches any other attribute.
+ */
+export type KnownPackage =
+  | "bash"
+  | "coreutils"
+  | "findutils"
+  | "gawk"
+  | "gnugrep"
+  | "gnused"
+  | "postgresql"
+  | "redis"
+  | "procps"
+  | "util-linux";
+
+/** The package set, as expressions: `pkgs.coreutils`. */
+export type Pkgs = { readonly [K in KnownPackage]: Expr<Pkg> } & {
+  /** Any other attribute of `pkgs`. */
+  get(attr: string): Expr<Pkg>;
+};
+
+const pkgExpr = (attr: string): Expr<Pkg> => expr<Pkg>(nSelect(nVar("pkgs"), attr), "package");
+
+/** The `pkgs` handle: any attribute is a package expression. */
+export const pkgs: Pkgs = new Proxy({} as Pkgs, {
+  get: (_, attr) => (attr === "get" ? pkgExpr : typeof attr === "string" ? pkgExpr(attr) : undefined),
+});
+
+/** A named value shared by several parts of an instance (`let <name> = …; in`). */
+export interface LetBinding {
+  readonly name: string;
+  readonly value: Expr<unknown>;
+  readonly location: SourceLocation | undefined;
+}
+
+/** Another service's instance, declared by a composing service. */
+export interface InstanceDecl {
+  readonly service: AnyService;
+  readonly name: Val<string>;
+  /** Option definitions for that instance (merged with the user's, module-system style). */
+  readonly config: Readonly<Record<string, unknown>>;
+  /** Extra modules for that instance, e.g. a `deferredModule` option passed through. */
+  readonly imports: readonly Expr<NixModule>[];
+  readonly location: SourceLocation | undefined;
+}
+
+/** What module code receives: the instance's name and options, packages and helpers. */
+export interface ServiceContext<S extends Shape> {
+  /** The instance name: `db` in `services.postgres.db`. */
+  readonly name: Expr<string>;
+  /** The instance's configured options, including `enable`, `dataDir` and `namespace`. */
+  readonly cfg: ConfigRef<S & typeof builtinOptions>;
+  /** The package set (`pkgs.coreutils`). */
+  readonly pkgs: Pkgs;
+  /**
+   * Binds `value` to a name in the instance's `let` block and returns a reference
+   * to it, so that a script or file used in several places is written once.
+   * @throws DefinitionError when the name is taken or not a Nix identifier.
+   */
+  let<T>(name: string, value: Expr<T>): Expr<T>;
+  /** Reads the options of another service's instance (for composition). */
+  instanceOf<S2 extends Shape, D2 extends Shape>(
+    service: Service<S2, D2>,
+    instanceName: Val<string>,
+  ): ConfigRef<S2 & D2 & typeof builtinOptions>;
+}
+
+/** A read-only option computed from the others (services-flake's `connectionURI` style). */
+export type DerivedShape = Shape;
+
+/** What `defineService` takes. */
+export interface ServiceDefinition<S extends Shape, D extends Shape> {
+  /** The attribute under `services.` (`postgres`, `redis-cluster`): lowercase, digits, dashes. */
+  readonly name: string;
+  /** Markdown description: the first paragraph is the summary in docs. */
+  readonly description: string;
+  /** Upstream documentation a user should read (URL). */
+  readonly homepage?: string;
+  /** The instance's options. Names must not shadow `enable`, `dataDir`, `namespace`, `outputs`. */
+  readonly options: S;
+  /** Read-only options computed from `options` (each should set `readOnly: true` and a default). */
+  readonly derived?: (ctx: ServiceContext<S>) => D;
+  /** The processes an enabled instance contributes to `settings.processes`. */
+  readonly processes?: (ctx: ServiceContext<S & D>) => readonly ProcessDecl[];
+  /** Instances of other services an enabled instance declares (composition). */
+  readonly instances?: (ctx: ServiceContext<S & D>) => readonly InstanceDecl[];
+  /** A usage example for docs (Nix source of the instance's settings). */
+  readonly example?: string;
+}
+
+/** A defined service, ready for the compiler. */
+export interface Service<S extends Shape = Shape, D extends Shape = Shape> extends ServiceDefinition<S, D> {
+  readonly kind: "services-ts/service";
+  readonly location: SourceLocation | undefined;
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type AnyService = Service<any, any>;
+
+/**
+ * Defines a service. The result is the default export of `modules/<name>.ts`.
+ * Validation happens in the compiler, which reports errors at the definition's
+ * source location.
+ */
+export function defineService<const S extends Shape, const D extends Shape = Record<never, never>>(
+  def: ServiceDefinition<S, D>,
+): Service<S, D> {
+  return { ...def, kind: "services-ts/service", location: callSite() };
+}
+
+/** True for values made by {@link defineService}. */
+export function isService(v: unknown): v is AnyService {
+  return typeof v === "object" && v !== null && (v as { kind?: unknown }).kind === "services-ts/service";
+}
+
+/** The option definitions one may give a composed instance. */
+export type InstanceConfig<S extends Shape> = { readonly [K in keyof S]?: DeepVal<Infer<S[K]>> | Expr<Infer<S[K]>> };
+
+/**
+ * Declares an instance of another service from a composing service.
+ * @param service the service (default export of its module).
+ * @param name the instance name, e.g. `` s`${name}-replica` ``.
+ * @param config option definitions; wrap values in {@link mkDefault} to let users override them.
+ * @param imports extra modules for the instance (e.g. a `deferredModule` option).
+ */
+export function instance<S extends Shape, D extends Shape>(
+  service: Service<S, D>,
+  name: Val<string>,
+  config: InstanceConfig<S & typeof builtinOptions>,
+  imports: readonly Expr<NixModule>[] = [],
+): InstanceDecl {
+  return { service, name, config, imports, location: callSite() };
+}
+
+/** `lib.mkDefault v`: a definition users' own definitions override. */
+export function mkDefault<T>(v: DeepVal<T> | Expr<T>): Expr<T> {
+  const inner = lower(v);
+  return expr<T>(nApply(nLib("mkDefault"), inner), v instanceof Expr ? v.kind : "any");
+}
+
+/**
+ * A shell script package: `pkgs.writeShellApplication` (bash with errexit,
+ * nounset and pipefail, `runtimeInputs` on PATH, checked by ShellCheck).
+ */
+export function script(opts: {
+  /** The program name (`bin/<name>`). */
+  readonly name: Val<string>;
+  /** Packages whose `bin/` go on PATH. */
+  readonly runtimeInputs?: readonly Expr<Pkg>[];
+  /** The script body: shell code, usually an `sh` template. */
+  readonly text: Expr<ShellCode>;
+}): Expr<Pkg> {
+  return expr<Pkg>(
+    nApply(
+      nSelect(nVar("pkgs"), "writeShellApplication"),
+      nAttrs([
+        nBind("name", lower(opts.name)),
+        nBind("runtimeInputs", lower(opts.runtimeInputs ?? [])),
+        nBind("text", opts.text.node),
+      ]),
+    ),
+    "package",
+  );
+}
+
+/** A text file in the store: `pkgs.writeText name text`. */
+export function file(name: Val<string>, text: Val<string>): Expr<Pkg> {
+  return expr<Pkg>(nApply(nSelect(nVar("pkgs"), "writeText"), lower(name), lower(text)), "package");
+}

@@ -1,0 +1,401 @@
+/**
+ * PostgreSQL, one cluster per instance. Options, defaults and process names
+ * (`<name>-init`, then `<name>`) follow services-flake's `postgres` service;
+ * `ensureDatabases` / `ensureUsers` follow NixOS's `services.postgresql` and are
+ * applied on every start.
+ * Server configuration: https://www.postgresql.org/docs/current/runtime-config.html
+ */
+import {
+  and,
+  apply,
+  concatLists,
+  concatStrings,
+  cond,
+  defineService,
+  eq,
+  exe,
+  type Expr,
+  field,
+  file,
+  fn,
+  ident,
+  ifSet,
+  mapAttrsToList,
+  mapList,
+  matches,
+  notNull,
+  optional,
+  or,
+  process,
+  replaceStrings,
+  type NixPath,
+  type Pkg,
+  s,
+  script,
+  select,
+  sh,
+  sql,
+  switchType,
+  t,
+  toStr,
+  update,
+} from "../dsl";
+
+/** A postgresql.conf value: booleans as on/off, strings quoted with `'` doubled and `\` escaped. */
+const confValue = (v: Expr<unknown>): Expr<string> =>
+  switchType<string>(v, {
+    bool: (b) => cond(b, "on", "off"),
+    string: (str) => s`'${replaceStrings(["\\", "'", "\n"], ["\\\\", "''", "\\n"], str)}'`,
+    other: (x) => toStr(x as Expr<number>),
+  });
+
+/** A pg_hba.conf field: written bare when it is one plain token, else double-quoted (which also makes keywords literal). */
+const hbaField = (f: Expr<string>): Expr<string> =>
+  cond(matches('[^[:space:]"#,]*', f), f, s`"${replaceStrings(['"'], ['""'], f)}"`);
+
+const hbaEntry = t.submodule({
+  type: t.str({ description: "Connection type: `local`, `host`, `hostssl`, …" }),
+  database: t.str({ description: "Database name(s) the entry matches, or `all`, `replication`, …" }),
+  user: t.str({ description: "Role name(s) the entry matches, or `all`." }),
+  address: t.str({ description: "Client address (CIDR) for `host*` entries; empty for `local`." }),
+  method: t.str({ description: "Authentication method: `trust`, `scram-sha-256`, `peer`, …" }),
+});
+
+/** services-flake's default pg_hba.conf entries: trust on the local socket and loopback TCP. */
+const defaultHba = (["all", "replication"] as const).flatMap((database) =>
+  (
+    [
+      ["local", ""],
+      ["host", "127.0.0.1/32"],
+      ["host", "::1/128"],
+    ] as const
+  ).map(([type, address]) => ({ type, database, user: "all", address, method: "trust" })),
+);
+
+const settingValue = t.oneOf([t.bool(), t.float(), t.int(), t.str()]);
+
+const roleClauses = {
+  superuser: "SUPERUSER",
+  createrole: "CREATEROLE",
+  createdb: "CREATEDB",
+  inherit: "INHERIT",
+  login: "LOGIN",
+  replication: "REPLICATION",
+  bypassrls: "BYPASSRLS",
+} as const;
+
+export default defineService({
+  name: "postgres",
+  description:
+    "[PostgreSQL](https://www.postgresql.org/) database server, one cluster per instance. " +
+    "The `<name>-init` process creates the cluster on first start and applies `ensureDatabases` / `ensureUsers` on every start; `<name>` runs the server.",
+  homepage: "https://www.postgresql.org/docs/current/runtime-config.html",
+  example: `services.postgres."pg1" = {
+  enable = true;
+  port = 5433;
+  initialDatabases = [ { name = "app"; schemas = [ ./schema.sql ]; } ];
+  ensureUsers = [ { name = "app"; ensureDBOwnership = true; } ];
+  ensureDatabases = [ "app" ];
+};`,
+  options: {
+    package: t.package("postgresql"),
+    extensions: t.nullOr(t.functionTo(t.listOf(t.package())), {
+      default: null,
+      example: { nix: "extensions: [ extensions.pg_cron extensions.postgis ]" },
+      description: "Extensions to add, as a function of `package.pkgs` (the package's `withPackages`).",
+    }),
+    socketDir: t.str({
+      default: "",
+      description:
+        "Directory of the Unix-domain socket. Empty: no Unix socket, TCP/IP only " +
+        "(see [unix_socket_directories](https://www.postgresql.org/docs/current/runtime-config-connection.html#GUC-UNIX-SOCKET-DIRECTORIES)).",
+    }),
+    hbaConf: t.listOf(hbaEntry, {
+      default: [],
+      example: [{ type: "host", database: "all", user: "all", address: "0.0.0.0/0", method: "scram-sha-256" }],
+      description:
+        "Entries added to `pg_hba.conf` after the defaults (trust for local connections and loopback TCP). " +
+        "See [pg_hba.conf](https://www.postgresql.org/docs/current/auth-pg-hba-conf.html).",
+    }),
+    listen_addresses: t.str({ default: "127.0.0.1", example: "127.0.0.1", description: "Addresses the server listens on (`listen_addresses`)." }),
+    port: t.port({ default: 5432, description: "The TCP port to accept connections on." }),
+    superuser: t.nullOr(t.str(), { default: null, description: "Name of the superuser `initdb` creates; `null` means the user running it (`$USER`)." }),
+    createDatabase: t.bool({
+      default: true,
+      description: "On first start, create a database named like the superuser. Only applies when `initialDatabases` is empty.",
+    }),
+    initdbArgs: t.listOf(t.lines(), {
+      default: ["--locale=C", "--encoding=UTF8"],
+      example: ["--data-checksums", "--allow-group-access"],
+      description: "Arguments passed to `initdb` when the data directory is created, one argument per element.",
+    }),
+    settings: t.attrsOf(settingValue, {
+      default: {},
+      example: { log_connections: true, log_statement: "all", shared_buffers: "128MB" },
+      description:
+        "`postgresql.conf` settings, over the defaults (`listen_addresses`, `port`, `unix_socket_directories`, `hba_file`). " +
+        "Strings are single-quoted with quotes and backslashes escaped; booleans become `on`/`off`.",
+    }),
+    initialDatabases: t.listOf(
+      t.submodule({
+        name: t.str({ description: "Name of the database to create." }),
+        schemas: t.nullOr(t.listOf(t.path()), {
+          default: null,
+          description: "SQL files, or directories whose `*.sql` files are applied in name order; `null` creates an empty database.",
+        }),
+      }),
+      {
+        default: [],
+        example: { nix: "[ { name = \"app\"; schemas = [ ./schema ./seed.sql ]; } { name = \"scratch\"; } ]" },
+        description: "Databases created on first start, each with its schemas applied in order.",
+      },
+    ),
+    initialScript: t.submodule(
+      {
+        before: t.nullOr(t.str(), { default: null, description: "SQL run on first start, before `initialDatabases` are created." }),
+        after: t.nullOr(t.str(), { default: null, description: "SQL run on first start, after `initialDatabases` are created." }),
+      },
+      { default: {}, description: "SQL run once, when the cluster is created." },
+    ),
+    ensureDatabases: t.listOf(t.str(), {
+      default: [],
+      example: ["app", "analytics"],
+      description: "Databases created on every start if missing (as NixOS's `services.postgresql.ensureDatabases`).",
+    }),
+    ensureUsers: t.listOf(
+      t.submodule({
+        name: t.str({ description: "Role name; created with LOGIN if missing." }),
+        ensureDBOwnership: t.bool({
+          default: false,
+          description: "Make the role owner of the database of the same name (list that database in `ensureDatabases`).",
+        }),
+        ensureClauses: t.submodule(
+          Object.fromEntries(
+            Object.entries(roleClauses).map(([k, kw]) => [
+              k,
+              t.nullOr(t.bool(), { default: null, description: `\`true\`: ${kw}; \`false\`: NO${kw}; \`null\`: leave as is.` }),
+            ]),
+          ) as { [K in keyof typeof roleClauses]: ReturnType<typeof t.nullOr<boolean>> },
+          { default: {}, description: "Role attributes applied with `ALTER ROLE` on every start." },
+        ),
+      }),
+      {
+        default: [],
+        example: { nix: '[ { name = "app"; ensureDBOwnership = true; ensureClauses.createdb = true; } ]' },
+        description: "Roles created and altered on every start if needed (as NixOS's `services.postgresql.ensureUsers`).",
+      },
+    ),
+  },
+
+  derived: ({ cfg, let: bind }) => {
+    const hba = bind(
+      "hbaConfFile",
+      file(
+        "pg_hba.conf",
+        concatStrings(
+          mapList(
+            concatLists(defaultHba, cfg.hbaConf),
+            (e) =>
+              s`${hbaField(field(e, "type"))}\t${hbaField(field(e, "database"))}\t${hbaField(field(e, "user"))}\t${hbaField(field(e, "address"))}\t${hbaField(field(e, "method"))}\n`,
+            "entry",
+          ),
+        ),
+      ),
+    );
+    return {
+      connectionURI: t.functionTo<{ dbName: string }, string>(t.str(), {
+        readOnly: true,
+        default: fn(["dbName"], ({ dbName }) => s`postgres://${cfg.listen_addresses}:${cfg.port}/${dbName}`),
+        description:
+          "A function from `{ dbName }` to a [connection URI](https://www.postgresql.org/docs/current/libpq-connect.html#LIBPQ-CONNSTRING-URIS) for the database.",
+      }),
+      hbaConfFile: t.package(undefined, {
+        readOnly: true,
+        internal: true,
+        default: hba,
+        description: "The generated `pg_hba.conf`.",
+      }),
+      defaultSettings: t.attrsOf(settingValue, {
+        readOnly: true,
+        internal: true,
+        default: {
+          listen_addresses: cfg.listen_addresses,
+          port: cfg.port,
+          unix_socket_directories: cfg.socketDir,
+          hba_file: s`${hba}`,
+        },
+        description: "Settings `settings` overrides.",
+      }),
+    };
+  },
+
+  processes: ({ name, cfg, pkgs, let: bind }) => {
+    // With extensions, the server package is package.withPackages extensions (as services-flake does).
+    const pkg = bind(
+      "postgresPackage",
+      cond(notNull(cfg.extensions), apply<Pkg>(select(cfg.package, "withPackages"), "package", cfg.extensions), cfg.package),
+    );
+    const superuserArgs = ifSet(cfg.superuser, (u) => sh`-U ${u}`, sh``);
+    const conf = bind(
+      "postgresqlConf",
+      file(
+        "postgresql.conf",
+        concatStrings(mapAttrsToList(update(cfg.defaultSettings, cfg.settings), (k, v) => s`${k} = ${confValue(v)}\n`, "value")),
+      ),
+    );
+
+    const createDb = (db: Expr<string>) =>
+      sql`SELECT format('CREATE DATABASE %I', ${db}) WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = ${db})\\gexec\n`;
+
+    const firstRunSql = bind(
+      "initialSql",
+      file(
+        "initial.sql",
+        concatStrings([
+          ifSet(cfg.initialScript.before, (b) => s`${b}\n`, ""),
+          concatStrings(mapList(cfg.initialDatabases, (db) => createDb(field(db, "name")), "db")),
+          optional(
+            and(eq(cfg.initialDatabases, []), cfg.createDatabase),
+            sql`SELECT format('CREATE DATABASE %I', current_user) WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = current_user)\\gexec\n`,
+          ),
+        ]),
+      ),
+    );
+    const schemaCommands = concatStrings(
+      mapList(
+        cfg.initialDatabases,
+        (db) =>
+          concatStrings(
+            mapList(
+              cond(notNull(field(db, "schemas")), field(db, "schemas") as Expr<NixPath[]>, []),
+              // s`${schema}` copies the schema into the store, as Nix does for interpolated paths.
+              (schema) => sh`apply_schema ${field(db, "name")} ${s`${schema}`}\n`,
+              "schema",
+            ),
+          ),
+        "db",
+      ),
+    );
+    const afterSql = ifSet(cfg.initialScript.after, (a) => sh`psql_admin -d postgres -f ${file("initial-after.sql", a)}\n`, sh``);
+
+    const ensureSql = bind(
+      "ensureSql",
+      file(
+        "ensure.sql",
+        concatStrings([
+          concatStrings(mapList(cfg.ensureDatabases, (db) => createDb(db), "db")),
+          concatStrings(
+            mapList(
+              cfg.ensureUsers,
+              (u) => {
+                const user = field(u, "name");
+                const clauses = concatStrings(
+                  Object.entries(roleClauses).map(([k, kw]) =>
+                    ifSet(
+                      field(field(u, "ensureClauses"), k as keyof typeof roleClauses) as Expr<boolean | null>,
+                      (on) => cond(on, ` ${kw}`, ` NO${kw}`),
+                      "",
+                    ),
+                  ),
+                );
+                return concatStrings([
+                  sql`SELECT format('CREATE ROLE %I WITH LOGIN', ${user}) WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = ${user})\\gexec\n`,
+                  cond(eq(clauses, ""), "", s`ALTER ROLE ${ident(user)} WITH${clauses};\n`),
+                  optional(field(u, "ensureDBOwnership"), sql`ALTER DATABASE ${ident(user)} OWNER TO ${ident(user)};\n`),
+                ]);
+              },
+              "user",
+            ),
+          ),
+        ]),
+      ),
+    );
+    const hasEnsure = or(cond(eq(cfg.ensureDatabases, []), false, true), cond(eq(cfg.ensureUsers, []), false, true));
+
+    const setup = script({
+      name: "setup-postgres",
+      runtimeInputs: [pkg, pkgs.coreutils],
+      text: sh`
+        PGDATA=$(realpath -m -- ${cfg.dataDir})
+        export PGDATA
+        export PGPORT=${cfg.port}
+        export LC_ALL=C
+
+        psql_admin() {
+          psql -X -q -v ON_ERROR_STOP=1 ${superuserArgs} "$@"
+        }
+        # apply_schema DATABASE PATH: a .sql file, or a directory whose *.sql files run in name order.
+        apply_schema() {
+          if [[ -d "$2" ]]; then
+            for f in "$2"/*.sql; do
+              [[ -e "$f" ]] || continue
+              echo "applying $f to $1"
+              psql_admin -d "$1" -f "$f"
+            done
+          else
+            echo "applying $2 to $1"
+            psql_admin -d "$1" -f "$2"
+          fi
+        }
+
+        first_run=0
+        if [[ ! -f "$PGDATA/PG_VERSION" ]]; then
+          echo "creating the cluster in $PGDATA"
+          rm -rf "$PGDATA"
+          mkdir -p "$PGDATA"
+          initdb ${cfg.initdbArgs} ${superuserArgs} -D "$PGDATA"
+          first_run=1
+        fi
+        install -m 0600 ${conf} "$PGDATA/postgresql.conf"
+        ${cond(eq(cfg.socketDir, ""), sh``, sh`mkdir -p ${cfg.socketDir}`)}
+        if [[ $first_run == 1 || ${cond(hasEnsure, "1", "0")} == 1 ]]; then
+          PGHOST=$(mktemp -d "\${TMPDIR:-/tmp}/pg-init-XXXXXX")
+          export PGHOST
+          trap 'pg_ctl -D "$PGDATA" -m fast -w stop >/dev/null || true; rm -rf "$PGHOST"' EXIT
+          pg_ctl -D "$PGDATA" -w -o "-c listen_addresses='' -c unix_socket_directories='$PGHOST'" start
+          if [[ $first_run == 1 ]]; then
+            psql_admin -d postgres -f ${firstRunSql}
+            ${schemaCommands}${afterSql}
+          fi
+          psql_admin -d postgres -f ${ensureSql}
+        fi
+      `,
+    });
+
+    const start = script({
+      name: "start-postgres",
+      runtimeInputs: [pkg, pkgs.coreutils],
+      text: sh`
+        PGDATA=$(realpath -m -- ${cfg.dataDir})
+        export PGDATA
+        ${cond(eq(cfg.socketDir, ""), sh`exec postgres`, sh`exec postgres -k "$(realpath -m -- ${cfg.socketDir})"`)}
+      `,
+    });
+
+    const probeHost = cond(
+      eq(cfg.socketDir, ""),
+      sh`-h ${cond(or(eq(cfg.listen_addresses, "*"), eq(cfg.listen_addresses, "0.0.0.0")), "127.0.0.1", cfg.listen_addresses)}`,
+      sh`-h "$(${exe(pkgs.coreutils, "realpath")} -m -- ${cfg.socketDir})"`,
+    );
+
+    const init = process(s`${name}-init`, { command: setup });
+    return [
+      init,
+      process(name, {
+        command: start,
+        depends_on: [{ process: init, condition: "process_completed_successfully" }],
+        readiness_probe: {
+          exec: { command: sh`${exe(pkg, "pg_isready")} ${probeHost} -p ${cfg.port} -d template1 ${superuserArgs}` },
+          initial_delay_seconds: 0,
+          period_seconds: 1,
+          timeout_seconds: 4,
+          success_threshold: 1,
+          failure_threshold: 30,
+        },
+        // SIGINT: PostgreSQL's "fast shutdown" (https://www.postgresql.org/docs/current/server-shutdown.html).
+        shutdown: { signal: 2 },
+        availability: { restart: "on_failure", max_restarts: 5 },
+      }),
+    ];
+  },
+});

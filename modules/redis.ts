@@ -1,0 +1,114 @@
+/**
+ * Redis, one server per instance. Options, defaults and the process name follow
+ * services-flake's `redis` service, so its users' configurations work unchanged.
+ * Configuration directives: https://redis.io/docs/latest/operate/oss_and_stack/management/config-file/
+ */
+import {
+  concatStrings,
+  cond,
+  defineService,
+  file,
+  hasPrefix,
+  ifSet,
+  notNull,
+  process,
+  replaceStrings,
+  s,
+  script,
+  sh,
+  t,
+  toStr,
+  type Expr,
+  and,
+  eq,
+  exe,
+} from "../dsl";
+
+/**
+ * Quotes a redis.conf argument: double quotes, with `\` and `"` escaped and
+ * newlines as `\n`, which redis's argument splitter (sdssplitargs) reverses.
+ */
+const confArg = (v: Expr<string>): Expr<string> =>
+  s`"${replaceStrings(["\\", '"', "\n", "\r", "\t"], ["\\\\", '\\"', "\\n", "\\r", "\\t"], v)}"`;
+
+export default defineService({
+  name: "redis",
+  description: "[Redis](https://redis.io/) in-memory data store, one server per instance.",
+  homepage: "https://redis.io/docs/latest/operate/oss_and_stack/management/config-file/",
+  example: `services.redis."cache" = {
+  enable = true;
+  port = 6380;
+};`,
+  options: {
+    package: t.package("redis"),
+    bind: t.nullOr(t.str(), {
+      default: "127.0.0.1",
+      example: "127.0.0.1",
+      description: "The IP interface to bind to. `null` means all interfaces.",
+    }),
+    port: t.port({
+      default: 6379,
+      description: "The TCP port to accept connections on. With `0`, Redis does not listen on TCP (use `unixSocket`).",
+    }),
+    unixSocket: t.nullOr(t.str(), {
+      default: null,
+      example: "redis.sock",
+      description: "The path of the Unix socket to listen on; a relative path is relative to `dataDir`.",
+    }),
+    unixSocketPerm: t.int({
+      default: 660,
+      example: 600,
+      description: "Permissions of the Unix socket, as the octal digits redis.conf's `unixsocketperm` takes.",
+    }),
+    extraConfig: t.lines({
+      default: "",
+      description: "Additional lines appended to `redis.conf`, written as they are.",
+    }),
+  },
+  processes: ({ name, cfg, pkgs, let: bind }) => {
+    const conf = bind(
+      "redisConfig",
+      file(
+        "redis.conf",
+        concatStrings([
+          s`port ${cfg.port}\n`,
+          ifSet(cfg.bind, (b) => s`bind ${b}\n`, ""),
+          ifSet(cfg.unixSocket, (sock) => s`unixsocket ${confArg(sock)}\nunixsocketperm ${toStr(cfg.unixSocketPerm)}\n`, ""),
+          cfg.extraConfig,
+          "\n",
+        ]),
+      ),
+    );
+    const start = script({
+      name: "start-redis",
+      runtimeInputs: [pkgs.coreutils, cfg.package],
+      text: sh`
+        mkdir -p ${cfg.dataDir}
+        exec redis-server ${conf} --dir ${cfg.dataDir}
+      `,
+    });
+    // Reach the server the way it listens: TCP unless port is 0, else its socket.
+    const socketPath = ifSet(
+      cfg.unixSocket,
+      (sock) => cond(hasPrefix("/", sock), sock, s`${cfg.dataDir}/${sock}`),
+      "",
+    );
+    const viaSocket = and(notNull(cfg.unixSocket), eq(cfg.port, 0));
+    const cli = exe(cfg.package, "redis-cli");
+    const ping = cond(viaSocket, sh`${cli} -s ${socketPath} ping`, sh`${cli} -p ${cfg.port} ping`);
+    return [
+      process(name, {
+        command: start,
+        readiness_probe: {
+          exec: { command: ping },
+          initial_delay_seconds: 0,
+          period_seconds: 1,
+          timeout_seconds: 4,
+          success_threshold: 1,
+          failure_threshold: 30,
+        },
+        availability: { restart: "on_failure", max_restarts: 5 },
+      }),
+    ];
+  },
+});

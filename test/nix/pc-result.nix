@@ -1,0 +1,31 @@
+# Shared by eval.nix and eval-flake-parts.nix: turns one evaluated
+# process-compose-flake configuration (the `config` of its submodule) into
+# plain JSON-able data.
+#
+# `settings` is exactly the JSON process-compose-flake writes: its own
+# `outputs.settingsFile` is a `pkgs.writeTextFile { text = builtins.toJSON
+# (removeNullAndEmptyAttrs config.settings); }`, and the test package set's
+# writeTextFile keeps `text` as an attribute, so no build (and no
+# import-from-derivation) is needed to read it back.
+{ lib }:
+pcConfig:
+let
+  fileJSON = file: builtins.fromJSON (builtins.unsafeDiscardStringContext file.text);
+
+  # The derivation (.drv) a command string depends on, if any: the first
+  # context entry that names derivation outputs.
+  commandDrv = process:
+    let
+      attempt = builtins.tryEval process.command;
+      ctx = if attempt.success then builtins.getContext attempt.value else { };
+      drvs = lib.attrNames (lib.filterAttrs (_: v: v ? outputs) ctx);
+    in
+    if drvs == [ ] then null else builtins.head drvs;
+
+  hasTest = pcConfig.settings.processes ? test;
+in
+{
+  settings = fileJSON pcConfig.outputs.settingsFile;
+  settingsTest = if hasTest then fileJSON pcConfig.outputs.settingsTestFile else null;
+  commandDrvs = builtins.mapAttrs (_: commandDrv) pcConfig.settings.processes;
+}

@@ -1,0 +1,384 @@
+# TEST-ONLY package set.  NOT nixpkgs, and never to be used outside tests.
+#
+# No binary cache is reachable from the test machines and building nixpkgs'
+# stdenv from source is out of the question, so this file maps the handful of
+# nixpkgs attributes our generated modules (and process-compose-flake) touch
+# onto binaries the machine already has from Debian packages.
+#
+#   import ./pkgs.nix { lib = <nixpkgs lib>; overlays = [ (final: prev: { … }) ]; }
+#
+# Every package is a real (but impure) derivation: builder /bin/sh, sandbox
+# off, `system = builtins.currentSystem`, `allowSubstitutes = false`, so
+# `nix-build` works offline.  Packages for binaries the machine lacks still
+# evaluate; only building them fails, with a message saying what to install.
+#
+# The trivial builders (writeText, writeTextFile, writeShellScript,
+# writeShellApplication, runCommand, symlinkJoin) follow the nixpkgs
+# interfaces and output layout.  Their derivations keep their input
+# attributes (`text`, `name`, …) so tests can inspect a script without
+# building it, as with nixpkgs (`drv.text`).
+{ lib, overlays ? [ ] }:
+let
+  system = builtins.currentSystem;
+
+  # PATH for builders: Debian's own tools.
+  hostPath = "/usr/local/bin:/usr/bin:/bin";
+
+  # Deterministic pick of the first existing path, or null.
+  firstExisting = paths: lib.findFirst builtins.pathExists null paths;
+
+  # Strip attributes that are not derivation environment values.
+  envOnly = attrs: removeAttrs attrs [ "meta" "passthru" ];
+
+  # The one primitive every package here is made of.
+  #   name, script: derivation name and the /bin/sh script that builds $out.
+  #   env: extra derivation attributes (strings, lists of strings/derivations).
+  #   meta, passthru: attached to the result, like stdenv.mkDerivation does.
+  mkDrv = { name, script, env ? { }, meta ? { }, passthru ? { } }:
+    let
+      drv = derivation ({
+        inherit name system;
+        builder = "/bin/sh";
+        args = [ "-c" script ];
+        PATH = hostPath;
+        allowSubstitutes = false;
+        preferLocalBuild = true;
+      } // env);
+    in
+    drv // passthru // { inherit meta; };
+
+  # A package made of symlinks into $out/bin to binaries of the host.
+  #   bins: shell words (globs allowed) of absolute paths; missing ones are
+  #   skipped, and the build fails if none exists.
+  hostBinaries = { name, bins, mainProgram ? null, hint, passthru ? { } }:
+    mkDrv {
+      inherit name passthru;
+      meta = lib.optionalAttrs (mainProgram != null) { inherit mainProgram; }
+        // { description = "test-only wrapper around host binaries (${hint})"; };
+      script = ''
+        set -eu
+        mkdir -p "$out/bin"
+        found=0
+        for f in ${lib.concatStringsSep " " bins}; do
+          if [ -x "$f" ] && [ ! -d "$f" ]; then
+            ln -sf "$f" "$out/bin/$(basename "$f")"
+            found=1
+          fi
+        done
+        if [ "$found" = 0 ]; then
+          echo "test pkgs.nix: no binaries for ${name} on this machine (${hint})" >&2
+          exit 1
+        fi
+      '';
+    };
+
+  # Binaries that a Debian package installs into bin directories.
+  debianPackage = { name, debPkg ? name, mainProgram ? null, passthru ? { } }:
+    mkDrv {
+      inherit name passthru;
+      meta = lib.optionalAttrs (mainProgram != null) { inherit mainProgram; }
+        // { description = "test-only wrapper around Debian package ${debPkg}"; };
+      script = ''
+        set -eu
+        mkdir -p "$out/bin"
+        files=$(dpkg-query -L ${lib.escapeShellArg debPkg}) || {
+          echo "test pkgs.nix: Debian package ${debPkg} is not installed (apt-get install ${debPkg})" >&2
+          exit 1
+        }
+        for f in $files; do
+          case "$f" in
+            /bin/*|/usr/bin/*|/sbin/*|/usr/sbin/*) ;;
+            *) continue ;;
+          esac
+          if [ -x "$f" ] && [ ! -d "$f" ]; then
+            ln -sf "$f" "$out/bin/$(basename "$f")"
+          fi
+        done
+      '';
+    };
+
+  base = self: {
+    inherit lib system;
+
+    # Extend the set like nixpkgs' `pkgs.extend`.
+    extend = overlay: import ./pkgs.nix { inherit lib; overlays = overlays ++ [ overlay ]; };
+
+    callPackage = lib.callPackageWith self;
+
+    # Only the platform flags modules commonly test; no compilers here.
+    stdenv = {
+      hostPlatform = { inherit system; isLinux = lib.hasSuffix "-linux" system; isDarwin = lib.hasSuffix "-darwin" system; };
+      buildPlatform = self.stdenv.hostPlatform;
+      isLinux = self.stdenv.hostPlatform.isLinux;
+      isDarwin = self.stdenv.hostPlatform.isDarwin;
+      shell = self.runtimeShell;
+      shellDryRun = "${self.runtimeShell} -n -O extglob";
+    };
+    stdenvNoCC = self.stdenv;
+
+    # Debian's bash. Scripts use it directly so that they need no build of
+    # `bash` first; `lib.getExe pkgs.bash` gives the store wrapper.
+    runtimeShell = "/bin/bash";
+    runtimeShellPackage = self.bash;
+
+    bash = hostBinaries { name = "bash"; bins = [ "/bin/bash" "/usr/bin/bash" ]; mainProgram = "bash"; hint = "Debian bash"; };
+    bashInteractive = self.bash;
+    coreutils = debianPackage { name = "coreutils"; };
+    gnugrep = debianPackage { name = "gnugrep"; debPkg = "grep"; mainProgram = "grep"; };
+    # Debian's gawk when installed; otherwise Debian's default awk (mawk)
+    # stands in under both names `awk` and `gawk`, so `lib.getExe pkgs.gawk`
+    # and `${pkgs.gawk}/bin/awk` both work on a stock machine.
+    gawk = mkDrv {
+      name = "gawk";
+      meta = { mainProgram = "gawk"; description = "test-only wrapper around Debian gawk (or awk)"; };
+      script = ''
+        set -eu
+        mkdir -p "$out/bin"
+        if [ -x /usr/bin/gawk ]; then
+          ln -s /usr/bin/gawk "$out/bin/gawk"
+          ln -s /usr/bin/gawk "$out/bin/awk"
+        elif awk=$(readlink -f /usr/bin/awk) && [ -x "$awk" ]; then
+          ln -s "$awk" "$out/bin/gawk"
+          ln -s "$awk" "$out/bin/awk"
+        else
+          echo "test pkgs.nix: no awk on this machine (apt-get install gawk)" >&2
+          exit 1
+        fi
+      '';
+    };
+    findutils = debianPackage { name = "findutils"; mainProgram = "find"; };
+    gnused = debianPackage { name = "gnused"; debPkg = "sed"; mainProgram = "sed"; };
+    procps = debianPackage { name = "procps"; mainProgram = "ps"; };
+    netcat = hostBinaries { name = "netcat"; bins = [ "/usr/bin/nc" "/bin/nc" ]; mainProgram = "nc"; hint = "Debian netcat-openbsd"; };
+    curl = hostBinaries { name = "curl"; bins = [ "/usr/bin/curl" ]; mainProgram = "curl"; hint = "Debian curl"; };
+    jq = hostBinaries { name = "jq"; bins = [ "/usr/bin/jq" ]; mainProgram = "jq"; hint = "Debian jq"; };
+    shellcheck = hostBinaries { name = "shellcheck"; bins = [ "/usr/bin/shellcheck" ]; mainProgram = "shellcheck"; hint = "Debian shellcheck"; };
+
+    redis = hostBinaries {
+      name = "redis";
+      bins = [ "/usr/bin/redis-*" ];
+      # nixpkgs' redis has mainProgram = "redis-cli".
+      mainProgram = "redis-cli";
+      hint = "Debian redis-server and redis-tools";
+    };
+
+    # Debian's PostgreSQL server binaries, /usr/lib/postgresql/<major>/bin.
+    # The newest major version present is used.
+    postgresql =
+      let
+        root = "/usr/lib/postgresql";
+        majors =
+          if builtins.pathExists root
+          then lib.sort (a: b: lib.versionOlder b a)
+            (lib.attrNames (lib.filterAttrs (_: t: t == "directory") (builtins.readDir root)))
+          else [ ];
+        major = if majors == [ ] then "0" else builtins.head majors;
+        self' = hostBinaries {
+          name = "postgresql-${major}";
+          bins = [ "${root}/${major}/bin/*" ];
+          mainProgram = "postgres";
+          hint = "Debian postgresql, expected under ${root}/<major>/bin";
+          passthru = {
+            version = major;
+            psqlSchema = major;
+            # nixpkgs' `postgresql.pkgs` holds extensions; Debian ships none here.
+            pkgs = { };
+            # Like nixpkgs: `withPackages (ps: [ … ])`. Extensions cannot be
+            # provided, so this returns the same package; the requested list
+            # stays inspectable (lazily) as `requestedExtensions`.
+            withPackages = f: self' // { requestedExtensions = f self'.pkgs; };
+          };
+        };
+      in
+      self';
+
+    process-compose =
+      let
+        home = builtins.getEnv "HOME";
+        gopath = builtins.getEnv "GOPATH";
+        gobin = builtins.getEnv "GOBIN";
+        pathDirs = lib.filter (d: d != "") (lib.splitString ":" (builtins.getEnv "PATH"));
+        candidates =
+          lib.optional (gobin != "") "${gobin}/process-compose"
+          ++ lib.optional (gopath != "") "${gopath}/bin/process-compose"
+          ++ lib.optional (home != "") "${home}/go/bin/process-compose"
+          ++ map (d: "${d}/process-compose") pathDirs;
+        found = firstExisting candidates;
+      in
+      hostBinaries {
+        name = "process-compose";
+        bins = lib.optional (found != null) found;
+        mainProgram = "process-compose";
+        hint = "no process-compose binary in $GOBIN, $GOPATH/bin, ~/go/bin or PATH";
+      };
+
+    # --- trivial builders (nixpkgs interfaces) -------------------------------
+
+    writeTextFile =
+      { name
+      , text
+      , executable ? false
+      , destination ? ""
+      , checkPhase ? ""
+      , meta ? { }
+      , passthru ? { }
+      , allowSubstitutes ? false
+      , preferLocalBuild ? true
+      , derivationArgs ? { }
+      }:
+      let
+        binMatch = builtins.match "/bin/([^/]+)" destination;
+      in
+      mkDrv {
+        inherit name passthru;
+        meta = lib.optionalAttrs (executable && binMatch != null) { mainProgram = builtins.head binMatch; } // meta;
+        env = envOnly derivationArgs // {
+          inherit text destination checkPhase;
+          executable = if executable then "1" else "";
+          passAsFile = [ "text" "checkPhase" ];
+        };
+        script = ''
+          set -eu
+          target="$out$destination"
+          if [ -n "$destination" ]; then mkdir -p "$(dirname "$target")"; fi
+          cp "$textPath" "$target"
+          if [ -n "$executable" ]; then chmod +x "$target"; fi
+          export target
+          /bin/bash -e "$checkPhasePath"
+        '';
+      };
+
+    writeText = name: text: self.writeTextFile { inherit name text; };
+    writeTextDir = path: text: self.writeTextFile {
+      inherit text;
+      name = builtins.baseNameOf path;
+      destination = "/${path}";
+    };
+    writeScript = name: text: self.writeTextFile { inherit name text; executable = true; };
+    writeScriptBin = name: text: self.writeTextFile {
+      inherit name text;
+      executable = true;
+      destination = "/bin/${name}";
+    };
+
+    writeShellScript = name: text: self.writeTextFile {
+      inherit name;
+      executable = true;
+      text = ''
+        #!${self.runtimeShell}
+        ${text}
+      '';
+      checkPhase = ''${self.stdenv.shellDryRun} "$target"'';
+    };
+    writeShellScriptBin = name: text: self.writeTextFile {
+      inherit name;
+      executable = true;
+      destination = "/bin/${name}";
+      text = ''
+        #!${self.runtimeShell}
+        ${text}
+      '';
+      checkPhase = ''${self.stdenv.shellDryRun} "$target"'';
+    };
+
+    # Like nixpkgs: a bash script in $out/bin/<name> with strict options,
+    # runtimeEnv exported, PATH prefixed with runtimeInputs' bin dirs, the
+    # text, a `bash -n` check and, when the machine has shellcheck, a
+    # shellcheck run that fails the build on any finding.
+    writeShellApplication =
+      { name
+      , text
+      , runtimeInputs ? [ ]
+      , runtimeEnv ? null
+      , meta ? { }
+      , passthru ? { }
+      , checkPhase ? null
+      , excludeShellChecks ? [ ]
+      , extraShellCheckFlags ? [ ]
+      , bashOptions ? [ "errexit" "nounset" "pipefail" ]
+      , inheritPath ? true
+      , derivationArgs ? { }
+      }:
+      let
+        shellcheckBin = firstExisting [ "/usr/bin/shellcheck" "/bin/shellcheck" ];
+        shellcheckFlags =
+          map (c: "--exclude=${c}") excludeShellChecks ++ extraShellCheckFlags;
+        defaultCheckPhase = ''
+          ${self.stdenv.shellDryRun} "$target"
+        '' + lib.optionalString (shellcheckBin != null) ''
+          ${shellcheckBin} ${lib.escapeShellArgs shellcheckFlags} "$target"
+        '';
+      in
+      self.writeTextFile {
+        inherit name meta derivationArgs;
+        executable = true;
+        destination = "/bin/${name}";
+        passthru = passthru // {
+          # The body the caller gave, before the preamble was added.
+          inherit runtimeInputs runtimeEnv;
+          scriptText = text;
+          shellchecked = shellcheckBin != null;
+        };
+        text = ''
+          #!${self.runtimeShell}
+          ${lib.concatMapStringsSep "\n" (option: "set -o ${option}") bashOptions}
+        '' + lib.optionalString (runtimeEnv != null) (lib.concatStrings (lib.mapAttrsToList
+          (n: v: ''
+            ${lib.toShellVar n v}
+            export ${n}
+          '')
+          runtimeEnv))
+        + lib.optionalString (runtimeInputs != [ ]) ''
+
+          export PATH="${lib.makeBinPath runtimeInputs}${lib.optionalString inheritPath ":$PATH"}"
+        '' + ''
+
+          ${text}
+        '';
+        checkPhase = if checkPhase == null then defaultCheckPhase else checkPhase;
+      };
+
+    # runCommand name env buildCommand: bash with errexit; $out must be made.
+    # Bin dirs of env.nativeBuildInputs / env.buildInputs go on PATH.
+    runCommand = name: env: buildCommand:
+      let
+        inputs = (env.nativeBuildInputs or [ ]) ++ (env.buildInputs or [ ]);
+      in
+      mkDrv {
+        inherit name;
+        meta = env.meta or { };
+        passthru = env.passthru or { };
+        env = envOnly env // {
+          inherit buildCommand;
+          passAsFile = [ "buildCommand" ] ++ (env.passAsFile or [ ]);
+          PATH = lib.concatStringsSep ":" (lib.filter (s: s != "") [ (lib.makeBinPath inputs) hostPath ]);
+        };
+        script = ''exec /bin/bash -e "$buildCommandPath"'';
+      };
+    runCommandLocal = self.runCommand;
+    runCommandNoCC = self.runCommand;
+
+    # symlinkJoin { name, paths, postBuild ? "" }: a tree of symlinks; the
+    # first path providing a file wins, as with nixpkgs' lndir.
+    symlinkJoin =
+      { name, paths, postBuild ? "", meta ? { }, passthru ? { }, ... }@args:
+      self.runCommand name
+        ({
+          inherit meta passthru postBuild;
+          paths = map toString paths;
+          passAsFile = [ "paths" ];
+        } // removeAttrs args [ "name" "paths" "postBuild" "meta" "passthru" ])
+        ''
+          shopt -s dotglob nullglob
+          mkdir -p "$out"
+          for p in $(cat "$pathsPath"); do
+            for e in "$p"/*; do
+              cp -rsn --no-preserve=mode "$e" "$out"/
+            done
+            chmod -R u+w "$out"
+          done
+          eval "$postBuild"
+        '';
+  };
+in
+lib.fix (lib.foldl' (lib.flip lib.extends) base overlays)
