@@ -1,0 +1,14 @@
+{
+  description = "services-ts: typed, multi-instance development services (PostgreSQL, Redis, …) for process-compose-flake, compiled from TypeScript";
+
+  # No inputs: the generated modules need only what the importing flake provides
+  # (nixpkgs' lib and pkgs through process-compose-flake).
+  outputs = _: {
+    # process-compose-flake modules: `default` has every service; one per service too.
+    processComposeModules = import ./generated/modules.nix;
+
+    # flake-parts module: every perSystem `process-compose.<name>` gains the services.
+    flakeModule = ./generated/flake-module.nix;
+    flakeModules.default = ./generated/flake-module.nix;
+  };
+}
