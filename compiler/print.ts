@@ -31,7 +31,7 @@
 import { doc, type Doc } from "prettier";
 import { isNixIdentifier, type AttrKey, type Binding, type BinaryOperator, type LambdaParam, type NixNode, type StringPart } from "./nix-ast.js";
 
-const { group, indent, line, hardline, literalline, join, ifBreak, markAsRoot } = doc.builders;
+const { group, indent, line, softline, hardline, literalline, join, ifBreak, markAsRoot } = doc.builders;
 
 /** Options for {@link printNix}. */
 export interface PrintNixOptions {
@@ -166,14 +166,16 @@ function isAtomic(n: NixNode): boolean {
 
 function paren(n: NixNode): Doc {
   const inner = print(n);
-  // Lambdas and applications carry their own line breaking (hugging); keep `(x: {` … `})`.
-  if (n.kind === "lambda" || n.kind === "apply" || !hasLines(n)) return ["(", inner, ")"];
-  return group(["(", indent([doc.builders.softline, inner]), doc.builders.softline, ")"]);
-}
-
-/** Nodes whose printed form may contain line breaks. */
-function hasLines(n: NixNode): boolean {
-  return !(isAtomic(n) && n.kind !== "list" && n.kind !== "attrs" && n.kind !== "string") && n.kind !== "not";
+  switch (n.kind) {
+    case "let":
+    case "if":
+    case "binop":
+      // Multi-line contents go on their own indented lines between the parentheses.
+      return group(["(", indent([softline, inner]), softline, ")"]);
+    default:
+      // Lambdas and applications keep their own hugging: `(x: {` … `})`.
+      return ["(", inner, ")"];
+  }
 }
 
 /** An argument, list item, `!`/`?` operand or `or` default: parenthesized unless atomic. */
@@ -267,7 +269,7 @@ function isNested(n: NixNode): boolean {
     case "lambda":
       return true;
     case "apply":
-      return n.args.some(isNested);
+      return flattenApply(n).args.some(isNested);
     default:
       return false;
   }
@@ -304,7 +306,7 @@ function isAbsorbable(n: NixNode): boolean {
     case "apply":
       return hugsLastArg(n);
     case "lambda":
-      return n.param.kind === "ident";
+      return true;
     default:
       return false;
   }
@@ -341,9 +343,7 @@ function printParam(p: LambdaParam): Doc {
 function printLambda(param: LambdaParam, body: NixNode, top: boolean): Doc {
   const head = [printParam(param), ":"];
   if (top && param.kind === "pattern") return [head, hardline, print(body, true)];
-  const bodyInline =
-    body.kind === "attrs" || body.kind === "list" || body.kind === "string" || body.kind === "lambda" || isAtomic(body);
-  if (bodyInline) return [head, " ", print(body)];
+  if (isAbsorbable(body)) return [head, " ", print(body)];
   return group([head, indent([line, print(body)])]);
 }
 
@@ -381,51 +381,54 @@ type Binop = Extract<NixNode, { kind: "binop" }>;
 
 /** Whether `child` may appear unparenthesized as the `side` operand of `op`. */
 function binopOperandBare(op: BinaryOperator, child: NixNode, side: "left" | "right"): boolean {
-  if (child.kind === "apply" || isAtomic(child)) return true;
-  if (child.kind !== "binop") return false; // `!`, `?`, negatives, lambda/let/if: always parenthesized
   const { prec, assoc } = OPERATORS[op];
+  if (child.kind === "apply" || isAtomic(child)) return true;
+  // `!e` and `e ? a` only next to comparisons and logical operators; negative numbers,
+  // lambdas, `let` and `if` are always parenthesized.
+  if (child.kind === "not" || child.kind === "hasAttr") return prec <= OPERATORS["=="].prec;
+  if (child.kind !== "binop") return false;
   const c = OPERATORS[child.op].prec;
-  return c > prec || (c === prec && assoc === side && OPERATORS[child.op].assoc === side);
+  return c > prec || (c === prec && assoc === side);
 }
 
 function printBinop(n: Binop): Doc {
-  // Flatten a chain of same-precedence operators along the associative side.
+  // Flatten a chain of same-precedence operators along the associative side, so that
+  // `a + b - c` and `a ++ b ++ c` print (and break) as one sequence.
   const { prec, assoc } = OPERATORS[n.op];
-  const operands: NixNode[] = [];
-  const ops: BinaryOperator[] = [];
   const sameLevel = (x: NixNode): x is Binop => x.kind === "binop" && OPERATORS[x.op].prec === prec;
-  if (assoc === "right") {
+  const side = (op: BinaryOperator, child: NixNode, s: "left" | "right"): Doc =>
+    binopOperandBare(op, child, s) ? print(child) : paren(child);
+  const operands: Doc[] = [];
+  const ops: BinaryOperator[] = [];
+  if (assoc === "left") {
+    const chain: Binop[] = [];
     let cur: NixNode = n;
     while (sameLevel(cur)) {
-      operands.push(cur.left);
-      ops.push(cur.op);
+      chain.unshift(cur);
+      cur = cur.left;
+    }
+    operands.push(side(chain[0]!.op, cur, "left"));
+    for (const b of chain) {
+      ops.push(b.op);
+      operands.push(side(b.op, b.right, "right"));
+    }
+  } else if (assoc === "right") {
+    const chain: Binop[] = [];
+    let cur: NixNode = n;
+    while (sameLevel(cur)) {
+      chain.push(cur);
       cur = cur.right;
     }
-    operands.push(cur);
+    for (const b of chain) {
+      operands.push(side(b.op, b.left, "left"));
+      ops.push(b.op);
+    }
+    operands.push(side(chain.at(-1)!.op, cur, "right"));
   } else {
-    let cur: NixNode = n;
-    const rights: NixNode[] = [];
-    while (sameLevel(cur) && assoc === "left") {
-      rights.unshift(cur.right);
-      ops.unshift(cur.op);
-      cur = cur.left;
-      if (!sameLevel(cur)) break;
-    }
-    if (assoc === "none") {
-      operands.push(n.left, n.right);
-      ops.push(n.op);
-    } else {
-      operands.push(cur, ...rights);
-    }
+    operands.push(side(n.op, n.left, "left"), side(n.op, n.right, "right"));
+    ops.push(n.op);
   }
-  const docs = operands.map((o, i) => {
-    const side = i === 0 ? "left" : "right";
-    // In a flattened chain every operand is the direct operand of one operator.
-    const op = ops[Math.max(0, i - 1)] ?? n.op;
-    const bare = i === 0 && assoc === "right" ? binopOperandBare(ops[0] ?? n.op, o, "left") : binopOperandBare(op, o, side);
-    return bare ? print(o) : paren(o);
-  });
-  return group([docs[0] ?? "", ...ops.map((op, i) => [line, op, " ", docs[i + 1] ?? ""])]);
+  return group([operands[0]!, ...ops.map((op, i) => [line, op, " ", operands[i + 1]!])]);
 }
 
 // ---------------------------------------------------------------------------

@@ -4,649 +4,633 @@
 let
   sqlLiteral = s: "'${lib.replaceStrings [ "'" ] [ "''" ] s}'";
   sqlIdentifier = s: "\"${lib.replaceStrings [ "\"" ] [ "\"\"" ] s}\"";
-  instanceModule =
-    { config, name, ... }:
-      let
-        hbaConfFile =
-          pkgs.writeText
-            "pg_hba.conf"
+  instanceModule = { config, name, ... }:
+    let
+      hbaConfFile =
+        pkgs.writeText
+          "pg_hba.conf"
+          (lib.concatStrings
+            (map
+              (entry1: "${if builtins.match "[^[:space:]\"#,]*" entry1.type != null then
+                entry1.type
+              else
+                "\"${lib.replaceStrings [ "\"" ] [ "\"\"" ] entry1.type}\""}\t${if builtins.match
+                "[^[:space:]\"#,]*"
+                entry1.database
+              != null then
+                entry1.database
+              else
+                "\"${lib.replaceStrings
+                  [ "\"" ]
+                  [ "\"\"" ]
+                  entry1.database}\""}\t${if builtins.match "[^[:space:]\"#,]*" entry1.user
+              != null then
+                entry1.user
+              else
+                "\"${lib.replaceStrings [ "\"" ] [ "\"\"" ] entry1.user}\""}\t${if builtins.match
+                "[^[:space:]\"#,]*"
+                entry1.address
+              != null then
+                entry1.address
+              else
+                "\"${lib.replaceStrings [ "\"" ] [ "\"\"" ] entry1.address}\""}\t${if builtins.match
+                "[^[:space:]\"#,]*"
+                entry1.method
+              != null then
+                entry1.method
+              else
+                "\"${lib.replaceStrings [ "\"" ] [ "\"\"" ] entry1.method}\""}\n")
+              (
+                [
+                  {
+                    type = "local";
+                    database = "all";
+                    user = "all";
+                    address = "";
+                    method = "trust";
+                  }
+                  {
+                    type = "host";
+                    database = "all";
+                    user = "all";
+                    address = "127.0.0.1/32";
+                    method = "trust";
+                  }
+                  {
+                    type = "host";
+                    database = "all";
+                    user = "all";
+                    address = "::1/128";
+                    method = "trust";
+                  }
+                  {
+                    type = "local";
+                    database = "replication";
+                    user = "all";
+                    address = "";
+                    method = "trust";
+                  }
+                  {
+                    type = "host";
+                    database = "replication";
+                    user = "all";
+                    address = "127.0.0.1/32";
+                    method = "trust";
+                  }
+                  {
+                    type = "host";
+                    database = "replication";
+                    user = "all";
+                    address = "::1/128";
+                    method = "trust";
+                  }
+                ]
+                ++ config.hbaConf
+              )));
+      postgresPackage =
+        if config.extensions != null then
+          config.package.withPackages config.extensions
+        else
+          config.package;
+      postgresqlConf =
+        pkgs.writeText
+          "postgresql.conf"
+          (lib.concatStrings
+            (lib.mapAttrsToList
+              (name2: value3: "${name2} = ${if builtins.isBool value3 then
+                if value3 then "on" else "off"
+              else if builtins.isString value3 then
+                "'${lib.replaceStrings [ "\\" "'" "\n" ] [ "\\\\" "''" "\\n" ] value3}'"
+              else
+                toString value3}\n")
+              (config.defaultSettings // config.settings)));
+      initialSql =
+        pkgs.writeText
+          "initial.sql"
+          (lib.concatStrings [
+            (if config.initialScript.before != null then "${config.initialScript.before}\n" else "")
             (lib.concatStrings
               (map
-                (entry1: "${if builtins.match "[^[:space:]\"#,]*" entry1.type != null then
-                  entry1.type
-                else
-                  "\"${lib.replaceStrings [ "\"" ] [ "\"\"" ] entry1.type}\""}\t${if builtins.match
-                  "[^[:space:]\"#,]*"
-                  entry1.database
-                != null then
-                  entry1.database
-                else
-                  "\"${lib.replaceStrings
-                    [ "\"" ]
-                    [ "\"\"" ]
-                    entry1.database}\""}\t${if builtins.match "[^[:space:]\"#,]*" entry1.user
-                != null then
-                  entry1.user
-                else
-                  "\"${lib.replaceStrings [ "\"" ] [ "\"\"" ] entry1.user}\""}\t${if builtins.match
-                  "[^[:space:]\"#,]*"
-                  entry1.address
-                != null then
-                  entry1.address
-                else
-                  "\"${lib.replaceStrings
-                    [ "\"" ]
-                    [ "\"\"" ]
-                    entry1.address}\""}\t${if builtins.match "[^[:space:]\"#,]*" entry1.method
-                != null then
-                  entry1.method
-                else
-                  "\"${lib.replaceStrings [ "\"" ] [ "\"\"" ] entry1.method}\""}\n")
-                (
-                  [
-                    {
-                      type = "local";
-                      database = "all";
-                      user = "all";
-                      address = "";
-                      method = "trust";
-                    }
-                    {
-                      type = "host";
-                      database = "all";
-                      user = "all";
-                      address = "127.0.0.1/32";
-                      method = "trust";
-                    }
-                    {
-                      type = "host";
-                      database = "all";
-                      user = "all";
-                      address = "::1/128";
-                      method = "trust";
-                    }
-                    {
-                      type = "local";
-                      database = "replication";
-                      user = "all";
-                      address = "";
-                      method = "trust";
-                    }
-                    {
-                      type = "host";
-                      database = "replication";
-                      user = "all";
-                      address = "127.0.0.1/32";
-                      method = "trust";
-                    }
-                    {
-                      type = "host";
-                      database = "replication";
-                      user = "all";
-                      address = "::1/128";
-                      method = "trust";
-                    }
-                  ]
-                  ++ config.hbaConf
-                )));
-        postgresPackage =
-          if config.extensions != null then
-            config.package.withPackages config.extensions
-          else
-            config.package;
-        postgresqlConf =
-          pkgs.writeText
-            "postgresql.conf"
+                (db4: "SELECT format('CREATE DATABASE %I', ${sqlLiteral
+                  db4.name}) WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = ${sqlLiteral
+                  db4.name})\\gexec\n")
+                config.initialDatabases))
+            (lib.optionalString
+              (config.initialDatabases == [ ] && config.createDatabase)
+              "SELECT format('CREATE DATABASE %I', current_user) WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = current_user)\\gexec\n")
+          ]);
+      ensureSql =
+        pkgs.writeText
+          "ensure.sql"
+          (lib.concatStrings [
             (lib.concatStrings
-              (lib.mapAttrsToList
-                (name2: value3: "${name2} = ${if builtins.isBool value3 then
-                  if value3 then "on" else "off"
-                else if builtins.isString value3 then
-                  "'${lib.replaceStrings [ "\\" "'" "\n" ] [ "\\\\" "''" "\\n" ] value3}'"
-                else
-                  toString value3}\n")
-                (config.defaultSettings // config.settings)));
-        initialSql =
-          pkgs.writeText
-            "initial.sql"
-            (lib.concatStrings [
-              (
-                if config.initialScript.before != null then
-                  "${config.initialScript.before}\n"
-                else
-                  ""
-              )
-              (lib.concatStrings
-                (map
-                  (db4: "SELECT format('CREATE DATABASE %I', ${sqlLiteral
-                    db4.name}) WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = ${sqlLiteral
-                    db4.name})\\gexec\n")
-                  config.initialDatabases))
-              (lib.optionalString
-                (config.initialDatabases == [ ] && config.createDatabase)
-                "SELECT format('CREATE DATABASE %I', current_user) WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = current_user)\\gexec\n")
-            ]);
-        ensureSql =
-          pkgs.writeText
-            "ensure.sql"
-            (lib.concatStrings [
-              (lib.concatStrings
-                (map
-                  (db7: "SELECT format('CREATE DATABASE %I', ${sqlLiteral
-                    db7}) WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = ${sqlLiteral
-                    db7})\\gexec\n")
-                  config.ensureDatabases))
-              (lib.concatStrings
-                (map
-                  (user8:
-                    lib.concatStrings [
-                      "SELECT format('CREATE ROLE %I WITH LOGIN', ${sqlLiteral
-                        user8.name}) WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = ${sqlLiteral
-                        user8.name})\\gexec\n"
+              (map
+                (db7: "SELECT format('CREATE DATABASE %I', ${sqlLiteral
+                  db7}) WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = ${sqlLiteral
+                  db7})\\gexec\n")
+                config.ensureDatabases))
+            (lib.concatStrings
+              (map
+                (user8: lib.concatStrings [
+                  "SELECT format('CREATE ROLE %I WITH LOGIN', ${sqlLiteral
+                    user8.name}) WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = ${sqlLiteral
+                    user8.name})\\gexec\n"
+                  (
+                    if lib.concatStrings [
                       (
-                        if lib.concatStrings [
-                          (
-                            if user8.ensureClauses.superuser != null then
-                              if user8.ensureClauses.superuser then " SUPERUSER" else " NOSUPERUSER"
-                            else
-                              ""
-                          )
-                          (
-                            if user8.ensureClauses.createrole != null then
-                              if user8.ensureClauses.createrole then
-                                " CREATEROLE"
-                              else
-                                " NOCREATEROLE"
-                            else
-                              ""
-                          )
-                          (
-                            if user8.ensureClauses.createdb != null then
-                              if user8.ensureClauses.createdb then " CREATEDB" else " NOCREATEDB"
-                            else
-                              ""
-                          )
-                          (
-                            if user8.ensureClauses."inherit" != null then
-                              if user8.ensureClauses."inherit" then " INHERIT" else " NOINHERIT"
-                            else
-                              ""
-                          )
-                          (
-                            if user8.ensureClauses.login != null then
-                              if user8.ensureClauses.login then " LOGIN" else " NOLOGIN"
-                            else
-                              ""
-                          )
-                          (
-                            if user8.ensureClauses.replication != null then
-                              if user8.ensureClauses.replication then
-                                " REPLICATION"
-                              else
-                                " NOREPLICATION"
-                            else
-                              ""
-                          )
-                          (
-                            if user8.ensureClauses.bypassrls != null then
-                              if user8.ensureClauses.bypassrls then " BYPASSRLS" else " NOBYPASSRLS"
-                            else
-                              ""
-                          )
-                        ]
-                        == "" then
-                          ""
+                        if user8.ensureClauses.superuser != null then
+                          if user8.ensureClauses.superuser then " SUPERUSER" else " NOSUPERUSER"
                         else
-                          "ALTER ROLE ${sqlIdentifier user8.name} WITH${lib.concatStrings [
-                            (
-                              if user8.ensureClauses.superuser != null then
-                                if user8.ensureClauses.superuser then
-                                  " SUPERUSER"
-                                else
-                                  " NOSUPERUSER"
-                              else
-                                ""
-                            )
-                            (
-                              if user8.ensureClauses.createrole != null then
-                                if user8.ensureClauses.createrole then
-                                  " CREATEROLE"
-                                else
-                                  " NOCREATEROLE"
-                              else
-                                ""
-                            )
-                            (
-                              if user8.ensureClauses.createdb != null then
-                                if user8.ensureClauses.createdb then " CREATEDB" else " NOCREATEDB"
-                              else
-                                ""
-                            )
-                            (
-                              if user8.ensureClauses."inherit" != null then
-                                if user8.ensureClauses."inherit" then " INHERIT" else " NOINHERIT"
-                              else
-                                ""
-                            )
-                            (
-                              if user8.ensureClauses.login != null then
-                                if user8.ensureClauses.login then " LOGIN" else " NOLOGIN"
-                              else
-                                ""
-                            )
-                            (
-                              if user8.ensureClauses.replication != null then
-                                if user8.ensureClauses.replication then
-                                  " REPLICATION"
-                                else
-                                  " NOREPLICATION"
-                              else
-                                ""
-                            )
-                            (
-                              if user8.ensureClauses.bypassrls != null then
-                                if user8.ensureClauses.bypassrls then
-                                  " BYPASSRLS"
-                                else
-                                  " NOBYPASSRLS"
-                              else
-                                ""
-                            )
-                          ]};\n"
+                          ""
                       )
-                      (lib.optionalString
-                        user8.ensureDBOwnership
-                        "ALTER DATABASE ${sqlIdentifier user8.name} OWNER TO ${sqlIdentifier
-                          user8.name};\n")
-                    ])
-                  config.ensureUsers))
-            ]);
-      in
-      {
-        options = {
-          enable = lib.mkEnableOption "the postgres instance";
-          dataDir = lib.mkOption {
-            type = lib.types.str;
-            default = "./data/${name}";
-            defaultText = lib.literalExpression "\"./data/<name>\"";
-            description = "The directory where all data of this instance is stored; relative paths are relative to where process-compose runs.";
-          };
-          namespace = lib.mkOption {
-            type = lib.types.str;
-            default = "postgres.${name}";
-            defaultText = lib.literalExpression "\"postgres.\${name}\"";
-            description = "The process-compose namespace the instance's processes are grouped under.";
-          };
-          package = lib.mkPackageOption pkgs "postgresql" { };
-          extensions = lib.mkOption {
-            type = lib.types.nullOr (lib.types.functionTo (lib.types.listOf lib.types.package));
-            default = null;
-            example = lib.literalExpression "extensions: [ extensions.pg_cron extensions.postgis ]";
-            description = "Extensions to add, as a function of `package.pkgs` (the package's `withPackages`).";
-          };
-          socketDir = lib.mkOption {
-            type = lib.types.str;
-            default = "";
-            description = "Directory of the Unix-domain socket. Empty: no Unix socket, TCP/IP only (see [unix_socket_directories](https://www.postgresql.org/docs/current/runtime-config-connection.html#GUC-UNIX-SOCKET-DIRECTORIES)).";
-          };
-          hbaConf = lib.mkOption {
-            type =
-              lib.types.listOf
-                (lib.types.submodule {
-                  options = {
-                    type = lib.mkOption {
-                      type = lib.types.str;
-                      description = "Connection type: `local`, `host`, `hostssl`, …";
-                    };
-                    database = lib.mkOption {
-                      type = lib.types.str;
-                      description = "Database name(s) the entry matches, or `all`, `replication`, …";
-                    };
-                    user = lib.mkOption {
-                      type = lib.types.str;
-                      description = "Role name(s) the entry matches, or `all`.";
-                    };
-                    address = lib.mkOption {
-                      type = lib.types.str;
-                      description = "Client address (CIDR) for `host*` entries; empty for `local`.";
-                    };
-                    method = lib.mkOption {
-                      type = lib.types.str;
-                      description = "Authentication method: `trust`, `scram-sha-256`, `peer`, …";
-                    };
+                      (
+                        if user8.ensureClauses.createrole != null then
+                          if user8.ensureClauses.createrole then " CREATEROLE" else " NOCREATEROLE"
+                        else
+                          ""
+                      )
+                      (
+                        if user8.ensureClauses.createdb != null then
+                          if user8.ensureClauses.createdb then " CREATEDB" else " NOCREATEDB"
+                        else
+                          ""
+                      )
+                      (
+                        if user8.ensureClauses."inherit" != null then
+                          if user8.ensureClauses."inherit" then " INHERIT" else " NOINHERIT"
+                        else
+                          ""
+                      )
+                      (
+                        if user8.ensureClauses.login != null then
+                          if user8.ensureClauses.login then " LOGIN" else " NOLOGIN"
+                        else
+                          ""
+                      )
+                      (
+                        if user8.ensureClauses.replication != null then
+                          if user8.ensureClauses.replication then
+                            " REPLICATION"
+                          else
+                            " NOREPLICATION"
+                        else
+                          ""
+                      )
+                      (
+                        if user8.ensureClauses.bypassrls != null then
+                          if user8.ensureClauses.bypassrls then " BYPASSRLS" else " NOBYPASSRLS"
+                        else
+                          ""
+                      )
+                    ]
+                    == "" then
+                      ""
+                    else
+                      "ALTER ROLE ${sqlIdentifier user8.name} WITH${lib.concatStrings [
+                        (
+                          if user8.ensureClauses.superuser != null then
+                            if user8.ensureClauses.superuser then " SUPERUSER" else " NOSUPERUSER"
+                          else
+                            ""
+                        )
+                        (
+                          if user8.ensureClauses.createrole != null then
+                            if user8.ensureClauses.createrole then
+                              " CREATEROLE"
+                            else
+                              " NOCREATEROLE"
+                          else
+                            ""
+                        )
+                        (
+                          if user8.ensureClauses.createdb != null then
+                            if user8.ensureClauses.createdb then " CREATEDB" else " NOCREATEDB"
+                          else
+                            ""
+                        )
+                        (
+                          if user8.ensureClauses."inherit" != null then
+                            if user8.ensureClauses."inherit" then " INHERIT" else " NOINHERIT"
+                          else
+                            ""
+                        )
+                        (
+                          if user8.ensureClauses.login != null then
+                            if user8.ensureClauses.login then " LOGIN" else " NOLOGIN"
+                          else
+                            ""
+                        )
+                        (
+                          if user8.ensureClauses.replication != null then
+                            if user8.ensureClauses.replication then
+                              " REPLICATION"
+                            else
+                              " NOREPLICATION"
+                          else
+                            ""
+                        )
+                        (
+                          if user8.ensureClauses.bypassrls != null then
+                            if user8.ensureClauses.bypassrls then " BYPASSRLS" else " NOBYPASSRLS"
+                          else
+                            ""
+                        )
+                      ]};\n"
+                  )
+                  (lib.optionalString
+                    user8.ensureDBOwnership
+                    "ALTER DATABASE ${sqlIdentifier user8.name} OWNER TO ${sqlIdentifier
+                      user8.name};\n")
+                ])
+                config.ensureUsers))
+          ]);
+    in
+    {
+      options = {
+        enable = lib.mkEnableOption "the postgres instance";
+        dataDir = lib.mkOption {
+          type = lib.types.str;
+          default = "./data/${name}";
+          defaultText = lib.literalExpression "\"./data/<name>\"";
+          description = "The directory where all data of this instance is stored; relative paths are relative to where process-compose runs.";
+        };
+        namespace = lib.mkOption {
+          type = lib.types.str;
+          default = "postgres.${name}";
+          defaultText = lib.literalExpression "\"postgres.\${name}\"";
+          description = "The process-compose namespace the instance's processes are grouped under.";
+        };
+        package = lib.mkPackageOption pkgs "postgresql" { };
+        extensions = lib.mkOption {
+          type = lib.types.nullOr (lib.types.functionTo (lib.types.listOf lib.types.package));
+          default = null;
+          example = lib.literalExpression "extensions: [ extensions.pg_cron extensions.postgis ]";
+          description = "Extensions to add, as a function of `package.pkgs` (the package's `withPackages`).";
+        };
+        socketDir = lib.mkOption {
+          type = lib.types.str;
+          default = "";
+          description = "Directory of the Unix-domain socket. Empty: no Unix socket, TCP/IP only (see [unix_socket_directories](https://www.postgresql.org/docs/current/runtime-config-connection.html#GUC-UNIX-SOCKET-DIRECTORIES)).";
+        };
+        hbaConf = lib.mkOption {
+          type =
+            lib.types.listOf
+              (lib.types.submodule {
+                options = {
+                  type = lib.mkOption {
+                    type = lib.types.str;
+                    description = "Connection type: `local`, `host`, `hostssl`, …";
                   };
-                });
-            default = [ ];
-            example = [
-              {
-                type = "host";
-                database = "all";
-                user = "all";
-                address = "0.0.0.0/0";
-                method = "scram-sha-256";
-              }
-            ];
-            description = "Entries added to `pg_hba.conf` after the defaults (trust for local connections and loopback TCP). See [pg_hba.conf](https://www.postgresql.org/docs/current/auth-pg-hba-conf.html).";
-          };
-          listen_addresses = lib.mkOption {
-            type = lib.types.str;
-            default = "127.0.0.1";
-            example = "127.0.0.1";
-            description = "Addresses the server listens on (`listen_addresses`).";
-          };
-          port = lib.mkOption {
-            type = lib.types.port;
-            default = 5432;
-            description = "The TCP port to accept connections on.";
-          };
-          superuser = lib.mkOption {
-            type = lib.types.nullOr lib.types.str;
-            default = null;
-            description = "Name of the superuser `initdb` creates; `null` means the user running it (`$USER`).";
-          };
-          createDatabase = lib.mkOption {
-            type = lib.types.bool;
-            default = true;
-            description = "On first start, create a database named like the superuser. Only applies when `initialDatabases` is empty.";
-          };
-          initdbArgs = lib.mkOption {
-            type = lib.types.listOf lib.types.lines;
-            default = [ "--locale=C" "--encoding=UTF8" ];
-            example = [ "--data-checksums" "--allow-group-access" ];
-            description = "Arguments passed to `initdb` when the data directory is created, one argument per element.";
-          };
-          settings = lib.mkOption {
-            type =
-              lib.types.attrsOf
-                (lib.types.oneOf [ lib.types.bool lib.types.float lib.types.int lib.types.str ]);
-            default = { };
-            example = { log_connections = true; log_statement = "all"; shared_buffers = "128MB"; };
-            description = "`postgresql.conf` settings, over the defaults (`listen_addresses`, `port`, `unix_socket_directories`, `hba_file`). Strings are single-quoted with quotes and backslashes escaped; booleans become `on`/`off`.";
-          };
-          initialDatabases = lib.mkOption {
-            type =
-              lib.types.listOf
-                (lib.types.submodule {
-                  options = {
-                    name = lib.mkOption {
-                      type = lib.types.str;
-                      description = "Name of the database to create.";
-                    };
-                    schemas = lib.mkOption {
-                      type = lib.types.nullOr (lib.types.listOf lib.types.path);
-                      default = null;
-                      description = "SQL files, or directories whose `*.sql` files are applied in name order; `null` creates an empty database.";
-                    };
+                  database = lib.mkOption {
+                    type = lib.types.str;
+                    description = "Database name(s) the entry matches, or `all`, `replication`, …";
                   };
-                });
-            default = [ ];
-            example =
-              lib.literalExpression
-                "[ { name = \"app\"; schemas = [ ./schema ./seed.sql ]; } { name = \"scratch\"; } ]";
-            description = "Databases created on first start, each with its schemas applied in order.";
-          };
-          initialScript = lib.mkOption {
-            type = lib.types.submodule {
-              options = {
-                before = lib.mkOption {
-                  type = lib.types.nullOr lib.types.str;
-                  default = null;
-                  description = "SQL run on first start, before `initialDatabases` are created.";
+                  user = lib.mkOption {
+                    type = lib.types.str;
+                    description = "Role name(s) the entry matches, or `all`.";
+                  };
+                  address = lib.mkOption {
+                    type = lib.types.str;
+                    description = "Client address (CIDR) for `host*` entries; empty for `local`.";
+                  };
+                  method = lib.mkOption {
+                    type = lib.types.str;
+                    description = "Authentication method: `trust`, `scram-sha-256`, `peer`, …";
+                  };
                 };
-                after = lib.mkOption {
-                  type = lib.types.nullOr lib.types.str;
-                  default = null;
-                  description = "SQL run on first start, after `initialDatabases` are created.";
+              });
+          default = [ ];
+          example = [
+            {
+              type = "host";
+              database = "all";
+              user = "all";
+              address = "0.0.0.0/0";
+              method = "scram-sha-256";
+            }
+          ];
+          description = "Entries added to `pg_hba.conf` after the defaults (trust for local connections and loopback TCP). See [pg_hba.conf](https://www.postgresql.org/docs/current/auth-pg-hba-conf.html).";
+        };
+        listen_addresses = lib.mkOption {
+          type = lib.types.str;
+          default = "127.0.0.1";
+          example = "127.0.0.1";
+          description = "Addresses the server listens on (`listen_addresses`).";
+        };
+        port = lib.mkOption {
+          type = lib.types.port;
+          default = 5432;
+          description = "The TCP port to accept connections on.";
+        };
+        superuser = lib.mkOption {
+          type = lib.types.nullOr lib.types.str;
+          default = null;
+          description = "Name of the superuser `initdb` creates; `null` means the user running it (`$USER`).";
+        };
+        createDatabase = lib.mkOption {
+          type = lib.types.bool;
+          default = true;
+          description = "On first start, create a database named like the superuser. Only applies when `initialDatabases` is empty.";
+        };
+        initdbArgs = lib.mkOption {
+          type = lib.types.listOf lib.types.lines;
+          default = [ "--locale=C" "--encoding=UTF8" ];
+          example = [ "--data-checksums" "--allow-group-access" ];
+          description = "Arguments passed to `initdb` when the data directory is created, one argument per element.";
+        };
+        settings = lib.mkOption {
+          type =
+            lib.types.attrsOf
+              (lib.types.oneOf [ lib.types.bool lib.types.float lib.types.int lib.types.str ]);
+          default = { };
+          example = { log_connections = true; log_statement = "all"; shared_buffers = "128MB"; };
+          description = "`postgresql.conf` settings, over the defaults (`listen_addresses`, `port`, `unix_socket_directories`, `hba_file`). Strings are single-quoted with quotes and backslashes escaped; booleans become `on`/`off`.";
+        };
+        initialDatabases = lib.mkOption {
+          type =
+            lib.types.listOf
+              (lib.types.submodule {
+                options = {
+                  name = lib.mkOption {
+                    type = lib.types.str;
+                    description = "Name of the database to create.";
+                  };
+                  schemas = lib.mkOption {
+                    type = lib.types.nullOr (lib.types.listOf lib.types.path);
+                    default = null;
+                    description = "SQL files, or directories whose `*.sql` files are applied in name order; `null` creates an empty database.";
+                  };
                 };
+              });
+          default = [ ];
+          example =
+            lib.literalExpression
+              "[ { name = \"app\"; schemas = [ ./schema ./seed.sql ]; } { name = \"scratch\"; } ]";
+          description = "Databases created on first start, each with its schemas applied in order.";
+        };
+        initialScript = lib.mkOption {
+          type = lib.types.submodule {
+            options = {
+              before = lib.mkOption {
+                type = lib.types.nullOr lib.types.str;
+                default = null;
+                description = "SQL run on first start, before `initialDatabases` are created.";
+              };
+              after = lib.mkOption {
+                type = lib.types.nullOr lib.types.str;
+                default = null;
+                description = "SQL run on first start, after `initialDatabases` are created.";
               };
             };
-            default = { };
-            description = "SQL run once, when the cluster is created.";
           };
-          ensureDatabases = lib.mkOption {
-            type = lib.types.listOf lib.types.str;
-            default = [ ];
-            example = [ "app" "analytics" ];
-            description = "Databases created on every start if missing (as NixOS's `services.postgresql.ensureDatabases`).";
-          };
-          ensureUsers = lib.mkOption {
-            type =
-              lib.types.listOf
-                (lib.types.submodule {
-                  options = {
-                    name = lib.mkOption {
-                      type = lib.types.str;
-                      description = "Role name; created with LOGIN if missing.";
-                    };
-                    ensureDBOwnership = lib.mkOption {
-                      type = lib.types.bool;
-                      default = false;
-                      description = "Make the role owner of the database of the same name (list that database in `ensureDatabases`).";
-                    };
-                    ensureClauses = lib.mkOption {
-                      type = lib.types.submodule {
-                        options = {
-                          superuser = lib.mkOption {
-                            type = lib.types.nullOr lib.types.bool;
-                            default = null;
-                            description = "`true`: SUPERUSER; `false`: NOSUPERUSER; `null`: leave as is.";
-                          };
-                          createrole = lib.mkOption {
-                            type = lib.types.nullOr lib.types.bool;
-                            default = null;
-                            description = "`true`: CREATEROLE; `false`: NOCREATEROLE; `null`: leave as is.";
-                          };
-                          createdb = lib.mkOption {
-                            type = lib.types.nullOr lib.types.bool;
-                            default = null;
-                            description = "`true`: CREATEDB; `false`: NOCREATEDB; `null`: leave as is.";
-                          };
-                          "inherit" = lib.mkOption {
-                            type = lib.types.nullOr lib.types.bool;
-                            default = null;
-                            description = "`true`: INHERIT; `false`: NOINHERIT; `null`: leave as is.";
-                          };
-                          login = lib.mkOption {
-                            type = lib.types.nullOr lib.types.bool;
-                            default = null;
-                            description = "`true`: LOGIN; `false`: NOLOGIN; `null`: leave as is.";
-                          };
-                          replication = lib.mkOption {
-                            type = lib.types.nullOr lib.types.bool;
-                            default = null;
-                            description = "`true`: REPLICATION; `false`: NOREPLICATION; `null`: leave as is.";
-                          };
-                          bypassrls = lib.mkOption {
-                            type = lib.types.nullOr lib.types.bool;
-                            default = null;
-                            description = "`true`: BYPASSRLS; `false`: NOBYPASSRLS; `null`: leave as is.";
-                          };
+          default = { };
+          description = "SQL run once, when the cluster is created.";
+        };
+        ensureDatabases = lib.mkOption {
+          type = lib.types.listOf lib.types.str;
+          default = [ ];
+          example = [ "app" "analytics" ];
+          description = "Databases created on every start if missing (as NixOS's `services.postgresql.ensureDatabases`).";
+        };
+        ensureUsers = lib.mkOption {
+          type =
+            lib.types.listOf
+              (lib.types.submodule {
+                options = {
+                  name = lib.mkOption {
+                    type = lib.types.str;
+                    description = "Role name; created with LOGIN if missing.";
+                  };
+                  ensureDBOwnership = lib.mkOption {
+                    type = lib.types.bool;
+                    default = false;
+                    description = "Make the role owner of the database of the same name (list that database in `ensureDatabases`).";
+                  };
+                  ensureClauses = lib.mkOption {
+                    type = lib.types.submodule {
+                      options = {
+                        superuser = lib.mkOption {
+                          type = lib.types.nullOr lib.types.bool;
+                          default = null;
+                          description = "`true`: SUPERUSER; `false`: NOSUPERUSER; `null`: leave as is.";
+                        };
+                        createrole = lib.mkOption {
+                          type = lib.types.nullOr lib.types.bool;
+                          default = null;
+                          description = "`true`: CREATEROLE; `false`: NOCREATEROLE; `null`: leave as is.";
+                        };
+                        createdb = lib.mkOption {
+                          type = lib.types.nullOr lib.types.bool;
+                          default = null;
+                          description = "`true`: CREATEDB; `false`: NOCREATEDB; `null`: leave as is.";
+                        };
+                        "inherit" = lib.mkOption {
+                          type = lib.types.nullOr lib.types.bool;
+                          default = null;
+                          description = "`true`: INHERIT; `false`: NOINHERIT; `null`: leave as is.";
+                        };
+                        login = lib.mkOption {
+                          type = lib.types.nullOr lib.types.bool;
+                          default = null;
+                          description = "`true`: LOGIN; `false`: NOLOGIN; `null`: leave as is.";
+                        };
+                        replication = lib.mkOption {
+                          type = lib.types.nullOr lib.types.bool;
+                          default = null;
+                          description = "`true`: REPLICATION; `false`: NOREPLICATION; `null`: leave as is.";
+                        };
+                        bypassrls = lib.mkOption {
+                          type = lib.types.nullOr lib.types.bool;
+                          default = null;
+                          description = "`true`: BYPASSRLS; `false`: NOBYPASSRLS; `null`: leave as is.";
                         };
                       };
-                      default = { };
-                      description = "Role attributes applied with `ALTER ROLE` on every start.";
                     };
+                    default = { };
+                    description = "Role attributes applied with `ALTER ROLE` on every start.";
                   };
-                });
-            default = [ ];
-            example =
-              lib.literalExpression
-                "[ { name = \"app\"; ensureDBOwnership = true; ensureClauses.createdb = true; } ]";
-            description = "Roles created and altered on every start if needed (as NixOS's `services.postgresql.ensureUsers`).";
-          };
-          connectionURI = lib.mkOption {
-            type = lib.types.functionTo lib.types.str;
-            default =
-              { dbName, ... }: "postgres://${config.listen_addresses}:${toString
-                config.port}/${dbName}";
-            defaultText = lib.literalExpression ''
-              { dbName, ... }:
-              "postgres://''${config.listen_addresses}:''${toString config.port}/''${dbName}"'';
-            readOnly = true;
-            description = "A function from `{ dbName }` to a [connection URI](https://www.postgresql.org/docs/current/libpq-connect.html#LIBPQ-CONNSTRING-URIS) for the database.";
-          };
-          hbaConfFile = lib.mkOption {
-            type = lib.types.package;
-            default = hbaConfFile;
-            defaultText = lib.literalExpression "hbaConfFile";
-            readOnly = true;
-            internal = true;
-            description = "The generated `pg_hba.conf`.";
-          };
-          defaultSettings = lib.mkOption {
-            type =
-              lib.types.attrsOf
-                (lib.types.oneOf [ lib.types.bool lib.types.float lib.types.int lib.types.str ]);
-            default = {
-              listen_addresses = config.listen_addresses;
-              port = config.port;
-              unix_socket_directories = config.socketDir;
-              hba_file = "${hbaConfFile}";
-            };
-            readOnly = true;
-            internal = true;
-            description = "Settings `settings` overrides.";
-          };
-          outputs = {
-            settings = lib.mkOption {
-              type = lib.types.lazyAttrsOf lib.types.raw;
-              internal = true;
-              readOnly = true;
-              description = "The process-compose settings (`processes`) this instance contributes when enabled.";
-            };
-          };
-        };
-        config.outputs = {
-          settings.processes = {
-            "${name}-init" = {
-              command = pkgs.writeShellApplication {
-                name = "setup-postgres";
-                runtimeInputs = [ postgresPackage pkgs.coreutils ];
-                text = ''
-                  PGDATA=$(realpath -m -- ${lib.escapeShellArg config.dataDir})
-                  export PGDATA
-                  export PGPORT=${toString config.port}
-                  export LC_ALL=C
-
-                  psql_admin() {
-                    psql -X -q -v ON_ERROR_STOP=1 ${if config.superuser != null then
-                    "-U ${lib.escapeShellArg config.superuser}"
-                  else
-                    ""} "$@"
-                  }
-                  # apply_schema DATABASE PATH: a .sql file, or a directory whose *.sql files run in name order.
-                  apply_schema() {
-                    if [[ -d "$2" ]]; then
-                      for f in "$2"/*.sql; do
-                        [[ -e "$f" ]] || continue
-                        echo "applying $f to $1"
-                        psql_admin -d "$1" -f "$f"
-                      done
-                    else
-                      echo "applying $2 to $1"
-                      psql_admin -d "$1" -f "$2"
-                    fi
-                  }
-
-                  first_run=0
-                  if [[ ! -f "$PGDATA/PG_VERSION" ]]; then
-                    echo "creating the cluster in $PGDATA"
-                    rm -rf "$PGDATA"
-                    mkdir -p "$PGDATA"
-                    initdb ${lib.escapeShellArgs config.initdbArgs} ${if config.superuser
-                  != null then
-                    "-U ${lib.escapeShellArg config.superuser}"
-                  else
-                    ""} -D "$PGDATA"
-                    first_run=1
-                  fi
-                  install -m 0600 ${lib.escapeShellArg postgresqlConf} "$PGDATA/postgresql.conf"
-                  ${if config.socketDir == "" then
-                    ""
-                  else
-                    "mkdir -p ${lib.escapeShellArg config.socketDir}"}
-                  if [[ $first_run == 1 || ${lib.escapeShellArg
-                    (
-                      if (if config.ensureDatabases == [ ] then false else true)
-                      || (if config.ensureUsers == [ ] then false else true) then
-                        "1"
-                      else
-                        "0"
-                    )} == 1 ]]; then
-                    PGHOST=$(mktemp -d "''${TMPDIR:-/tmp}/pg-init-XXXXXX")
-                    export PGHOST
-                    trap 'pg_ctl -D "$PGDATA" -m fast -w stop >/dev/null || true; rm -rf "$PGHOST"' EXIT
-                    pg_ctl -D "$PGDATA" -w -o "-c listen_addresses=''' -c unix_socket_directories='$PGHOST'" start
-                    if [[ $first_run == 1 ]]; then
-                      psql_admin -d postgres -f ${lib.escapeShellArg initialSql}
-                      ${lib.concatStrings
-                    (map
-                      (db5:
-                        lib.concatStrings
-                          (map
-                            (schema6: "apply_schema ${lib.escapeShellArg
-                              db5.name} ${lib.escapeShellArg "${schema6}"}\n")
-                            (if db5.schemas != null then db5.schemas else [ ])))
-                      config.initialDatabases)}${if config.initialScript.after != null then
-                    "psql_admin -d postgres -f ${lib.escapeShellArg
-                      (pkgs.writeText "initial-after.sql" config.initialScript.after)}\n"
-                  else
-                    ""}
-                    fi
-                    psql_admin -d postgres -f ${lib.escapeShellArg ensureSql}
-                  fi
-                '';
-              };
-              namespace = lib.mkDefault config.namespace;
-            };
-            ${name} = {
-              command = pkgs.writeShellApplication {
-                name = "start-postgres";
-                runtimeInputs = [ postgresPackage pkgs.coreutils ];
-                text = ''
-                  PGDATA=$(realpath -m -- ${lib.escapeShellArg config.dataDir})
-                  export PGDATA
-                  ${if config.socketDir == "" then
-                    "exec postgres"
-                  else
-                    "exec postgres -k \"$(realpath -m -- ${lib.escapeShellArg config.socketDir})\""}
-                '';
-              };
-              readiness_probe = {
-                exec = {
-                  command = "${lib.escapeShellArg
-                    (lib.getExe' postgresPackage "pg_isready")} ${if config.socketDir == "" then
-                    "-h ${lib.escapeShellArg
-                      (
-                        if config.listen_addresses == "*"
-                        || config.listen_addresses == "0.0.0.0" then
-                          "127.0.0.1"
-                        else
-                          config.listen_addresses
-                      )}"
-                  else
-                    "-h \"$(${lib.escapeShellArg
-                      (lib.getExe' pkgs.coreutils "realpath")} -m -- ${lib.escapeShellArg
-                      config.socketDir})\""} -p ${toString
-                    config.port} -d template1 ${if config.superuser != null then
-                    "-U ${lib.escapeShellArg config.superuser}"
-                  else
-                    ""}";
                 };
-                initial_delay_seconds = 0;
-                period_seconds = 1;
-                timeout_seconds = 4;
-                success_threshold = 1;
-                failure_threshold = 30;
-              };
-              shutdown = { signal = 2; };
-              availability = { restart = "on_failure"; max_restarts = 5; };
-              depends_on = { "${name}-init".condition = "process_completed_successfully"; };
-              namespace = lib.mkDefault config.namespace;
-            };
+              });
+          default = [ ];
+          example =
+            lib.literalExpression
+              "[ { name = \"app\"; ensureDBOwnership = true; ensureClauses.createdb = true; } ]";
+          description = "Roles created and altered on every start if needed (as NixOS's `services.postgresql.ensureUsers`).";
+        };
+        connectionURI = lib.mkOption {
+          type = lib.types.functionTo lib.types.str;
+          default = { dbName, ... }: "postgres://${config.listen_addresses}:${toString
+            config.port}/${dbName}";
+          defaultText = lib.literalExpression ''
+            { dbName, ... }:
+            "postgres://''${config.listen_addresses}:''${toString config.port}/''${dbName}"'';
+          readOnly = true;
+          description = "A function from `{ dbName }` to a [connection URI](https://www.postgresql.org/docs/current/libpq-connect.html#LIBPQ-CONNSTRING-URIS) for the database.";
+        };
+        hbaConfFile = lib.mkOption {
+          type = lib.types.package;
+          default = hbaConfFile;
+          defaultText = lib.literalExpression "hbaConfFile";
+          readOnly = true;
+          internal = true;
+          description = "The generated `pg_hba.conf`.";
+        };
+        defaultSettings = lib.mkOption {
+          type =
+            lib.types.attrsOf
+              (lib.types.oneOf [ lib.types.bool lib.types.float lib.types.int lib.types.str ]);
+          default = {
+            listen_addresses = config.listen_addresses;
+            port = config.port;
+            unix_socket_directories = config.socketDir;
+            hba_file = "${hbaConfFile}";
+          };
+          readOnly = true;
+          internal = true;
+          description = "Settings `settings` overrides.";
+        };
+        outputs = {
+          settings = lib.mkOption {
+            type = lib.types.lazyAttrsOf lib.types.raw;
+            internal = true;
+            readOnly = true;
+            description = "The process-compose settings (`processes`) this instance contributes when enabled.";
           };
         };
       };
+      config.outputs = {
+        settings.processes = {
+          "${name}-init" = {
+            command = pkgs.writeShellApplication {
+              name = "setup-postgres";
+              runtimeInputs = [ postgresPackage pkgs.coreutils ];
+              text = ''
+                PGDATA=$(realpath -m -- ${lib.escapeShellArg config.dataDir})
+                export PGDATA
+                export PGPORT=${toString config.port}
+                export LC_ALL=C
+
+                psql_admin() {
+                  psql -X -q -v ON_ERROR_STOP=1 ${if config.superuser != null then
+                  "-U ${lib.escapeShellArg config.superuser}"
+                else
+                  ""} "$@"
+                }
+                # apply_schema DATABASE PATH: a .sql file, or a directory whose *.sql files run in name order.
+                apply_schema() {
+                  if [[ -d "$2" ]]; then
+                    for f in "$2"/*.sql; do
+                      [[ -e "$f" ]] || continue
+                      echo "applying $f to $1"
+                      psql_admin -d "$1" -f "$f"
+                    done
+                  else
+                    echo "applying $2 to $1"
+                    psql_admin -d "$1" -f "$2"
+                  fi
+                }
+
+                first_run=0
+                if [[ ! -f "$PGDATA/PG_VERSION" ]]; then
+                  if [[ -d "$PGDATA" && -n "$(ls -A "$PGDATA")" ]]; then
+                    echo "error: $PGDATA is not empty but holds no PostgreSQL cluster (no PG_VERSION); move it away or set dataDir" >&2
+                    exit 1
+                  fi
+                  echo "creating the cluster in $PGDATA"
+                  mkdir -p "$PGDATA"
+                  initdb ${lib.escapeShellArgs config.initdbArgs} ${if config.superuser != null then
+                  "-U ${lib.escapeShellArg config.superuser}"
+                else
+                  ""} -D "$PGDATA"
+                  first_run=1
+                fi
+                install -m 0600 ${lib.escapeShellArg postgresqlConf} "$PGDATA/postgresql.conf"
+                ${if config.socketDir == "" then
+                  ""
+                else
+                  "mkdir -p ${lib.escapeShellArg config.socketDir}"}
+                ensure_needed=${lib.escapeShellArg
+                  (
+                    if (if config.ensureDatabases == [ ] then false else true)
+                    || (if config.ensureUsers == [ ] then false else true) then
+                      "1"
+                    else
+                      "0"
+                  )}
+                if [[ $first_run == 1 || $ensure_needed == 1 ]]; then
+                  PGHOST=$(mktemp -d "''${TMPDIR:-/tmp}/pg-init-XXXXXX")
+                  export PGHOST
+                  trap 'pg_ctl -D "$PGDATA" -m fast -w stop >/dev/null || true; rm -rf "$PGHOST"' EXIT
+                  pg_ctl -D "$PGDATA" -w -o "-c listen_addresses=''' -c unix_socket_directories='$PGHOST'" start
+                  if [[ $first_run == 1 ]]; then
+                    psql_admin -d postgres -f ${lib.escapeShellArg initialSql}
+                    ${lib.concatStrings
+                  (map
+                    (db5:
+                      lib.concatStrings
+                        (map
+                          (schema6: "apply_schema ${lib.escapeShellArg
+                            db5.name} ${lib.escapeShellArg "${schema6}"}\n")
+                          (if db5.schemas != null then db5.schemas else [ ])))
+                    config.initialDatabases)}${if config.initialScript.after != null then
+                  "psql_admin -d postgres -f ${lib.escapeShellArg
+                    (pkgs.writeText "initial-after.sql" config.initialScript.after)}\n"
+                else
+                  ""}
+                  fi
+                  psql_admin -d postgres -f ${lib.escapeShellArg ensureSql}
+                fi
+              '';
+            };
+            namespace = lib.mkDefault config.namespace;
+          };
+          ${name} = {
+            command = pkgs.writeShellApplication {
+              name = "start-postgres";
+              runtimeInputs = [ postgresPackage pkgs.coreutils ];
+              text = ''
+                PGDATA=$(realpath -m -- ${lib.escapeShellArg config.dataDir})
+                export PGDATA
+                ${if config.socketDir == "" then
+                  "exec postgres"
+                else
+                  "exec postgres -k \"$(realpath -m -- ${lib.escapeShellArg config.socketDir})\""}
+              '';
+            };
+            readiness_probe = {
+              exec = {
+                command = "${lib.escapeShellArg
+                  (lib.getExe' postgresPackage "pg_isready")} ${if config.socketDir == "" then
+                  "-h ${lib.escapeShellArg
+                    (
+                      if config.listen_addresses == "*" || config.listen_addresses == "0.0.0.0" then
+                        "127.0.0.1"
+                      else
+                        config.listen_addresses
+                    )}"
+                else
+                  "-h \"$(${lib.escapeShellArg
+                    (lib.getExe' pkgs.coreutils "realpath")} -m -- ${lib.escapeShellArg
+                    config.socketDir})\""} -p ${toString
+                  config.port} -d template1 ${if config.superuser != null then
+                  "-U ${lib.escapeShellArg config.superuser}"
+                else
+                  ""}";
+              };
+              initial_delay_seconds = 0;
+              period_seconds = 1;
+              timeout_seconds = 4;
+              success_threshold = 1;
+              failure_threshold = 30;
+            };
+            shutdown = { signal = 2; };
+            availability = { restart = "on_failure"; max_restarts = 5; };
+            depends_on = { "${name}-init".condition = "process_completed_successfully"; };
+            namespace = lib.mkDefault config.namespace;
+          };
+        };
+      };
+    };
 in
 {
   options.services.postgres = lib.mkOption {

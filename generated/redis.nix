@@ -2,127 +2,126 @@
 # Regenerate with: pnpm build-modules
 { config, lib, pkgs, ... }:
 let
-  instanceModule =
-    { config, name, ... }:
-      let
-        redisConfig =
-          pkgs.writeText
-            "redis.conf"
-            (lib.concatStrings [
-              "port ${toString config.port}\n"
-              (if config.bind != null then "bind ${config.bind}\n" else "")
-              (
-                if config.unixSocket != null then
-                  ''
-                    unixsocket "${lib.replaceStrings
-                      [ "\\" "\"" "\n" "\r" "\t" ]
-                      [ "\\\\" "\\\"" "\\n" "\\r" "\\t" ]
-                      config.unixSocket}"
-                    unixsocketperm ${toString config.unixSocketPerm}
-                  ''
-                else
-                  ""
-              )
-              config.extraConfig
-              "\n"
-            ]);
-      in
-      {
-        options = {
-          enable = lib.mkEnableOption "the redis instance";
-          dataDir = lib.mkOption {
-            type = lib.types.str;
-            default = "./data/${name}";
-            defaultText = lib.literalExpression "\"./data/<name>\"";
-            description = "The directory where all data of this instance is stored; relative paths are relative to where process-compose runs.";
-          };
-          namespace = lib.mkOption {
-            type = lib.types.str;
-            default = "redis.${name}";
-            defaultText = lib.literalExpression "\"redis.\${name}\"";
-            description = "The process-compose namespace the instance's processes are grouped under.";
-          };
-          package = lib.mkPackageOption pkgs "redis" { };
-          bind = lib.mkOption {
-            type = lib.types.nullOr lib.types.str;
-            default = "127.0.0.1";
-            example = "127.0.0.1";
-            description = "The IP interface to bind to. `null` means all interfaces.";
-          };
-          port = lib.mkOption {
-            type = lib.types.port;
-            default = 6379;
-            description = "The TCP port to accept connections on. With `0`, Redis does not listen on TCP (use `unixSocket`).";
-          };
-          unixSocket = lib.mkOption {
-            type = lib.types.nullOr lib.types.str;
-            default = null;
-            example = "redis.sock";
-            description = "The path of the Unix socket to listen on; a relative path is relative to `dataDir`.";
-          };
-          unixSocketPerm = lib.mkOption {
-            type = lib.types.int;
-            default = 660;
-            example = 600;
-            description = "Permissions of the Unix socket, as the octal digits redis.conf's `unixsocketperm` takes.";
-          };
-          extraConfig = lib.mkOption {
-            type = lib.types.lines;
-            default = "";
-            description = "Additional lines appended to `redis.conf`, written as they are.";
-          };
-          outputs = {
-            settings = lib.mkOption {
-              type = lib.types.lazyAttrsOf lib.types.raw;
-              internal = true;
-              readOnly = true;
-              description = "The process-compose settings (`processes`) this instance contributes when enabled.";
-            };
-          };
+  instanceModule = { config, name, ... }:
+    let
+      redisConfig =
+        pkgs.writeText
+          "redis.conf"
+          (lib.concatStrings [
+            "port ${toString config.port}\n"
+            (if config.bind != null then "bind ${config.bind}\n" else "")
+            (
+              if config.unixSocket != null then
+                ''
+                  unixsocket "${lib.replaceStrings
+                    [ "\\" "\"" "\n" "\r" "\t" ]
+                    [ "\\\\" "\\\"" "\\n" "\\r" "\\t" ]
+                    config.unixSocket}"
+                  unixsocketperm ${toString config.unixSocketPerm}
+                ''
+              else
+                ""
+            )
+            config.extraConfig
+            "\n"
+          ]);
+    in
+    {
+      options = {
+        enable = lib.mkEnableOption "the redis instance";
+        dataDir = lib.mkOption {
+          type = lib.types.str;
+          default = "./data/${name}";
+          defaultText = lib.literalExpression "\"./data/<name>\"";
+          description = "The directory where all data of this instance is stored; relative paths are relative to where process-compose runs.";
         };
-        config.outputs = {
-          settings.processes = {
-            ${name} = {
-              command = pkgs.writeShellApplication {
-                name = "start-redis";
-                runtimeInputs = [ pkgs.coreutils config.package ];
-                text = ''
-                  mkdir -p ${lib.escapeShellArg config.dataDir}
-                  exec redis-server ${lib.escapeShellArg redisConfig} --dir ${lib.escapeShellArg
-                    config.dataDir}
-                '';
-              };
-              readiness_probe = {
-                exec = {
-                  command =
-                    if config.unixSocket != null && config.port == 0 then
-                      "${lib.escapeShellArg
-                        (lib.getExe' config.package "redis-cli")} -s ${lib.escapeShellArg
-                        (
-                          if config.unixSocket != null then
-                            if lib.hasPrefix "/" config.unixSocket then
-                              config.unixSocket
-                            else
-                              "${config.dataDir}/${config.unixSocket}"
-                          else
-                            ""
-                        )} ping"
-                    else
-                      "${lib.escapeShellArg (lib.getExe' config.package "redis-cli")} -p ${toString
-                        config.port} ping";
-                };
-                initial_delay_seconds = 0;
-                period_seconds = 1;
-                timeout_seconds = 4;
-                success_threshold = 1;
-                failure_threshold = 30;
-              };
-              availability = { restart = "on_failure"; max_restarts = 5; };
-              namespace = lib.mkDefault config.namespace;
-            };
+        namespace = lib.mkOption {
+          type = lib.types.str;
+          default = "redis.${name}";
+          defaultText = lib.literalExpression "\"redis.\${name}\"";
+          description = "The process-compose namespace the instance's processes are grouped under.";
+        };
+        package = lib.mkPackageOption pkgs "redis" { };
+        bind = lib.mkOption {
+          type = lib.types.nullOr lib.types.str;
+          default = "127.0.0.1";
+          example = "127.0.0.1";
+          description = "The IP interface to bind to. `null` means all interfaces.";
+        };
+        port = lib.mkOption {
+          type = lib.types.port;
+          default = 6379;
+          description = "The TCP port to accept connections on. With `0`, Redis does not listen on TCP (use `unixSocket`).";
+        };
+        unixSocket = lib.mkOption {
+          type = lib.types.nullOr lib.types.str;
+          default = null;
+          example = "redis.sock";
+          description = "The path of the Unix socket to listen on; a relative path is relative to `dataDir`.";
+        };
+        unixSocketPerm = lib.mkOption {
+          type = lib.types.int;
+          default = 660;
+          example = 600;
+          description = "Permissions of the Unix socket, as the octal digits redis.conf's `unixsocketperm` takes.";
+        };
+        extraConfig = lib.mkOption {
+          type = lib.types.lines;
+          default = "";
+          description = "Additional lines appended to `redis.conf`, written as they are.";
+        };
+        outputs = {
+          settings = lib.mkOption {
+            type = lib.types.lazyAttrsOf lib.types.raw;
+            internal = true;
+            readOnly = true;
+            description = "The process-compose settings (`processes`) this instance contributes when enabled.";
           };
         };
       };
+      config.outputs = {
+        settings.processes = {
+          ${name} = {
+            command = pkgs.writeShellApplication {
+              name = "start-redis";
+              runtimeInputs = [ pkgs.coreutils config.package ];
+              text = ''
+                mkdir -p ${lib.escapeShellArg config.dataDir}
+                exec redis-server ${lib.escapeShellArg redisConfig} --dir ${lib.escapeShellArg
+                  config.dataDir}
+              '';
+            };
+            readiness_probe = {
+              exec = {
+                command =
+                  if config.unixSocket != null && config.port == 0 then
+                    "${lib.escapeShellArg
+                      (lib.getExe' config.package "redis-cli")} -s ${lib.escapeShellArg
+                      (
+                        if config.unixSocket != null then
+                          if lib.hasPrefix "/" config.unixSocket then
+                            config.unixSocket
+                          else
+                            "${config.dataDir}/${config.unixSocket}"
+                        else
+                          ""
+                      )} ping"
+                  else
+                    "${lib.escapeShellArg (lib.getExe' config.package "redis-cli")} -p ${toString
+                      config.port} ping";
+              };
+              initial_delay_seconds = 0;
+              period_seconds = 1;
+              timeout_seconds = 4;
+              success_threshold = 1;
+              failure_threshold = 30;
+            };
+            availability = { restart = "on_failure"; max_restarts = 5; };
+            namespace = lib.mkDefault config.namespace;
+          };
+        };
+      };
+    };
 in
 {
   options.services.redis = lib.mkOption {

@@ -340,15 +340,19 @@ export default defineService({
 
         first_run=0
         if [[ ! -f "$PGDATA/PG_VERSION" ]]; then
+          if [[ -d "$PGDATA" && -n "$(ls -A "$PGDATA")" ]]; then
+            echo "error: $PGDATA is not empty but holds no PostgreSQL cluster (no PG_VERSION); move it away or set dataDir" >&2
+            exit 1
+          fi
           echo "creating the cluster in $PGDATA"
-          rm -rf "$PGDATA"
           mkdir -p "$PGDATA"
           initdb ${cfg.initdbArgs} ${superuserArgs} -D "$PGDATA"
           first_run=1
         fi
         install -m 0600 ${conf} "$PGDATA/postgresql.conf"
         ${cond(eq(cfg.socketDir, ""), sh``, sh`mkdir -p ${cfg.socketDir}`)}
-        if [[ $first_run == 1 || ${cond(hasEnsure, "1", "0")} == 1 ]]; then
+        ensure_needed=${cond(hasEnsure, "1", "0")}
+        if [[ $first_run == 1 || $ensure_needed == 1 ]]; then
           PGHOST=$(mktemp -d "\${TMPDIR:-/tmp}/pg-init-XXXXXX")
           export PGHOST
           trap 'pg_ctl -D "$PGDATA" -m fast -w stop >/dev/null || true; rm -rf "$PGHOST"' EXIT

@@ -92,7 +92,7 @@ describe.skipIf(!NIX)("[nix] seed-upstream tool", () => {
   function seed(lock: object, ...args: string[]) {
     const lockFile = path.join(root, `lock-${Math.random().toString(36).slice(2)}.json`);
     writeFileSync(lockFile, JSON.stringify(lock));
-    return spawnSync(tsx, [tool, "--lock", lockFile, ...args], {
+    return spawnSync(tsx, [tool, "--lock", lockFile, "--no-gc-root", ...args], {
       encoding: "utf8",
       env: { ...process.env, SERVICES_TS_UPSTREAM_MIRRORS: path.join(root, "none") },
     });

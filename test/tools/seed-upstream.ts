@@ -1,5 +1,5 @@
 /**
- * `pnpm seed-upstream [--from DIR]… [--optional] [--only NAME]… [--lock FILE]`
+ * `pnpm seed-upstream [--from DIR]… [--optional] [--only NAME]… [--lock FILE] [--no-gc-root]`
  *
  * Makes `test/nix/sources.nix` resolve without network: for every entry of
  * the upstream lock it finds a local copy of the pinned tree, checks its Nix
@@ -17,12 +17,16 @@
  * containing the pinned commit — its tree is taken with `git archive <rev>` —
  * or a plain directory taken as the source tree itself.
  *
+ * Each source in the store is pinned against `nix-collect-garbage` by a
+ * symlink `/nix/var/nix/gcroots/services-ts-upstream/<entry>` (skip with
+ * `--no-gc-root`).
+ *
  * Exit status: 0 when every source is in the store (or, with `--optional`,
  * when the only problems are sources with no local copy, reported as
  * warnings); 1 otherwise; 2 on bad usage.
  */
 import { spawnSync } from "node:child_process";
-import { cpSync, existsSync, mkdtempSync, rmSync, statSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
@@ -37,12 +41,16 @@ import {
   type UpstreamLockEntry,
 } from "../support/nix";
 
-const usage = `usage: pnpm seed-upstream [--from DIR]... [--optional] [--only NAME]... [--lock FILE]
+/** Where {@link pinGcRoot} keeps its symlinks (direct GC roots). */
+const gcRootDir = "/nix/var/nix/gcroots/services-ts-upstream";
+
+const usage = `usage: pnpm seed-upstream [--from DIR]... [--optional] [--only NAME]... [--lock FILE] [--no-gc-root]
 
   --from DIR    look for upstream copies under DIR first (repeatable)
   --optional    a source with no local copy is a warning, not an error
   --only NAME   seed only this lock entry (repeatable)
   --lock FILE   lock file (default test/nix/upstream.lock.json)
+  --no-gc-root  do not pin the sources with GC roots in ${gcRootDir}
 
 Copies are looked up as <root>/<owner>+<name>/repo, <root>/<owner>+<name>,
 <root>/<owner>/<name>, <root>/<name> and <root>/<entry>; roots are the --from
@@ -199,6 +207,21 @@ function seedOne(name: string, entry: UpstreamLockEntry, roots: string[]): Outco
   }
 }
 
+/**
+ * Keeps a seeded source from `nix-collect-garbage` with a direct GC root
+ * (a symlink under /nix/var/nix/gcroots). Best effort: a failure is a warning.
+ */
+function pinGcRoot(name: string, storePath: string, gcRoots: string): void {
+  try {
+    mkdirSync(gcRoots, { recursive: true });
+    const link = path.join(gcRoots, name);
+    rmSync(link, { force: true });
+    symlinkSync(storePath, link);
+  } catch (e) {
+    console.warn(`warning: ${name}: could not add a GC root in ${gcRoots}: ${(e as Error).message}`);
+  }
+}
+
 /** Evaluates fetchTarball for each seeded entry offline; returns name → path. */
 function fetchTarballPaths(entries: [string, UpstreamLockEntry][]): Record<string, string> {
   const body = entries
@@ -231,6 +254,7 @@ function main(argv: string[]): number {
         optional: { type: "boolean" },
         only: { type: "string", multiple: true },
         lock: { type: "string" },
+        "no-gc-root": { type: "boolean" },
         help: { type: "boolean", short: "h" },
       },
       strict: true,
@@ -273,6 +297,7 @@ function main(argv: string[]): number {
     try {
       const o = seedOne(name, entry, roots);
       ok.push([name, entry, o.path]);
+      if (!values["no-gc-root"]) pinGcRoot(name, o.path, gcRootDir);
     } catch (e) {
       if (e instanceof MissingSourceError && values.optional) warnings.push(e.message);
       else errors.push(e instanceof Error ? e.message : String(e));
