@@ -39,13 +39,25 @@ export async function findModules(root: string): Promise<string[]> {
  * @throws BuildError listing each diagnostic as `file:line:col - error TSnnnn: message`.
  */
 export async function typecheck(root: string, files: readonly string[]): Promise<void> {
-  const { Project } = await import("ts-morph");
+  const { Project, ts } = await import("ts-morph");
   const project = new Project({ tsConfigFilePath: join(root, "tsconfig.json"), skipAddingFilesFromTsConfig: true });
   project.addSourceFilesAtPaths(files as string[]);
   project.resolveSourceFileDependencies();
   const diagnostics = project.getPreEmitDiagnostics();
   if (diagnostics.length > 0) {
-    throw new BuildError(`type errors in modules:\n${project.formatDiagnosticsWithColorAndContext(diagnostics)}`);
+    const lines = diagnostics.map((d) => {
+      const sf = d.getSourceFile();
+      const where = sf
+        ? (() => {
+            const { line, column } = sf.getLineAndColumnAtPos(d.getStart() ?? 0);
+            return `${relative(root, sf.getFilePath())}:${line}:${column}`;
+          })()
+        : "<tsconfig>";
+      const text = d.getMessageText();
+      const message = typeof text === "string" ? text : ts.flattenDiagnosticMessageText(text.compilerNode, "\n");
+      return `${where} - error TS${d.getCode()}: ${message}`;
+    });
+    throw new BuildError(`type errors in modules:\n${lines.join("\n")}`);
   }
 }
 

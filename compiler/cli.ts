@@ -7,21 +7,23 @@
 import { performance } from "node:perf_hooks";
 import { parseArgs } from "node:util";
 import { fileURLToPath } from "node:url";
-import { dirname, join } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { DefinitionError } from "../dsl";
 import { BuildError, compileAll, diffGenerated, findModules, typecheck, writeGenerated } from "./build";
 
-const usage = `usage: pnpm build-modules [--check] [--no-typecheck]
+const usage = `usage: pnpm build-modules [--check] [--no-typecheck] [--root DIR]
 
   --check         compare generated/ with the compiler's output; write nothing; exit 1 if they differ
   --no-typecheck  skip the TypeScript type check of modules/ (faster; the tests still run it)
+  --root DIR      project directory holding modules/ and generated/ (default: this checkout)
 `;
 
 async function main(): Promise<number> {
   let args;
   try {
     args = parseArgs({
-      options: { check: { type: "boolean", default: false }, "no-typecheck": { type: "boolean", default: false }, help: { type: "boolean", short: "h" } },
+      options: { check: { type: "boolean", default: false }, "no-typecheck": { type: "boolean", default: false },
+        root: { type: "string" }, help: { type: "boolean", short: "h" } },
       strict: true,
     }).values;
   } catch (e) {
@@ -32,7 +34,7 @@ async function main(): Promise<number> {
     process.stdout.write(usage);
     return 0;
   }
-  const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+  const root = resolve(args.root ?? join(dirname(fileURLToPath(import.meta.url)), ".."));
   const log = (line: string) => process.stderr.write(`${line}\n`);
   const t0 = performance.now();
   try {

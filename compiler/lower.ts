@@ -237,7 +237,8 @@ function keyOf(node: NixNode): AttrKey {
 function checkProcesses(processes: readonly ProcessDecl[], svc: AnyService): void {
   const seen = new Map<string, SourceLocation | undefined>();
   for (const p of processes) {
-    const key = printNix(lower(p.name)).trim();
+    const n = lower(p.name);
+    const key = printNix(n.kind === "string" ? n : nStr(n)).trim();
     if (seen.has(key)) throw new DefinitionError(`process ${key} is declared twice`, p.location);
     seen.set(key, p.location);
     if (p.command === undefined) throw new DefinitionError(`process ${key} has no command`, p.location ?? svc.location);

@@ -240,10 +240,10 @@ function isHuggable(n: NixNode): boolean {
   }
 }
 
-function hugsLastArg(n: Extract<NixNode, { kind: "apply" }>): boolean {
+/** Exactly one argument hugs, and no other argument is multi-line by nature. */
+function hugsArg(n: Extract<NixNode, { kind: "apply" }>): boolean {
   const { args } = flattenApply(n);
-  const last = args.at(-1);
-  return last !== undefined && isHuggable(last) && args.slice(0, -1).every((a) => !isHuggable(a) && a.kind !== "let");
+  return args.filter(isHuggable).length === 1 && !args.some((a) => a.kind === "let");
 }
 
 function printApply(n: Extract<NixNode, { kind: "apply" }>): Doc {
@@ -251,7 +251,7 @@ function printApply(n: Extract<NixNode, { kind: "apply" }>): Doc {
   const fnDoc = fn.kind === "var" || (fn.kind === "select" && fn.default === undefined) ? print(fn) : paren(fn);
   if (args.length === 0) return fnDoc;
   const argDocs = args.map(operand);
-  if (hugsLastArg(n)) return [fnDoc, ...argDocs.map((a) => [" ", a])];
+  if (hugsArg(n)) return [fnDoc, ...argDocs.map((a) => [" ", a])];
   return group([fnDoc, indent(argDocs.map((a) => [line, a]))]);
 }
 
@@ -304,7 +304,7 @@ function isAbsorbable(n: NixNode): boolean {
     case "select":
       return n.default === undefined;
     case "apply":
-      return hugsLastArg(n);
+      return hugsArg(n);
     case "lambda":
       return true;
     default:

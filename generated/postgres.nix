@@ -10,83 +10,74 @@ let
         pkgs.writeText
           "pg_hba.conf"
           (lib.concatStrings
-            (map
-              (entry1: "${if builtins.match "[^[:space:]\"#,]*" entry1.type != null then
-                entry1.type
-              else
-                "\"${lib.replaceStrings [ "\"" ] [ "\"\"" ] entry1.type}\""}\t${if builtins.match
-                "[^[:space:]\"#,]*"
-                entry1.database
-              != null then
-                entry1.database
-              else
-                "\"${lib.replaceStrings
-                  [ "\"" ]
-                  [ "\"\"" ]
-                  entry1.database}\""}\t${if builtins.match "[^[:space:]\"#,]*" entry1.user
-              != null then
-                entry1.user
-              else
-                "\"${lib.replaceStrings [ "\"" ] [ "\"\"" ] entry1.user}\""}\t${if builtins.match
-                "[^[:space:]\"#,]*"
-                entry1.address
-              != null then
-                entry1.address
-              else
-                "\"${lib.replaceStrings [ "\"" ] [ "\"\"" ] entry1.address}\""}\t${if builtins.match
-                "[^[:space:]\"#,]*"
-                entry1.method
-              != null then
-                entry1.method
-              else
-                "\"${lib.replaceStrings [ "\"" ] [ "\"\"" ] entry1.method}\""}\n")
-              (
-                [
-                  {
-                    type = "local";
-                    database = "all";
-                    user = "all";
-                    address = "";
-                    method = "trust";
-                  }
-                  {
-                    type = "host";
-                    database = "all";
-                    user = "all";
-                    address = "127.0.0.1/32";
-                    method = "trust";
-                  }
-                  {
-                    type = "host";
-                    database = "all";
-                    user = "all";
-                    address = "::1/128";
-                    method = "trust";
-                  }
-                  {
-                    type = "local";
-                    database = "replication";
-                    user = "all";
-                    address = "";
-                    method = "trust";
-                  }
-                  {
-                    type = "host";
-                    database = "replication";
-                    user = "all";
-                    address = "127.0.0.1/32";
-                    method = "trust";
-                  }
-                  {
-                    type = "host";
-                    database = "replication";
-                    user = "all";
-                    address = "::1/128";
-                    method = "trust";
-                  }
-                ]
-                ++ config.hbaConf
-              )));
+            (map (entry1: "${if builtins.match "[^[:space:]\"#,]*" entry1.type != null then
+              entry1.type
+            else
+              "\"${lib.replaceStrings [ "\"" ] [ "\"\"" ] entry1.type}\""}\t${if builtins.match
+              "[^[:space:]\"#,]*"
+              entry1.database
+            != null then
+              entry1.database
+            else
+              "\"${lib.replaceStrings [ "\"" ] [ "\"\"" ] entry1.database}\""}\t${if builtins.match
+              "[^[:space:]\"#,]*"
+              entry1.user
+            != null then
+              entry1.user
+            else
+              "\"${lib.replaceStrings [ "\"" ] [ "\"\"" ] entry1.user}\""}\t${if builtins.match
+              "[^[:space:]\"#,]*"
+              entry1.address
+            != null then
+              entry1.address
+            else
+              "\"${lib.replaceStrings [ "\"" ] [ "\"\"" ] entry1.address}\""}\t${if builtins.match
+              "[^[:space:]\"#,]*"
+              entry1.method
+            != null then
+              entry1.method
+            else
+              "\"${lib.replaceStrings [ "\"" ] [ "\"\"" ] entry1.method}\""}\n") (
+              [
+                { type = "local"; database = "all"; user = "all"; address = ""; method = "trust"; }
+                {
+                  type = "host";
+                  database = "all";
+                  user = "all";
+                  address = "127.0.0.1/32";
+                  method = "trust";
+                }
+                {
+                  type = "host";
+                  database = "all";
+                  user = "all";
+                  address = "::1/128";
+                  method = "trust";
+                }
+                {
+                  type = "local";
+                  database = "replication";
+                  user = "all";
+                  address = "";
+                  method = "trust";
+                }
+                {
+                  type = "host";
+                  database = "replication";
+                  user = "all";
+                  address = "127.0.0.1/32";
+                  method = "trust";
+                }
+                {
+                  type = "host";
+                  database = "replication";
+                  user = "all";
+                  address = "::1/128";
+                  method = "trust";
+                }
+              ]
+              ++ config.hbaConf
+            )));
       postgresPackage =
         if config.extensions != null then
           config.package.withPackages config.extensions
@@ -96,25 +87,21 @@ let
         pkgs.writeText
           "postgresql.conf"
           (lib.concatStrings
-            (lib.mapAttrsToList
-              (name2: value3: "${name2} = ${if builtins.isBool value3 then
-                if value3 then "on" else "off"
-              else if builtins.isString value3 then
-                "'${lib.replaceStrings [ "\\" "'" "\n" ] [ "\\\\" "''" "\\n" ] value3}'"
-              else
-                toString value3}\n")
-              (config.defaultSettings // config.settings)));
+            (lib.mapAttrsToList (name2: value3: "${name2} = ${if builtins.isBool value3 then
+              if value3 then "on" else "off"
+            else if builtins.isString value3 then
+              "'${lib.replaceStrings [ "\\" "'" "\n" ] [ "\\\\" "''" "\\n" ] value3}'"
+            else
+              toString value3}\n") (config.defaultSettings // config.settings)));
       initialSql =
         pkgs.writeText
           "initial.sql"
           (lib.concatStrings [
             (if config.initialScript.before != null then "${config.initialScript.before}\n" else "")
             (lib.concatStrings
-              (map
-                (db4: "SELECT format('CREATE DATABASE %I', ${sqlLiteral
-                  db4.name}) WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = ${sqlLiteral
-                  db4.name})\\gexec\n")
-                config.initialDatabases))
+              (map (db4: "SELECT format('CREATE DATABASE %I', ${sqlLiteral
+                db4.name}) WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = ${sqlLiteral
+                db4.name})\\gexec\n") config.initialDatabases))
             (lib.optionalString
               (config.initialDatabases == [ ] && config.createDatabase)
               "SELECT format('CREATE DATABASE %I', current_user) WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = current_user)\\gexec\n")
@@ -124,19 +111,63 @@ let
           "ensure.sql"
           (lib.concatStrings [
             (lib.concatStrings
-              (map
-                (db7: "SELECT format('CREATE DATABASE %I', ${sqlLiteral
-                  db7}) WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = ${sqlLiteral
-                  db7})\\gexec\n")
-                config.ensureDatabases))
+              (map (db7: "SELECT format('CREATE DATABASE %I', ${sqlLiteral
+                db7}) WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = ${sqlLiteral
+                db7})\\gexec\n") config.ensureDatabases))
             (lib.concatStrings
-              (map
-                (user8: lib.concatStrings [
-                  "SELECT format('CREATE ROLE %I WITH LOGIN', ${sqlLiteral
-                    user8.name}) WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = ${sqlLiteral
-                    user8.name})\\gexec\n"
-                  (
-                    if lib.concatStrings [
+              (map (user8: lib.concatStrings [
+                "SELECT format('CREATE ROLE %I WITH LOGIN', ${sqlLiteral
+                  user8.name}) WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = ${sqlLiteral
+                  user8.name})\\gexec\n"
+                (
+                  if lib.concatStrings [
+                    (
+                      if user8.ensureClauses.superuser != null then
+                        if user8.ensureClauses.superuser then " SUPERUSER" else " NOSUPERUSER"
+                      else
+                        ""
+                    )
+                    (
+                      if user8.ensureClauses.createrole != null then
+                        if user8.ensureClauses.createrole then " CREATEROLE" else " NOCREATEROLE"
+                      else
+                        ""
+                    )
+                    (
+                      if user8.ensureClauses.createdb != null then
+                        if user8.ensureClauses.createdb then " CREATEDB" else " NOCREATEDB"
+                      else
+                        ""
+                    )
+                    (
+                      if user8.ensureClauses."inherit" != null then
+                        if user8.ensureClauses."inherit" then " INHERIT" else " NOINHERIT"
+                      else
+                        ""
+                    )
+                    (
+                      if user8.ensureClauses.login != null then
+                        if user8.ensureClauses.login then " LOGIN" else " NOLOGIN"
+                      else
+                        ""
+                    )
+                    (
+                      if user8.ensureClauses.replication != null then
+                        if user8.ensureClauses.replication then " REPLICATION" else " NOREPLICATION"
+                      else
+                        ""
+                    )
+                    (
+                      if user8.ensureClauses.bypassrls != null then
+                        if user8.ensureClauses.bypassrls then " BYPASSRLS" else " NOBYPASSRLS"
+                      else
+                        ""
+                    )
+                  ]
+                  == "" then
+                    ""
+                  else
+                    "ALTER ROLE ${sqlIdentifier user8.name} WITH${lib.concatStrings [
                       (
                         if user8.ensureClauses.superuser != null then
                           if user8.ensureClauses.superuser then " SUPERUSER" else " NOSUPERUSER"
@@ -182,67 +213,13 @@ let
                         else
                           ""
                       )
-                    ]
-                    == "" then
-                      ""
-                    else
-                      "ALTER ROLE ${sqlIdentifier user8.name} WITH${lib.concatStrings [
-                        (
-                          if user8.ensureClauses.superuser != null then
-                            if user8.ensureClauses.superuser then " SUPERUSER" else " NOSUPERUSER"
-                          else
-                            ""
-                        )
-                        (
-                          if user8.ensureClauses.createrole != null then
-                            if user8.ensureClauses.createrole then
-                              " CREATEROLE"
-                            else
-                              " NOCREATEROLE"
-                          else
-                            ""
-                        )
-                        (
-                          if user8.ensureClauses.createdb != null then
-                            if user8.ensureClauses.createdb then " CREATEDB" else " NOCREATEDB"
-                          else
-                            ""
-                        )
-                        (
-                          if user8.ensureClauses."inherit" != null then
-                            if user8.ensureClauses."inherit" then " INHERIT" else " NOINHERIT"
-                          else
-                            ""
-                        )
-                        (
-                          if user8.ensureClauses.login != null then
-                            if user8.ensureClauses.login then " LOGIN" else " NOLOGIN"
-                          else
-                            ""
-                        )
-                        (
-                          if user8.ensureClauses.replication != null then
-                            if user8.ensureClauses.replication then
-                              " REPLICATION"
-                            else
-                              " NOREPLICATION"
-                          else
-                            ""
-                        )
-                        (
-                          if user8.ensureClauses.bypassrls != null then
-                            if user8.ensureClauses.bypassrls then " BYPASSRLS" else " NOBYPASSRLS"
-                          else
-                            ""
-                        )
-                      ]};\n"
-                  )
-                  (lib.optionalString
-                    user8.ensureDBOwnership
-                    "ALTER DATABASE ${sqlIdentifier user8.name} OWNER TO ${sqlIdentifier
-                      user8.name};\n")
-                ])
-                config.ensureUsers))
+                    ]};\n"
+                )
+                (lib.optionalString
+                  user8.ensureDBOwnership
+                  "ALTER DATABASE ${sqlIdentifier user8.name} OWNER TO ${sqlIdentifier
+                    user8.name};\n")
+              ]) config.ensureUsers))
           ]);
     in
     {
@@ -565,14 +542,12 @@ let
                   if [[ $first_run == 1 ]]; then
                     psql_admin -d postgres -f ${lib.escapeShellArg initialSql}
                     ${lib.concatStrings
-                  (map
-                    (db5:
-                      lib.concatStrings
-                        (map
-                          (schema6: "apply_schema ${lib.escapeShellArg
-                            db5.name} ${lib.escapeShellArg "${schema6}"}\n")
-                          (if db5.schemas != null then db5.schemas else [ ])))
-                    config.initialDatabases)}${if config.initialScript.after != null then
+                  (map (db5:
+                    lib.concatStrings
+                      (map (schema6: "apply_schema ${lib.escapeShellArg
+                        db5.name} ${lib.escapeShellArg "${schema6}"}\n") (
+                        if db5.schemas != null then db5.schemas else [ ]
+                      ))) config.initialDatabases)}${if config.initialScript.after != null then
                   "psql_admin -d postgres -f ${lib.escapeShellArg
                     (pkgs.writeText "initial-after.sql" config.initialScript.after)}\n"
                 else
@@ -641,8 +616,7 @@ in
   config = {
     settings.processes =
       lib.mkMerge
-        (lib.mapAttrsToList
-          (_: instance: lib.mkIf instance.enable instance.outputs.settings.processes)
-          config.services.postgres);
+        (lib.mapAttrsToList (_: instance:
+          lib.mkIf instance.enable instance.outputs.settings.processes) config.services.postgres);
   };
 }

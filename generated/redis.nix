@@ -132,8 +132,7 @@ in
   config = {
     settings.processes =
       lib.mkMerge
-        (lib.mapAttrsToList
-          (_: instance: lib.mkIf instance.enable instance.outputs.settings.processes)
-          config.services.redis);
+        (lib.mapAttrsToList (_: instance:
+          lib.mkIf instance.enable instance.outputs.settings.processes) config.services.redis);
   };
 }
