@@ -189,7 +189,8 @@ export function mkDefault<T>(v: DeepVal<T> | Expr<T>): Expr<T> {
 
 /**
  * A shell script package: `pkgs.writeShellApplication` (bash with errexit,
- * nounset and pipefail, `runtimeInputs` on PATH, checked by ShellCheck).
+ * nounset and pipefail, `runtimeInputs` on PATH, checked by ShellCheck except
+ * SC2016, since `sh`-quoted values may hold a literal `$` on purpose).
  */
 export function script(opts: {
   /** The program name (`bin/<name>`). */
@@ -205,6 +206,8 @@ export function script(opts: {
       nAttrs([
         nBind("name", lower(opts.name)),
         nBind("runtimeInputs", lower(opts.runtimeInputs ?? [])),
+        // Values quoted by `sh` may hold a literal `$`: single quotes are meant there (SC2016).
+        nBind("excludeShellChecks", lower(["SC2016"])),
         nBind("text", opts.text.node),
       ]),
     ),

@@ -481,6 +481,7 @@ let
             command = pkgs.writeShellApplication {
               name = "setup-postgres";
               runtimeInputs = [ postgresPackage pkgs.coreutils ];
+              excludeShellChecks = [ "SC2016" ];
               text = ''
                 PGDATA=$(realpath -m -- ${lib.escapeShellArg config.dataDir})
                 export PGDATA
@@ -563,6 +564,7 @@ let
             command = pkgs.writeShellApplication {
               name = "start-postgres";
               runtimeInputs = [ postgresPackage pkgs.coreutils ];
+              excludeShellChecks = [ "SC2016" ];
               text = ''
                 PGDATA=$(realpath -m -- ${lib.escapeShellArg config.dataDir})
                 export PGDATA

@@ -85,6 +85,7 @@ let
             command = pkgs.writeShellApplication {
               name = "start-redis";
               runtimeInputs = [ pkgs.coreutils config.package ];
+              excludeShellChecks = [ "SC2016" ];
               text = ''
                 mkdir -p ${lib.escapeShellArg config.dataDir}
                 exec redis-server ${lib.escapeShellArg redisConfig} --dir ${lib.escapeShellArg

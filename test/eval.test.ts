@@ -1,0 +1,190 @@
+/**
+ * Parse and eval tiers: the committed generated/ files parse with the real Nix
+ * parser, and evaluate inside the pinned process-compose-flake and nixpkgs lib
+ * (and flake-parts, for flakeModule) with several instances of each service at once.
+ */
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { beforeAll, describe, expect, it } from "vitest";
+import {
+  evalFlakeParts,
+  evalProcessComposeFull,
+  nixAvailable,
+  nixParseFile,
+  nixPath,
+  type ProcessComposeEval,
+  readProcessScript,
+  repoRoot,
+  upstreamSeeded,
+  upstreamSkipReason,
+} from "./support/nix";
+
+const generated = join(repoRoot, "generated");
+const nixFiles = readdirSync(generated).filter((f) => f.endsWith(".nix"));
+
+describe.skipIf(!nixAvailable())("[nix parse] every generated file parses with nix-instantiate --parse", () => {
+  for (const f of [...nixFiles, "../flake.nix"]) {
+    it(f, () => nixParseFile(join(generated, f)));
+  }
+});
+
+const seeded = nixAvailable() && upstreamSeeded();
+if (nixAvailable() && !seeded) console.warn(`[nix eval] skipped: ${upstreamSkipReason}`);
+
+/** Reads the store file a script references by the given file name (the script's build realised it). */
+function storeFile(script: string, name: string): string {
+  const m = new RegExp(`(/nix/store/[a-z0-9]{32}-${name.replace(/\./g, "\\.")})`).exec(script);
+  if (!m) throw new Error(`no ${name} in script:\n${script}`);
+  return readFileSync(m[1]!, "utf8");
+}
+
+// Values full of what breaks hand-written Nix, shell, SQL and config files.
+const nasty = `it's "quoted" \\ $HOME \${not.interpolated} ''x'' \`tick\`\nline2`;
+
+describe.skipIf(!seeded)("[nix eval] three postgres and two redis instances in process-compose-flake", () => {
+  let ev: ProcessComposeEval;
+  beforeAll(() => {
+    ev = evalProcessComposeFull(`[
+      ${nixPath(join(generated, "default.nix"))}
+      {
+        services.postgres."pg1".enable = true;
+        services.postgres."pg2" = {
+          enable = true;
+          port = 5433;
+          dataDir = "./data/pg two $x";
+          superuser = "admin";
+          socketDir = "./sockets";
+          initdbArgs = [ "--locale=C" "--auth=trust" ];
+          settings = { log_statement = "all"; shared_buffers = "128MB"; fsync = false; max_connections = 50; application_name = ${JSON.stringify(nasty).replace(/\$\{/g, "\\${")}; };
+          ensureDatabases = [ "app" "it's" ];
+          ensureUsers = [ { name = "app"; ensureDBOwnership = true; ensureClauses = { createdb = true; superuser = false; }; } ];
+          hbaConf = [ { type = "host"; database = "all"; user = "all"; address = "10.0.0.0/8"; method = "scram-sha-256"; } ];
+        };
+        services.postgres."pg3" = {
+          enable = true;
+          port = 5434;
+          namespace = "databases";
+          initialDatabases = [ { name = "shop"; schemas = [ ${nixPath(join(repoRoot, "test/fixtures/schema.sql"))} ]; } { name = "empty"; } ];
+          initialScript.before = "CREATE ROLE reader;";
+          initialScript.after = ${JSON.stringify(nasty).replace(/\$\{/g, "\\${")};
+        };
+        services.postgres."off" = { port = 5499; };
+        services.redis."r1".enable = true;
+        services.redis."r2" = {
+          enable = true;
+          port = 6380;
+          dataDir = "./data/redis two";
+          unixSocket = "r2.sock";
+          extraConfig = "maxmemory 64mb\\nappendonly yes";
+        };
+      }
+    ]`);
+  });
+
+  it("contributes the processes of enabled instances only, with services-flake's names", () => {
+    expect(Object.keys(ev.settings.processes).sort()).toEqual(["pg1", "pg1-init", "pg2", "pg2-init", "pg3", "pg3-init", "r1", "r2"]);
+  });
+
+  it("orders each server after its init process", () => {
+    for (const pg of ["pg1", "pg2", "pg3"]) {
+      expect(ev.settings.processes[pg]!.depends_on).toEqual({ [`${pg}-init`]: { condition: "process_completed_successfully" } });
+    }
+    expect(ev.settings.processes["r1"]!.depends_on).toBeUndefined();
+  });
+
+  it("groups processes by namespace, default <service>.<instance>", () => {
+    expect(ev.settings.processes["pg1"]!.namespace).toBe("postgres.pg1");
+    expect(ev.settings.processes["pg1-init"]!.namespace).toBe("postgres.pg1");
+    expect(ev.settings.processes["pg3"]!.namespace).toBe("databases");
+    expect(ev.settings.processes["r2"]!.namespace).toBe("redis.r2");
+  });
+
+  it("probes each server where it listens", () => {
+    const probe = (p: string) => (ev.settings.processes[p]!.readiness_probe as { exec: { command: string } }).exec.command;
+    expect(probe("pg1")).toMatch(/\/bin\/pg_isready -h 127\.0\.0\.1 -p 5432 -d template1 $/);
+    expect(probe("pg2")).toMatch(/\/bin\/pg_isready -h "\$\(\/nix\/store\/\S+\/bin\/realpath -m -- \.\/sockets\)" -p 5433 -d template1 -U admin$/);
+    expect(probe("r1")).toMatch(/\/bin\/redis-cli -p 6379 ping$/);
+    expect(probe("r2")).toMatch(/\/bin\/redis-cli -p 6380 ping$/);
+    expect(ev.settings.processes["pg1"]!.shutdown).toEqual({ signal: 2 });
+  });
+
+  it("renders postgresql.conf and the setup script per instance", () => {
+    const setup = readProcessScript(ev, "pg2-init");
+    expect(setup).toContain("PGDATA=$(realpath -m -- './data/pg two $x')");
+    expect(setup).toContain("export PGPORT=5433");
+    expect(setup).toContain("initdb '--locale=C' '--auth=trust' -U admin -D \"$PGDATA\"");
+    expect(setup).toContain("mkdir -p ./sockets");
+    const conf = storeFile(setup, "postgresql.conf");
+    expect(conf.split("\n")).toEqual(
+      expect.arrayContaining([
+        "listen_addresses = '127.0.0.1'",
+        "port = 5433",
+        "unix_socket_directories = './sockets'",
+        "log_statement = 'all'",
+        "fsync = off",
+        "max_connections = 50",
+        `application_name = 'it''s "quoted" \\\\ $HOME \${not.interpolated} ''''x'''' \`tick\`\\nline2'`,
+      ]),
+    );
+    const hba = storeFile(conf, "pg_hba.conf");
+    expect(hba.trimEnd().split("\n").at(-1)).toBe("host\tall\tall\t10.0.0.0/8\tscram-sha-256");
+    const ensure = storeFile(setup, "ensure.sql");
+    expect(ensure).toContain(
+      "SELECT format('CREATE DATABASE %I', 'it''s') WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'it''s')\\gexec",
+    );
+    expect(ensure).toContain('ALTER ROLE "app" WITH NOSUPERUSER CREATEDB;');
+    expect(ensure).toContain('ALTER DATABASE "app" OWNER TO "app";');
+  });
+
+  it("creates initial databases with their schemas on first start only", () => {
+    const setup = readProcessScript(ev, "pg3-init");
+    const initial = storeFile(setup, "initial.sql");
+    expect(initial.startsWith("CREATE ROLE reader;\n")).toBe(true);
+    expect(initial).toContain("datname = 'shop'");
+    expect(initial).toContain("datname = 'empty'");
+    expect(initial).not.toContain("current_user");
+    expect(setup).toMatch(/apply_schema shop \/nix\/store\/[a-z0-9]{32}-schema\.sql/);
+    expect(storeFile(setup, "initial-after.sql")).toBe(nasty);
+    const pg1 = storeFile(readProcessScript(ev, "pg1-init"), "initial.sql");
+    expect(pg1).toContain("format('CREATE DATABASE %I', current_user)");
+  });
+
+  it("renders redis.conf per instance", () => {
+    const start = readProcessScript(ev, "r2");
+    expect(start).toContain("mkdir -p './data/redis two'");
+    const conf = storeFile(start, "redis.conf");
+    expect(conf).toBe('port 6380\nbind 127.0.0.1\nunixsocket "r2.sock"\nunixsocketperm 660\nmaxmemory 64mb\nappendonly yes\n');
+    expect(storeFile(readProcessScript(ev, "r1"), "redis.conf")).toBe("port 6379\nbind 127.0.0.1\n\n");
+  });
+});
+
+describe.skipIf(!seeded)("[nix eval] per-service modules and flake-parts", () => {
+  it("processComposeModules.redis alone declares only redis", () => {
+    const ev = evalProcessComposeFull(`[ ${nixPath(join(generated, "redis.nix"))} { services.redis."a".enable = true; } ]`);
+    expect(Object.keys(ev.settings.processes)).toEqual(["a"]);
+  });
+
+  it("flakeModule adds the services to perSystem process-compose configurations", () => {
+    const ev = evalFlakeParts({
+      flakeModulesNix: `[ ${nixPath(join(generated, "flake-module.nix"))} ]`,
+      perSystemNix: `{ process-compose.dev = { services.postgres."db".enable = true; services.redis."cache" = { enable = true; port = 6390; }; }; }`,
+      name: "dev",
+    });
+    expect(Object.keys(ev.settings.processes).sort()).toEqual(["cache", "db", "db-init"]);
+    expect(ev.packages).toContain("dev");
+  });
+
+  it("flake.nix exposes the modules without inputs", () => {
+    const flake = `((import ${nixPath(join(repoRoot, "flake.nix"))}).outputs { })`;
+    const ev = evalProcessComposeFull(
+      `[ ${flake}.processComposeModules.default { services.redis."x".enable = true; services.postgres."y".enable = true; } ]`,
+    );
+    expect(Object.keys(ev.settings.processes).sort()).toEqual(["x", "y", "y-init"]);
+  });
+
+  it("rejects an option value of the wrong type with Nix's message", () => {
+    expect(() => evalProcessComposeFull(`[ ${nixPath(join(generated, "redis.nix"))} { services.redis."a" = { enable = true; port = "6379"; }; } ]`)).toThrow(
+      /services\.redis\.a\.port.*is not of type `16 bit unsigned integer/s,
+    );
+  });
+});
