@@ -53,8 +53,7 @@ export async function typecheck(root: string, files: readonly string[]): Promise
             return `${relative(root, sf.getFilePath())}:${line}:${column}`;
           })()
         : "<tsconfig>";
-      const text = d.getMessageText();
-      const message = typeof text === "string" ? text : ts.flattenDiagnosticMessageText(text.compilerNode, "\n");
+      const message = ts.flattenDiagnosticMessageText(d.compilerObject.messageText, "\n");
       return `${where} - error TS${d.getCode()}: ${message}`;
     });
     throw new BuildError(`type errors in modules:\n${lines.join("\n")}`);

@@ -25,7 +25,7 @@ import {
   builtinOptions,
   reservedOptionNames,
 } from "../dsl";
-import { callSite, type SourceLocation } from "../dsl/location";
+import { callSite, firstUserFrame, type SourceLocation } from "../dsl/location";
 import {
   type AttrKey,
   type Binding,
@@ -115,15 +115,15 @@ export function lowerService(svc: AnyService): LoweredService {
     },
   });
 
-  const derived: Shape = svc.derived ? svc.derived(makeCtx(svc.options, lets)) : {};
+  const derived: Shape = svc.derived ? guard(svc, "derived", () => svc.derived!(makeCtx(svc.options, lets))) : {};
   for (const [key, opt] of Object.entries(derived)) {
     if (reservedOptionNames.has(key) || key in svc.options) {
       throw new DefinitionError(`derived option "${key}" clashes with another option`, opt.location);
     }
   }
   const ctx = makeCtx({ ...svc.options, ...derived }, lets);
-  const processes = svc.processes?.(ctx) ?? [];
-  const instances = svc.instances?.(ctx) ?? [];
+  const processes = svc.processes ? guard(svc, "processes", () => svc.processes!(ctx)) : [];
+  const instances = svc.instances ? guard(svc, "instances", () => svc.instances!(ctx)) : [];
   checkProcesses(processes, svc);
 
   const dependencies = [...new Set(instances.map((i) => i.service.name))].sort();
@@ -170,11 +170,19 @@ export function lowerService(svc: AnyService): LoweredService {
   ];
 
   const outputsConfig: Binding[] = [
-    nBind(["settings", "processes"], nAttrs(processes.map(lowerProcess))),
+    nBind(
+      ["settings", "processes"],
+      nAttrs(processes.map((p) => guard(svc, "process", () => lowerProcess(p), p.location))),
+    ),
   ];
   for (const dep of dependencies) {
     outputsConfig.push(
-      nBind(["services", dep], nAttrs(instances.filter((i) => i.service.name === dep).map(lowerInstance))),
+      nBind(
+        ["services", dep],
+        nAttrs(
+          instances.filter((i) => i.service.name === dep).map((i) => guard(svc, "instance", () => lowerInstance(i), i.location)),
+        ),
+      ),
     );
   }
 
@@ -222,6 +230,17 @@ export function lowerService(svc: AnyService): LoweredService {
 
   const module = nLambda(nPattern(["config", "lib", "pkgs"], true), nLet(outerLets, body));
   return { service: svc, module, dependencies, derived };
+}
+
+/** Runs module code, turning any error it throws into a DefinitionError at the module's line. */
+function guard<T>(svc: AnyService, what: string, f: () => T, at?: SourceLocation): T {
+  try {
+    return f();
+  } catch (e) {
+    if (e instanceof DefinitionError) throw e;
+    const err = e instanceof Error ? e : new Error(String(e));
+    throw new DefinitionError(`${what}: ${err.message}`, at ?? firstUserFrame(err.stack) ?? svc.location);
+  }
 }
 
 function mkOption(bindings: Binding[]): NixNode {

@@ -129,15 +129,25 @@ function intText(value: number): string {
   return BigInt(value).toString();
 }
 
-/** Shortest round-trip decimal that the Nix lexer accepts as a float (needs a `.`). */
+const MIN_NORMAL = 2 ** -1022;
+const isSubnormal = (v: number): boolean => v !== 0 && Math.abs(v) < MIN_NORMAL;
+
+/**
+ * Shortest round-trip decimal that the Nix lexer accepts as a float (it needs a `.`:
+ * `2.0`, `1.0e-7`). Nix 2.8 rejects literals that underflow (`5.0e-324` is an "invalid
+ * float"), so a subnormal prints as the exact product `(m * 2.2250738585072014e-308)`.
+ */
 function floatText(value: number): string {
   if (!Number.isFinite(value)) throw new RangeError(`Nix has no float literal for ${value}`);
+  if (isSubnormal(value)) return `(${floatText(value / MIN_NORMAL)} * ${floatText(MIN_NORMAL)})`;
   const [mantissa = "0", exponent] = String(Math.abs(value)).split("e");
   const m = mantissa.includes(".") ? mantissa : `${mantissa}.0`;
   return `${value < 0 ? "-" : ""}${m}${exponent === undefined ? "" : `e${exponent}`}`;
 }
 
-const isNegativeNumber = (n: NixNode): boolean => (n.kind === "int" || n.kind === "float") && n.value < 0;
+/** Negative literals print as `-5` (Nix's negation); subnormal floats come parenthesized. */
+const isNegativeNumber = (n: NixNode): boolean =>
+  (n.kind === "int" || n.kind === "float") && n.value < 0 && !(n.kind === "float" && isSubnormal(n.value));
 
 /**
  * Whether `n` is an `expr_select` in Nix's grammar that is safe anywhere (function

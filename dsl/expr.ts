@@ -59,9 +59,13 @@ export type Kind =
   | "module"
   | "any";
 
+const EXPR_BRAND = Symbol.for("services-ts.expr");
+
 /** A typed handle on a Nix expression whose value has TS type `T` at evaluation time. */
 export class Expr<out T> {
   declare readonly __type: T;
+  /** Brand checked by {@link isExpr}, so that two loaded copies of dsl/ agree. */
+  readonly [EXPR_BRAND] = true;
   constructor(
     /** The Nix expression. */
     readonly node: NixNode,
@@ -85,12 +89,12 @@ export type DeepVal<T> =
           : T);
 
 export function isExpr(v: unknown): v is Expr<unknown> {
-  return v instanceof Expr;
+  return typeof v === "object" && v !== null && (v as Record<symbol, unknown>)[EXPR_BRAND] === true;
 }
 
 /** The Nix kind of a plain JS value. */
 export function kindOf(v: unknown): Kind {
-  if (v instanceof Expr) return v.kind;
+  if (isExpr(v)) return v.kind;
   if (v === null) return "null";
   if (typeof v === "string") return "string";
   if (typeof v === "boolean") return "bool";
@@ -105,7 +109,7 @@ export function kindOf(v: unknown): Kind {
  * @throws TypeError for values Nix cannot hold (undefined, functions, symbols, NaN).
  */
 export function lower(v: unknown): NixNode {
-  if (v instanceof Expr) return v.node;
+  if (isExpr(v)) return v.node;
   if (v === undefined) throw new TypeError("undefined has no Nix value (use null)");
   if (typeof v === "number" && !Number.isFinite(v)) throw new TypeError(`${v} has no Nix value`);
   if (typeof v === "function" || typeof v === "symbol" || typeof v === "bigint") {
@@ -165,7 +169,7 @@ function dedentParts(strings: readonly string[]): string[] {
 function stringPart(v: Interpolable | Expr<unknown>, where: string): StringPart {
   if (typeof v === "string") return v;
   if (typeof v === "number") return String(v);
-  if (!(v instanceof Expr)) throw new TypeError(`${where}: cannot interpolate ${typeof v}`);
+  if (!isExpr(v)) throw new TypeError(`${where}: cannot interpolate ${typeof v}`);
   switch (v.kind) {
     case "int":
     case "float":
@@ -235,7 +239,7 @@ export function sh(strings: TemplateStringsArray, ...values: ShellInterpolable[]
 function shellPart(v: unknown): StringPart {
   if (typeof v === "number") return String(v);
   if (typeof v === "string") return v === "" ? "''" : (lower(shellQuote(v)) as { parts: StringPart[] }).parts.join("");
-  if (!(v instanceof Expr)) throw new TypeError(`sh\`\`: cannot interpolate ${typeof v}`);
+  if (!isExpr(v)) throw new TypeError(`sh\`\`: cannot interpolate ${typeof v}`);
   if (v.kind === "int" || v.kind === "float") return nApply(nVar("toString"), v.node);
   if (v.kind === "list") return nApply(nLib("escapeShellArgs"), v.node);
   if (isShellCode(v)) return v.node;
@@ -273,7 +277,7 @@ export function shellArg(v: Val<string> | Expr<Pkg> | Expr<NixPath>): Expr<Shell
 }
 
 function asExpr<T>(v: Val<T>): Expr<T> {
-  return v instanceof Expr ? v : expr<T>(lower(v), kindOf(v));
+  return isExpr(v) ? v : expr<T>(lower(v), kindOf(v));
 }
 
 /**
@@ -285,8 +289,8 @@ function asExpr<T>(v: Val<T>): Expr<T> {
 export function sql(strings: TemplateStringsArray, ...values: (Interpolable | Expr<SqlCode>)[]): Expr<SqlCode> {
   const e = template<SqlCode>(strings, values, (v) => {
     if (typeof v === "number") return String(v);
-    if (v instanceof Expr && sqlCodeExprs.has(v)) return v.node;
-    if (v instanceof Expr && (v.kind === "int" || v.kind === "float")) return nApply(nVar("toString"), v.node);
+    if (isExpr(v) && sqlCodeExprs.has(v)) return v.node;
+    if (isExpr(v) && (v.kind === "int" || v.kind === "float")) return nApply(nVar("toString"), v.node);
     return nApply(nVar("sqlLiteral"), asExpr(v as Val<string>).node);
   });
   sqlCodeExprs.add(e);
@@ -314,7 +318,7 @@ export function sqlLiteral(v: Val<string>): Expr<SqlCode> {
 export function cond<T>(c: Val<boolean>, a: Val<T>, b: Val<T>): Expr<T> {
   const kind = kindOf(a) === "null" ? kindOf(b) : kindOf(a);
   const e = expr<T>(nIf(lower(c), lower(a), lower(b)), kind);
-  if ((a instanceof Expr && shellCodeExprs.has(a)) || (b instanceof Expr && shellCodeExprs.has(b))) markShell(e);
+  if ((isExpr(a) && shellCodeExprs.has(a)) || (isExpr(b) && shellCodeExprs.has(b))) markShell(e);
   return e;
 }
 
@@ -331,7 +335,7 @@ export function optional<T extends string | readonly unknown[] | Record<string, 
   const fn = kind === "string" ? "optionalString" : kind === "list" ? "optionals" : kind === "attrs" ? "optionalAttrs" : null;
   if (!fn) throw new TypeError(`optional(): a ${kind} has no empty value; use cond()`);
   const e = expr<T>(nApply(nLib(fn), lower(c), lower(value)), kind);
-  if (value instanceof Expr && shellCodeExprs.has(value)) markShell(e);
+  if (isExpr(value) && shellCodeExprs.has(value)) markShell(e);
   return e;
 }
 
@@ -384,8 +388,8 @@ export const matches = (regex: string, str: Val<string>): Expr<boolean> =>
 /** `lib.concatStrings list`. */
 export function concatStrings<T extends string>(list: Val<readonly T[]> | readonly Val<T>[]): Expr<T> {
   const e = expr<T>(nApply(nLib("concatStrings"), lower(list)), "string");
-  if (Array.isArray(list) && list.some((x) => x instanceof Expr && shellCodeExprs.has(x))) markShell(e);
-  if (list instanceof Expr && listOfShell.has(list)) markShell(e);
+  if (Array.isArray(list) && list.some((x) => isExpr(x) && shellCodeExprs.has(x))) markShell(e);
+  if (isExpr(list) && listOfShell.has(list)) markShell(e);
   return e;
 }
 
@@ -404,7 +408,7 @@ export function mapList<E, R>(list: Expr<readonly E[]>, f: (x: Expr<E>) => DeepV
   const v = fresh(hint);
   const body = f(expr<E>(nVar(v), "any"));
   const e = expr<R[]>(nApply(nVar("map"), nLambda({ kind: "ident", name: v }, lower(body)), list.node), "list");
-  if (body instanceof Expr && shellCodeExprs.has(body)) listOfShell.add(e);
+  if (isExpr(body) && shellCodeExprs.has(body)) listOfShell.add(e);
   return e;
 }
 
@@ -425,7 +429,7 @@ export function mapAttrsToList<V, R>(
     ),
     "list",
   );
-  if (body instanceof Expr && shellCodeExprs.has(body)) listOfShell.add(e);
+  if (isExpr(body) && shellCodeExprs.has(body)) listOfShell.add(e);
   return e;
 }
 

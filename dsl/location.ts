@@ -19,18 +19,23 @@ export function formatLocation(loc: SourceLocation | undefined, cwd = process.cw
 }
 
 const dslDir = fileURLToPath(new URL(".", import.meta.url));
+const compilerDir = fileURLToPath(new URL("../compiler/", import.meta.url));
 
 /**
  * The location of the innermost stack frame outside `dsl/`: the module line that
  * called into the DSL. Undefined when the stack has no such frame.
  */
 export function callSite(): SourceLocation | undefined {
-  const stack = new Error().stack?.split("\n").slice(1) ?? [];
-  for (const line of stack) {
+  return firstUserFrame(new Error().stack);
+}
+
+/** The innermost frame of `stack` outside dsl/, compiler/ and node_modules. */
+export function firstUserFrame(stack: string | undefined): SourceLocation | undefined {
+  for (const line of stack?.split("\n").slice(1) ?? []) {
     const m = /\(?((?:file:\/\/)?\/[^():]+):(\d+):(\d+)\)?\s*$/.exec(line);
     if (!m) continue;
     const file = m[1]!.startsWith("file://") ? fileURLToPath(m[1]!) : m[1]!;
-    if (file.startsWith(dslDir) || file.includes("/node_modules/")) continue;
+    if (file.startsWith(dslDir) || file.startsWith(compilerDir) || file.includes("/node_modules/")) continue;
     return { file, line: Number(m[2]), column: Number(m[3]) };
   }
   return undefined;

@@ -7,7 +7,7 @@
  * processes to `settings.processes` only when enabled.
  */
 import { nApply, nAttrs, nBind, nLib, nSelect, nStr, nVar, type NixNode } from "../compiler/nix-ast";
-import { type DeepVal, Expr, expr, lower, type NixModule, type Pkg, type ShellCode, type Val } from "./expr";
+import { type DeepVal, type Expr, expr, isExpr, kindOf, lower, type NixModule, type Pkg, type ShellCode, type Val } from "./expr";
 import { callSite, type SourceLocation } from "./location";
 import type { ProcessDecl } from "./process";
 import { type Infer, type OptionType, type Shape, type SubmoduleType, t } from "./types";
@@ -184,7 +184,7 @@ export function instance<S extends Shape, D extends Shape>(
 /** `lib.mkDefault v`: a definition users' own definitions override. */
 export function mkDefault<T>(v: DeepVal<T> | Expr<T>): Expr<T> {
   const inner = lower(v);
-  return expr<T>(nApply(nLib("mkDefault"), inner), v instanceof Expr ? v.kind : "any");
+  return expr<T>(nApply(nLib("mkDefault"), inner), isExpr(v) ? v.kind : kindOf(v));
 }
 
 /**

@@ -10,7 +10,7 @@
  * };
  * type Config = Infer<typeof options>; // { port: number; bind: string | null }
  */
-import { type DeepVal, Expr, type Kind, type NixFunction, type NixModule, type NixPath, type Pkg } from "./expr";
+import { type DeepVal, type Expr, isExpr, type Kind, type NixFunction, type NixModule, type NixPath, type Pkg } from "./expr";
 import { callSite, type SourceLocation } from "./location";
 
 /** Where an option's default may need the instance: its `name` and `pkgs`. */
@@ -181,7 +181,7 @@ export const t = {
       (v) => {
         if (!Array.isArray(v)) return `expected a list, got ${describe(v)}`;
         for (const [i, x] of v.entries()) {
-          const m = x instanceof Expr ? null : inner.check(x);
+          const m = isExpr(x) ? null : inner.check(x);
           if (m) return `element ${i}: ${m}`;
         }
         return null;
@@ -202,7 +202,7 @@ export const t = {
       (v) => {
         if (v === null || typeof v !== "object" || Array.isArray(v)) return `expected an attribute set, got ${describe(v)}`;
         for (const [k, x] of Object.entries(v)) {
-          const m = x instanceof Expr ? null : inner.check(x);
+          const m = isExpr(x) ? null : inner.check(x);
           if (m) return `attribute ${JSON.stringify(k)}: ${m}`;
         }
         return null;
@@ -245,7 +245,7 @@ export const t = {
         for (const [k, x] of Object.entries(v)) {
           const o = shape[k];
           if (!o) return `unknown option ${JSON.stringify(k)}`;
-          const m = x instanceof Expr ? null : o.check(x);
+          const m = isExpr(x) ? null : o.check(x);
           if (m) return `${k}: ${m}`;
         }
         return null;

@@ -136,6 +136,34 @@ describe("invalid definitions", () => {
     await expect(typecheck(dir, [join(dir, "modules", "svc.ts")])).rejects.toThrow(/svc\.ts:6:\d+[\s\S]*Property 'nope' does not exist/);
   });
 
+  it("the README's example service type-checks and compiles", async () => {
+    const readme = readFileSync(join(root, "README.md"), "utf8");
+    const example = /```ts\n([\s\S]*?)```/.exec(readme)?.[1];
+    expect(example).toContain("defineService");
+    const dir = project("readme", "memcached.ts", example!);
+    await typecheck(dir, [join(dir, "modules", "memcached.ts")]);
+    const files = await compileAll(dir);
+    const nix = files.find((f) => f.path === "memcached.nix")!.content;
+    expect(nix).toContain('lib.mkPackageOption pkgs "memcached" { }');
+    expect(nix).toMatch(/exec memcached --port \$\{toString config\.port\} \$\{lib\.escapeShellArgs\s+config\.extraArgs\}/);
+  });
+
+  it("reports an error thrown by module code at the module's line", async () => {
+    const dir = project(
+      "throws",
+      "svc.ts",
+      header +
+        `export default defineService({
+  name: "svc",
+  description: "x",
+  options: {},
+  processes: ({ name }) => [process(name, { command: script({ name: "x", text: sh\`echo \${{} as never}\` }) })],
+});
+`,
+    );
+    await expect(compileAll(dir)).rejects.toThrow(/modules\/svc\.ts:6:\d+: processes: sh``: cannot interpolate object/);
+  });
+
   it("build-modules fails with the location and leaves generated/ untouched", () => {
     const dir = project(
       "cli",

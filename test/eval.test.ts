@@ -31,6 +31,8 @@ describe.skipIf(!nixAvailable())("[nix parse] every generated file parses with n
 const seeded = nixAvailable() && upstreamSeeded();
 if (nixAvailable() && !seeded) console.warn(`[nix eval] skipped: ${upstreamSkipReason}`);
 
+const procs = (ev: ProcessComposeEval) => ev.settings.processes ?? {};
+
 /** Reads the store file a script references by the given file name (the script's build realised it). */
 function storeFile(script: string, name: string): string {
   const m = new RegExp(`(/nix/store/[a-z0-9]{32}-${name.replace(/\./g, "\\.")})`).exec(script);
@@ -82,30 +84,30 @@ describe.skipIf(!seeded)("[nix eval] three postgres and two redis instances in p
   });
 
   it("contributes the processes of enabled instances only, with services-flake's names", () => {
-    expect(Object.keys(ev.settings.processes).sort()).toEqual(["pg1", "pg1-init", "pg2", "pg2-init", "pg3", "pg3-init", "r1", "r2"]);
+    expect(Object.keys(procs(ev)).sort()).toEqual(["pg1", "pg1-init", "pg2", "pg2-init", "pg3", "pg3-init", "r1", "r2"]);
   });
 
   it("orders each server after its init process", () => {
     for (const pg of ["pg1", "pg2", "pg3"]) {
-      expect(ev.settings.processes[pg]!.depends_on).toEqual({ [`${pg}-init`]: { condition: "process_completed_successfully" } });
+      expect(procs(ev)[pg]!.depends_on).toEqual({ [`${pg}-init`]: { condition: "process_completed_successfully" } });
     }
-    expect(ev.settings.processes["r1"]!.depends_on).toBeUndefined();
+    expect(procs(ev)["r1"]!.depends_on).toBeUndefined();
   });
 
   it("groups processes by namespace, default <service>.<instance>", () => {
-    expect(ev.settings.processes["pg1"]!.namespace).toBe("postgres.pg1");
-    expect(ev.settings.processes["pg1-init"]!.namespace).toBe("postgres.pg1");
-    expect(ev.settings.processes["pg3"]!.namespace).toBe("databases");
-    expect(ev.settings.processes["r2"]!.namespace).toBe("redis.r2");
+    expect(procs(ev)["pg1"]!.namespace).toBe("postgres.pg1");
+    expect(procs(ev)["pg1-init"]!.namespace).toBe("postgres.pg1");
+    expect(procs(ev)["pg3"]!.namespace).toBe("databases");
+    expect(procs(ev)["r2"]!.namespace).toBe("redis.r2");
   });
 
   it("probes each server where it listens", () => {
-    const probe = (p: string) => (ev.settings.processes[p]!.readiness_probe as { exec: { command: string } }).exec.command;
+    const probe = (p: string) => (procs(ev)[p]!.readiness_probe as { exec: { command: string } }).exec.command;
     expect(probe("pg1")).toMatch(/\/bin\/pg_isready -h 127\.0\.0\.1 -p 5432 -d template1 $/);
     expect(probe("pg2")).toMatch(/\/bin\/pg_isready -h "\$\(\/nix\/store\/\S+\/bin\/realpath -m -- \.\/sockets\)" -p 5433 -d template1 -U admin$/);
     expect(probe("r1")).toMatch(/\/bin\/redis-cli -p 6379 ping$/);
     expect(probe("r2")).toMatch(/\/bin\/redis-cli -p 6380 ping$/);
-    expect(ev.settings.processes["pg1"]!.shutdown).toEqual({ signal: 2 });
+    expect(procs(ev)["pg1"]!.shutdown).toEqual({ signal: 2 });
   });
 
   it("renders postgresql.conf and the setup script per instance", () => {
@@ -161,7 +163,7 @@ describe.skipIf(!seeded)("[nix eval] three postgres and two redis instances in p
 describe.skipIf(!seeded)("[nix eval] per-service modules and flake-parts", () => {
   it("processComposeModules.redis alone declares only redis", () => {
     const ev = evalProcessComposeFull(`[ ${nixPath(join(generated, "redis.nix"))} { services.redis."a".enable = true; } ]`);
-    expect(Object.keys(ev.settings.processes)).toEqual(["a"]);
+    expect(Object.keys(procs(ev))).toEqual(["a"]);
   });
 
   it("flakeModule adds the services to perSystem process-compose configurations", () => {
@@ -170,7 +172,7 @@ describe.skipIf(!seeded)("[nix eval] per-service modules and flake-parts", () =>
       perSystemNix: `{ process-compose.dev = { services.postgres."db".enable = true; services.redis."cache" = { enable = true; port = 6390; }; }; }`,
       name: "dev",
     });
-    expect(Object.keys(ev.settings.processes).sort()).toEqual(["cache", "db", "db-init"]);
+    expect(Object.keys(procs(ev)).sort()).toEqual(["cache", "db", "db-init"]);
     expect(ev.packages).toContain("dev");
   });
 
@@ -179,7 +181,7 @@ describe.skipIf(!seeded)("[nix eval] per-service modules and flake-parts", () =>
     const ev = evalProcessComposeFull(
       `[ ${flake}.processComposeModules.default { services.redis."x".enable = true; services.postgres."y".enable = true; } ]`,
     );
-    expect(Object.keys(ev.settings.processes).sort()).toEqual(["x", "y", "y-init"]);
+    expect(Object.keys(procs(ev)).sort()).toEqual(["x", "y", "y-init"]);
   });
 
   it("rejects an option value of the wrong type with Nix's message", () => {
