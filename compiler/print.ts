@@ -13,23 +13,37 @@
  *   function application with such an argument (`lib.mkOption { … }`). A forced break
  *   propagates outwards, so module skeletons (`options`/`config`) always expand.
  * - Bindings `name = value;` keep "absorbable" values (attrsets, lists, strings, atoms,
- *   applications whose last argument hugs, `x: …` lambdas) on the `=` line; other values
- *   (`let`, `if`, operators, …) move to the next line, indented, when they do not fit.
- * - Applications print `f a b`; when the last argument is a non-empty attrset/list, a
- *   multi-line string or a lambda (and no earlier argument is), it "hugs":
- *   `lib.mkOption {` … `}`. Otherwise a too-long application puts each argument on its
- *   own indented line.
+ *   plain selections, hugging applications, lambdas) on the `=` line; other values
+ *   (`let`, `if`, operators, non-hugging applications, …) move to the next line,
+ *   indented, when they do not fit.
+ * - Applications print `f a b`. When exactly one argument is a "block" — a non-empty
+ *   attrset/list, a multi-line string, a lambda whose body is a block, or an application
+ *   that itself hugs — it "hugs": all arguments stay on the call's line and only the block
+ *   spans lines (`lib.mkOption {` … `}`, `map (x: {` … `}) xs`,
+ *   `lib.types.listOf (lib.types.submodule {` … `})`). Otherwise a call that does not fit
+ *   puts each argument on its own indented line.
+ * - Interpolations `${…}` are printed flat: layout never breaks code inside a string.
  * - A lambda with a pattern at the top of the file prints `{ config, lib, ... }:` and its
  *   body on the next line at the same indentation; other lambdas print `x: body`.
  * - `let` always expands (bindings indented, `in` and the body on their own lines);
  *   `if c then a else b` stays on one line when it fits, else breaks nixfmt-style.
- * - Parentheses: binary operators follow Nix precedence/associativity, except that `!e`,
- *   `e ? a` and negative numbers are always parenthesized as operands. Arguments, list
- *   items, `select` bases, `or` defaults and `!`/`?` operands are parenthesized unless
- *   atomic (literals, variables, strings, paths, lists, attrsets, plain selections).
+ * - Parentheses: operands of binary operators follow Nix precedence/associativity, except
+ *   that negative numbers, lambdas, `let` and `if` are always parenthesized, and `!e` /
+ *   `e ? a` are bare only next to `==`, `!=`, `&&`, `||`, `->` (`!a && b`, `(!a) + b`).
+ *   Arguments, list items, `select` bases, `or` defaults and `!`/`?` operands are
+ *   parenthesized unless atomic (literals, variables, strings, paths, lists, attrsets,
+ *   selections without `or`): `f (g x) (-5)`, `(a // b).c`, `!(f x)`.
  */
 import { doc, type Doc } from "prettier";
-import { isNixIdentifier, type AttrKey, type Binding, type BinaryOperator, type LambdaParam, type NixNode, type StringPart } from "./nix-ast.js";
+import {
+  isNixIdentifier,
+  type AttrKey,
+  type Binding,
+  type BinaryOperator,
+  type LambdaParam,
+  type NixNode,
+  type StringPart,
+} from "./nix-ast.js";
 
 const { group, indent, line, softline, hardline, literalline, join, ifBreak, markAsRoot } = doc.builders;
 
@@ -54,8 +68,9 @@ export interface PrintNixOptions {
  * - Everything else (and every string used as an attribute name) uses `"…"`, escaping
  *   `\`, `"`, newline, CR, tab, and `$` where it precedes `{` or an interpolation.
  *
- * Floats print in a form that Nix parses back to the same double (`2.0`, `1.0e-7`);
- * `-0.0` prints as `0.0`. Integers must be integral and below 2^63 in magnitude.
+ * Floats print in a form that Nix parses back to the same double (`2.0`, `1.0e-7`;
+ * subnormals, which Nix 2.8 rejects as literals, as an exact product); `-0.0` prints as
+ * `0.0`. Integers must be integral and below 2^63 in magnitude.
  *
  * @param node the expression to print.
  * @param opts `header`: text to emit first, each line prefixed with `# ` (a bare `#`
@@ -199,7 +214,15 @@ function operand(n: NixNode): Doc {
 function printAttrKey(k: AttrKey): Doc {
   if (typeof k === "string") return isNixIdentifier(k) ? k : quotedString([k]);
   if (k.kind === "string") return quotedString(normalizeParts(k.parts));
-  return ["${", print(k), "}"];
+  return interpolation(k);
+}
+
+/**
+ * `${expr}`: printed flat (only the hard breaks of `let` or indented strings remain), so
+ * layout never splits code inside a string or an attribute name.
+ */
+function interpolation(n: NixNode): Doc {
+  return ["${", doc.utils.removeLines(print(n)), "}"];
 }
 
 function printAttrPath(path: AttrKey[]): Doc {
@@ -215,7 +238,10 @@ function printSelect(n: Extract<NixNode, { kind: "select" }>): Doc {
     path.unshift(...base.path);
     base = base.expr;
   }
-  const baseDoc = base.kind === "var" || base.kind === "attrs" || base.kind === "list" || base.kind === "string" ? print(base) : paren(base);
+  const baseDoc =
+    base.kind === "var" || base.kind === "attrs" || base.kind === "list" || base.kind === "string"
+      ? print(base)
+      : paren(base);
   const parts: Doc[] = [baseDoc, ".", printAttrPath(path)];
   if (n.default !== undefined) parts.push(" or ", operand(n.default));
   return parts;
@@ -242,7 +268,11 @@ function isHuggable(n: NixNode): boolean {
     case "list":
       return n.items.length > 0;
     case "lambda":
-      return true;
+      // `(x: {` … `})`, but not `(x: a + b)`.
+      return isHuggable(n.body);
+    case "apply":
+      // `(lib.types.submodule {` … `})`.
+      return hugsArg(n);
     case "string":
       return stringForm(normalizeParts(n.parts)) === "indented";
     default:
@@ -511,7 +541,7 @@ function quotedString(parts: Part[]): Doc {
   let buf = '"';
   parts.forEach((p, idx) => {
     if (typeof p !== "string") {
-      out.push(buf, "${", print(p), "}");
+      out.push(buf, interpolation(p));
       buf = "";
       return;
     }
@@ -568,7 +598,7 @@ function indentedString(parts: Part[]): Doc {
   parts.forEach((p, idx) => {
     if (typeof p !== "string") {
       flush();
-      lines.at(-1)!.push(["${", print(p), "}"]);
+      lines.at(-1)!.push(interpolation(p));
       trailingWs[trailingWs.length - 1] = false;
       return;
     }

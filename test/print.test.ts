@@ -58,7 +58,10 @@ describe("printNix layout", () => {
     const mod = nLambda(
       nPattern(["config", "lib", "pkgs"]),
       nLet(
-        [nBind("cfg", sel(nVar("config"), "services", "redis")), { kind: "inherit", from: nVar("lib"), names: ["mkOption", "types"] }],
+        [
+          nBind("cfg", sel(nVar("config"), "services", "redis")),
+          { kind: "inherit", from: nVar("lib"), names: ["mkOption", "types"] },
+        ],
         nAttrs([
           nBind(
             ["options", "services", "redis"],
@@ -79,7 +82,14 @@ describe("printNix layout", () => {
           ),
           nBind(
             "config",
-            nApply(nLib("mkIf"), sel(cfg, "enable"), nAttrs([nBind(["settings", "port"], sel(cfg, "port")), nBind("args", nList([nStr("--port"), nApply(nVar("toString"), sel(cfg, "port"))]))])),
+            nApply(
+              nLib("mkIf"),
+              sel(cfg, "enable"),
+              nAttrs([
+                nBind(["settings", "port"], sel(cfg, "port")),
+                nBind("args", nList([nStr("--port"), nApply(nVar("toString"), sel(cfg, "port"))])),
+              ]),
+            ),
           ),
         ]),
       ),
@@ -113,17 +123,27 @@ describe("printNix layout", () => {
   it("keeps small attrsets and lists on one line, and prints empty ones as { } / [ ]", () => {
     expect(printNix(nAttrs([]))).toBe("{ }\n");
     expect(printNix(nList([]))).toBe("[ ]\n");
-    expect(printNix(nAttrs([nBind("a", nInt(1)), nBind("b", nAttrs([])), nBind("c", nList([]))]))).toBe("{ a = 1; b = { }; c = [ ]; }\n");
-    expect(printNix(nList([nInt(1), nStr("two"), nNull, nBool(false), nPath("./three")]))).toBe('[ 1 "two" null false ./three ]\n');
-    expect(printNix({ kind: "attrs", rec: true, bindings: [nBind("a", nInt(1)), nBind("b", x)] })).toBe("rec { a = 1; b = x; }\n");
+    expect(printNix(nAttrs([nBind("a", nInt(1)), nBind("b", nAttrs([])), nBind("c", nList([]))]))).toBe(
+      "{ a = 1; b = { }; c = [ ]; }\n",
+    );
+    expect(printNix(nList([nInt(1), nStr("two"), nNull, nBool(false), nPath("./three")]))).toBe(
+      '[ 1 "two" null false ./three ]\n',
+    );
+    expect(printNix({ kind: "attrs", rec: true, bindings: [nBind("a", nInt(1)), nBind("b", x)] })).toBe(
+      "rec { a = 1; b = x; }\n",
+    );
   });
 
   it("expands an attrset with two or more bindings when one of them is nested", () => {
-    expect(printNix(nAttrs([nBind("a", nInt(1)), nBind("b", nAttrs([nBind("c", nInt(2))]))]))).toBe("{\n  a = 1;\n  b = { c = 2; };\n}\n");
+    expect(printNix(nAttrs([nBind("a", nInt(1)), nBind("b", nAttrs([nBind("c", nInt(2))]))]))).toBe(
+      "{\n  a = 1;\n  b = { c = 2; };\n}\n",
+    );
     // One binding only: stays on one line while it fits.
     expect(printNix(nAttrs([nBind("b", nAttrs([nBind("c", nInt(2))]))]))).toBe("{ b = { c = 2; }; }\n");
     // Lists follow the same rule.
-    expect(printNix(nList([nAttrs([nBind("a", nInt(1))]), nAttrs([nBind("b", nInt(2))])]))).toBe("[\n  { a = 1; }\n  { b = 2; }\n]\n");
+    expect(printNix(nList([nAttrs([nBind("a", nInt(1))]), nAttrs([nBind("b", nInt(2))])]))).toBe(
+      "[\n  { a = 1; }\n  { b = 2; }\n]\n",
+    );
   });
 
   it("breaks lists and attrsets one element per line when they exceed 100 columns", () => {
@@ -132,17 +152,28 @@ describe("printNix layout", () => {
   });
 
   it("prints selections with quoted and dynamic keys, `or` defaults and `?`", () => {
-    const s: NixNode = { kind: "select", expr: nVar("a"), path: ["b", "foo-bar", "c-d.e", "or", nStr(nVar("name"), "-init"), nVar("k")], default: nAttrs([]) };
+    const s: NixNode = {
+      kind: "select",
+      expr: nVar("a"),
+      path: ["b", "foo-bar", "c-d.e", "or", nStr(nVar("name"), "-init"), nVar("k")],
+      default: nAttrs([]),
+    };
     expect(printNix(s)).toBe('a.b.foo-bar."c-d.e"."or"."${name}-init".${k} or { }\n');
     expect(printNix({ kind: "hasAttr", expr: nVar("cfg"), path: ["x", "y z"] })).toBe('cfg ? x."y z"\n');
-    expect(printNix(nAttrs([nBind(["a", nStr(nVar("n"), "-init"), "b c"], nInt(1))]))).toBe('{ a."${n}-init"."b c" = 1; }\n');
+    expect(printNix(nAttrs([nBind(["a", nStr(nVar("n"), "-init"), "b c"], nInt(1))]))).toBe(
+      '{ a."${n}-init"."b c" = 1; }\n',
+    );
   });
 
   it("parenthesizes non-atomic operands of application, selection, list items and !", () => {
-    expect(printNix(nApply(nVar("f"), nApply(nVar("g"), x), nInt(-5), nFloat(-0.5), sel(x, "y")))).toBe("f (g x) (-5) (-0.5) x.y\n");
+    expect(printNix(nApply(nVar("f"), nApply(nVar("g"), x), nInt(-5), nFloat(-0.5), sel(x, "y")))).toBe(
+      "f (g x) (-5) (-0.5) x.y\n",
+    );
     expect(printNix(sel(nBinop("//", nVar("a"), nVar("b")), "c"))).toBe("(a // b).c\n");
     expect(printNix(nNot(nApply(nVar("f"), x)))).toBe("!(f x)\n");
-    expect(printNix(nList([nApply(nVar("f"), x), nLambda(id("y"), nVar("y")), nInt(-1)]))).toBe("[\n  (f x)\n  (y: y)\n  (-1)\n]\n");
+    expect(printNix(nList([nApply(nVar("f"), x), nLambda(id("y"), nVar("y")), nInt(-1)]))).toBe(
+      "[\n  (f x)\n  (y: y)\n  (-1)\n]\n",
+    );
     expect(printNix(nApply(nLambda(id("y"), nVar("y")), nInt(1)))).toBe("(y: y) 1\n");
     expect(printNix(nApply(nApply(nVar("f"), nInt(1)), nInt(2)))).toBe("f 1 2\n");
   });
@@ -192,16 +223,85 @@ describe("printNix layout", () => {
     expect(printNix(nLambda(nPattern([], true, "args"), nVar("args")))).toBe("{ ... }@args:\nargs\n");
     expect(printNix(nLambda(nPattern(["a"], false), nVar("a")))).toBe("{ a }:\na\n");
     const body = nAttrs([nBind("a", x), nBind("b", nList([x]))]);
-    expect(printNix(nApply(nVar("map"), nLambda(id("x"), body), nVar("xs")))).toBe("map (x: {\n  a = x;\n  b = [ x ];\n}) xs\n");
+    expect(printNix(nApply(nVar("map"), nLambda(id("x"), body), nVar("xs")))).toBe(
+      "map (x: {\n  a = x;\n  b = [ x ];\n}) xs\n",
+    );
     expect(printNix(nApply(nSelect(nVar("pkgs"), "writeShellScript"), nStr("run"), nStr("set -e\nexec foo\n")))).toBe(
       "pkgs.writeShellScript \"run\" ''\n  set -e\n  exec foo\n''\n",
     );
   });
 
+  it("hugs nested applications and lambdas whose body is a block, but not other lambdas", () => {
+    const sub = nApply(
+      nLib("types", "submodule"),
+      nAttrs([nBind("options", nAttrs([nBind("a", nInt(1))])), nBind("b", nInt(2))]),
+    );
+    expect(printNix(nApply(nLib("types", "listOf"), sub))).toBe(
+      "lib.types.listOf (lib.types.submodule {\n  options = { a = 1; };\n  b = 2;\n})\n",
+    );
+    const longBody = nApply(
+      nLib("mkIf"),
+      sel(nVar("instance"), "enable"),
+      sel(nVar("instance"), "outputs", "settings", "processes"),
+    );
+    const call = nApply(
+      nLib("mkMerge"),
+      nApply(
+        nLib("mapAttrsToList"),
+        nLambda(id("_"), nLambda(id("instance"), longBody)),
+        sel(nVar("config"), "services", "redis"),
+      ),
+    );
+    expect(printNix(nAttrs([nBind("processes", call)]))).toBe(
+      [
+        "{",
+        "  processes =",
+        "    lib.mkMerge",
+        "      (lib.mapAttrsToList",
+        "        (_: instance: lib.mkIf instance.enable instance.outputs.settings.processes)",
+        "        config.services.redis);",
+        "}",
+        "",
+      ].join("\n"),
+    );
+  });
+
+  it("never breaks code inside an interpolation", () => {
+    const long = nApply(
+      nLib("escapeShellArg"),
+      nIf(nBinop("!=", sel(nVar("config"), "unixSocket"), nNull), sel(nVar("config"), "unixSocket"), nStr("")),
+    );
+    const text = nStr(
+      "exec redis-cli -s ",
+      long,
+      " -p ",
+      nApply(nVar("toString"), sel(nVar("config"), "port")),
+      " ping with some more words",
+    );
+    expect(printNix(nAttrs([nBind("command", text)]))).toBe(
+      '{\n  command = "exec redis-cli -s ${lib.escapeShellArg (if config.unixSocket != null then config.unixSocket else "")} -p ${toString config.port} ping with some more words";\n}\n',
+    );
+    expect(printNix(nStr("#!/bin/sh\nexec ", long, " --and-a-long-flag-name --and-another-long-flag-name\n"))).toBe(
+      "''\n  #!/bin/sh\n  exec ${lib.escapeShellArg (if config.unixSocket != null then config.unixSocket else \"\")} --and-a-long-flag-name --and-another-long-flag-name\n''\n",
+    );
+  });
+
   it("breaks long patterns one name per line (trailing comma unless `...`)", () => {
-    const names = ["config", "lib", "pkgs", "someLongArgumentName", "anotherLongArgumentName", "yetAnotherName"];
-    expect(printNix(nLambda(nPattern(names, false), nVar("lib")))).toBe(`{\n${names.map((n) => `  ${n},\n`).join("")}}:\nlib\n`);
-    expect(printNix(nLambda(nPattern(names, true), nVar("lib")))).toBe(`{\n${names.map((n) => `  ${n},\n`).join("")}  ...\n}:\nlib\n`);
+    const names = [
+      "config",
+      "lib",
+      "pkgs",
+      "someLongArgumentName",
+      "anotherLongArgumentName",
+      "yetAnotherArgumentName",
+      "andOneMore",
+    ];
+    expect(printNix(nLambda(nPattern(names, false), nVar("lib")))).toBe(
+      `{\n${names.map((n) => `  ${n},\n`).join("")}}:\nlib\n`,
+    );
+    expect(printNix(nLambda(nPattern(names, true), nVar("lib")))).toBe(
+      `{\n${names.map((n) => `  ${n},\n`).join("")}  ...\n}:\nlib\n`,
+    );
   });
 
   it("prints numbers Nix reads back exactly", () => {
@@ -230,7 +330,7 @@ describe("printNix strings", () => {
 
   it("escapes double-quoted strings minimally", () => {
     expect(s("$HOME")).toBe('"$HOME"');
-    expect(s("a\\b\"c\td\re")).toBe('"a\\\\b\\"c\\td\\re"');
+    expect(s('a\\b"c\td\re')).toBe('"a\\\\b\\"c\\td\\re"');
     expect(s("${x}")).toBe('"\\${x}"');
     expect(s("$${x}")).toBe('"$\\${x}"');
     expect(s("$", x, "$")).toBe('"\\$${x}$"');
@@ -265,9 +365,13 @@ describe("printNix strings", () => {
 describe.skipIf(!HAS_NIX)("printNix output with real Nix [nix]", () => {
   it("[nix] a rich module parses with nix-instantiate --parse", () => {
     const mod = nLambda(
-      nPattern(["config", "lib", "pkgs"]),
+      nPattern(["config", "lib", "pkgs", "x"]),
       nLet(
-        [nBind("cfg", sel(nVar("config"), "services", "foo")), { kind: "inherit", from: nVar("lib"), names: ["types"] }, { kind: "inherit", names: ["x"] }],
+        [
+          nBind("cfg", sel(nVar("config"), "services", "foo")),
+          { kind: "inherit", from: nVar("lib"), names: ["types"] },
+          { kind: "inherit", names: ["x"] },
+        ],
         nAttrs([
           nBind(["options", "services", "foo", "enable"], nApply(nLib("mkEnableOption"), nStr("foo"))),
           nBind(
@@ -276,12 +380,41 @@ describe.skipIf(!HAS_NIX)("printNix output with real Nix [nix]", () => {
               nLib("mkIf"),
               sel(nVar("cfg"), "enable"),
               nAttrs([
-                nBind(["a", nStr(nVar("x"), "-init"), nVar("x"), "b c"], nList([nInt(-1), nFloat(1e-3), nNull, nBool(true), nPath("./data")])),
-                nBind("script", nApply(sel(nVar("pkgs"), "writeShellScript"), nStr("s"), nStr("echo '${x}' ''\n", sel(nVar("cfg"), "pkg"), "/bin/x\n"))),
-                nBind("c", nIf(nBinop("&&", nNot(nVar("x")), { kind: "hasAttr", expr: nVar("cfg"), path: ["y"] }), nInt(1), nInt(2))),
-                nBind("d", { kind: "select", expr: nVar("cfg"), path: ["z"], default: nBinop("//", nAttrs([]), nVar("x")) }),
-                nBind("e", nApply(nVar("map"), nLambda(id("v"), nBinop("++", nList([nVar("v")]), nList([]))), nList([nInt(1)]))),
-                nBind("f", { kind: "attrs", rec: true, bindings: [nBind("g", nLambda(nPattern(["h"], false, "args"), nVar("h")))] }),
+                nBind(
+                  ["a", nStr(nVar("x"), "-init"), nVar("x"), "b c"],
+                  nList([nInt(-1), nFloat(1e-3), nNull, nBool(true), nPath("./data")]),
+                ),
+                nBind(
+                  "script",
+                  nApply(
+                    sel(nVar("pkgs"), "writeShellScript"),
+                    nStr("s"),
+                    nStr("echo '${x}' ''\n", sel(nVar("cfg"), "pkg"), "/bin/x\n"),
+                  ),
+                ),
+                nBind(
+                  "c",
+                  nIf(
+                    nBinop("&&", nNot(nVar("x")), { kind: "hasAttr", expr: nVar("cfg"), path: ["y"] }),
+                    nInt(1),
+                    nInt(2),
+                  ),
+                ),
+                nBind("d", {
+                  kind: "select",
+                  expr: nVar("cfg"),
+                  path: ["z"],
+                  default: nBinop("//", nAttrs([]), nVar("x")),
+                }),
+                nBind(
+                  "e",
+                  nApply(nVar("map"), nLambda(id("v"), nBinop("++", nList([nVar("v")]), nList([]))), nList([nInt(1)])),
+                ),
+                nBind("f", {
+                  kind: "attrs",
+                  rec: true,
+                  bindings: [nBind("g", nLambda(nPattern(["h"], false, "args"), nVar("h")))],
+                }),
               ]),
             ),
           ),
@@ -298,17 +431,51 @@ describe.skipIf(!HAS_NIX)("printNix output with real Nix [nix]", () => {
       nAttrs([
         nBind(["settings", nStr(sel(nVar("cfg"), "name"), "-init")], nBinop("+", sel(nVar("cfg"), "port"), nInt(1))),
         nBind("text", nStr("listen ", nApply(nVar("toString"), sel(nVar("cfg"), "port")), ";\n  root /srv/$dir;\n")),
-        nBind("ok", nBinop("&&", { kind: "hasAttr", expr: nVar("cfg"), path: ["port"] }, nNot({ kind: "select", expr: nVar("cfg"), path: ["missing"], default: nBool(false) }))),
+        nBind(
+          "ok",
+          nBinop(
+            "&&",
+            { kind: "hasAttr", expr: nVar("cfg"), path: ["port"] },
+            nNot({ kind: "select", expr: nVar("cfg"), path: ["missing"], default: nBool(false) }),
+          ),
+        ),
         nBind("half", nFloat(0.5)),
       ]),
     );
-    expect(evalPrinted(mod)).toEqual({ settings: { "web-init": 81 }, text: "listen 80;\n  root /srv/$dir;\n", ok: true, half: 0.5 });
+    expect(evalPrinted(mod)).toEqual({
+      settings: { "web-init": 81 },
+      text: "listen 80;\n  root /srv/$dir;\n",
+      ok: true,
+      half: 0.5,
+    });
   });
 });
 
 /** Characters that exercise every escaping and indentation rule. */
 const tricky = fc.constantFrom(
-  "$", "{", "}", "'", '"', "\\", "\n", "\t", "\r", " ", "a", "${", "''", "'''", "$$", "\n  ", "\n\t", "\r\n", "é", "💡", "\u0001", "\u007f", "#",
+  "$",
+  "{",
+  "}",
+  "'",
+  '"',
+  "\\",
+  "\n",
+  "\t",
+  "\r",
+  " ",
+  "a",
+  "${",
+  "''",
+  "'''",
+  "$$",
+  "\n  ",
+  "\n\t",
+  "\r\n",
+  "é",
+  "💡",
+  "\u0001",
+  "\u007f",
+  "#",
 );
 const nixText: fc.Arbitrary<string> = fc
   .oneof(
@@ -341,7 +508,7 @@ describe.skipIf(!HAS_NIX)("string round-trips through real Nix [nix]", () => {
         );
         expect(evalPrinted(tree)).toEqual({ list: texts, deep: { er: { x: { y: texts }, z: 0 } }, args: texts });
       }),
-      { numRuns: 3 },
+      { numRuns: 10 },
     );
   });
 
@@ -352,7 +519,11 @@ describe.skipIf(!HAS_NIX)("string round-trips through real Nix [nix]", () => {
         fc.array(fc.array(piece, { maxLength: 6 }), { minLength: 200, maxLength: 200 }),
         (vars, strings) => {
           const nodes = strings.map((pieces) =>
-            nStr(...pieces.map((p): StringPart => ("text" in p ? p.text : "var" in p ? nVar(`v${p.var}`) : nStr(p.nested)))),
+            nStr(
+              ...pieces.map((p): StringPart =>
+                "text" in p ? p.text : "var" in p ? nVar(`v${p.var}`) : nStr(p.nested),
+              ),
+            ),
           );
           const expected = strings.map((pieces) =>
             pieces.map((p) => ("text" in p ? p.text : "var" in p ? vars[p.var] : p.nested)).join(""),
@@ -364,7 +535,7 @@ describe.skipIf(!HAS_NIX)("string round-trips through real Nix [nix]", () => {
           expect(evalPrinted(tree)).toEqual({ strings: expected, keys: { [`${vars[0]}-init`]: true } });
         },
       ),
-      { numRuns: 3 },
+      { numRuns: 10 },
     );
   });
 });
@@ -389,7 +560,7 @@ describe.skipIf(!HAS_NIX)("AST round-trips through real Nix [nix]", () => {
       fc.property(fc.array(jsonValue, { minLength: 100, maxLength: 100 }), (values) => {
         expect(evalPrinted(nLiteral(values))).toEqual(values);
       }),
-      { numRuns: 3 },
+      { numRuns: 10 },
     );
   });
 
