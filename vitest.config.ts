@@ -2,7 +2,7 @@ import { defineConfig } from "vitest/config";
 
 export default defineConfig({
   test: {
-    include: ["test/**/*.test.ts", "modules/**/*.test.ts"],
+    include: ["test/**/*.test.ts"],
     reporters: ["verbose"],
     testTimeout: 120_000,
     hookTimeout: 300_000,

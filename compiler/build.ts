@@ -6,9 +6,9 @@ import { existsSync } from "node:fs";
 import { mkdir, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { basename, dirname, join, relative } from "node:path";
 import { pathToFileURL } from "node:url";
-import { type AnyService, DefinitionError, isService } from "../dsl";
+import { type AnyService, DefinitionError, isService, isServiceTest, type ServiceTest } from "../dsl";
 import { renderDocs } from "./docs";
-import { type LoweredService, lowerService } from "./lower";
+import { type LoweredService, lowerService, lowerTest } from "./lower";
 import { nApply, nAttrs, nBind, nLambda, nLib, nList, nPattern, nSelect, type NixNode, nVar } from "./nix-ast";
 import { printNix } from "./print";
 
@@ -32,6 +32,15 @@ export async function findModules(root: string): Promise<string[]> {
     (f) => f.endsWith(".ts") && !f.endsWith(".test.ts") && !f.endsWith(".d.ts") && !f.startsWith("_"),
   );
   return names.sort().map((f) => join(dir, f));
+}
+
+/** Finds the service tests: `modules/*.test.ts`, sorted. */
+export async function findTests(root: string): Promise<string[]> {
+  const dir = join(root, "modules");
+  return (await readdir(dir))
+    .filter((f) => f.endsWith(".test.ts"))
+    .sort()
+    .map((f) => join(dir, f));
 }
 
 /**
@@ -58,6 +67,23 @@ export async function typecheck(root: string, files: readonly string[]): Promise
     });
     throw new BuildError(`type errors in modules:\n${lines.join("\n")}`);
   }
+}
+
+async function loadTest(file: string, root: string): Promise<ServiceTest> {
+  const rel = relative(root, file);
+  let mod: { default?: unknown };
+  try {
+    mod = (await import(pathToFileURL(file).href)) as { default?: unknown };
+  } catch (e) {
+    if (e instanceof DefinitionError) throw e;
+    throw new BuildError(`${rel}: failed to load: ${(e as Error).stack ?? String(e)}`);
+  }
+  if (!isServiceTest(mod.default)) throw new BuildError(`${rel}:1:1: the default export must be a test made with defineTest()`);
+  const expected = basename(file, ".test.ts");
+  if (mod.default.name !== expected) {
+    throw new DefinitionError(`test name "${mod.default.name}" must match its file name ("${expected}")`, mod.default.location);
+  }
+  return mod.default;
 }
 
 async function loadService(file: string, root: string): Promise<AnyService> {
@@ -144,6 +170,22 @@ export async function compileAll(root: string, log: (line: string) => void = () 
   for (const { svc, source } of lowered) {
     out.push({ path: `${svc.service.name}.nix`, content: printNix(svc.module, { header: header(source) }) });
     out.push({ path: `docs/${svc.service.name}.md`, content: renderDocs(svc, source) });
+  }
+  for (const file of await findTests(root)) {
+    const source = relative(root, file);
+    const test = await loadTest(file, root);
+    for (const svc of Object.values(test.services)) {
+      if (!names.has(svc.name)) throw new DefinitionError(`uses "${svc.name}", which has no module in modules/`, test.location);
+    }
+    out.push({
+      path: `tests/${test.name}.nix`,
+      content: printNix(lowerTest(test), {
+        header: `${header(source)}
+
+Run tier: process-compose runs this until the \`test\` process exits (its exit code is the verdict).`,
+      }),
+    });
+    log(`  lowered test ${test.name} (${source})`);
   }
   const sorted = [...names].sort();
   out.push({

@@ -9,7 +9,7 @@ import { parseArgs } from "node:util";
 import { fileURLToPath } from "node:url";
 import { dirname, join, resolve } from "node:path";
 import { DefinitionError } from "../dsl";
-import { BuildError, compileAll, diffGenerated, findModules, typecheck, writeGenerated } from "./build";
+import { BuildError, compileAll, diffGenerated, findModules, findTests, typecheck, writeGenerated } from "./build";
 
 const usage = `usage: pnpm build-modules [--check] [--no-typecheck] [--root DIR]
 
@@ -38,7 +38,7 @@ async function main(): Promise<number> {
   const log = (line: string) => process.stderr.write(`${line}\n`);
   const t0 = performance.now();
   try {
-    const modules = await findModules(root);
+    const modules = [...(await findModules(root)), ...(await findTests(root))];
     if (!args["no-typecheck"]) {
       log(`type-checking ${modules.length} modules…`);
       await typecheck(root, modules);

@@ -24,6 +24,8 @@ import {
   type Shape,
   builtinOptions,
   reservedOptionNames,
+  type ServiceTest,
+  testContext,
 } from "../dsl";
 import { callSite, firstUserFrame, type SourceLocation } from "../dsl/location";
 import {
@@ -412,4 +414,51 @@ export function referencedVars(node: NixNode, out = new Set<string>()): Set<stri
   };
   visit(node);
   return out;
+}
+
+/**
+ * Lowers a service test to a process-compose-flake module: the services' modules,
+ * the instances (enabled), and the `test` process.
+ * @throws DefinitionError at the test's source location.
+ */
+export function lowerTest(test: ServiceTest): NixNode {
+  resetFreshNames();
+  const bindings: Binding[] = [];
+  const imports = Object.values(test.services)
+    .map((svc) => svc.name)
+    .sort()
+    .map((n) => ({ kind: "path", value: `../${n}.nix` }) as NixNode);
+  bindings.push(nBind("imports", nList(imports)));
+  for (const [key, svc] of Object.entries(test.services)) {
+    if (key !== svc.name) {
+      throw new DefinitionError(`services: key "${key}" must be the service's name "${svc.name}"`, test.location);
+    }
+  }
+  for (const [svcName, insts] of Object.entries(test.instances)) {
+    const svc = test.services[svcName];
+    if (!svc) throw new DefinitionError(`instances: "${svcName}" is not listed in services`, test.location);
+    for (const [inst, config] of Object.entries(insts ?? {})) {
+      const decl: InstanceDecl = { service: svc, name: inst, config: { enable: true, ...config }, imports: [], location: test.location };
+      const lowered = guard(svc, "instances", () => lowerInstance(decl), test.location);
+      bindings.push(nBind(["services", svc.name, inst], (lowered as { value: NixNode }).value));
+    }
+  }
+  const proc = guard(test as unknown as AnyService, "test", () => test.test(testContext(test, derivedShapeOf)), test.location);
+  const command = nApply(
+    nSelect(nVar("pkgs"), "writeShellApplication"),
+    nAttrs([
+      nBind("name", nStr(`${test.name}-test`)),
+      nBind("runtimeInputs", lower(proc.runtimeInputs ?? [])),
+      nBind("excludeShellChecks", lower(["SC2016"])),
+      nBind("text", proc.text.node),
+    ]),
+  );
+  const testBindings: Binding[] = [nBind("command", command)];
+  if (proc.depends_on.length > 0) {
+    testBindings.push(
+      nBind("depends_on", nAttrs(proc.depends_on.map((d) => nBind([keyOf(lower(d.process)), "condition"], nStr(d.condition))))),
+    );
+  }
+  bindings.push(nBind(["settings", "processes", "test"], nAttrs(testBindings)));
+  return nLambda(nPattern(["config", "lib", "pkgs"], true), nAttrs(bindings));
 }

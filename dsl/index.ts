@@ -9,4 +9,5 @@ export * from "./expr";
 export * from "./types";
 export * from "./process";
 export * from "./service";
+export * from "./test";
 export { DefinitionError, formatLocation, type SourceLocation } from "./location";

@@ -7,7 +7,20 @@
  * processes to `settings.processes` only when enabled.
  */
 import { nApply, nAttrs, nBind, nLib, nSelect, nStr, nVar, type NixNode } from "../compiler/nix-ast";
-import { type DeepVal, type Expr, expr, isExpr, kindOf, lower, type NixModule, type Pkg, type ShellCode, type Val } from "./expr";
+import {
+  type DeepVal,
+  type Expr,
+  expr,
+  isExpr,
+  kindOf,
+  lower,
+  type NixFunction,
+  type NixModule,
+  type NixPath,
+  type Pkg,
+  type ShellCode,
+  type Val,
+} from "./expr";
 import { callSite, type SourceLocation } from "./location";
 import type { ProcessDecl } from "./process";
 import { type Infer, type OptionType, type Shape, type SubmoduleType, t } from "./types";
@@ -162,8 +175,23 @@ export function isService(v: unknown): v is AnyService {
   return typeof v === "object" && v !== null && (v as { kind?: unknown }).kind === "services-ts/service";
 }
 
-/** The option definitions one may give a composed instance. */
-export type InstanceConfig<S extends Shape> = { readonly [K in keyof S]?: DeepVal<Infer<S[K]>> | Expr<Infer<S[K]>> };
+/**
+ * A definition of a value of type `T` as a user writes it: like `DeepVal<T>`, but
+ * submodule fields are optional (the module system fills in defaults; a missing
+ * required field is reported by Nix at evaluation).
+ */
+export type InputVal<T> =
+  | Expr<T>
+  | (T extends Pkg | NixModule | NixPath | NixFunction<unknown, unknown>
+      ? never
+      : T extends readonly (infer E)[]
+        ? readonly InputVal<E>[]
+        : T extends object
+          ? { readonly [K in keyof T]?: InputVal<T[K]> }
+          : T);
+
+/** The option definitions one may give an instance. */
+export type InstanceConfig<S extends Shape> = { readonly [K in keyof S]?: InputVal<Infer<S[K]>> };
 
 /**
  * Declares an instance of another service from a composing service.

@@ -10,74 +10,55 @@ let
         pkgs.writeText
           "pg_hba.conf"
           (lib.concatStrings
-            (map (entry1: "${if builtins.match "[^[:space:]\"#,]*" entry1.type != null then
-              entry1.type
-            else
-              "\"${lib.replaceStrings [ "\"" ] [ "\"\"" ] entry1.type}\""}\t${if builtins.match
-              "[^[:space:]\"#,]*"
-              entry1.database
-            != null then
-              entry1.database
-            else
-              "\"${lib.replaceStrings [ "\"" ] [ "\"\"" ] entry1.database}\""}\t${if builtins.match
-              "[^[:space:]\"#,]*"
-              entry1.user
-            != null then
-              entry1.user
-            else
-              "\"${lib.replaceStrings [ "\"" ] [ "\"\"" ] entry1.user}\""}\t${if builtins.match
-              "[^[:space:]\"#,]*"
-              entry1.address
-            != null then
-              entry1.address
-            else
-              "\"${lib.replaceStrings [ "\"" ] [ "\"\"" ] entry1.address}\""}\t${if builtins.match
-              "[^[:space:]\"#,]*"
-              entry1.method
-            != null then
-              entry1.method
-            else
-              "\"${lib.replaceStrings [ "\"" ] [ "\"\"" ] entry1.method}\""}\n") (
-              [
-                { type = "local"; database = "all"; user = "all"; address = ""; method = "trust"; }
-                {
-                  type = "host";
-                  database = "all";
-                  user = "all";
-                  address = "127.0.0.1/32";
-                  method = "trust";
-                }
-                {
-                  type = "host";
-                  database = "all";
-                  user = "all";
-                  address = "::1/128";
-                  method = "trust";
-                }
-                {
-                  type = "local";
-                  database = "replication";
-                  user = "all";
-                  address = "";
-                  method = "trust";
-                }
-                {
-                  type = "host";
-                  database = "replication";
-                  user = "all";
-                  address = "127.0.0.1/32";
-                  method = "trust";
-                }
-                {
-                  type = "host";
-                  database = "replication";
-                  user = "all";
-                  address = "::1/128";
-                  method = "trust";
-                }
-              ]
-              ++ config.hbaConf
-            )));
+            (map
+              (entry1: "${if builtins.match "[^[:space:]\"#,]*" entry1.type != null then entry1.type else "\"${lib.replaceStrings [ "\"" ] [ "\"\"" ] entry1.type}\""}\t${if builtins.match "[^[:space:]\"#,]*" entry1.database != null then entry1.database else "\"${lib.replaceStrings [ "\"" ] [ "\"\"" ] entry1.database}\""}\t${if builtins.match "[^[:space:]\"#,]*" entry1.user != null then entry1.user else "\"${lib.replaceStrings [ "\"" ] [ "\"\"" ] entry1.user}\""}\t${if builtins.match "[^[:space:]\"#,]*" entry1.address != null then entry1.address else "\"${lib.replaceStrings [ "\"" ] [ "\"\"" ] entry1.address}\""}\t${if builtins.match "[^[:space:]\"#,]*" entry1.method != null then entry1.method else "\"${lib.replaceStrings [ "\"" ] [ "\"\"" ] entry1.method}\""}\n")
+              (
+                [
+                  {
+                    type = "local";
+                    database = "all";
+                    user = "all";
+                    address = "";
+                    method = "trust";
+                  }
+                  {
+                    type = "host";
+                    database = "all";
+                    user = "all";
+                    address = "127.0.0.1/32";
+                    method = "trust";
+                  }
+                  {
+                    type = "host";
+                    database = "all";
+                    user = "all";
+                    address = "::1/128";
+                    method = "trust";
+                  }
+                  {
+                    type = "local";
+                    database = "replication";
+                    user = "all";
+                    address = "";
+                    method = "trust";
+                  }
+                  {
+                    type = "host";
+                    database = "replication";
+                    user = "all";
+                    address = "127.0.0.1/32";
+                    method = "trust";
+                  }
+                  {
+                    type = "host";
+                    database = "replication";
+                    user = "all";
+                    address = "::1/128";
+                    method = "trust";
+                  }
+                ]
+                ++ config.hbaConf
+              )));
       postgresPackage =
         if config.extensions != null then
           config.package.withPackages config.extensions
@@ -87,140 +68,81 @@ let
         pkgs.writeText
           "postgresql.conf"
           (lib.concatStrings
-            (lib.mapAttrsToList (name2: value3: "${name2} = ${if builtins.isBool value3 then
-              if value3 then "on" else "off"
-            else if builtins.isString value3 then
-              "'${lib.replaceStrings [ "\\" "'" "\n" ] [ "\\\\" "''" "\\n" ] value3}'"
+            (lib.mapAttrsToList
+              (name2: value3: "${name2} = ${if builtins.isBool value3 then if value3 then "on" else "off" else if builtins.isString value3 then "'${lib.replaceStrings [ "\\" "'" "\n" ] [ "\\\\" "''" "\\n" ] value3}'" else toString value3}\n")
+              (config.defaultSettings // config.settings)));
+      initialSql = pkgs.writeText "initial.sql" (lib.concatStrings [
+        (if config.initialScript.before != null then "${config.initialScript.before}\n" else "")
+        (lib.concatStrings
+          (map
+            (db4: "SELECT format('CREATE DATABASE %I', ${sqlLiteral db4.name}) WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = ${sqlLiteral db4.name})\\gexec\n")
+            config.initialDatabases))
+        (lib.optionalString
+          (config.initialDatabases == [ ] && config.createDatabase)
+          "SELECT format('CREATE DATABASE %I', current_user) WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = current_user)\\gexec\n")
+      ]);
+      ensureSql = pkgs.writeText "ensure.sql" (lib.concatStrings [
+        (lib.concatStrings
+          (map
+            (db7: "SELECT format('CREATE DATABASE %I', ${sqlLiteral db7}) WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = ${sqlLiteral db7})\\gexec\n")
+            config.ensureDatabases))
+        (lib.concatStrings (map (user8: lib.concatStrings [
+          "SELECT format('CREATE ROLE %I WITH LOGIN', ${sqlLiteral user8.name}) WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = ${sqlLiteral user8.name})\\gexec\n"
+          (
+            if lib.concatStrings [
+              (
+                if user8.ensureClauses.superuser != null then
+                  if user8.ensureClauses.superuser then " SUPERUSER" else " NOSUPERUSER"
+                else
+                  ""
+              )
+              (
+                if user8.ensureClauses.createrole != null then
+                  if user8.ensureClauses.createrole then " CREATEROLE" else " NOCREATEROLE"
+                else
+                  ""
+              )
+              (
+                if user8.ensureClauses.createdb != null then
+                  if user8.ensureClauses.createdb then " CREATEDB" else " NOCREATEDB"
+                else
+                  ""
+              )
+              (
+                if user8.ensureClauses."inherit" != null then
+                  if user8.ensureClauses."inherit" then " INHERIT" else " NOINHERIT"
+                else
+                  ""
+              )
+              (
+                if user8.ensureClauses.login != null then
+                  if user8.ensureClauses.login then " LOGIN" else " NOLOGIN"
+                else
+                  ""
+              )
+              (
+                if user8.ensureClauses.replication != null then
+                  if user8.ensureClauses.replication then " REPLICATION" else " NOREPLICATION"
+                else
+                  ""
+              )
+              (
+                if user8.ensureClauses.bypassrls != null then
+                  if user8.ensureClauses.bypassrls then " BYPASSRLS" else " NOBYPASSRLS"
+                else
+                  ""
+              )
+            ]
+            == "" then
+              ""
             else
-              toString value3}\n") (config.defaultSettings // config.settings)));
-      initialSql =
-        pkgs.writeText
-          "initial.sql"
-          (lib.concatStrings [
-            (if config.initialScript.before != null then "${config.initialScript.before}\n" else "")
-            (lib.concatStrings
-              (map (db4: "SELECT format('CREATE DATABASE %I', ${sqlLiteral
-                db4.name}) WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = ${sqlLiteral
-                db4.name})\\gexec\n") config.initialDatabases))
-            (lib.optionalString
-              (config.initialDatabases == [ ] && config.createDatabase)
-              "SELECT format('CREATE DATABASE %I', current_user) WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = current_user)\\gexec\n")
-          ]);
-      ensureSql =
-        pkgs.writeText
-          "ensure.sql"
-          (lib.concatStrings [
-            (lib.concatStrings
-              (map (db7: "SELECT format('CREATE DATABASE %I', ${sqlLiteral
-                db7}) WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = ${sqlLiteral
-                db7})\\gexec\n") config.ensureDatabases))
-            (lib.concatStrings
-              (map (user8: lib.concatStrings [
-                "SELECT format('CREATE ROLE %I WITH LOGIN', ${sqlLiteral
-                  user8.name}) WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = ${sqlLiteral
-                  user8.name})\\gexec\n"
-                (
-                  if lib.concatStrings [
-                    (
-                      if user8.ensureClauses.superuser != null then
-                        if user8.ensureClauses.superuser then " SUPERUSER" else " NOSUPERUSER"
-                      else
-                        ""
-                    )
-                    (
-                      if user8.ensureClauses.createrole != null then
-                        if user8.ensureClauses.createrole then " CREATEROLE" else " NOCREATEROLE"
-                      else
-                        ""
-                    )
-                    (
-                      if user8.ensureClauses.createdb != null then
-                        if user8.ensureClauses.createdb then " CREATEDB" else " NOCREATEDB"
-                      else
-                        ""
-                    )
-                    (
-                      if user8.ensureClauses."inherit" != null then
-                        if user8.ensureClauses."inherit" then " INHERIT" else " NOINHERIT"
-                      else
-                        ""
-                    )
-                    (
-                      if user8.ensureClauses.login != null then
-                        if user8.ensureClauses.login then " LOGIN" else " NOLOGIN"
-                      else
-                        ""
-                    )
-                    (
-                      if user8.ensureClauses.replication != null then
-                        if user8.ensureClauses.replication then " REPLICATION" else " NOREPLICATION"
-                      else
-                        ""
-                    )
-                    (
-                      if user8.ensureClauses.bypassrls != null then
-                        if user8.ensureClauses.bypassrls then " BYPASSRLS" else " NOBYPASSRLS"
-                      else
-                        ""
-                    )
-                  ]
-                  == "" then
-                    ""
-                  else
-                    "ALTER ROLE ${sqlIdentifier user8.name} WITH${lib.concatStrings [
-                      (
-                        if user8.ensureClauses.superuser != null then
-                          if user8.ensureClauses.superuser then " SUPERUSER" else " NOSUPERUSER"
-                        else
-                          ""
-                      )
-                      (
-                        if user8.ensureClauses.createrole != null then
-                          if user8.ensureClauses.createrole then " CREATEROLE" else " NOCREATEROLE"
-                        else
-                          ""
-                      )
-                      (
-                        if user8.ensureClauses.createdb != null then
-                          if user8.ensureClauses.createdb then " CREATEDB" else " NOCREATEDB"
-                        else
-                          ""
-                      )
-                      (
-                        if user8.ensureClauses."inherit" != null then
-                          if user8.ensureClauses."inherit" then " INHERIT" else " NOINHERIT"
-                        else
-                          ""
-                      )
-                      (
-                        if user8.ensureClauses.login != null then
-                          if user8.ensureClauses.login then " LOGIN" else " NOLOGIN"
-                        else
-                          ""
-                      )
-                      (
-                        if user8.ensureClauses.replication != null then
-                          if user8.ensureClauses.replication then
-                            " REPLICATION"
-                          else
-                            " NOREPLICATION"
-                        else
-                          ""
-                      )
-                      (
-                        if user8.ensureClauses.bypassrls != null then
-                          if user8.ensureClauses.bypassrls then " BYPASSRLS" else " NOBYPASSRLS"
-                        else
-                          ""
-                      )
-                    ]};\n"
-                )
-                (lib.optionalString
-                  user8.ensureDBOwnership
-                  "ALTER DATABASE ${sqlIdentifier user8.name} OWNER TO ${sqlIdentifier
-                    user8.name};\n")
-              ]) config.ensureUsers))
-          ]);
+              "ALTER ROLE ${sqlIdentifier user8.name} WITH${lib.concatStrings [ (if user8.ensureClauses.superuser != null then if user8.ensureClauses.superuser then " SUPERUSER" else " NOSUPERUSER" else "") (if user8.ensureClauses.createrole != null then if user8.ensureClauses.createrole then " CREATEROLE" else " NOCREATEROLE" else "") (if user8.ensureClauses.createdb != null then if user8.ensureClauses.createdb then " CREATEDB" else " NOCREATEDB" else "") (if user8.ensureClauses."inherit" != null then if user8.ensureClauses."inherit" then " INHERIT" else " NOINHERIT" else "") (if user8.ensureClauses.login != null then if user8.ensureClauses.login then " LOGIN" else " NOLOGIN" else "") (if user8.ensureClauses.replication != null then if user8.ensureClauses.replication then " REPLICATION" else " NOREPLICATION" else "") (if user8.ensureClauses.bypassrls != null then if user8.ensureClauses.bypassrls then " BYPASSRLS" else " NOBYPASSRLS" else "") ]};\n"
+          )
+          (lib.optionalString
+            user8.ensureDBOwnership
+            "ALTER DATABASE ${sqlIdentifier user8.name} OWNER TO ${sqlIdentifier user8.name};\n")
+        ]) config.ensureUsers))
+      ]);
     in
     {
       options = {
@@ -250,32 +172,30 @@ let
           description = "Directory of the Unix-domain socket. Empty: no Unix socket, TCP/IP only (see [unix_socket_directories](https://www.postgresql.org/docs/current/runtime-config-connection.html#GUC-UNIX-SOCKET-DIRECTORIES)).";
         };
         hbaConf = lib.mkOption {
-          type =
-            lib.types.listOf
-              (lib.types.submodule {
-                options = {
-                  type = lib.mkOption {
-                    type = lib.types.str;
-                    description = "Connection type: `local`, `host`, `hostssl`, …";
-                  };
-                  database = lib.mkOption {
-                    type = lib.types.str;
-                    description = "Database name(s) the entry matches, or `all`, `replication`, …";
-                  };
-                  user = lib.mkOption {
-                    type = lib.types.str;
-                    description = "Role name(s) the entry matches, or `all`.";
-                  };
-                  address = lib.mkOption {
-                    type = lib.types.str;
-                    description = "Client address (CIDR) for `host*` entries; empty for `local`.";
-                  };
-                  method = lib.mkOption {
-                    type = lib.types.str;
-                    description = "Authentication method: `trust`, `scram-sha-256`, `peer`, …";
-                  };
-                };
-              });
+          type = lib.types.listOf (lib.types.submodule {
+            options = {
+              type = lib.mkOption {
+                type = lib.types.str;
+                description = "Connection type: `local`, `host`, `hostssl`, …";
+              };
+              database = lib.mkOption {
+                type = lib.types.str;
+                description = "Database name(s) the entry matches, or `all`, `replication`, …";
+              };
+              user = lib.mkOption {
+                type = lib.types.str;
+                description = "Role name(s) the entry matches, or `all`.";
+              };
+              address = lib.mkOption {
+                type = lib.types.str;
+                description = "Client address (CIDR) for `host*` entries; empty for `local`.";
+              };
+              method = lib.mkOption {
+                type = lib.types.str;
+                description = "Authentication method: `trust`, `scram-sha-256`, `peer`, …";
+              };
+            };
+          });
           default = [ ];
           example = [
             {
@@ -316,29 +236,30 @@ let
           description = "Arguments passed to `initdb` when the data directory is created, one argument per element.";
         };
         settings = lib.mkOption {
-          type =
-            lib.types.attrsOf
-              (lib.types.oneOf [ lib.types.bool lib.types.float lib.types.int lib.types.str ]);
+          type = lib.types.attrsOf (lib.types.oneOf [
+            lib.types.bool
+            lib.types.float
+            lib.types.int
+            lib.types.str
+          ]);
           default = { };
           example = { log_connections = true; log_statement = "all"; shared_buffers = "128MB"; };
           description = "`postgresql.conf` settings, over the defaults (`listen_addresses`, `port`, `unix_socket_directories`, `hba_file`). Strings are single-quoted with quotes and backslashes escaped; booleans become `on`/`off`.";
         };
         initialDatabases = lib.mkOption {
-          type =
-            lib.types.listOf
-              (lib.types.submodule {
-                options = {
-                  name = lib.mkOption {
-                    type = lib.types.str;
-                    description = "Name of the database to create.";
-                  };
-                  schemas = lib.mkOption {
-                    type = lib.types.nullOr (lib.types.listOf lib.types.path);
-                    default = null;
-                    description = "SQL files, or directories whose `*.sql` files are applied in name order; `null` creates an empty database.";
-                  };
-                };
-              });
+          type = lib.types.listOf (lib.types.submodule {
+            options = {
+              name = lib.mkOption {
+                type = lib.types.str;
+                description = "Name of the database to create.";
+              };
+              schemas = lib.mkOption {
+                type = lib.types.nullOr (lib.types.listOf lib.types.path);
+                default = null;
+                description = "SQL files, or directories whose `*.sql` files are applied in name order; `null` creates an empty database.";
+              };
+            };
+          });
           default = [ ];
           example =
             lib.literalExpression
@@ -370,64 +291,62 @@ let
           description = "Databases created on every start if missing (as NixOS's `services.postgresql.ensureDatabases`).";
         };
         ensureUsers = lib.mkOption {
-          type =
-            lib.types.listOf
-              (lib.types.submodule {
-                options = {
-                  name = lib.mkOption {
-                    type = lib.types.str;
-                    description = "Role name; created with LOGIN if missing.";
-                  };
-                  ensureDBOwnership = lib.mkOption {
-                    type = lib.types.bool;
-                    default = false;
-                    description = "Make the role owner of the database of the same name (list that database in `ensureDatabases`).";
-                  };
-                  ensureClauses = lib.mkOption {
-                    type = lib.types.submodule {
-                      options = {
-                        superuser = lib.mkOption {
-                          type = lib.types.nullOr lib.types.bool;
-                          default = null;
-                          description = "`true`: SUPERUSER; `false`: NOSUPERUSER; `null`: leave as is.";
-                        };
-                        createrole = lib.mkOption {
-                          type = lib.types.nullOr lib.types.bool;
-                          default = null;
-                          description = "`true`: CREATEROLE; `false`: NOCREATEROLE; `null`: leave as is.";
-                        };
-                        createdb = lib.mkOption {
-                          type = lib.types.nullOr lib.types.bool;
-                          default = null;
-                          description = "`true`: CREATEDB; `false`: NOCREATEDB; `null`: leave as is.";
-                        };
-                        "inherit" = lib.mkOption {
-                          type = lib.types.nullOr lib.types.bool;
-                          default = null;
-                          description = "`true`: INHERIT; `false`: NOINHERIT; `null`: leave as is.";
-                        };
-                        login = lib.mkOption {
-                          type = lib.types.nullOr lib.types.bool;
-                          default = null;
-                          description = "`true`: LOGIN; `false`: NOLOGIN; `null`: leave as is.";
-                        };
-                        replication = lib.mkOption {
-                          type = lib.types.nullOr lib.types.bool;
-                          default = null;
-                          description = "`true`: REPLICATION; `false`: NOREPLICATION; `null`: leave as is.";
-                        };
-                        bypassrls = lib.mkOption {
-                          type = lib.types.nullOr lib.types.bool;
-                          default = null;
-                          description = "`true`: BYPASSRLS; `false`: NOBYPASSRLS; `null`: leave as is.";
-                        };
-                      };
+          type = lib.types.listOf (lib.types.submodule {
+            options = {
+              name = lib.mkOption {
+                type = lib.types.str;
+                description = "Role name; created with LOGIN if missing.";
+              };
+              ensureDBOwnership = lib.mkOption {
+                type = lib.types.bool;
+                default = false;
+                description = "Make the role owner of the database of the same name (list that database in `ensureDatabases`).";
+              };
+              ensureClauses = lib.mkOption {
+                type = lib.types.submodule {
+                  options = {
+                    superuser = lib.mkOption {
+                      type = lib.types.nullOr lib.types.bool;
+                      default = null;
+                      description = "`true`: SUPERUSER; `false`: NOSUPERUSER; `null`: leave as is.";
                     };
-                    default = { };
-                    description = "Role attributes applied with `ALTER ROLE` on every start.";
+                    createrole = lib.mkOption {
+                      type = lib.types.nullOr lib.types.bool;
+                      default = null;
+                      description = "`true`: CREATEROLE; `false`: NOCREATEROLE; `null`: leave as is.";
+                    };
+                    createdb = lib.mkOption {
+                      type = lib.types.nullOr lib.types.bool;
+                      default = null;
+                      description = "`true`: CREATEDB; `false`: NOCREATEDB; `null`: leave as is.";
+                    };
+                    "inherit" = lib.mkOption {
+                      type = lib.types.nullOr lib.types.bool;
+                      default = null;
+                      description = "`true`: INHERIT; `false`: NOINHERIT; `null`: leave as is.";
+                    };
+                    login = lib.mkOption {
+                      type = lib.types.nullOr lib.types.bool;
+                      default = null;
+                      description = "`true`: LOGIN; `false`: NOLOGIN; `null`: leave as is.";
+                    };
+                    replication = lib.mkOption {
+                      type = lib.types.nullOr lib.types.bool;
+                      default = null;
+                      description = "`true`: REPLICATION; `false`: NOREPLICATION; `null`: leave as is.";
+                    };
+                    bypassrls = lib.mkOption {
+                      type = lib.types.nullOr lib.types.bool;
+                      default = null;
+                      description = "`true`: BYPASSRLS; `false`: NOBYPASSRLS; `null`: leave as is.";
+                    };
                   };
                 };
-              });
+                default = { };
+                description = "Role attributes applied with `ALTER ROLE` on every start.";
+              };
+            };
+          });
           default = [ ];
           example =
             lib.literalExpression
@@ -436,8 +355,10 @@ let
         };
         connectionURI = lib.mkOption {
           type = lib.types.functionTo lib.types.str;
-          default = { dbName, ... }: "postgres://${config.listen_addresses}:${toString
-            config.port}/${dbName}";
+          default = {
+            dbName,
+            ...
+          }: "postgres://${config.listen_addresses}:${toString config.port}/${dbName}";
           defaultText = lib.literalExpression ''
             { dbName, ... }:
             "postgres://''${config.listen_addresses}:''${toString config.port}/''${dbName}"'';
@@ -453,9 +374,12 @@ let
           description = "The generated `pg_hba.conf`.";
         };
         defaultSettings = lib.mkOption {
-          type =
-            lib.types.attrsOf
-              (lib.types.oneOf [ lib.types.bool lib.types.float lib.types.int lib.types.str ]);
+          type = lib.types.attrsOf (lib.types.oneOf [
+            lib.types.bool
+            lib.types.float
+            lib.types.int
+            lib.types.str
+          ]);
           default = {
             listen_addresses = config.listen_addresses;
             port = config.port;
@@ -489,10 +413,7 @@ let
                 export LC_ALL=C
 
                 psql_admin() {
-                  psql -X -q -v ON_ERROR_STOP=1 ${if config.superuser != null then
-                  "-U ${lib.escapeShellArg config.superuser}"
-                else
-                  ""} "$@"
+                  psql -X -q -v ON_ERROR_STOP=1 ${if config.superuser != null then "-U ${lib.escapeShellArg config.superuser}" else ""} "$@"
                 }
                 # apply_schema DATABASE PATH: a .sql file, or a directory whose *.sql files run in name order.
                 apply_schema() {
@@ -516,25 +437,12 @@ let
                   fi
                   echo "creating the cluster in $PGDATA"
                   mkdir -p "$PGDATA"
-                  initdb ${lib.escapeShellArgs config.initdbArgs} ${if config.superuser != null then
-                  "-U ${lib.escapeShellArg config.superuser}"
-                else
-                  ""} -D "$PGDATA"
+                  initdb ${lib.escapeShellArgs config.initdbArgs} ${if config.superuser != null then "-U ${lib.escapeShellArg config.superuser}" else ""} -D "$PGDATA"
                   first_run=1
                 fi
                 install -m 0600 ${lib.escapeShellArg postgresqlConf} "$PGDATA/postgresql.conf"
-                ${if config.socketDir == "" then
-                  ""
-                else
-                  "mkdir -p ${lib.escapeShellArg config.socketDir}"}
-                ensure_needed=${lib.escapeShellArg
-                  (
-                    if (if config.ensureDatabases == [ ] then false else true)
-                    || (if config.ensureUsers == [ ] then false else true) then
-                      "1"
-                    else
-                      "0"
-                  )}
+                ${if config.socketDir == "" then "" else "mkdir -p ${lib.escapeShellArg config.socketDir}"}
+                ensure_needed=${lib.escapeShellArg (if (if config.ensureDatabases == [ ] then false else true) || (if config.ensureUsers == [ ] then false else true) then "1" else "0")}
                 if [[ $first_run == 1 || $ensure_needed == 1 ]]; then
                   PGHOST=$(mktemp -d "''${TMPDIR:-/tmp}/pg-init-XXXXXX")
                   export PGHOST
@@ -542,17 +450,7 @@ let
                   pg_ctl -D "$PGDATA" -w -o "-c listen_addresses=''' -c unix_socket_directories='$PGHOST'" start
                   if [[ $first_run == 1 ]]; then
                     psql_admin -d postgres -f ${lib.escapeShellArg initialSql}
-                    ${lib.concatStrings
-                  (map (db5:
-                    lib.concatStrings
-                      (map (schema6: "apply_schema ${lib.escapeShellArg
-                        db5.name} ${lib.escapeShellArg "${schema6}"}\n") (
-                        if db5.schemas != null then db5.schemas else [ ]
-                      ))) config.initialDatabases)}${if config.initialScript.after != null then
-                  "psql_admin -d postgres -f ${lib.escapeShellArg
-                    (pkgs.writeText "initial-after.sql" config.initialScript.after)}\n"
-                else
-                  ""}
+                    ${lib.concatStrings (map (db5: lib.concatStrings (map (schema6: "apply_schema ${lib.escapeShellArg db5.name} ${lib.escapeShellArg "${schema6}"}\n") (if db5.schemas != null then db5.schemas else [ ]))) config.initialDatabases)}${if config.initialScript.after != null then "psql_admin -d postgres -f ${lib.escapeShellArg (pkgs.writeText "initial-after.sql" config.initialScript.after)}\n" else ""}
                   fi
                   psql_admin -d postgres -f ${lib.escapeShellArg ensureSql}
                 fi
@@ -568,31 +466,12 @@ let
               text = ''
                 PGDATA=$(realpath -m -- ${lib.escapeShellArg config.dataDir})
                 export PGDATA
-                ${if config.socketDir == "" then
-                  "exec postgres"
-                else
-                  "exec postgres -k \"$(realpath -m -- ${lib.escapeShellArg config.socketDir})\""}
+                ${if config.socketDir == "" then "exec postgres" else "exec postgres -k \"$(realpath -m -- ${lib.escapeShellArg config.socketDir})\""}
               '';
             };
             readiness_probe = {
               exec = {
-                command = "${lib.escapeShellArg
-                  (lib.getExe' postgresPackage "pg_isready")} ${if config.socketDir == "" then
-                  "-h ${lib.escapeShellArg
-                    (
-                      if config.listen_addresses == "*" || config.listen_addresses == "0.0.0.0" then
-                        "127.0.0.1"
-                      else
-                        config.listen_addresses
-                    )}"
-                else
-                  "-h \"$(${lib.escapeShellArg
-                    (lib.getExe' pkgs.coreutils "realpath")} -m -- ${lib.escapeShellArg
-                    config.socketDir})\""} -p ${toString
-                  config.port} -d template1 ${if config.superuser != null then
-                  "-U ${lib.escapeShellArg config.superuser}"
-                else
-                  ""}";
+                command = "${lib.escapeShellArg (lib.getExe' postgresPackage "pg_isready")} ${if config.socketDir == "" then "-h ${lib.escapeShellArg (if config.listen_addresses == "*" || config.listen_addresses == "0.0.0.0" then "127.0.0.1" else config.listen_addresses)}" else "-h \"$(${lib.escapeShellArg (lib.getExe' pkgs.coreutils "realpath")} -m -- ${lib.escapeShellArg config.socketDir})\""} -p ${toString config.port} -d template1 ${if config.superuser != null then "-U ${lib.escapeShellArg config.superuser}" else ""}";
               };
               initial_delay_seconds = 0;
               period_seconds = 1;
@@ -618,7 +497,8 @@ in
   config = {
     settings.processes =
       lib.mkMerge
-        (lib.mapAttrsToList (_: instance:
-          lib.mkIf instance.enable instance.outputs.settings.processes) config.services.postgres);
+        (lib.mapAttrsToList
+          (_: instance: lib.mkIf instance.enable instance.outputs.settings.processes)
+          config.services.postgres);
   };
 }

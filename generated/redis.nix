@@ -4,27 +4,21 @@
 let
   instanceModule = { config, name, ... }:
     let
-      redisConfig =
-        pkgs.writeText
-          "redis.conf"
-          (lib.concatStrings [
-            "port ${toString config.port}\n"
-            (if config.bind != null then "bind ${config.bind}\n" else "")
-            (
-              if config.unixSocket != null then
-                ''
-                  unixsocket "${lib.replaceStrings
-                    [ "\\" "\"" "\n" "\r" "\t" ]
-                    [ "\\\\" "\\\"" "\\n" "\\r" "\\t" ]
-                    config.unixSocket}"
-                  unixsocketperm ${toString config.unixSocketPerm}
-                ''
-              else
-                ""
-            )
-            config.extraConfig
-            "\n"
-          ]);
+      redisConfig = pkgs.writeText "redis.conf" (lib.concatStrings [
+        "port ${toString config.port}\n"
+        (if config.bind != null then "bind ${config.bind}\n" else "")
+        (
+          if config.unixSocket != null then
+            ''
+              unixsocket "${lib.replaceStrings [ "\\" "\"" "\n" "\r" "\t" ] [ "\\\\" "\\\"" "\\n" "\\r" "\\t" ] config.unixSocket}"
+              unixsocketperm ${toString config.unixSocketPerm}
+            ''
+          else
+            ""
+        )
+        config.extraConfig
+        "\n"
+      ]);
     in
     {
       options = {
@@ -88,28 +82,16 @@ let
               excludeShellChecks = [ "SC2016" ];
               text = ''
                 mkdir -p ${lib.escapeShellArg config.dataDir}
-                exec redis-server ${lib.escapeShellArg redisConfig} --dir ${lib.escapeShellArg
-                  config.dataDir}
+                exec redis-server ${lib.escapeShellArg redisConfig} --dir ${lib.escapeShellArg config.dataDir}
               '';
             };
             readiness_probe = {
               exec = {
                 command =
                   if config.unixSocket != null && config.port == 0 then
-                    "${lib.escapeShellArg
-                      (lib.getExe' config.package "redis-cli")} -s ${lib.escapeShellArg
-                      (
-                        if config.unixSocket != null then
-                          if lib.hasPrefix "/" config.unixSocket then
-                            config.unixSocket
-                          else
-                            "${config.dataDir}/${config.unixSocket}"
-                        else
-                          ""
-                      )} ping"
+                    "${lib.escapeShellArg (lib.getExe' config.package "redis-cli")} -s ${lib.escapeShellArg (if config.unixSocket != null then if lib.hasPrefix "/" config.unixSocket then config.unixSocket else "${config.dataDir}/${config.unixSocket}" else "")} ping"
                   else
-                    "${lib.escapeShellArg (lib.getExe' config.package "redis-cli")} -p ${toString
-                      config.port} ping";
+                    "${lib.escapeShellArg (lib.getExe' config.package "redis-cli")} -p ${toString config.port} ping";
               };
               initial_delay_seconds = 0;
               period_seconds = 1;
@@ -133,7 +115,8 @@ in
   config = {
     settings.processes =
       lib.mkMerge
-        (lib.mapAttrsToList (_: instance:
-          lib.mkIf instance.enable instance.outputs.settings.processes) config.services.redis);
+        (lib.mapAttrsToList
+          (_: instance: lib.mkIf instance.enable instance.outputs.settings.processes)
+          config.services.redis);
   };
 }

@@ -15,7 +15,7 @@ const root = join(__dirname, "..");
 describe("compiler output", async () => {
   const files = await compileAll(root);
 
-  it("emits a module, docs page per service, and the aggregate files", () => {
+  it("emits a module and docs page per service, the aggregate files, and the service tests", () => {
     expect(files.map((f) => f.path)).toEqual([
       "default.nix",
       "docs/postgres.md",
@@ -24,6 +24,8 @@ describe("compiler output", async () => {
       "modules.nix",
       "postgres.nix",
       "redis.nix",
+      "tests/postgres.nix",
+      "tests/redis.nix",
     ]);
   });
 

@@ -28,4 +28,8 @@ in
   settings = fileJSON pcConfig.outputs.settingsFile;
   settingsTest = if hasTest then fileJSON pcConfig.outputs.settingsTestFile else null;
   commandDrvs = builtins.mapAttrs (_: commandDrv) pcConfig.settings.processes;
+  # The .drv of the settings files: building one realises every store path the
+  # settings name (commands, probe programs, config files), as the run tier needs.
+  settingsDrv = pcConfig.outputs.settingsFile.drvPath;
+  settingsTestDrv = if hasTest then pcConfig.outputs.settingsTestFile.drvPath else null;
 }

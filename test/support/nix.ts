@@ -196,6 +196,10 @@ export interface ProcessComposeEval {
   settings: ProcessComposeSettings;
   settingsTest: ProcessComposeSettings | null;
   commandDrvs: Record<string, string | null>;
+  /** The .drv of process-compose-flake's settings JSON file. */
+  settingsDrv: string;
+  /** The .drv of the settings JSON with the `test` process enabled, if there is one. */
+  settingsTestDrv: string | null;
 }
 
 /** Options shared by the evaluation helpers. */

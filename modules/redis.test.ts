@@ -1,0 +1,38 @@
+/**
+ * redis under process-compose: a TCP instance and a Unix-socket-only instance,
+ * both answering and keeping what is written to them.
+ */
+import { defineTest, sh } from "../dsl";
+import redis from "./redis";
+
+export default defineTest({
+  name: "redis",
+  services: { redis },
+  instances: {
+    redis: {
+      r1: { port: 6391 },
+      r2: { port: 0, unixSocket: "r2.sock" },
+    },
+  },
+  test: ({ cfg, pkgs }) => ({
+    runtimeInputs: [cfg.redis.r1.package, pkgs.gnugrep],
+    text: sh`
+      echo "r1: ping over TCP"
+      redis-cli -p ${cfg.redis.r1.port} ping | grep -x PONG
+      redis-cli -p ${cfg.redis.r1.port} set greeting "it's \\"quoted\\"" | grep -x OK
+      test "$(redis-cli -p ${cfg.redis.r1.port} get greeting)" = "it's \\"quoted\\""
+
+      echo "r2: ping over the Unix socket only"
+      redis-cli -s ${cfg.redis.r2.dataDir}/r2.sock ping | grep -x PONG
+      redis-cli -s ${cfg.redis.r2.dataDir}/r2.sock incr visits | grep -x 1
+      if redis-cli -p 6379 ping 2>/dev/null; then
+        echo "r2 must not listen on TCP" >&2
+        exit 1
+      fi
+    `,
+    depends_on: [
+      { process: "r1", condition: "process_healthy" },
+      { process: "r2", condition: "process_healthy" },
+    ],
+  }),
+});

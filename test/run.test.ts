@@ -1,0 +1,45 @@
+/**
+ * Run tier: every service test (generated/tests/*.nix, compiled from
+ * modules/<service>.test.ts) and every stack in test/stacks/ is built by real
+ * Nix and run by real process-compose until its `test` process exits; the exit
+ * code is the verdict, and the logs of a failing run are printed.
+ */
+import { readdirSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { evalProcessComposeFull, nixAvailable, nixPath, repoRoot, upstreamSeeded, upstreamSkipReason } from "./support/nix";
+import { findProcessCompose, missingServerBinaries, runProcessCompose } from "./support/run";
+
+const pc = findProcessCompose();
+const missing = [
+  ...(nixAvailable() ? [] : ["nix (Debian package nix-bin)"]),
+  ...(nixAvailable() && !upstreamSeeded() ? [upstreamSkipReason] : []),
+  ...(pc ? [] : ["process-compose (bash test/tools/install-process-compose.sh)"]),
+  ...missingServerBinaries(),
+];
+if (missing.length > 0) console.warn(`[run] skipped: missing ${missing.join("; ")}`);
+
+const configs = [
+  ...readdirSync(join(repoRoot, "generated", "tests"))
+    .filter((f) => f.endsWith(".nix"))
+    .map((f) => ({ name: `service test ${f.replace(/\.nix$/, "")}`, file: join(repoRoot, "generated", "tests", f) })),
+  ...readdirSync(join(repoRoot, "test", "stacks"))
+    .filter((f) => f.endsWith(".nix"))
+    .map((f) => ({ name: `stack ${f.replace(/\.nix$/, "")}`, file: join(repoRoot, "test", "stacks", f) })),
+];
+
+describe.skipIf(missing.length > 0)("[run] process-compose up, until the test process exits", () => {
+  for (const { name, file } of configs) {
+    it(name, async () => {
+      const ev = evalProcessComposeFull(`[ ${nixPath(file)} ]`);
+      const result = await runProcessCompose(pc!, ev, { timeoutSeconds: 180 });
+      if (result.code !== 0) {
+        console.error(`---- ${name}: process-compose exited ${result.timedOut ? "(timed out)" : result.code} after ${result.seconds.toFixed(1)} s; its output:\n${result.output}`);
+      } else {
+        rmSync(result.workDir, { recursive: true, force: true });
+      }
+      expect(result.timedOut).toBe(false);
+      expect(result.code).toBe(0);
+    });
+  }
+});

@@ -1,0 +1,93 @@
+/**
+ * Run tier support: runs a process-compose configuration built by real Nix
+ * with real process-compose, as an unprivileged user when the tests run as
+ * root (PostgreSQL refuses to run as root).
+ */
+import { spawn, spawnSync } from "node:child_process";
+import { chmodSync, existsSync, mkdtempSync } from "node:fs";
+import { homedir, tmpdir } from "node:os";
+import { join } from "node:path";
+import { buildDrv, type ProcessComposeEval } from "./nix";
+
+/** The process-compose binary: $PROCESS_COMPOSE, $GOPATH/bin, ~/go/bin, then PATH; null when none runs. */
+export function findProcessCompose(): string | null {
+  const candidates = [
+    process.env.PROCESS_COMPOSE,
+    process.env.GOPATH ? join(process.env.GOPATH, "bin", "process-compose") : undefined,
+    join(homedir(), "go", "bin", "process-compose"),
+    "process-compose",
+  ].filter((c): c is string => !!c);
+  for (const c of candidates) {
+    const r = spawnSync(c, ["version"], { encoding: "utf8" });
+    if (r.status === 0) return c;
+  }
+  return null;
+}
+
+/** Programs the services under test need from the machine (the test package set maps them). */
+export function missingServerBinaries(): string[] {
+  const missing: string[] = [];
+  const pg = spawnSync("sh", ["-c", "ls /usr/lib/postgresql/*/bin/postgres"], { encoding: "utf8" });
+  if (pg.status !== 0) missing.push("postgresql (Debian package postgresql)");
+  if (!existsSync("/usr/bin/redis-server")) missing.push("redis-server (Debian package redis-server)");
+  return missing;
+}
+
+/** How a run ended. */
+export interface RunResult {
+  /** process-compose's exit code: the test process's verdict (null when killed on timeout). */
+  readonly code: number | null;
+  readonly timedOut: boolean;
+  /** Seconds from start to exit. */
+  readonly seconds: number;
+  /** Everything process-compose printed (process output, one line per log line). */
+  readonly output: string;
+  /** The working directory (data dirs live under ./data). */
+  readonly workDir: string;
+}
+
+/** Wraps a command so it runs unprivileged when we are root (setpriv, uid/gid 65534). */
+function unprivileged(argv: string[]): string[] {
+  if (process.getuid?.() !== 0) return argv;
+  return ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--", ...argv];
+}
+
+/**
+ * Builds the test settings of an evaluated configuration and runs
+ * `process-compose up` on it until the `test` process ends (`exit_on_end`), or
+ * until `timeoutSeconds` pass, then kills the whole process group.
+ * @throws Error when the configuration has no `test` process or a build fails.
+ */
+export async function runProcessCompose(
+  pc: string,
+  ev: ProcessComposeEval,
+  opts: { timeoutSeconds?: number; workDir?: string } = {},
+): Promise<RunResult> {
+  if (!ev.settingsTestDrv) throw new Error("the configuration has no `test` process");
+  const settingsFile = buildDrv(ev.settingsTestDrv);
+  const workDir = opts.workDir ?? mkdtempSync(join(tmpdir(), "services-ts-run-"));
+  chmodSync(workDir, 0o777);
+  const argv = unprivileged([pc, "up", "-f", settingsFile, "--tui=false", "--no-server", "--ordered-shutdown", "-L", join(workDir, "process-compose.log")]);
+  const started = performance.now();
+  const child = spawn(argv[0]!, argv.slice(1), {
+    cwd: workDir,
+    detached: true,
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: workDir, TMPDIR: workDir, LANG: "C.UTF-8" },
+  });
+  let output = "";
+  child.stdout.on("data", (d: Buffer) => (output += d.toString()));
+  child.stderr.on("data", (d: Buffer) => (output += d.toString()));
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    try {
+      process.kill(-child.pid!, "SIGKILL");
+    } catch {
+      /* already gone */
+    }
+  }, (opts.timeoutSeconds ?? 120) * 1000);
+  const code = await new Promise<number | null>((resolve) => child.on("close", (c) => resolve(c)));
+  clearTimeout(timer);
+  return { code, timedOut, seconds: (performance.now() - started) / 1000, output, workDir };
+}
