@@ -17,6 +17,7 @@ import {
   lower,
   pkgs,
   type ProcessDecl,
+  type ProcessFamily,
   resetFreshNames,
   type AnyService,
   type OptionType,
@@ -34,6 +35,7 @@ import {
   isNixIdentifier,
   nApply,
   nAttrs,
+  nBinop,
   nBind,
   nBool,
   nLambda,
@@ -126,7 +128,9 @@ export function lowerService(svc: AnyService): LoweredService {
   const ctx = makeCtx({ ...svc.options, ...derived }, lets);
   const processes = svc.processes ? guard(svc, "processes", () => svc.processes!(ctx)) : [];
   const instances = svc.instances ? guard(svc, "instances", () => svc.instances!(ctx)) : [];
-  checkProcesses(processes, svc);
+  const statics = processes.filter((p): p is ProcessDecl => !("kind" in p && p.kind === "process-family"));
+  const families = processes.filter((p): p is ProcessFamily => "kind" in p && p.kind === "process-family");
+  checkProcesses(statics, svc);
 
   const dependencies = [...new Set(instances.map((i) => i.service.name))].sort();
 
@@ -174,7 +178,10 @@ export function lowerService(svc: AnyService): LoweredService {
   const outputsConfig: Binding[] = [
     nBind(
       ["settings", "processes"],
-      nAttrs(processes.map((p) => guard(svc, "process", () => lowerProcess(p), p.location))),
+      updateAll([
+        nAttrs(statics.map((p) => guard(svc, "process", () => lowerProcess(p), p.location))),
+        ...families.map((f) => guard(svc, "process", () => lowerFamily(f), f.location)),
+      ]),
     ),
   ];
   for (const dep of dependencies) {
@@ -266,28 +273,53 @@ function checkProcesses(processes: readonly ProcessDecl[], svc: AnyService): voi
   }
 }
 
-function lowerProcess(p: ProcessDecl): Binding {
-  const { name, location: _location, depends_on, namespace, ...rest } = p;
+/** `lib.mapAttrs' (key: value: lib.nameValuePair name body) over`. */
+function mapAttrsPrime(over: NixNode, keyVar: string, valueVar: string, name: NixNode, body: NixNode): NixNode {
+  return nApply(
+    nLib("mapAttrs'"),
+    nLambda({ kind: "ident", name: keyVar }, nLambda({ kind: "ident", name: valueVar }, nApply(nLib("nameValuePair"), name, body))),
+    over,
+  );
+}
+
+/** `a // b // …`, or `a` alone. */
+function updateAll(parts: NixNode[]): NixNode {
+  return parts.length === 0 ? nAttrs([]) : parts.reduce((l, r) => nBinop("//", l, r));
+}
+
+function lowerDependsOn(depends_on: NonNullable<ProcessDecl["depends_on"]>): NixNode {
+  const statics: Binding[] = [];
+  const families: NixNode[] = [];
+  for (const d of depends_on) {
+    if ("kind" in d && d.kind === "depends-on-each") {
+      families.push(mapAttrsPrime(d.over.node, d.keyVar, "_", d.process.node, nAttrs([nBind("condition", nStr(d.condition))])));
+    } else {
+      const dep = d as { process: ProcessDecl | Expr<string> | string; condition: string };
+      const target = typeof dep.process === "object" && dep.process !== null && !isExpr(dep.process) ? dep.process.name : dep.process;
+      statics.push(nBind([keyOf(lower(target)), "condition"], nStr(dep.condition)));
+    }
+  }
+  return updateAll([...(statics.length > 0 || families.length === 0 ? [nAttrs(statics)] : []), ...families]);
+}
+
+function processBody(p: ProcessDecl): NixNode {
+  const { name: _name, location: _location, depends_on, namespace, ...rest } = p;
   const bindings: Binding[] = [];
   for (const [k, v] of Object.entries(rest)) {
     if (v === undefined) continue;
     bindings.push(nBind(k, lower(v)));
   }
-  if (depends_on && depends_on.length > 0) {
-    bindings.push(
-      nBind(
-        "depends_on",
-        nAttrs(
-          depends_on.map((d) => {
-            const target = typeof d.process === "object" && d.process !== null && !isExpr(d.process) ? d.process.name : d.process;
-            return nBind([keyOf(lower(target)), "condition"], nStr(d.condition));
-          }),
-        ),
-      ),
-    );
-  }
+  if (depends_on && depends_on.length > 0) bindings.push(nBind("depends_on", lowerDependsOn(depends_on)));
   bindings.push(nBind("namespace", namespace === undefined ? nApply(nLib("mkDefault"), nSelect(nVar("config"), "namespace")) : lower(namespace)));
-  return nBind(keyOf(lower(name)), nAttrs(bindings));
+  return nAttrs(bindings);
+}
+
+function lowerProcess(p: ProcessDecl): Binding {
+  return nBind(keyOf(lower(p.name)), processBody(p));
+}
+
+function lowerFamily(f: ProcessFamily): NixNode {
+  return mapAttrsPrime(f.over.node, f.keyVar, f.valueVar, lower(f.decl.name), processBody(f.decl));
 }
 
 function lowerInstance(i: InstanceDecl): Binding {
@@ -454,11 +486,7 @@ export function lowerTest(test: ServiceTest): NixNode {
     ]),
   );
   const testBindings: Binding[] = [nBind("command", command)];
-  if (proc.depends_on.length > 0) {
-    testBindings.push(
-      nBind("depends_on", nAttrs(proc.depends_on.map((d) => nBind([keyOf(lower(d.process)), "condition"], nStr(d.condition))))),
-    );
-  }
+  if (proc.depends_on.length > 0) testBindings.push(nBind("depends_on", lowerDependsOn(proc.depends_on)));
   bindings.push(nBind(["settings", "processes", "test"], nAttrs(testBindings)));
   return nLambda(nPattern(["config", "lib", "pkgs"], true), nAttrs(bindings));
 }

@@ -88,6 +88,20 @@ export type DeepVal<T> =
           ? { readonly [K in keyof T]: DeepVal<T[K]> }
           : T);
 
+/**
+ * Option shapes known for expressions: a submodule value's options, or the element
+ * options of a list / attrset of submodules. Lets `field` and the `map*` helpers
+ * give elements the right kinds (so an int field is `toString`-ed in strings).
+ */
+const exprShapes = new WeakMap<object, Readonly<Record<string, { readonly kind: Kind }>>>();
+/** Attaches option shape information to an expression (see {@link field}). */
+export function withShape<E extends Expr<unknown>>(e: E, shape: Readonly<Record<string, { readonly kind: Kind }>> | undefined): E {
+  if (shape) exprShapes.set(e, shape);
+  return e;
+}
+/** The option shape attached to an expression, if any. */
+export const shapeOf = (e: Expr<unknown>) => exprShapes.get(e);
+
 export function isExpr(v: unknown): v is Expr<unknown> {
   return typeof v === "object" && v !== null && (v as Record<symbol, unknown>)[EXPR_BRAND] === true;
 }
@@ -133,7 +147,8 @@ let freshCounter = 0;
 export function resetFreshNames(): void {
   freshCounter = 0;
 }
-function fresh(hint: string): string {
+/** A fresh Nix variable name for a lambda parameter, e.g. `node3`. */
+export function fresh(hint: string): string {
   freshCounter += 1;
   return `${hint}${freshCounter}`;
 }
@@ -406,7 +421,7 @@ const listOfShell = new WeakSet<Expr<unknown>>();
  */
 export function mapList<E, R>(list: Expr<readonly E[]>, f: (x: Expr<E>) => DeepVal<R>, hint = "x"): Expr<R[]> {
   const v = fresh(hint);
-  const body = f(expr<E>(nVar(v), "any"));
+  const body = f(withShape(expr<E>(nVar(v), shapeOf(list) ? "attrs" : "any"), shapeOf(list)));
   const e = expr<R[]>(nApply(nVar("map"), nLambda({ kind: "ident", name: v }, lower(body)), list.node), "list");
   if (isExpr(body) && shellCodeExprs.has(body)) listOfShell.add(e);
   return e;
@@ -420,7 +435,7 @@ export function mapAttrsToList<V, R>(
 ): Expr<R[]> {
   const k = fresh("name");
   const v = fresh(hint);
-  const body = f(expr<string>(nVar(k), "string"), expr<V>(nVar(v), "any"));
+  const body = f(expr<string>(nVar(k), "string"), withShape(expr<V>(nVar(v), shapeOf(attrs) ? "attrs" : "any"), shapeOf(attrs)));
   const e = expr<R[]>(
     nApply(
       nLib("mapAttrsToList"),
@@ -445,7 +460,8 @@ export function update<T extends Record<string, unknown>>(a: DeepVal<T> | Expr<T
 
 /** `e.field`: reads an attribute of an expression whose type is a record. */
 export function field<T, K extends keyof T & string>(e: Expr<T>, key: K): Expr<T[K]> {
-  return expr<T[K]>(nSelect(e.node, key), "any");
+  const opt = shapeOf(e)?.[key] as ({ kind: Kind; elementShape?: Record<string, { kind: Kind }> } | undefined);
+  return withShape(expr<T[K]>(nSelect(e.node, key), opt?.kind ?? "any"), opt?.elementShape);
 }
 
 /** Typed predicates over a value of union type: dispatches on `builtins.isBool` etc. */

@@ -4,7 +4,8 @@
  * See https://f1bonacc1.github.io/process-compose/ and process-compose-flake's
  * `nix/process-compose/settings/process.nix`.
  */
-import { type Expr, type Pkg, type Val } from "./expr";
+import { type Expr, expr, fresh, type Pkg, shapeOf, type Val, withShape } from "./expr";
+import { nVar } from "../compiler/nix-ast";
 import { callSite, type SourceLocation } from "./location";
 
 /** When a dependent process may start, relative to the process it depends on. */
@@ -68,7 +69,10 @@ export interface ProcessSettings {
   /** The program to run: a package (its main program is used) or a shell command string. */
   readonly command: Expr<Pkg> | Val<string>;
   /** Processes this one waits for, each with a condition. */
-  readonly depends_on?: readonly { readonly process: ProcessDecl | Val<string>; readonly condition: DependsOnCondition }[];
+  readonly depends_on?: readonly (
+    | { readonly process: ProcessDecl | Val<string>; readonly condition: DependsOnCondition }
+    | DependsOnEach
+  )[];
   readonly readiness_probe?: Probe;
   readonly liveness_probe?: Probe;
   readonly availability?: Availability;
@@ -98,4 +102,54 @@ export interface ProcessDecl extends ProcessSettings {
  */
 export function process(name: Val<string>, settings: ProcessSettings): ProcessDecl {
   return { ...settings, name, location: callSite() };
+}
+
+/** One process per attribute of an attrset option (e.g. one per cluster node). */
+export interface ProcessFamily {
+  readonly kind: "process-family";
+  /** The attrset the processes are made from. */
+  readonly over: Expr<Readonly<Record<string, unknown>>>;
+  /** Lambda parameter names bound to each attribute's name and value. */
+  readonly keyVar: string;
+  readonly valueVar: string;
+  /** The process, in terms of those parameters. */
+  readonly decl: ProcessDecl;
+  readonly location: SourceLocation | undefined;
+}
+
+/**
+ * Declares one process per attribute of `attrs`, lowered to
+ * `lib.mapAttrs' (key: value: lib.nameValuePair <name> { … }) attrs`.
+ * @example processesFor(cfg.nodes, (node, n) => process(s`${name}-${node}`, { … }))
+ */
+export function processesFor<V>(
+  attrs: Expr<Readonly<Record<string, V>>>,
+  f: (key: Expr<string>, value: Expr<V>) => ProcessDecl,
+): ProcessFamily {
+  const keyVar = fresh("key");
+  const valueVar = fresh("value");
+  const decl = f(expr<string>(nVar(keyVar), "string"), withShape(expr<V>(nVar(valueVar), "attrs"), shapeOf(attrs)));
+  return { kind: "process-family", over: attrs, keyVar, valueVar, decl, location: callSite() };
+}
+
+/** A dependency on one process per attribute of `attrs` (e.g. every cluster node). */
+export interface DependsOnEach {
+  readonly kind: "depends-on-each";
+  readonly over: Expr<Readonly<Record<string, unknown>>>;
+  readonly keyVar: string;
+  readonly process: Expr<string>;
+  readonly condition: DependsOnCondition;
+}
+
+/**
+ * Depends on the process named `name(key)` for every attribute of `attrs`.
+ * @example dependsOnEach(cfg.nodes, (node) => s`${name}-${node}`, "process_healthy")
+ */
+export function dependsOnEach<V>(
+  attrs: Expr<Readonly<Record<string, V>>>,
+  name: (key: Expr<string>) => Expr<string>,
+  condition: DependsOnCondition,
+): DependsOnEach {
+  const keyVar = fresh("key");
+  return { kind: "depends-on-each", over: attrs, keyVar, process: name(expr<string>(nVar(keyVar), "string")), condition };
 }

@@ -14,6 +14,7 @@ import {
   isExpr,
   kindOf,
   lower,
+  withShape,
   type NixFunction,
   type NixModule,
   type NixPath,
@@ -22,7 +23,7 @@ import {
   type Val,
 } from "./expr";
 import { callSite, type SourceLocation } from "./location";
-import type { ProcessDecl } from "./process";
+import type { ProcessDecl, ProcessFamily } from "./process";
 import { type Infer, type OptionType, type Shape, type SubmoduleType, t } from "./types";
 
 /** Options every instance has, as services-flake's `multiService` declares them. */
@@ -52,7 +53,7 @@ export type RefOf<O> =
 export function configRef<S extends Shape>(shape: S, root: NixNode): ConfigRef<S> {
   const out: Record<string, Expr<unknown>> = {};
   for (const [key, opt] of Object.entries(shape)) {
-    const e = expr<unknown>(nSelect(root, key), opt.kind);
+    const e = withShape(expr<unknown>(nSelect(root, key), opt.kind), opt.elementShape);
     if (opt.ctor.name === "submodule") Object.assign(e, configRef(opt.ctor.shape, e.node));
     out[key] = e;
   }
@@ -143,7 +144,7 @@ export interface ServiceDefinition<S extends Shape, D extends Shape> {
   /** Read-only options computed from `options` (each should set `readOnly: true` and a default). */
   readonly derived?: (ctx: ServiceContext<S>) => D;
   /** The processes an enabled instance contributes to `settings.processes`. */
-  readonly processes?: (ctx: ServiceContext<S & D>) => readonly ProcessDecl[];
+  readonly processes?: (ctx: ServiceContext<S & D>) => readonly (ProcessDecl | ProcessFamily)[];
   /** Instances of other services an enabled instance declares (composition). */
   readonly instances?: (ctx: ServiceContext<S & D>) => readonly InstanceDecl[];
   /** A usage example for docs (Nix source of the instance's settings). */

@@ -63,6 +63,17 @@ export class OptionType<out T> {
     readonly location: SourceLocation | undefined = callSite(),
   ) {}
 
+  /**
+   * The options of this type's submodule values, looking through `nullOr`,
+   * `listOf` and `attrsOf` (for field access on elements); undefined otherwise.
+   */
+  get elementShape(): Shape | undefined {
+    const c = this.ctor;
+    if (c.name === "submodule") return c.shape;
+    if (c.name === "nullOr" || c.name === "listOf" || c.name === "attrsOf") return c.of.elementShape;
+    return undefined;
+  }
+
   /** A copy with different metadata (used by builders taking `meta`). */
   with(meta: OptionMeta<T>): OptionType<T> {
     return new OptionType<T>(

@@ -2,4 +2,4 @@
 # Regenerate with: pnpm build-modules
 #
 # A process-compose-flake module with every services-ts service.
-{ imports = [ ./postgres.nix ./redis.nix ]; }
+{ imports = [ ./postgres.nix ./redis.nix ./redis-cluster.nix ]; }

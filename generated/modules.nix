@@ -2,4 +2,9 @@
 # Regenerate with: pnpm build-modules
 #
 # process-compose-flake modules by service name, for flake.nix.
-{ default = ./default.nix; postgres = ./postgres.nix; redis = ./redis.nix; }
+{
+  default = ./default.nix;
+  postgres = ./postgres.nix;
+  redis = ./redis.nix;
+  redis-cluster = ./redis-cluster.nix;
+}

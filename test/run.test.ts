@@ -3,6 +3,10 @@
  * modules/<service>.test.ts) and every stack in test/stacks/ is built by real
  * Nix and run by real process-compose until its `test` process exits; the exit
  * code is the verdict, and the logs of a failing run are printed.
+ *
+ * Each configuration runs twice in the same directory, as a developer stops and
+ * starts a stack: the second start must reuse the data (no re-initialisation).
+ * The test process sees which start it is in SERVICES_TS_RUN (1, then 2).
  */
 import { readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
@@ -32,14 +36,19 @@ describe.skipIf(missing.length > 0)("[run] process-compose up, until the test pr
   for (const { name, file } of configs) {
     it(name, async () => {
       const ev = evalProcessComposeFull(`[ ${nixPath(file)} ]`);
-      const result = await runProcessCompose(pc!, ev, { timeoutSeconds: 180 });
-      if (result.code !== 0) {
-        console.error(`---- ${name}: process-compose exited ${result.timedOut ? "(timed out)" : result.code} after ${result.seconds.toFixed(1)} s; its output:\n${result.output}`);
-      } else {
-        rmSync(result.workDir, { recursive: true, force: true });
+      let workDir: string | undefined;
+      for (const run of ["1", "2"]) {
+        const result = await runProcessCompose(pc!, ev, { timeoutSeconds: 180, workDir, env: { SERVICES_TS_RUN: run } });
+        workDir = result.workDir;
+        if (result.code !== 0) {
+          console.error(
+            `---- ${name}, start ${run}: process-compose exited ${result.timedOut ? "(timed out)" : result.code} after ${result.seconds.toFixed(1)} s in ${workDir}; its output:\n${result.output}`,
+          );
+        }
+        expect(result.timedOut, `start ${run} timed out`).toBe(false);
+        expect(result.code, `start ${run}: exit code`).toBe(0);
       }
-      expect(result.timedOut).toBe(false);
-      expect(result.code).toBe(0);
+      rmSync(workDir!, { recursive: true, force: true });
     });
   }
 });

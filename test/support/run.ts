@@ -61,7 +61,7 @@ function unprivileged(argv: string[]): string[] {
 export async function runProcessCompose(
   pc: string,
   ev: ProcessComposeEval,
-  opts: { timeoutSeconds?: number; workDir?: string } = {},
+  opts: { timeoutSeconds?: number; workDir?: string; env?: Record<string, string> } = {},
 ): Promise<RunResult> {
   if (!ev.settingsTestDrv) throw new Error("the configuration has no `test` process");
   const settingsFile = buildDrv(ev.settingsTestDrv);
@@ -73,7 +73,7 @@ export async function runProcessCompose(
     cwd: workDir,
     detached: true,
     stdio: ["ignore", "pipe", "pipe"],
-    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: workDir, TMPDIR: workDir, LANG: "C.UTF-8" },
+    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: workDir, TMPDIR: workDir, LANG: "C.UTF-8", ...opts.env },
   });
   let output = "";
   child.stdout.on("data", (d: Buffer) => (output += d.toString()));

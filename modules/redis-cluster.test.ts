@@ -1,0 +1,33 @@
+/**
+ * redis-cluster under process-compose: six nodes form 3 masters + 3 replicas,
+ * `--cluster check` passes, a key written through one node is read through
+ * another, and on the second start the cluster (and the key) is still there.
+ */
+import { defineTest, sh } from "../dsl";
+import redisCluster from "./redis-cluster";
+
+export default defineTest({
+  name: "redis-cluster",
+  services: { "redis-cluster": redisCluster },
+  instances: {
+    "redis-cluster": {
+      c1: {
+        nodes: Object.fromEntries([1, 2, 3, 4, 5, 6].map((i) => [`n${i}`, { port: 31000 + i }])),
+      },
+    },
+  },
+  test: ({ cfg, pkgs }) => ({
+    runtimeInputs: [cfg["redis-cluster"].c1.package, pkgs.gnugrep],
+    text: sh`
+      run=\${SERVICES_TS_RUN:-1}
+      redis-cli --cluster check 127.0.0.1:31001
+      test "$(redis-cli -p 31001 cluster info | grep -c '^cluster_size:3')" = 1
+      if [[ $run == 1 ]]; then
+        redis-cli -c -p 31001 set "user:{42}" "it's \\"here\\""
+      fi
+      test "$(redis-cli -c -p 31004 get "user:{42}")" = "it's \\"here\\""
+      test "$(redis-cli -c -p 31006 get "user:{42}")" = "it's \\"here\\""
+    `,
+    depends_on: [{ process: "c1-cluster-create", condition: "process_completed_successfully" }],
+  }),
+});

@@ -1,0 +1,139 @@
+/**
+ * A Redis Cluster: one redis-server per node, then `redis-cli --cluster create`
+ * once all nodes are healthy. Options, defaults and process names
+ * (`<name>-<node>`, `<name>-cluster-create`) follow services-flake's
+ * `redis-cluster` service.
+ * Cluster tutorial: https://redis.io/docs/latest/operate/oss_and_stack/management/scaling/
+ */
+import {
+  concatStrings,
+  cond,
+  defineService,
+  dependsOnEach,
+  exe,
+  type Expr,
+  field,
+  file,
+  ifSet,
+  mapAttrsToList,
+  notNull,
+  process,
+  processesFor,
+  s,
+  script,
+  sh,
+  t,
+} from "../dsl";
+
+export default defineService({
+  name: "redis-cluster",
+  description:
+    "A [Redis Cluster](https://redis.io/docs/latest/operate/oss_and_stack/management/scaling/): one server per node; " +
+    "`<name>-cluster-create` joins them into a cluster once, with `replicas` replicas per master (six nodes: 3 masters, 3 replicas).",
+  homepage: "https://redis.io/docs/latest/operate/oss_and_stack/management/scaling/",
+  example: `services.redis-cluster."cache" = {
+  enable = true;
+  nodes = {
+    n1.port = 31001; n2.port = 31002; n3.port = 31003;
+    n4.port = 31004; n5.port = 31005; n6.port = 31006;
+  };
+};`,
+  options: {
+    package: t.package("redis"),
+    nodes: t.attrsOf(
+      t.submodule({
+        port: t.int({ description: "The node's TCP port (the cluster bus uses port + 10000)." }),
+        extraConfig: t.lines({ default: "", description: "Lines appended to this node's `redis.conf`, written as they are." }),
+      }),
+      {
+        default: Object.fromEntries([1, 2, 3, 4, 5, 6].map((i) => [`n${i}`, { port: 30000 + i, extraConfig: "" }])),
+        description: "The cluster's nodes, by name: each runs as the process `<name>-<node>`.",
+      },
+    ),
+    bind: t.nullOr(t.str(), {
+      default: "127.0.0.1",
+      example: "127.0.0.1",
+      description: "The IP interface every node binds to. `null` means all interfaces.",
+    }),
+    timeout: t.int({
+      default: 2000,
+      description: "`cluster-node-timeout`, in milliseconds: after it a node is considered failing and a replica of a failed master takes over.",
+    }),
+    replicas: t.int({ default: 1, description: "Replicas per master (`--cluster-replicas`)." }),
+  },
+  processes: ({ name, cfg, pkgs }) => {
+    const host: Expr<string> = cond(notNull(cfg.bind), cfg.bind as Expr<string>, "127.0.0.1");
+    const cli = exe(cfg.package, "redis-cli");
+    const nodes = processesFor(cfg.nodes, (node, n) => {
+      const port = field(n, "port");
+      const conf = file(
+        "redis.conf",
+        concatStrings([
+          s`port ${port}\n`,
+          "cluster-enabled yes\n",
+          s`cluster-config-file nodes-${port}.conf\n`,
+          s`cluster-node-timeout ${cfg.timeout}\n`,
+          "appendonly yes\n",
+          s`appendfilename "appendonly-${port}.aof"\n`,
+          s`dbfilename "dump-${port}.rdb"\n`,
+          ifSet(cfg.bind, (b) => s`bind ${b}\n`, ""),
+          field(n, "extraConfig"),
+          "\n",
+        ]),
+      );
+      return process(s`${name}-${node}`, {
+        command: script({
+          name: "start-redis-cluster-node",
+          runtimeInputs: [pkgs.coreutils, cfg.package],
+          text: sh`
+            mkdir -p ${cfg.dataDir}
+            exec redis-server ${conf} --dir ${cfg.dataDir}
+          `,
+        }),
+        shutdown: { command: sh`${cli} -h ${host} -p ${port} shutdown nosave` },
+        readiness_probe: {
+          exec: { command: sh`${cli} -h ${host} -p ${port} ping` },
+          initial_delay_seconds: 0,
+          period_seconds: 1,
+          timeout_seconds: 4,
+          failure_threshold: 30,
+        },
+        availability: { restart: "on_failure", max_restarts: 5 },
+      });
+    });
+
+    const hosts = mapAttrsToList(cfg.nodes, (_, n) => s`${host}:${field(n, "port")}`, "node");
+    const createScript = script({
+      name: "redis-cluster-create",
+      runtimeInputs: [cfg.package, pkgs.gnugrep, pkgs.coreutils],
+      text: sh`
+        hosts=(${hosts})
+        first=\${hosts[0]}
+        info() { redis-cli -h "\${first%:*}" -p "\${first##*:}" cluster info; }
+        # Nodes keep their slots in nodes-<port>.conf (in dataDir): a cluster made by an
+        # earlier run comes back with every slot assigned, and is left as it is.
+        if info | grep -q '^cluster_slots_assigned:16384'; then
+          echo "redis cluster already created"
+        else
+          redis-cli --cluster create "\${hosts[@]}" --cluster-replicas ${cfg.replicas} --cluster-yes
+        fi
+        # Wait until every slot is served (at most 30 s).
+        for _ in $(seq 1 60); do
+          if info | grep -q '^cluster_state:ok'; then
+            exit 0
+          fi
+          sleep 0.5
+        done
+        echo "the cluster did not reach cluster_state:ok" >&2
+        exit 1
+      `,
+    });
+    return [
+      nodes,
+      process(s`${name}-cluster-create`, {
+        command: createScript,
+        depends_on: [dependsOnEach(cfg.nodes, (node) => s`${name}-${node}`, "process_healthy")],
+      }),
+    ];
+  },
+});
