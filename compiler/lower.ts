@@ -17,6 +17,7 @@ import {
   lower,
   pkgs,
   type ProcessDecl,
+  type ProcessExtension,
   type ProcessFamily,
   resetFreshNames,
   type AnyService,
@@ -128,8 +129,9 @@ export function lowerService(svc: AnyService): LoweredService {
   const ctx = makeCtx({ ...svc.options, ...derived }, lets);
   const processes = svc.processes ? guard(svc, "processes", () => svc.processes!(ctx)) : [];
   const instances = svc.instances ? guard(svc, "instances", () => svc.instances!(ctx)) : [];
-  const statics = processes.filter((p): p is ProcessDecl => !("kind" in p && p.kind === "process-family"));
+  const statics = processes.filter((p): p is ProcessDecl => !("kind" in p));
   const families = processes.filter((p): p is ProcessFamily => "kind" in p && p.kind === "process-family");
+  const extensions = processes.filter((p): p is ProcessExtension => "kind" in p && p.kind === "process-extension");
   checkProcesses(statics, svc);
 
   const dependencies = [...new Set(instances.map((i) => i.service.name))].sort();
@@ -179,7 +181,10 @@ export function lowerService(svc: AnyService): LoweredService {
     nBind(
       ["settings", "processes"],
       updateAll([
-        nAttrs(statics.map((p) => guard(svc, "process", () => lowerProcess(p), p.location))),
+        nAttrs([
+          ...statics.map((p) => guard(svc, "process", () => lowerProcess(p), p.location)),
+          ...extensions.map((p) => guard(svc, "process", () => nBind(keyOf(lower(p.name)), processBody(p, false)), p.location)),
+        ]),
         ...families.map((f) => guard(svc, "process", () => lowerFamily(f), f.location)),
       ]),
     ),
@@ -223,7 +228,11 @@ export function lowerService(svc: AnyService): LoweredService {
     nBind(
       ["options", "services", svc.name],
       mkOption([
-        nBind("type", nApply(nLib("types", "attrsOf"), nApply(nLib("types", "submodule"), nVar("instanceModule")))),
+        // submoduleWith (shorthandOnlyDefinesConfig = false), as services-flake: an instance definition may carry `imports`.
+        nBind(
+          "type",
+          nApply(nLib("types", "attrsOf"), nApply(nLib("types", "submoduleWith"), nAttrs([nBind("modules", nList([nVar("instanceModule")]))]))),
+        ),
         nBind("default", nAttrs([])),
         nBind("description", nStr(svc.description.trim())),
       ]),
@@ -302,15 +311,17 @@ function lowerDependsOn(depends_on: NonNullable<ProcessDecl["depends_on"]>): Nix
   return updateAll([...(statics.length > 0 || families.length === 0 ? [nAttrs(statics)] : []), ...families]);
 }
 
-function processBody(p: ProcessDecl): NixNode {
-  const { name: _name, location: _location, depends_on, namespace, ...rest } = p;
+function processBody(p: ProcessDecl | ProcessExtension, ownNamespace = true): NixNode {
+  const { name: _name, location: _location, depends_on, namespace, ...all } = p;
+  const { kind: _kind, ...rest } = all as typeof all & { kind?: string };
   const bindings: Binding[] = [];
   for (const [k, v] of Object.entries(rest)) {
     if (v === undefined) continue;
     bindings.push(nBind(k, lower(v)));
   }
   if (depends_on && depends_on.length > 0) bindings.push(nBind("depends_on", lowerDependsOn(depends_on)));
-  bindings.push(nBind("namespace", namespace === undefined ? nApply(nLib("mkDefault"), nSelect(nVar("config"), "namespace")) : lower(namespace)));
+  if (namespace !== undefined) bindings.push(nBind("namespace", lower(namespace)));
+  else if (ownNamespace) bindings.push(nBind("namespace", nApply(nLib("mkDefault"), nSelect(nVar("config"), "namespace"))));
   return nAttrs(bindings);
 }
 

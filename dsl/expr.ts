@@ -31,8 +31,8 @@ declare const brand: unique symbol;
 export type Pkg = { readonly [brand]: "package" };
 /** A Nix path value (`./schema.sql`); interpolating it copies it into the store. */
 export type NixPath = { readonly [brand]: "path" };
-/** A Nix module value (what `lib.types.deferredModule` holds). */
-export type NixModule = { readonly [brand]: "module" };
+/** A Nix module value (what `lib.types.deferredModule` holds), written in TS as an attribute set of definitions. */
+export type NixModule = { readonly [option: string]: unknown };
 /** A Nix function taking an attribute set `A` and returning `R`. */
 export type NixFunction<A, R> = { readonly [brand]: "function"; readonly _a?: A; readonly _r?: R };
 /** A string that is already valid shell code: embedded as-is by the `sh` template. */
@@ -80,7 +80,7 @@ export type Val<T> = T | Expr<T>;
 /** `Val<T>` applied deeply: lists and records may mix literals and expressions. */
 export type DeepVal<T> =
   | Expr<T>
-  | (T extends Pkg | NixPath | NixModule | NixFunction<unknown, unknown>
+  | (T extends Pkg | NixPath | NixFunction<unknown, unknown>
       ? never
       : T extends readonly (infer E)[]
         ? readonly DeepVal<E>[]
@@ -388,6 +388,9 @@ export const toJSON = (v: Expr<unknown> | DeepVal<unknown>): Expr<string> =>
 /** `lib.replaceStrings from to s`: each `from[i]` is replaced by `to[i]`, left to right. */
 export const replaceStrings = (from: readonly string[], to: readonly string[], str: Val<string>): Expr<string> =>
   expr(nApply(nLib("replaceStrings"), lower(from), lower(to), lower(str)), "string");
+
+/** `lib.toLower s`. */
+export const toLower = (str: Val<string>): Expr<string> => expr(nApply(nLib("toLower"), lower(str)), "string");
 
 /** `lib.hasPrefix prefix s`. */
 export const hasPrefix = (prefix: Val<string>, str: Val<string>): Expr<boolean> =>

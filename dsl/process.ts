@@ -96,6 +96,22 @@ export interface ProcessDecl extends ProcessSettings {
   readonly location: SourceLocation | undefined;
 }
 
+/** Settings added to a process another module declares (e.g. a composed instance's). */
+export interface ProcessExtension extends Partial<ProcessSettings> {
+  readonly kind: "process-extension";
+  readonly name: Val<string>;
+  readonly location: SourceLocation | undefined;
+}
+
+/**
+ * Adds settings to a process declared elsewhere — typically to order a composed
+ * instance's process after one of this service's: the module system merges them.
+ * @example extendProcess(s`${name}-replica-init`, { depends_on: [{ process: backup, condition: "process_completed_successfully" }] })
+ */
+export function extendProcess(name: Val<string>, settings: Partial<ProcessSettings>): ProcessExtension {
+  return { ...settings, kind: "process-extension", name, location: callSite() };
+}
+
 /**
  * Declares a process-compose process.
  * @param name the process name, e.g. `` s`${name}-init` ``.

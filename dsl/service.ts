@@ -23,7 +23,7 @@ import {
   type Val,
 } from "./expr";
 import { callSite, type SourceLocation } from "./location";
-import type { ProcessDecl, ProcessFamily } from "./process";
+import type { ProcessDecl, ProcessExtension, ProcessFamily } from "./process";
 import { type Infer, type OptionType, type Shape, type SubmoduleType, t } from "./types";
 
 /** Options every instance has, as services-flake's `multiService` declares them. */
@@ -144,7 +144,7 @@ export interface ServiceDefinition<S extends Shape, D extends Shape> {
   /** Read-only options computed from `options` (each should set `readOnly: true` and a default). */
   readonly derived?: (ctx: ServiceContext<S>) => D;
   /** The processes an enabled instance contributes to `settings.processes`. */
-  readonly processes?: (ctx: ServiceContext<S & D>) => readonly (ProcessDecl | ProcessFamily)[];
+  readonly processes?: (ctx: ServiceContext<S & D>) => readonly (ProcessDecl | ProcessFamily | ProcessExtension)[];
   /** Instances of other services an enabled instance declares (composition). */
   readonly instances?: (ctx: ServiceContext<S & D>) => readonly InstanceDecl[];
   /** A usage example for docs (Nix source of the instance's settings). */
@@ -183,7 +183,7 @@ export function isService(v: unknown): v is AnyService {
  */
 export type InputVal<T> =
   | Expr<T>
-  | (T extends Pkg | NixModule | NixPath | NixFunction<unknown, unknown>
+  | (T extends Pkg | NixPath | NixFunction<unknown, unknown>
       ? never
       : T extends readonly (infer E)[]
         ? readonly InputVal<E>[]

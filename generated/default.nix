@@ -2,4 +2,4 @@
 # Regenerate with: pnpm build-modules
 #
 # A process-compose-flake module with every services-ts service.
-{ imports = [ ./postgres.nix ./redis.nix ./redis-cluster.nix ]; }
+{ imports = [ ./postgres.nix ./postgres-with-replica.nix ./redis.nix ./redis-cluster.nix ]; }

@@ -5,6 +5,7 @@
 {
   default = ./default.nix;
   postgres = ./postgres.nix;
+  postgres-with-replica = ./postgres-with-replica.nix;
   redis = ./redis.nix;
   redis-cluster = ./redis-cluster.nix;
 }

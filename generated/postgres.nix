@@ -490,7 +490,7 @@ let
 in
 {
   options.services.postgres = lib.mkOption {
-    type = lib.types.attrsOf (lib.types.submodule instanceModule);
+    type = lib.types.attrsOf (lib.types.submoduleWith { modules = [ instanceModule ]; });
     default = { };
     description = "[PostgreSQL](https://www.postgresql.org/) database server, one cluster per instance. The `<name>-init` process creates the cluster on first start and applies `ensureDatabases` / `ensureUsers` on every start; `<name>` runs the server.";
   };

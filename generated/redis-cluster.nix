@@ -133,7 +133,7 @@ let
 in
 {
   options.services.redis-cluster = lib.mkOption {
-    type = lib.types.attrsOf (lib.types.submodule instanceModule);
+    type = lib.types.attrsOf (lib.types.submoduleWith { modules = [ instanceModule ]; });
     default = { };
     description = "A [Redis Cluster](https://redis.io/docs/latest/operate/oss_and_stack/management/scaling/): one server per node; `<name>-cluster-create` joins them into a cluster once, with `replicas` replicas per master (six nodes: 3 masters, 3 replicas).";
   };

@@ -108,7 +108,7 @@ let
 in
 {
   options.services.redis = lib.mkOption {
-    type = lib.types.attrsOf (lib.types.submodule instanceModule);
+    type = lib.types.attrsOf (lib.types.submoduleWith { modules = [ instanceModule ]; });
     default = { };
     description = "[Redis](https://redis.io/) in-memory data store, one server per instance.";
   };
