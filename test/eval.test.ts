@@ -190,3 +190,48 @@ describe.skipIf(!seeded)("[nix eval] per-service modules and flake-parts", () =>
     );
   });
 });
+
+describe.skipIf(!seeded)("[nix eval] composed and multi-process services", () => {
+  it("postgres-with-replica declares a primary, a replica and the clone between them, per instance", () => {
+    const ev = evalProcessComposeFull(`[
+      ${nixPath(join(generated, "postgres-with-replica.nix"))}
+      { services.postgres-with-replica."a" = { enable = true; extraReplicaDBSettings.settings.hot_standby_feedback = true; };
+        services.postgres-with-replica."b" = { enable = true; port = 6000; replicaPort = 6001; }; }
+    ]`);
+    const p = procs(ev);
+    expect(Object.keys(p).sort()).toEqual(
+      ["a", "a-init", "a-replica", "a-replica-init", "pg-basebackup-a", "b", "b-init", "b-replica", "b-replica-init", "pg-basebackup-b"].sort(),
+    );
+    expect(p["pg-basebackup-b"]!.depends_on).toEqual({ b: { condition: "process_healthy" } });
+    expect(p["b-replica-init"]!.depends_on).toEqual({ "pg-basebackup-b": { condition: "process_completed_successfully" } });
+    expect(p["b-replica"]!.depends_on).toEqual({ "b-replica-init": { condition: "process_completed_successfully" } });
+    expect(p["b"]!.namespace).toBe("postgres-with-replica.b");
+    const probe = (n: string) => (p[n]!.readiness_probe as { exec: { command: string } }).exec.command;
+    expect(probe("b")).toContain("-p 6000 ");
+    expect(probe("b-replica")).toContain("-p 6001 ");
+    const backup = readProcessScript(ev, "pg-basebackup-b");
+    expect(backup).toContain("-h 127.0.0.1 -p 6000 -U replicator");
+    expect(backup).toContain("--slot=b_replica");
+    expect(storeFile(readProcessScript(ev, "a-replica-init"), "postgresql.conf")).toContain("hot_standby_feedback = on");
+    expect(storeFile(readProcessScript(ev, "a-init"), "ensure.sql")).toContain('ALTER ROLE "replicator" WITH NOSUPERUSER LOGIN REPLICATION;');
+  });
+
+  it("redis-cluster runs one process per node and creates the cluster after all are healthy", () => {
+    const ev = evalProcessComposeFull(`[
+      ${nixPath(join(generated, "redis-cluster.nix"))}
+      { services.redis-cluster."c" = { enable = true; nodes = { x.port = 7001; y.port = 7002; z.port = 7003; }; replicas = 0; }; }
+    ]`);
+    const p = procs(ev);
+    expect(Object.keys(p).sort()).toEqual(["c-cluster-create", "c-x", "c-y", "c-z"]);
+    expect(p["c-cluster-create"]!.depends_on).toEqual({
+      "c-x": { condition: "process_healthy" },
+      "c-y": { condition: "process_healthy" },
+      "c-z": { condition: "process_healthy" },
+    });
+    const create = readProcessScript(ev, "c-cluster-create");
+    expect(create).toContain("hosts=(127.0.0.1:7001 127.0.0.1:7002 127.0.0.1:7003)");
+    expect(create).toContain("--cluster-replicas 0");
+    const conf = storeFile(readProcessScript(ev, "c-y"), "redis.conf");
+    expect(conf).toContain("port 7002\ncluster-enabled yes\ncluster-config-file nodes-7002.conf\n");
+  });
+});
