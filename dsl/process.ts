@@ -4,7 +4,7 @@
  * See https://f1bonacc1.github.io/process-compose/ and process-compose-flake's
  * `nix/process-compose/settings/process.nix`.
  */
-import { type Expr, expr, fresh, type Pkg, shapeOf, type Val, withShape } from "./expr";
+import { type Expr, expr, exe, fresh, type Pkg, shapeOf, sh, type ShellCode, type Val, withShape } from "./expr";
 import { nVar } from "../compiler/nix-ast";
 import { callSite, type SourceLocation } from "./location";
 
@@ -168,4 +168,28 @@ export function dependsOnEach<V>(
 ): DependsOnEach {
   const keyVar = fresh("key");
   return { kind: "depends-on-each", over: attrs, keyVar, process: name(expr<string>(nVar(keyVar), "string")), condition };
+}
+
+/**
+ * A readiness probe that answers as soon as the server does. process-compose
+ * probes at most once a second, so a plain check that runs just before the
+ * server is up costs up to a second. This probe's command retries `check`
+ * every 50 ms for up to `withinSeconds` (default 3), then the usual probe
+ * cycle (`period_seconds` 1, `failure_threshold` 30) takes over.
+ *
+ * @param check shell code exiting 0 when the server is ready (e.g. `pg_isready …`).
+ * @param sleepFrom a package providing `bin/sleep` (usually `pkgs.coreutils`).
+ */
+export function pollingProbe(check: Expr<ShellCode>, sleepFrom: Expr<Pkg>, withinSeconds = 3): Probe {
+  const tries = withinSeconds * 20;
+  return {
+    exec: {
+      command: sh`for _ in $(${exe(sleepFrom, "seq")} ${tries}); do ${check} >/dev/null 2>&1 && exit 0; ${exe(sleepFrom, "sleep")} 0.05; done; exit 1`,
+    },
+    initial_delay_seconds: 0,
+    period_seconds: 1,
+    timeout_seconds: withinSeconds + 2,
+    success_threshold: 1,
+    failure_threshold: 30,
+  };
 }

@@ -471,11 +471,11 @@ let
             };
             readiness_probe = {
               exec = {
-                command = "${lib.escapeShellArg (lib.getExe' postgresPackage "pg_isready")} ${if config.socketDir == "" then "-h ${lib.escapeShellArg (if config.listen_addresses == "*" || config.listen_addresses == "0.0.0.0" then "127.0.0.1" else config.listen_addresses)}" else "-h \"$(${lib.escapeShellArg (lib.getExe' pkgs.coreutils "realpath")} -m -- ${lib.escapeShellArg config.socketDir})\""} -p ${toString config.port} -d template1 ${if config.superuser != null then "-U ${lib.escapeShellArg config.superuser}" else ""}";
+                command = "for _ in $(${lib.escapeShellArg (lib.getExe' pkgs.coreutils "seq")} 60); do ${lib.escapeShellArg (lib.getExe' postgresPackage "pg_isready")} ${if config.socketDir == "" then "-h ${lib.escapeShellArg (if config.listen_addresses == "*" || config.listen_addresses == "0.0.0.0" then "127.0.0.1" else config.listen_addresses)}" else "-h \"$(${lib.escapeShellArg (lib.getExe' pkgs.coreutils "realpath")} -m -- ${lib.escapeShellArg config.socketDir})\""} -p ${toString config.port} -d template1 ${if config.superuser != null then "-U ${lib.escapeShellArg config.superuser}" else ""} >/dev/null 2>&1 && exit 0; ${lib.escapeShellArg (lib.getExe' pkgs.coreutils "sleep")} 0.05; done; exit 1";
               };
               initial_delay_seconds = 0;
               period_seconds = 1;
-              timeout_seconds = 4;
+              timeout_seconds = 5;
               success_threshold = 1;
               failure_threshold = 30;
             };

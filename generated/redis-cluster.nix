@@ -118,11 +118,12 @@ let
           };
           readiness_probe = {
             exec = {
-              command = "${lib.escapeShellArg (lib.getExe' config.package "redis-cli")} -h ${lib.escapeShellArg (if config.bind != null then config.bind else "127.0.0.1")} -p ${toString value2.port} ping";
+              command = "for _ in $(${lib.escapeShellArg (lib.getExe' pkgs.coreutils "seq")} 60); do ${lib.escapeShellArg (lib.getExe' config.package "redis-cli")} -h ${lib.escapeShellArg (if config.bind != null then config.bind else "127.0.0.1")} -p ${toString value2.port} ping | ${lib.escapeShellArg (lib.getExe' pkgs.gnugrep "grep")} -qx PONG >/dev/null 2>&1 && exit 0; ${lib.escapeShellArg (lib.getExe' pkgs.coreutils "sleep")} 0.05; done; exit 1";
             };
             initial_delay_seconds = 0;
             period_seconds = 1;
-            timeout_seconds = 4;
+            timeout_seconds = 5;
+            success_threshold = 1;
             failure_threshold = 30;
           };
           availability = { restart = "on_failure"; max_restarts = 5; };

@@ -87,15 +87,11 @@ let
             };
             readiness_probe = {
               exec = {
-                command =
-                  if config.unixSocket != null && config.port == 0 then
-                    "${lib.escapeShellArg (lib.getExe' config.package "redis-cli")} -s ${lib.escapeShellArg (if config.unixSocket != null then if lib.hasPrefix "/" config.unixSocket then config.unixSocket else "${config.dataDir}/${config.unixSocket}" else "")} ping"
-                  else
-                    "${lib.escapeShellArg (lib.getExe' config.package "redis-cli")} -p ${toString config.port} ping";
+                command = "for _ in $(${lib.escapeShellArg (lib.getExe' pkgs.coreutils "seq")} 60); do ${if config.unixSocket != null && config.port == 0 then "${lib.escapeShellArg (lib.getExe' config.package "redis-cli")} -s ${lib.escapeShellArg (if config.unixSocket != null then if lib.hasPrefix "/" config.unixSocket then config.unixSocket else "${config.dataDir}/${config.unixSocket}" else "")} ping | ${lib.escapeShellArg (lib.getExe' pkgs.gnugrep "grep")} -qx PONG" else "${lib.escapeShellArg (lib.getExe' config.package "redis-cli")} -p ${toString config.port} ping | ${lib.escapeShellArg (lib.getExe' pkgs.gnugrep "grep")} -qx PONG"} >/dev/null 2>&1 && exit 0; ${lib.escapeShellArg (lib.getExe' pkgs.coreutils "sleep")} 0.05; done; exit 1";
               };
               initial_delay_seconds = 0;
               period_seconds = 1;
-              timeout_seconds = 4;
+              timeout_seconds = 5;
               success_threshold = 1;
               failure_threshold = 30;
             };

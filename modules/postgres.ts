@@ -26,6 +26,7 @@ import {
   notNull,
   optional,
   or,
+  pollingProbe,
   process,
   replaceStrings,
   type NixPath,
@@ -388,14 +389,10 @@ export default defineService({
       process(name, {
         command: start,
         depends_on: [{ process: init, condition: "process_completed_successfully" }],
-        readiness_probe: {
-          exec: { command: sh`${exe(pkg, "pg_isready")} ${probeHost} -p ${cfg.port} -d template1 ${superuserArgs}` },
-          initial_delay_seconds: 0,
-          period_seconds: 1,
-          timeout_seconds: 4,
-          success_threshold: 1,
-          failure_threshold: 30,
-        },
+        readiness_probe: pollingProbe(
+          sh`${exe(pkg, "pg_isready")} ${probeHost} -p ${cfg.port} -d template1 ${superuserArgs}`,
+          pkgs.coreutils,
+        ),
         // SIGINT: PostgreSQL's "fast shutdown" (https://www.postgresql.org/docs/current/server-shutdown.html).
         shutdown: { signal: 2 },
         availability: { restart: "on_failure", max_restarts: 5 },

@@ -17,6 +17,7 @@ import {
   ifSet,
   mapAttrsToList,
   notNull,
+  pollingProbe,
   process,
   processesFor,
   s,
@@ -91,13 +92,7 @@ export default defineService({
           `,
         }),
         shutdown: { command: sh`${cli} -h ${host} -p ${port} shutdown nosave` },
-        readiness_probe: {
-          exec: { command: sh`${cli} -h ${host} -p ${port} ping` },
-          initial_delay_seconds: 0,
-          period_seconds: 1,
-          timeout_seconds: 4,
-          failure_threshold: 30,
-        },
+        readiness_probe: pollingProbe(sh`${cli} -h ${host} -p ${port} ping | ${exe(pkgs.gnugrep, "grep")} -qx PONG`, pkgs.coreutils),
         availability: { restart: "on_failure", max_restarts: 5 },
       });
     });

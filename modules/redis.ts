@@ -11,6 +11,7 @@ import {
   hasPrefix,
   ifSet,
   notNull,
+  pollingProbe,
   process,
   replaceStrings,
   s,
@@ -95,18 +96,12 @@ export default defineService({
     );
     const viaSocket = and(notNull(cfg.unixSocket), eq(cfg.port, 0));
     const cli = exe(cfg.package, "redis-cli");
-    const ping = cond(viaSocket, sh`${cli} -s ${socketPath} ping`, sh`${cli} -p ${cfg.port} ping`);
+    const pong = sh`| ${exe(pkgs.gnugrep, "grep")} -qx PONG`;
+    const ping = cond(viaSocket, sh`${cli} -s ${socketPath} ping ${pong}`, sh`${cli} -p ${cfg.port} ping ${pong}`);
     return [
       process(name, {
         command: start,
-        readiness_probe: {
-          exec: { command: ping },
-          initial_delay_seconds: 0,
-          period_seconds: 1,
-          timeout_seconds: 4,
-          success_threshold: 1,
-          failure_threshold: 30,
-        },
+        readiness_probe: pollingProbe(ping, pkgs.coreutils),
         availability: { restart: "on_failure", max_restarts: 5 },
       }),
     ];

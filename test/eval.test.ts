@@ -103,10 +103,12 @@ describe.skipIf(!seeded)("[nix eval] three postgres and two redis instances in p
 
   it("probes each server where it listens", () => {
     const probe = (p: string) => (procs(ev)[p]!.readiness_probe as { exec: { command: string } }).exec.command;
-    expect(probe("pg1")).toMatch(/\/bin\/pg_isready -h 127\.0\.0\.1 -p 5432 -d template1 $/);
-    expect(probe("pg2")).toMatch(/\/bin\/pg_isready -h "\$\(\/nix\/store\/\S+\/bin\/realpath -m -- \.\/sockets\)" -p 5433 -d template1 -U admin$/);
-    expect(probe("r1")).toMatch(/\/bin\/redis-cli -p 6379 ping$/);
-    expect(probe("r2")).toMatch(/\/bin\/redis-cli -p 6380 ping$/);
+    // Polling probes: the check, retried every 50 ms within one probe.
+    expect(probe("pg1")).toMatch(/^for _ in \$\(\S+\/bin\/seq 60\); do \S+\/bin\/pg_isready -h 127\.0\.0\.1 -p 5432 -d template1  >\/dev\/null 2>&1 && exit 0; \S+\/bin\/sleep 0\.05; done; exit 1$/);
+    expect(probe("pg2")).toMatch(/\/bin\/pg_isready -h "\$\(\/nix\/store\/\S+\/bin\/realpath -m -- \.\/sockets\)" -p 5433 -d template1 -U admin >/);
+    expect(probe("r1")).toMatch(/\/bin\/redis-cli -p 6379 ping \| \S+\/bin\/grep -qx PONG >/);
+    expect(probe("r2")).toMatch(/\/bin\/redis-cli -p 6380 ping \| /);
+    expect(procs(ev)["pg1"]!.readiness_probe).toMatchObject({ initial_delay_seconds: 0, period_seconds: 1, timeout_seconds: 5 });
     expect(procs(ev)["pg1"]!.shutdown).toEqual({ signal: 2 });
   });
 
