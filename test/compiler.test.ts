@@ -143,13 +143,16 @@ describe("invalid definitions", () => {
     await expect(typecheck(dir, [join(dir, "modules", "svc.ts")])).rejects.toThrow(/svc\.ts:6:\d+[\s\S]*Property 'nope' does not exist/);
   });
 
-  it("the README's example service type-checks and compiles", async () => {
+  it("the README's example service and its test type-check and compile", async () => {
     const readme = readFileSync(join(root, "README.md"), "utf8");
-    const example = /```ts\n([\s\S]*?)```/.exec(readme)?.[1];
+    const [example, exampleTest] = [...readme.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]!);
     expect(example).toContain("defineService");
+    expect(exampleTest).toContain("defineTest");
     const dir = project("readme", "memcached.ts", example!);
-    await typecheck(dir, [join(dir, "modules", "memcached.ts")]);
+    writeFileSync(join(dir, "modules", "memcached.test.ts"), exampleTest!);
+    await typecheck(dir, [join(dir, "modules", "memcached.ts"), join(dir, "modules", "memcached.test.ts")]);
     const files = await compileAll(dir);
+    expect(files.find((f) => f.path === "tests/memcached.nix")!.content).toContain("services.memcached.m1 = { enable = true; port = 11311; };");
     const nix = files.find((f) => f.path === "memcached.nix")!.content;
     expect(nix).toContain('lib.mkPackageOption pkgs "memcached" { }');
     expect(nix).toMatch(/exec memcached --port \$\{toString config\.port\} \$\{lib\.escapeShellArgs\s+config\.extraArgs\}/);
