@@ -69,34 +69,30 @@ export async function typecheck(root: string, files: readonly string[]): Promise
   }
 }
 
-async function loadTest(file: string, root: string): Promise<ServiceTest> {
-  const rel = relative(root, file);
-  let mod: { default?: unknown };
+/** Imports a module file and returns its default export; load errors name the file. */
+async function importDefault(file: string, root: string): Promise<unknown> {
   try {
-    mod = (await import(pathToFileURL(file).href)) as { default?: unknown };
+    return ((await import(pathToFileURL(file).href)) as { default?: unknown }).default;
   } catch (e) {
     if (e instanceof DefinitionError) throw e;
-    throw new BuildError(`${rel}: failed to load: ${(e as Error).stack ?? String(e)}`);
+    throw new BuildError(`${relative(root, file)}: failed to load: ${(e as Error).stack ?? String(e)}`);
   }
-  if (!isServiceTest(mod.default)) throw new BuildError(`${rel}:1:1: the default export must be a test made with defineTest()`);
+}
+
+async function loadTest(file: string, root: string): Promise<ServiceTest> {
+  const test = await importDefault(file, root);
+  if (!isServiceTest(test)) throw new BuildError(`${relative(root, file)}:1:1: the default export must be a test made with defineTest()`);
   const expected = basename(file, ".test.ts");
-  if (mod.default.name !== expected) {
-    throw new DefinitionError(`test name "${mod.default.name}" must match its file name ("${expected}")`, mod.default.location);
+  if (test.name !== expected) {
+    throw new DefinitionError(`test name "${test.name}" must match its file name ("${expected}")`, test.location);
   }
-  return mod.default;
+  return test;
 }
 
 async function loadService(file: string, root: string): Promise<AnyService> {
-  const rel = relative(root, file);
-  let mod: { default?: unknown };
-  try {
-    mod = (await import(pathToFileURL(file).href)) as { default?: unknown };
-  } catch (e) {
-    if (e instanceof DefinitionError) throw e;
-    throw new BuildError(`${rel}: failed to load: ${(e as Error).stack ?? String(e)}`);
-  }
+  const mod = { default: await importDefault(file, root) };
   if (!isService(mod.default)) {
-    throw new BuildError(`${rel}:1:1: the default export must be a service made with defineService()`);
+    throw new BuildError(`${relative(root, file)}:1:1: the default export must be a service made with defineService()`);
   }
   const expected = basename(file, ".ts");
   if (mod.default.name !== expected) {
