@@ -27,6 +27,8 @@ import {
   builtinOptions,
   reservedOptionNames,
   type ServiceTest,
+  isolatedFreshNames,
+  SHELLCHECK_EXCLUDES,
   testContext,
 } from "../dsl";
 import { callSite, firstUserFrame, type SourceLocation } from "../dsl/location";
@@ -364,7 +366,7 @@ function derivedShapeOf(svc: AnyService): Shape {
         throw new Error("nested instanceOf in derived options is not supported");
       },
     };
-    d = svc.derived ? (svc.derived(ctx) as Shape) : {};
+    d = svc.derived ? isolatedFreshNames(() => svc.derived!(ctx) as Shape) : {};
     derivedCache.set(svc, d);
   }
   return d;
@@ -492,7 +494,7 @@ export function lowerTest(test: ServiceTest): NixNode {
     nAttrs([
       nBind("name", nStr(`${test.name}-test`)),
       nBind("runtimeInputs", lower(proc.runtimeInputs ?? [])),
-      nBind("excludeShellChecks", lower(["SC2016"])),
+      nBind("excludeShellChecks", lower(SHELLCHECK_EXCLUDES)),
       nBind("text", proc.text.node),
     ]),
   );

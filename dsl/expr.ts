@@ -147,6 +147,20 @@ let freshCounter = 0;
 export function resetFreshNames(): void {
   freshCounter = 0;
 }
+/**
+ * Runs `f` without consuming fresh names of the caller: whatever `f` lowers is
+ * thrown away (e.g. evaluating another service's derived options for their
+ * kinds), so the names in the output must not depend on whether it ran.
+ */
+export function isolatedFreshNames<T>(f: () => T): T {
+  const saved = freshCounter;
+  try {
+    return f();
+  } finally {
+    freshCounter = saved;
+  }
+}
+
 /** A fresh Nix variable name for a lambda parameter, e.g. `node3`. */
 export function fresh(hint: string): string {
   freshCounter += 1;

@@ -217,9 +217,17 @@ export function mkDefault<T>(v: DeepVal<T> | Expr<T>): Expr<T> {
 }
 
 /**
+ * ShellCheck findings that correct quoting by `sh` triggers, excluded from every
+ * script's check (nixpkgs fails the build on any finding): a quoted value may hold
+ * a literal `$` (SC2016), end in a backslash or hold `\'` (SC1003), or hold
+ * Unicode quotes (SC1110, SC1111, SC1112). See https://www.shellcheck.net/wiki/
+ */
+export const SHELLCHECK_EXCLUDES = ["SC1003", "SC1110", "SC1111", "SC1112", "SC2016"] as const;
+
+/**
  * A shell script package: `pkgs.writeShellApplication` (bash with errexit,
  * nounset and pipefail, `runtimeInputs` on PATH, checked by ShellCheck except
- * SC2016, since `sh`-quoted values may hold a literal `$` on purpose).
+ * {@link SHELLCHECK_EXCLUDES}).
  */
 export function script(opts: {
   /** The program name (`bin/<name>`). */
@@ -235,8 +243,7 @@ export function script(opts: {
       nAttrs([
         nBind("name", lower(opts.name)),
         nBind("runtimeInputs", lower(opts.runtimeInputs ?? [])),
-        // Values quoted by `sh` may hold a literal `$`: single quotes are meant there (SC2016).
-        nBind("excludeShellChecks", lower(["SC2016"])),
+        nBind("excludeShellChecks", lower(SHELLCHECK_EXCLUDES)),
         nBind("text", opts.text.node),
       ]),
     ),

@@ -78,7 +78,7 @@ let
           command = pkgs.writeShellApplication {
             name = "pg-basebackup";
             runtimeInputs = [ config.package pkgs.coreutils ];
-            excludeShellChecks = [ "SC2016" ];
+            excludeShellChecks = [ "SC1003" "SC1110" "SC1111" "SC1112" "SC2016" ];
             text = ''
               REPLICA_DATA=$(realpath -m -- ${lib.escapeShellArg rootConfig.services.postgres."${name}-replica".dataDir})
               if [[ -f "$REPLICA_DATA/PG_VERSION" ]]; then

@@ -405,7 +405,7 @@ let
             command = pkgs.writeShellApplication {
               name = "setup-postgres";
               runtimeInputs = [ postgresPackage pkgs.coreutils ];
-              excludeShellChecks = [ "SC2016" ];
+              excludeShellChecks = [ "SC1003" "SC1110" "SC1111" "SC1112" "SC2016" ];
               text = ''
                 PGDATA=$(realpath -m -- ${lib.escapeShellArg config.dataDir})
                 export PGDATA
@@ -441,7 +441,7 @@ let
                   first_run=1
                 fi
                 install -m 0600 ${lib.escapeShellArg postgresqlConf} "$PGDATA/postgresql.conf"
-                ${if config.socketDir == "" then "" else "mkdir -p ${lib.escapeShellArg config.socketDir}"}
+                ${if config.socketDir == "" then "" else "mkdir -p -- ${lib.escapeShellArg config.socketDir}"}
                 ensure_needed=${lib.escapeShellArg (if (if config.ensureDatabases == [ ] then false else true) || (if config.ensureUsers == [ ] then false else true) then "1" else "0")}
                 if [[ $first_run == 1 || $ensure_needed == 1 ]]; then
                   PGHOST=$(mktemp -d "''${TMPDIR:-/tmp}/pg-init-XXXXXX")
@@ -462,7 +462,7 @@ let
             command = pkgs.writeShellApplication {
               name = "start-postgres";
               runtimeInputs = [ postgresPackage pkgs.coreutils ];
-              excludeShellChecks = [ "SC2016" ];
+              excludeShellChecks = [ "SC1003" "SC1110" "SC1111" "SC1112" "SC2016" ];
               text = ''
                 PGDATA=$(realpath -m -- ${lib.escapeShellArg config.dataDir})
                 export PGDATA

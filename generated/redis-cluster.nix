@@ -74,7 +74,7 @@ let
             command = pkgs.writeShellApplication {
               name = "redis-cluster-create";
               runtimeInputs = [ config.package pkgs.gnugrep pkgs.coreutils ];
-              excludeShellChecks = [ "SC2016" ];
+              excludeShellChecks = [ "SC1003" "SC1110" "SC1111" "SC1112" "SC2016" ];
               text = ''
                 hosts=(${lib.escapeShellArgs (lib.mapAttrsToList (name3: node4: "${if config.bind != null then config.bind else "127.0.0.1"}:${toString node4.port}") config.nodes)})
                 first=''${hosts[0]}
@@ -107,10 +107,11 @@ let
           command = pkgs.writeShellApplication {
             name = "start-redis-cluster-node";
             runtimeInputs = [ pkgs.coreutils config.package ];
-            excludeShellChecks = [ "SC2016" ];
+            excludeShellChecks = [ "SC1003" "SC1110" "SC1111" "SC1112" "SC2016" ];
             text = ''
-              mkdir -p ${lib.escapeShellArg config.dataDir}
-              exec redis-server ${lib.escapeShellArg (pkgs.writeText "redis.conf" (lib.concatStrings [ "port ${toString value2.port}\n" "cluster-enabled yes\n" "cluster-config-file nodes-${toString value2.port}.conf\n" "cluster-node-timeout ${toString config.timeout}\n" "appendonly yes\n" "appendfilename \"appendonly-${toString value2.port}.aof\"\n" "dbfilename \"dump-${toString value2.port}.rdb\"\n" (if config.bind != null then "bind ${config.bind}\n" else "") value2.extraConfig "\n" ]))} --dir ${lib.escapeShellArg config.dataDir}
+              data=$(realpath -m -- ${lib.escapeShellArg config.dataDir})
+              mkdir -p -- "$data"
+              exec redis-server ${lib.escapeShellArg (pkgs.writeText "redis.conf" (lib.concatStrings [ "port ${toString value2.port}\n" "cluster-enabled yes\n" "cluster-config-file nodes-${toString value2.port}.conf\n" "cluster-node-timeout ${toString config.timeout}\n" "appendonly yes\n" "appendfilename \"appendonly-${toString value2.port}.aof\"\n" "dbfilename \"dump-${toString value2.port}.rdb\"\n" (if config.bind != null then "bind ${config.bind}\n" else "") value2.extraConfig "\n" ]))} --dir "$data"
             '';
           };
           shutdown = {

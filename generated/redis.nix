@@ -79,10 +79,11 @@ let
             command = pkgs.writeShellApplication {
               name = "start-redis";
               runtimeInputs = [ pkgs.coreutils config.package ];
-              excludeShellChecks = [ "SC2016" ];
+              excludeShellChecks = [ "SC1003" "SC1110" "SC1111" "SC1112" "SC2016" ];
               text = ''
-                mkdir -p ${lib.escapeShellArg config.dataDir}
-                exec redis-server ${lib.escapeShellArg redisConfig} --dir ${lib.escapeShellArg config.dataDir}
+                data=$(realpath -m -- ${lib.escapeShellArg config.dataDir})
+                mkdir -p -- "$data"
+                exec redis-server ${lib.escapeShellArg redisConfig} --dir "$data"
               '';
             };
             readiness_probe = {

@@ -351,7 +351,7 @@ export default defineService({
           first_run=1
         fi
         install -m 0600 ${conf} "$PGDATA/postgresql.conf"
-        ${cond(eq(cfg.socketDir, ""), sh``, sh`mkdir -p ${cfg.socketDir}`)}
+        ${cond(eq(cfg.socketDir, ""), sh``, sh`mkdir -p -- ${cfg.socketDir}`)}
         ensure_needed=${cond(hasEnsure, "1", "0")}
         if [[ $first_run == 1 || $ensure_needed == 1 ]]; then
           PGHOST=$(mktemp -d "\${TMPDIR:-/tmp}/pg-init-XXXXXX")

@@ -87,8 +87,9 @@ export default defineService({
           name: "start-redis-cluster-node",
           runtimeInputs: [pkgs.coreutils, cfg.package],
           text: sh`
-            mkdir -p ${cfg.dataDir}
-            exec redis-server ${conf} --dir ${cfg.dataDir}
+            data=$(realpath -m -- ${cfg.dataDir})
+            mkdir -p -- "$data"
+            exec redis-server ${conf} --dir "$data"
           `,
         }),
         shutdown: { command: sh`${cli} -h ${host} -p ${port} shutdown nosave` },

@@ -84,8 +84,9 @@ export default defineService({
       name: "start-redis",
       runtimeInputs: [pkgs.coreutils, cfg.package],
       text: sh`
-        mkdir -p ${cfg.dataDir}
-        exec redis-server ${conf} --dir ${cfg.dataDir}
+        data=$(realpath -m -- ${cfg.dataDir})
+        mkdir -p -- "$data"
+        exec redis-server ${conf} --dir "$data"
       `,
     });
     // Reach the server the way it listens: TCP unless port is 0, else its socket.

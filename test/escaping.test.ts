@@ -466,19 +466,6 @@ function evaluate(services: readonly AnyService[], config: NixNode, pkgsOverlays
   return evalProcessComposeFull(writeModules(services, config), pkgsOverlays === undefined ? {} : { pkgsOverlays });
 }
 
-/**
- * ShellCheck findings that quoting alone triggers (KNOWN BUG, see the test below):
- * SC1003 for a single-quoted word ending in `\` (a value ending in a backslash, or
- * holding `\'`), SC1112 for a Unicode single quote (’ ‘) inside single quotes.
- * `script()` excludes only SC2016, so such values fail the build.
- */
-const QUOTING_SHELLCHECK_FINDINGS = ["SC1003", "SC1112"];
-/** Test-package overlay: writeShellApplication also excludes {@link QUOTING_SHELLCHECK_FINDINGS}. */
-const toleratingQuotingFindings = `[ (final: prev: {
-  writeShellApplication = args: prev.writeShellApplication (args // {
-    excludeShellChecks = (args.excludeShellChecks or [ ]) ++ ${printNix(nLiteral(QUOTING_SHELLCHECK_FINDINGS)).trim()};
-  });
-}) ]`;
 
 /**
  * {@link evaluate}, and when Nix fails, names the values our printer does not round-trip
@@ -861,8 +848,6 @@ describe.skipIf(!SEEDED)(
             [escapeProbe, literals],
             config,
             samples.flatMap((x, i) => [instanceName(x, i), x.value, ...x.values, x.literal]),
-            // Quoting is what is tested here; the ShellCheck false positives are the known bug below.
-            toleratingQuotingFindings,
           );
           const wantNames = samples
             .flatMap((x, i) => [instanceName(x, i), `${instanceName(x, i)}-sql`, `lit-${i}`])
@@ -948,12 +933,11 @@ describe.skipIf(!SEEDED)(
       SLOW,
     );
 
-    // KNOWN BUG (reported, not fixed here): `script()` passes only SC2016 to excludeShellChecks, so a
-    // correctly quoted value that ShellCheck's heuristics dislike fails the writeShellApplication build:
-    // '…\' (value ending in a backslash, or holding \') is SC1003, a Unicode ’ or ‘ is SC1112 (both
-    // "info", which fails the check). When fixed, this test fails: turn `it.fails` into `it`.
-    it.fails(
-      "KNOWN BUG: a script quoting a value that ends in a backslash or holds a Unicode quote builds",
+    // Regression: a correctly quoted value that ShellCheck's heuristics dislike ('…\' is SC1003, a
+    // Unicode ’ or ‘ is SC1112, both "info") used to fail the writeShellApplication build; script()
+    // now excludes those checks (SHELLCHECK_EXCLUDES).
+    it(
+      "a script quoting a value that ends in a backslash or holds a Unicode quote builds",
       () => {
         const values = ["C:\\", "a\\'b", "it\u2019s", "\u2018x\u2019"];
         const config = nAttrs(

@@ -117,7 +117,7 @@ describe.skipIf(!seeded)("[nix eval] three postgres and two redis instances in p
     expect(setup).toContain("PGDATA=$(realpath -m -- './data/pg two $x')");
     expect(setup).toContain("export PGPORT=5433");
     expect(setup).toContain("initdb '--locale=C' '--auth=trust' -U admin -D \"$PGDATA\"");
-    expect(setup).toContain("mkdir -p ./sockets");
+    expect(setup).toContain("mkdir -p -- ./sockets");
     const conf = storeFile(setup, "postgresql.conf");
     expect(conf.split("\n")).toEqual(
       expect.arrayContaining([
@@ -155,7 +155,7 @@ describe.skipIf(!seeded)("[nix eval] three postgres and two redis instances in p
 
   it("renders redis.conf per instance", () => {
     const start = readProcessScript(ev, "r2");
-    expect(start).toContain("mkdir -p './data/redis two'");
+    expect(start).toContain(`data=$(realpath -m -- './data/redis two')\nmkdir -p -- "$data"\nexec redis-server`);
     const conf = storeFile(start, "redis.conf");
     expect(conf).toBe('port 6380\nbind 127.0.0.1\nunixsocket "r2.sock"\nunixsocketperm 660\nmaxmemory 64mb\nappendonly yes\n');
     expect(storeFile(readProcessScript(ev, "r1"), "redis.conf")).toBe("port 6379\nbind 127.0.0.1\n\n");

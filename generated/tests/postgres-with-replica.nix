@@ -19,7 +19,7 @@
         pkgs.gnugrep
         pkgs.coreutils
       ];
-      excludeShellChecks = [ "SC2016" ];
+      excludeShellChecks = [ "SC1003" "SC1110" "SC1111" "SC1112" "SC2016" ];
       text = ''
         run=''${SERVICES_TS_RUN:-1}
         primary() { psql -X -At -h 127.0.0.1 -p ${toString config.services.postgres-with-replica.db.port} -d app -c "$1"; }

@@ -33,7 +33,7 @@
     command = pkgs.writeShellApplication {
       name = "postgres-test";
       runtimeInputs = [ config.services.postgres.pg1.package pkgs.gnugrep pkgs.coreutils ];
-      excludeShellChecks = [ "SC2016" ];
+      excludeShellChecks = [ "SC1003" "SC1110" "SC1111" "SC1112" "SC2016" ];
       text = ''
         q1() { psql -X -At -h 127.0.0.1 -p ${toString config.services.postgres.pg1.port} -d postgres -c "$1"; }
         q2() { psql -X -At -h "$(realpath ${lib.escapeShellArg config.services.postgres.pg2.socketDir})" -p ${toString config.services.postgres.pg2.port} -U admin -d shop -c "$1"; }

@@ -20,7 +20,7 @@
     command = pkgs.writeShellApplication {
       name = "redis-cluster-test";
       runtimeInputs = [ config.services.redis-cluster.c1.package pkgs.gnugrep ];
-      excludeShellChecks = [ "SC2016" ];
+      excludeShellChecks = [ "SC1003" "SC1110" "SC1111" "SC1112" "SC2016" ];
       text = ''
         run=''${SERVICES_TS_RUN:-1}
         redis-cli --cluster check 127.0.0.1:31001

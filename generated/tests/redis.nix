@@ -11,7 +11,7 @@
     command = pkgs.writeShellApplication {
       name = "redis-test";
       runtimeInputs = [ config.services.redis.r1.package pkgs.gnugrep ];
-      excludeShellChecks = [ "SC2016" ];
+      excludeShellChecks = [ "SC1003" "SC1110" "SC1111" "SC1112" "SC2016" ];
       text = ''
         echo "r1: ping over TCP"
         redis-cli -p ${toString config.services.redis.r1.port} ping | grep -x PONG

@@ -152,6 +152,8 @@ let
     netcat = hostBinaries { name = "netcat"; bins = [ "/usr/bin/nc" "/bin/nc" ]; mainProgram = "nc"; hint = "Debian netcat-openbsd"; };
     curl = hostBinaries { name = "curl"; bins = [ "/usr/bin/curl" ]; mainProgram = "curl"; hint = "Debian curl"; };
     jq = hostBinaries { name = "jq"; bins = [ "/usr/bin/jq" ]; mainProgram = "jq"; hint = "Debian jq"; };
+    # For examples/notes-app (test/stacks/notes-app.nix): the app is Python 3 standard library only.
+    python3 = hostBinaries { name = "python3"; bins = [ "/usr/bin/python3" ]; mainProgram = "python3"; hint = "Debian python3"; };
     shellcheck = hostBinaries { name = "shellcheck"; bins = [ "/usr/bin/shellcheck" ]; mainProgram = "shellcheck"; hint = "Debian shellcheck"; };
 
     redis = hostBinaries {
@@ -306,7 +308,7 @@ let
         defaultCheckPhase = ''
           ${self.stdenv.shellDryRun} "$target"
         '' + lib.optionalString (shellcheckBin != null) ''
-          ${shellcheckBin} ${lib.escapeShellArgs shellcheckFlags} "$target"
+          LANG=C.UTF-8 ${shellcheckBin} ${lib.escapeShellArgs shellcheckFlags} "$target"
         '';
       in
       self.writeTextFile {
