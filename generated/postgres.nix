@@ -11,7 +11,7 @@ let
           "pg_hba.conf"
           (lib.concatStrings
             (map
-              (entry1: "${if builtins.match "[^[:space:]\"#,]*" entry1.type != null then entry1.type else "\"${lib.replaceStrings [ "\"" ] [ "\"\"" ] entry1.type}\""}\t${if builtins.match "[^[:space:]\"#,]*" entry1.database != null then entry1.database else "\"${lib.replaceStrings [ "\"" ] [ "\"\"" ] entry1.database}\""}\t${if builtins.match "[^[:space:]\"#,]*" entry1.user != null then entry1.user else "\"${lib.replaceStrings [ "\"" ] [ "\"\"" ] entry1.user}\""}\t${if builtins.match "[^[:space:]\"#,]*" entry1.address != null then entry1.address else "\"${lib.replaceStrings [ "\"" ] [ "\"\"" ] entry1.address}\""}\t${if builtins.match "[^[:space:]\"#,]*" entry1.method != null then entry1.method else "\"${lib.replaceStrings [ "\"" ] [ "\"\"" ] entry1.method}\""}\n")
+              (entry1: "${if builtins.match "[^[:space:]\"#,]+" entry1.type != null then entry1.type else "\"${lib.replaceStrings [ "\"" ] [ "\"\"" ] entry1.type}\""}\t${if builtins.match "[^[:space:]\"#,]+" entry1.database != null then entry1.database else "\"${lib.replaceStrings [ "\"" ] [ "\"\"" ] entry1.database}\""}\t${if builtins.match "[^[:space:]\"#,]+" entry1.user != null then entry1.user else "\"${lib.replaceStrings [ "\"" ] [ "\"\"" ] entry1.user}\""}\t${if entry1.address == "" then "" else if builtins.match "[^[:space:]\"#,]+" entry1.address != null then entry1.address else "\"${lib.replaceStrings [ "\"" ] [ "\"\"" ] entry1.address}\""}\t${if builtins.match "[^[:space:]\"#,]+" entry1.method != null then entry1.method else "\"${lib.replaceStrings [ "\"" ] [ "\"\"" ] entry1.method}\""}\n")
               (
                 [
                   {

@@ -50,9 +50,16 @@ const confValue = (v: Expr<unknown>): Expr<string> =>
     other: (x) => toStr(x as Expr<number>),
   });
 
-/** A pg_hba.conf field: written bare when it is one plain token, else double-quoted (which also makes keywords literal). */
+/**
+ * A pg_hba.conf field: written bare when it is one plain token, else double-quoted
+ * (`"` doubled; quoting also makes keywords such as `all` literal, and keeps an
+ * empty value as a column). A newline cannot be represented in pg_hba.conf.
+ */
 const hbaField = (f: Expr<string>): Expr<string> =>
-  cond(matches('[^[:space:]"#,]*', f), f, s`"${replaceStrings(['"'], ['""'], f)}"`);
+  cond(matches('[^[:space:]"#,]+', f), f, s`"${replaceStrings(['"'], ['""'], f)}"`);
+
+/** The address column: empty for `local` entries, else a field. */
+const hbaAddress = (f: Expr<string>): Expr<string> => cond(eq(f, ""), "", hbaField(f));
 
 const hbaEntry = t.submodule({
   type: t.str({ description: "Connection type: `local`, `host`, `hostssl`, …" }),
@@ -197,7 +204,7 @@ export default defineService({
           mapList(
             concatLists(defaultHba, cfg.hbaConf),
             (e) =>
-              s`${hbaField(field(e, "type"))}\t${hbaField(field(e, "database"))}\t${hbaField(field(e, "user"))}\t${hbaField(field(e, "address"))}\t${hbaField(field(e, "method"))}\n`,
+              s`${hbaField(field(e, "type"))}\t${hbaField(field(e, "database"))}\t${hbaField(field(e, "user"))}\t${hbaAddress(field(e, "address"))}\t${hbaField(field(e, "method"))}\n`,
             "entry",
           ),
         ),
