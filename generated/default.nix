@@ -2,4 +2,13 @@
 # Regenerate with: pnpm build-modules
 #
 # A process-compose-flake module with every services-ts service.
-{ imports = [ ./postgres.nix ./postgres-with-replica.nix ./redis.nix ./redis-cluster.nix ]; }
+{
+  imports = [
+    ./notes-app.nix
+    ./passetto.nix
+    ./postgres.nix
+    ./postgres-with-replica.nix
+    ./redis.nix
+    ./redis-cluster.nix
+  ];
+}

@@ -4,6 +4,8 @@
 # process-compose-flake modules by service name, for flake.nix.
 {
   default = ./default.nix;
+  notes-app = ./notes-app.nix;
+  passetto = ./passetto.nix;
   postgres = ./postgres.nix;
   postgres-with-replica = ./postgres-with-replica.nix;
   redis = ./redis.nix;
