@@ -3,7 +3,7 @@ import { defineConfig } from "vitest/config";
 export default defineConfig({
   test: {
     include: ["test/**/*.test.ts"],
-    reporters: ["verbose"],
+    reporters: ["verbose", "./test/support/summary-reporter.ts"],
     testTimeout: 120_000,
     hookTimeout: 300_000,
   },

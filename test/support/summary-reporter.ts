@@ -1,0 +1,32 @@
+/**
+ * A vitest reporter that ends the run with one plain line, `tests: N passed, N
+ * failed, N skipped`, and names every skipped test tier — so CI logs say which
+ * tiers did not run, never counting them as passed.
+ */
+import type { Reporter, TestModule } from "vitest/node";
+
+export default class SummaryReporter implements Reporter {
+  onTestRunEnd(modules: ReadonlyArray<TestModule>): void {
+    let passed = 0;
+    let failed = 0;
+    let skipped = 0;
+    const skippedSuites = new Set<string>();
+    for (const mod of modules) {
+      for (const test of mod.children.allTests()) {
+        const state = test.result().state;
+        if (state === "passed") passed++;
+        else if (state === "failed") failed++;
+        else {
+          skipped++;
+          const suite = test.parent.type === "suite" ? test.parent.name : test.module.moduleId;
+          skippedSuites.add(suite);
+        }
+      }
+    }
+    // Printed at exit, after vitest's own summary, so that it is the run's last line.
+    process.once("exit", () => {
+      for (const s of skippedSuites) process.stdout.write(`skipped tier: ${s}\n`);
+      process.stdout.write(`tests: ${passed} passed, ${failed} failed, ${skipped} skipped\n`);
+    });
+  }
+}
