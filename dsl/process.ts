@@ -193,3 +193,19 @@ export function pollingProbe(check: Expr<ShellCode>, sleepFrom: Expr<Pkg>, withi
     failure_threshold: 30,
   };
 }
+
+/**
+ * A readiness probe on an HTTP endpoint (`http_get`), probed every second from
+ * the start: healthy on a 2xx answer. Times in seconds.
+ * @param port TCP port.
+ */
+export function httpReadiness(host: Val<string>, port: Val<number>, path: Val<string> = "/"): Probe {
+  return {
+    http_get: { host, port, path },
+    initial_delay_seconds: 0,
+    period_seconds: 1,
+    timeout_seconds: 2,
+    success_threshold: 1,
+    failure_threshold: 30,
+  };
+}

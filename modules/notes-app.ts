@@ -6,7 +6,7 @@
  * the app wired to it by connection string — runs for real in the run tier
  * (test/stacks/notes-app.nix), where passetto cannot be built.
  */
-import { concatLists, defineService, type NixPath, process, s, t } from "../dsl";
+import { concatLists, defineService, httpReadiness, type NixPath, process, s, t } from "../dsl";
 import {
   asPath,
   privateDatabase,
@@ -61,14 +61,7 @@ export default defineService({
       command: cfg.package,
       environment: { DATABASE_URL: cfg.connectionString, PORT: s`${cfg.port}`, HOST: "127.0.0.1" },
       depends_on: [{ process: privateDbName(name), condition: "process_healthy" }],
-      readiness_probe: {
-        http_get: { host: "127.0.0.1", port: cfg.port, path: "/status" },
-        initial_delay_seconds: 0,
-        period_seconds: 1,
-        timeout_seconds: 2,
-        success_threshold: 1,
-        failure_threshold: 30,
-      },
+      readiness_probe: httpReadiness("127.0.0.1", cfg.port, "/status"),
       availability: { restart: "on_failure", max_restarts: 5 },
     }),
     pgwebProcess({ name, cfg, connectionString: cfg.connectionString }),

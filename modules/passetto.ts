@@ -11,6 +11,7 @@
  * them, and its run-tier stack (test/stacks/notes-app.nix) exercises them for real.
  */
 import {
+  httpReadiness,
   concatStrings,
   cond,
   defineService,
@@ -281,14 +282,7 @@ export function pgwebProcess(ctx: {
       // pgweb's Go driver requires TLS unless told otherwise; the private database has none.
       environment: { PGWEB_DATABASE_URL: s`${ctx.connectionString}?sslmode=disable` },
       depends_on: [{ process: privateDbName(name), condition: "process_healthy" }],
-      readiness_probe: {
-        http_get: { host: "127.0.0.1", port: cfg.pgweb.port, path: "/" },
-        initial_delay_seconds: 0,
-        period_seconds: 1,
-        timeout_seconds: 2,
-        success_threshold: 1,
-        failure_threshold: 30,
-      },
+      readiness_probe: httpReadiness("127.0.0.1", cfg.pgweb.port, "/"),
       availability: { restart: "on_failure", max_restarts: 5 },
     }),
   );
@@ -379,14 +373,7 @@ export default defineService({
         PORT: s`${cfg.port}`,
       },
       depends_on: [{ process: privateDbName(name), condition: "process_healthy" }],
-      readiness_probe: {
-        http_get: { host: "127.0.0.1", port: cfg.port, path: "/status" },
-        initial_delay_seconds: 0,
-        period_seconds: 1,
-        timeout_seconds: 2,
-        success_threshold: 1,
-        failure_threshold: 30,
-      },
+      readiness_probe: httpReadiness("127.0.0.1", cfg.port, "/status"),
       availability: { restart: "on_failure", max_restarts: 5 },
     }),
     pgwebProcess({ name, cfg, connectionString: cfg.connectionString }),
