@@ -540,10 +540,7 @@ export function fn<const K extends string, R>(
 export const exe = (pkg: Expr<Pkg>, program?: string): Expr<string> =>
   expr(program === undefined ? nApply(nLib("getExe"), pkg.node) : nApply(nLib("getExe'"), pkg.node, nStr(program)), "string");
 
-/** Mark an expression produced by other means as shell code (internal). */
-export const asShellCode = markShell;
 
 /** The value of a list given element-by-element in TS: `[ a b ]`. */
 export const list = <E>(...items: DeepVal<E>[]): Expr<E[]> => expr(nList(items.map(lower)), "list");
 
-export { nNull as nullNode, nAttrs, nBind };

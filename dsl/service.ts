@@ -128,9 +128,6 @@ export interface ServiceContext<S extends Shape> {
   ): ConfigRef<S2 & D2 & typeof builtinOptions>;
 }
 
-/** A read-only option computed from the others (services-flake's `connectionURI` style). */
-export type DerivedShape = Shape;
-
 /** What `defineService` takes. */
 export interface ServiceDefinition<S extends Shape, D extends Shape> {
   /** The attribute under `services.` (`postgres`, `redis-cluster`): lowercase, digits, dashes. */
