@@ -77,9 +77,10 @@ export function renderDocs(lowered: LoweredService, sourcePath: string): string 
   );
   for (const { path, opt } of all) {
     lines.push(`### \`${path}\``, "");
+    if (opt.ctor.name === "package" && opt.packageAttr) lines.push(`The \`${opt.packageAttr.join(".")}\` package to use (\`lib.mkPackageOption\`).`, "");
     if (opt.meta.description) lines.push(opt.meta.description.trim(), "");
     lines.push(`- Type: ${typeText(opt)}${opt.meta.readOnly ? " (read-only)" : ""}`);
-    const d = defaultText(opt, path);
+    const d = opt === builtinOptions.namespace ? `"${svc.name}.<name>"` : defaultText(opt, path);
     if (d !== undefined) lines.push(`- Default: ${code(d)}`);
     let ex = exampleText(opt);
     if (ex === undefined && opt.meta.example !== undefined && !isExpr(opt.meta.example)) {

@@ -35,6 +35,7 @@ export const builtinOptions = {
     description: "The directory where all data of this instance is stored; relative paths are relative to where process-compose runs.",
   }),
   namespace: t.str({
+    defaultText: '"<service>.<name>"',
     description: "The process-compose namespace the instance's processes are grouped under.",
   }),
 } satisfies Shape;
