@@ -27,6 +27,8 @@ import {
   builtinOptions,
   reservedOptionNames,
   type ServiceTest,
+  HELPER,
+  type HelperDef,
   isolatedFreshNames,
   SHELLCHECK_EXCLUDES,
   testContext,
@@ -243,6 +245,7 @@ export function lowerService(svc: AnyService): LoweredService {
   ]);
 
   const outerLets: Binding[] = [];
+  for (const h of collectHelpers(instanceModule, svc)) outerLets.push(nBind(h.name, h.lambda));
   const used = referencedVars(instanceModule);
   if (used.has("rootConfig")) outerLets.push(nBind("rootConfig", nVar("config")));
   for (const [helper, def] of Object.entries(PRELUDE)) if (used.has(helper)) outerLets.push(nBind(helper, def));
@@ -448,6 +451,56 @@ function exampleNode(opt: OptionType<unknown>, path: string): NixNode {
   return lower(ex);
 }
 
+const HELPER_SCOPE = new Set(["lib", "pkgs", "builtins", "toString", "map", "true", "false", "null", ...Object.keys(PRELUDE)]);
+
+/**
+ * The module-defined helper functions (`helper(...)`) that `node` calls, transitively,
+ * sorted by name.
+ * @throws DefinitionError when two helpers share a name or a body uses instance values.
+ */
+function collectHelpers(node: NixNode, svc: AnyService): HelperDef[] {
+  const found = new Map<string, HelperDef>();
+  const visit = (n: unknown): void => {
+    if (Array.isArray(n)) return n.forEach(visit);
+    if (n === null || typeof n !== "object") return;
+    const obj = n as Record<string, unknown>;
+    const def = obj[HELPER] as HelperDef | undefined;
+    if (obj.kind === "var" && def) {
+      const seen = found.get(def.name);
+      if (seen && seen !== def) throw new DefinitionError(`two different helpers are named "${def.name}"`, def.location);
+      if (!seen) {
+        found.set(def.name, def);
+        const param = (def.lambda as { param: { name: string } }).param.name;
+        for (const v of referencedVars(def.lambda)) {
+          if (v !== param && !HELPER_SCOPE.has(v) && !isHelperName(def.lambda, v)) {
+            throw new DefinitionError(`helper "${def.name}" uses "${v}": a helper may use only its argument`, def.location ?? svc.location);
+          }
+        }
+        visit(def.lambda);
+      }
+      return;
+    }
+    for (const [k, v] of Object.entries(obj)) if (k !== HELPER && typeof v === "object") visit(v);
+  };
+  visit(node);
+  return [...found.values()].sort((a, b) => a.name.localeCompare(b.name));
+}
+
+/** Whether `name` is bound inside `node` by a lambda (the body's own fresh names) or is a helper it calls. */
+function isHelperName(node: NixNode, name: string): boolean {
+  let bound = false;
+  const visit = (n: unknown): void => {
+    if (bound || n === null || typeof n !== "object") return;
+    if (Array.isArray(n)) return n.forEach(visit);
+    const obj = n as Record<string, unknown>;
+    if (obj.kind === "lambda" && (obj.param as { name?: string }).name === name) bound = true;
+    if (obj.kind === "var" && obj.name === name && obj[HELPER]) bound = true;
+    for (const v of Object.values(obj)) visit(v);
+  };
+  visit(node);
+  return bound;
+}
+
 /** Every variable name referenced anywhere in `node` (over-approximates: ignores shadowing). */
 export function referencedVars(node: NixNode, out = new Set<string>()): Set<string> {
   const visit = (n: unknown): void => {
@@ -501,5 +554,7 @@ export function lowerTest(test: ServiceTest): NixNode {
   const testBindings: Binding[] = [nBind("command", command)];
   if (proc.depends_on.length > 0) testBindings.push(nBind("depends_on", lowerDependsOn(proc.depends_on)));
   bindings.push(nBind(["settings", "processes", "test"], nAttrs(testBindings)));
-  return nLambda(nPattern(["config", "lib", "pkgs"], true), nAttrs(bindings));
+  const body = nAttrs(bindings);
+  const helpers = collectHelpers(body, test as unknown as AnyService).map((h) => nBind(h.name, h.lambda));
+  return nLambda(nPattern(["config", "lib", "pkgs"], true), nLet(helpers, body));
 }

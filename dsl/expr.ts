@@ -6,6 +6,7 @@
  * module computes from configuration is therefore evaluated by Nix, per
  * instance, never guessed at build time.
  */
+import { callSite, type SourceLocation } from "./location";
 import {
   type NixNode,
   nApply,
@@ -544,3 +545,45 @@ export const exe = (pkg: Expr<Pkg>, program?: string): Expr<string> =>
 /** The value of a list given element-by-element in TS: `[ a b ]`. */
 export const list = <E>(...items: DeepVal<E>[]): Expr<E[]> => expr(nList(items.map(lower)), "list");
 
+
+// ---------------------------------------------------------------------------
+// Named helper functions, emitted once per generated file.
+
+/** A helper function definition, attached to the variable nodes that call it. */
+export interface HelperDef {
+  readonly name: string;
+  /** `param: body`. */
+  readonly lambda: NixNode;
+  readonly location: SourceLocation | undefined;
+}
+
+/** Property of a `var` node naming the helper it calls (see {@link helper}). */
+export const HELPER = "helper" as const;
+
+/**
+ * A named Nix function of one argument, defined once in the generated file's
+ * `let` block (`name = param: body;`) and called as `name x`, instead of being
+ * inlined at every use. The body may use only its argument (no `cfg` or
+ * `name`): it is closed, as it sits outside the instance module.
+ *
+ * @example const hbaField = helper("hbaField", "field", (f: Expr<string>) => cond(…));
+ * @throws DefinitionError (from the compiler) when the body uses instance values.
+ */
+export function helper<A, R>(name: string, param: string, body: (arg: Expr<A>) => Expr<R>): (arg: Val<A>) => Expr<R> {
+  const location = callSite();
+  let def: HelperDef | undefined;
+  let kind: Kind = "any";
+  const getDef = (): HelperDef => {
+    if (!def) {
+      const out = isolatedFreshNames(() => body(expr<A>(nVar(param), "any")));
+      kind = out.kind;
+      def = { name, lambda: nLambda({ kind: "ident", name: param }, out.node), location };
+    }
+    return def;
+  };
+  return (arg) => {
+    const d = getDef();
+    const fnNode = { kind: "var", name, [HELPER]: d } as NixNode;
+    return expr<R>(nApply(fnNode, lower(arg)), kind);
+  };
+}

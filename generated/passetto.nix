@@ -2,6 +2,13 @@
 # Regenerate with: pnpm build-modules
 { config, lib, pkgs, ... }:
 let
+  hbaAddress = address: if address == "" then "" else hbaField address;
+  hbaField = field:
+    if builtins.match "[^[:space:]\"#,]+" field != null then
+      field
+    else
+      "\"${lib.replaceStrings [ "\"" ] [ "\"\"" ] field}\"";
+  psqlArg = arg: "'${lib.replaceStrings [ "\\" "'" ] [ "\\\\" "''" ] arg}'";
   rootConfig = config;
   sqlLiteral = s: "'${lib.replaceStrings [ "'" ] [ "''" ] s}'";
   sqlIdentifier = s: "\"${lib.replaceStrings [ "\"" ] [ "\"\"" ] s}\"";
@@ -15,17 +22,14 @@ let
         ''
         (lib.concatStrings
           (map
-            (entry3: "${if builtins.match "[^[:space:]\"#,]+" entry3.type != null then entry3.type else "\"${lib.replaceStrings [ "\"" ] [ "\"\"" ] entry3.type}\""}\t${if builtins.match "[^[:space:]\"#,]+" entry3.database != null then entry3.database else "\"${lib.replaceStrings [ "\"" ] [ "\"\"" ] entry3.database}\""}\t${if builtins.match "[^[:space:]\"#,]+" entry3.user != null then entry3.user else "\"${lib.replaceStrings [ "\"" ] [ "\"\"" ] entry3.user}\""}\t${if entry3.address == "" then "" else if builtins.match "[^[:space:]\"#,]+" entry3.address != null then entry3.address else "\"${lib.replaceStrings [ "\"" ] [ "\"\"" ] entry3.address}\""}\t${if builtins.match "[^[:space:]\"#,]+" entry3.method != null then entry3.method else "\"${lib.replaceStrings [ "\"" ] [ "\"\"" ] entry3.method}\""}\n")
+            (entry3: "${hbaField entry3.type}\t${hbaField entry3.database}\t${hbaField entry3.user}\t${hbaAddress entry3.address}\t${hbaField entry3.method}\n")
             rootConfig.services.postgres."${name}-db".hbaConf))
       ]);
       dbSetupSql = pkgs.writeText "passetto-setup.sql" (lib.concatStrings [
         "CREATE ROLE ${sqlIdentifier "passetto"} LOGIN PASSWORD ${sqlLiteral config.dbPassword};\n"
         "ALTER DATABASE ${sqlIdentifier "passetto"} OWNER TO ${sqlIdentifier "passetto"};\n"
         "SET ROLE ${sqlIdentifier "passetto"};\n"
-        (lib.concatStrings
-          (map
-            (schema4: "\\i '${lib.replaceStrings [ "\\" "'" ] [ "\\\\" "''" ] "${schema4}"}'\n")
-            config.schemas))
+        (lib.concatStrings (map (schema4: "\\i ${psqlArg "${schema4}"}\n") config.schemas))
         "RESET ROLE;\n"
         (if config.initialScript != null then "${config.initialScript}\n" else "")
       ]);

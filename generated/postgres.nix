@@ -2,6 +2,19 @@
 # Regenerate with: pnpm build-modules
 { config, lib, pkgs, ... }:
 let
+  hbaAddress = address: if address == "" then "" else hbaField address;
+  hbaField = field:
+    if builtins.match "[^[:space:]\"#,]+" field != null then
+      field
+    else
+      "\"${lib.replaceStrings [ "\"" ] [ "\"\"" ] field}\"";
+  postgresqlConfValue = value:
+    if builtins.isBool value then
+      if value then "on" else "off"
+    else if builtins.isString value then
+      "'${lib.replaceStrings [ "\\" "'" "\n" ] [ "\\\\" "''" "\\n" ] value}'"
+    else
+      toString value;
   sqlLiteral = s: "'${lib.replaceStrings [ "'" ] [ "''" ] s}'";
   sqlIdentifier = s: "\"${lib.replaceStrings [ "\"" ] [ "\"\"" ] s}\"";
   instanceModule = { config, name, ... }:
@@ -11,7 +24,7 @@ let
           "pg_hba.conf"
           (lib.concatStrings
             (map
-              (entry1: "${if builtins.match "[^[:space:]\"#,]+" entry1.type != null then entry1.type else "\"${lib.replaceStrings [ "\"" ] [ "\"\"" ] entry1.type}\""}\t${if builtins.match "[^[:space:]\"#,]+" entry1.database != null then entry1.database else "\"${lib.replaceStrings [ "\"" ] [ "\"\"" ] entry1.database}\""}\t${if builtins.match "[^[:space:]\"#,]+" entry1.user != null then entry1.user else "\"${lib.replaceStrings [ "\"" ] [ "\"\"" ] entry1.user}\""}\t${if entry1.address == "" then "" else if builtins.match "[^[:space:]\"#,]+" entry1.address != null then entry1.address else "\"${lib.replaceStrings [ "\"" ] [ "\"\"" ] entry1.address}\""}\t${if builtins.match "[^[:space:]\"#,]+" entry1.method != null then entry1.method else "\"${lib.replaceStrings [ "\"" ] [ "\"\"" ] entry1.method}\""}\n")
+              (entry1: "${hbaField entry1.type}\t${hbaField entry1.database}\t${hbaField entry1.user}\t${hbaAddress entry1.address}\t${hbaField entry1.method}\n")
               (
                 [
                   {
@@ -69,7 +82,7 @@ let
           "postgresql.conf"
           (lib.concatStrings
             (lib.mapAttrsToList
-              (name2: value3: "${name2} = ${if builtins.isBool value3 then if value3 then "on" else "off" else if builtins.isString value3 then "'${lib.replaceStrings [ "\\" "'" "\n" ] [ "\\\\" "''" "\\n" ] value3}'" else toString value3}\n")
+              (name2: value3: "${name2} = ${postgresqlConfValue value3}\n")
               (config.defaultSettings // config.settings)));
       initialSql = pkgs.writeText "initial.sql" (lib.concatStrings [
         (if config.initialScript.before != null then "${config.initialScript.before}\n" else "")

@@ -2,6 +2,7 @@
 # Regenerate with: pnpm build-modules
 { config, lib, pkgs, ... }:
 let
+  redisConfArg = arg: "\"${lib.replaceStrings [ "\\" "\"" "\n" "\r" "\t" ] [ "\\\\" "\\\"" "\\n" "\\r" "\\t" ] arg}\"";
   instanceModule = { config, name, ... }:
     let
       redisConfig = pkgs.writeText "redis.conf" (lib.concatStrings [
@@ -10,7 +11,7 @@ let
         (
           if config.unixSocket != null then
             ''
-              unixsocket "${lib.replaceStrings [ "\\" "\"" "\n" "\r" "\t" ] [ "\\\\" "\\\"" "\\n" "\\r" "\\t" ] config.unixSocket}"
+              unixsocket ${redisConfArg config.unixSocket}
               unixsocketperm ${toString config.unixSocketPerm}
             ''
           else

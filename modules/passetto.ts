@@ -11,6 +11,7 @@
  * them, and its run-tier stack (test/stacks/notes-app.nix) exercises them for real.
  */
 import {
+  helper,
   httpReadiness,
   concatStrings,
   cond,
@@ -25,7 +26,6 @@ import {
   instance,
   type InstanceDecl,
   mapList,
-  matches,
   mkDefault,
   type NixModule,
   type NixPath,
@@ -44,7 +44,7 @@ import {
   t,
   type Val,
 } from "../dsl";
-import postgres from "./postgres";
+import postgres, { hbaAddress, hbaField } from "./postgres";
 
 // ---------------------------------------------------------------------------
 // The private-database pattern, shared with other app wrappers.
@@ -81,19 +81,8 @@ export const percentEncode = (v: Val<string>): Val<string> =>
     ? [...v].map((c) => (urlEscaped.includes(c) ? urlEscapes[urlEscaped.indexOf(c)]! : c)).join("")
     : replaceStrings(urlEscaped, urlEscapes, v);
 
-/**
- * A pg_hba.conf field, as modules/postgres.ts writes them: bare when it is one
- * plain token, else double-quoted with `"` doubled (which also makes keywords
- * literal and keeps an empty value as a column).
- */
-const hbaField = (f: Expr<string>): Expr<string> =>
-  cond(matches('[^[:space:]"#,]+', f), f, s`"${replaceStrings(['"'], ['""'], f)}"`);
-
-/** The address column: empty for `local` entries, else a field. */
-const hbaAddress = (f: Expr<string>): Expr<string> => cond(eq(f, ""), "", hbaField(f));
-
 /** A psql meta-command argument: single-quoted, with `'` doubled and `\` escaped. */
-const psqlArg = (v: Expr<string>): Expr<string> => s`'${replaceStrings(["\\", "'"], ["\\\\", "''"], v)}'`;
+const psqlArg = helper("psqlArg", "arg", (v: Expr<string>) => s`'${replaceStrings(["\\", "'"], ["\\\\", "''"], v)}'`);
 
 /**
  * The authentication of a private database, in order (pg_hba.conf uses the first

@@ -18,6 +18,7 @@ import {
   field,
   file,
   fn,
+  helper,
   ident,
   ifSet,
   mapAttrsToList,
@@ -43,23 +44,25 @@ import {
 } from "../dsl";
 
 /** A postgresql.conf value: booleans as on/off, strings quoted with `'` doubled and `\` escaped. */
-const confValue = (v: Expr<unknown>): Expr<string> =>
+const confValue = helper("postgresqlConfValue", "value", (v: Expr<unknown>) =>
   switchType<string>(v, {
     bool: (b) => cond(b, "on", "off"),
     string: (str) => s`'${replaceStrings(["\\", "'", "\n"], ["\\\\", "''", "\\n"], str)}'`,
     other: (x) => toStr(x as Expr<number>),
-  });
+  }),
+);
 
 /**
  * A pg_hba.conf field: written bare when it is one plain token, else double-quoted
  * (`"` doubled; quoting also makes keywords such as `all` literal, and keeps an
  * empty value as a column). A newline cannot be represented in pg_hba.conf.
  */
-const hbaField = (f: Expr<string>): Expr<string> =>
-  cond(matches('[^[:space:]"#,]+', f), f, s`"${replaceStrings(['"'], ['""'], f)}"`);
+export const hbaField = helper("hbaField", "field", (f: Expr<string>) =>
+  cond(matches('[^[:space:]"#,]+', f), f, s`"${replaceStrings(['"'], ['""'], f)}"`),
+);
 
 /** The address column: empty for `local` entries, else a field. */
-const hbaAddress = (f: Expr<string>): Expr<string> => cond(eq(f, ""), "", hbaField(f));
+export const hbaAddress = helper("hbaAddress", "address", (f: Expr<string>) => cond(eq(f, ""), "", hbaField(f)));
 
 const hbaEntry = t.submodule({
   type: t.str({ description: "Connection type: `local`, `host`, `hostssl`, …" }),

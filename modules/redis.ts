@@ -9,6 +9,7 @@ import {
   defineService,
   file,
   hasPrefix,
+  helper,
   ifSet,
   notNull,
   pollingProbe,
@@ -29,8 +30,9 @@ import {
  * Quotes a redis.conf argument: double quotes, with `\` and `"` escaped and
  * newlines as `\n`, which redis's argument splitter (sdssplitargs) reverses.
  */
-const confArg = (v: Expr<string>): Expr<string> =>
-  s`"${replaceStrings(["\\", '"', "\n", "\r", "\t"], ["\\\\", '\\"', "\\n", "\\r", "\\t"], v)}"`;
+const confArg = helper("redisConfArg", "arg", (v: Expr<string>) =>
+  s`"${replaceStrings(["\\", '"', "\n", "\r", "\t"], ["\\\\", '\\"', "\\n", "\\r", "\\t"], v)}"`,
+);
 
 export default defineService({
   name: "redis",

@@ -174,6 +174,25 @@ describe("invalid definitions", () => {
     await expect(compileAll(dir)).rejects.toThrow(/modules\/svc\.ts:6:\d+: processes: sh``: cannot interpolate object/);
   });
 
+  it("rejects a helper whose body uses instance values", async () => {
+    const dir = project(
+      "helper",
+      "svc.ts",
+      `import { defineService, helper, process, s, t } from "../dsl";
+export default defineService({
+  name: "svc",
+  description: "x",
+  options: { port: t.port({ default: 1 }) },
+  processes: ({ name, cfg }) => {
+    const withPort = helper("withPort", "x", (x) => s\`\${x as never}:\${cfg.port}\`);
+    return [process(name, { command: withPort("echo") })];
+  },
+});
+`,
+    );
+    await expect(compileAll(dir)).rejects.toThrow(/modules\/svc\.ts:7:\d+: helper "withPort" uses "config": a helper may use only its argument/);
+  });
+
   it("build-modules fails with the location and leaves generated/ untouched", () => {
     const dir = project(
       "cli",
