@@ -23,7 +23,7 @@ let
           options = {
             port = lib.mkOption {
               type = lib.types.int;
-              description = "The node's TCP port (the cluster bus uses port + 10000).";
+              description = "The node's TCP port. The cluster bus listens on port + 10000: keep that below the OS's ephemeral port range (Linux: 32768–60999), or an outgoing connection may hold it and the node fails to start.";
             };
             extraConfig = lib.mkOption {
               type = lib.types.lines;

@@ -12,7 +12,7 @@ export default defineTest({
   instances: {
     "redis-cluster": {
       c1: {
-        nodes: Object.fromEntries([1, 2, 3, 4, 5, 6].map((i) => [`n${i}`, { port: 31000 + i }])),
+        nodes: Object.fromEntries([1, 2, 3, 4, 5, 6].map((i) => [`n${i}`, { port: 21000 + i }])),
       },
     },
   },
@@ -20,13 +20,13 @@ export default defineTest({
     runtimeInputs: [cfg["redis-cluster"].c1.package, pkgs.gnugrep],
     text: sh`
       run=\${SERVICES_TS_RUN:-1}
-      redis-cli --cluster check 127.0.0.1:31001
-      test "$(redis-cli -p 31001 cluster info | grep -c '^cluster_size:3')" = 1
+      redis-cli --cluster check 127.0.0.1:21001
+      test "$(redis-cli -p 21001 cluster info | grep -c '^cluster_size:3')" = 1
       if [[ $run == 1 ]]; then
-        redis-cli -c -p 31001 set "user:{42}" "it's \\"here\\""
+        redis-cli -c -p 21001 set "user:{42}" "it's \\"here\\""
       fi
-      test "$(redis-cli -c -p 31004 get "user:{42}")" = "it's \\"here\\""
-      test "$(redis-cli -c -p 31006 get "user:{42}")" = "it's \\"here\\""
+      test "$(redis-cli -c -p 21004 get "user:{42}")" = "it's \\"here\\""
+      test "$(redis-cli -c -p 21006 get "user:{42}")" = "it's \\"here\\""
     `,
     depends_on: [{ process: "c1-cluster-create", condition: "process_completed_successfully" }],
   }),

@@ -35,15 +35,19 @@ export default defineService({
   example: `services.redis-cluster."cache" = {
   enable = true;
   nodes = {
-    n1.port = 31001; n2.port = 31002; n3.port = 31003;
-    n4.port = 31004; n5.port = 31005; n6.port = 31006;
+    n1.port = 21001; n2.port = 21002; n3.port = 21003;
+    n4.port = 21004; n5.port = 21005; n6.port = 21006;
   };
 };`,
   options: {
     package: t.package("redis"),
     nodes: t.attrsOf(
       t.submodule({
-        port: t.int({ description: "The node's TCP port (the cluster bus uses port + 10000)." }),
+        port: t.int({
+          description:
+            "The node's TCP port. The cluster bus listens on port + 10000: keep that below the OS's ephemeral port range " +
+            "(Linux: 32768–60999), or an outgoing connection may hold it and the node fails to start.",
+        }),
         extraConfig: t.lines({ default: "", description: "Lines appended to this node's `redis.conf`, written as they are." }),
       }),
       {

@@ -8,12 +8,12 @@
   services.redis-cluster.c1 = {
     enable = true;
     nodes = {
-      n1 = { port = 31001; };
-      n2 = { port = 31002; };
-      n3 = { port = 31003; };
-      n4 = { port = 31004; };
-      n5 = { port = 31005; };
-      n6 = { port = 31006; };
+      n1 = { port = 21001; };
+      n2 = { port = 21002; };
+      n3 = { port = 21003; };
+      n4 = { port = 21004; };
+      n5 = { port = 21005; };
+      n6 = { port = 21006; };
     };
   };
   settings.processes.test = {
@@ -23,13 +23,13 @@
       excludeShellChecks = [ "SC1003" "SC1110" "SC1111" "SC1112" "SC2016" ];
       text = ''
         run=''${SERVICES_TS_RUN:-1}
-        redis-cli --cluster check 127.0.0.1:31001
-        test "$(redis-cli -p 31001 cluster info | grep -c '^cluster_size:3')" = 1
+        redis-cli --cluster check 127.0.0.1:21001
+        test "$(redis-cli -p 21001 cluster info | grep -c '^cluster_size:3')" = 1
         if [[ $run == 1 ]]; then
-          redis-cli -c -p 31001 set "user:{42}" "it's \"here\""
+          redis-cli -c -p 21001 set "user:{42}" "it's \"here\""
         fi
-        test "$(redis-cli -c -p 31004 get "user:{42}")" = "it's \"here\""
-        test "$(redis-cli -c -p 31006 get "user:{42}")" = "it's \"here\""
+        test "$(redis-cli -c -p 21004 get "user:{42}")" = "it's \"here\""
+        test "$(redis-cli -c -p 21006 get "user:{42}")" = "it's \"here\""
       '';
     };
     depends_on = { c1-cluster-create.condition = "process_completed_successfully"; };

@@ -15,12 +15,12 @@
   services.redis-cluster."cluster" = {
     enable = true;
     nodes = {
-      n1.port = 32001;
-      n2.port = 32002;
-      n3.port = 32003;
-      n4.port = 32004;
-      n5.port = 32005;
-      n6.port = 32006;
+      n1.port = 22001;
+      n2.port = 22002;
+      n3.port = 22003;
+      n4.port = 22004;
+      n5.port = 22005;
+      n6.port = 22006;
     };
   };
   services.redis."cache" = {
@@ -47,9 +47,9 @@
         psql -X -At -h 127.0.0.1 -p 5463 -d events -c "SELECT current_database()" | grep -x events
         psql -X -At -h 127.0.0.1 -p 5464 -d postgres -c "SELECT 1" | grep -x 1
         redis-cli -p 6471 ping | grep -x PONG
-        redis-cli -p 32001 cluster info | grep -q '^cluster_state:ok'
-        redis-cli -c -p 32002 set stack ok | grep -x OK
-        test "$(redis-cli -c -p 32005 get stack)" = ok
+        redis-cli -p 22001 cluster info | grep -q '^cluster_state:ok'
+        redis-cli -c -p 22002 set stack ok | grep -x OK
+        test "$(redis-cli -c -p 22005 get stack)" = ok
       '';
     };
     depends_on = {
