@@ -25,6 +25,7 @@ import {
   sh,
   t,
 } from "../dsl";
+import { redisServerScript } from "./redis";
 
 export default defineService({
   name: "redis-cluster",
@@ -87,15 +88,7 @@ export default defineService({
         ]),
       );
       return process(s`${name}-${node}`, {
-        command: script({
-          name: "start-redis-cluster-node",
-          runtimeInputs: [pkgs.coreutils, cfg.package],
-          text: sh`
-            data=$(realpath -m -- ${cfg.dataDir})
-            mkdir -p -- "$data"
-            exec redis-server ${conf} --dir "$data"
-          `,
-        }),
+        command: redisServerScript("start-redis-cluster-node", pkgs, cfg.package, conf, cfg.dataDir),
         shutdown: { command: sh`${cli} -h ${host} -p ${port} shutdown nosave` },
         readiness_probe: pollingProbe(sh`${cli} -h ${host} -p ${port} ping | ${exe(pkgs.gnugrep, "grep")} -qx PONG`, pkgs.coreutils),
         availability: { restart: "on_failure", max_restarts: 5 },

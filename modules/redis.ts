@@ -21,6 +21,8 @@ import {
   t,
   toStr,
   type Expr,
+  type Pkg,
+  type Pkgs,
   and,
   eq,
   exe,
@@ -33,6 +35,28 @@ import {
 const confArg = helper("redisConfArg", "arg", (v: Expr<string>) =>
   s`"${replaceStrings(["\\", '"', "\n", "\r", "\t"], ["\\\\", '\\"', "\\n", "\\r", "\\t"], v)}"`,
 );
+
+/**
+ * A script that runs `redis-server <conf>` with its working directory (`--dir`,
+ * where RDB/AOF files go) at `dataDir`, made absolute and created if missing.
+ * Shared with redis-cluster's nodes.
+ */
+export const redisServerScript = (
+  scriptName: string,
+  packages: Pkgs,
+  redisPackage: Expr<Pkg>,
+  conf: Expr<Pkg>,
+  dataDir: Expr<string>,
+): Expr<Pkg> =>
+  script({
+    name: scriptName,
+    runtimeInputs: [packages.coreutils, redisPackage],
+    text: sh`
+      data=$(realpath -m -- ${dataDir})
+      mkdir -p -- "$data"
+      exec redis-server ${conf} --dir "$data"
+    `,
+  });
 
 export default defineService({
   name: "redis",
@@ -82,15 +106,7 @@ export default defineService({
         ]),
       ),
     );
-    const start = script({
-      name: "start-redis",
-      runtimeInputs: [pkgs.coreutils, cfg.package],
-      text: sh`
-        data=$(realpath -m -- ${cfg.dataDir})
-        mkdir -p -- "$data"
-        exec redis-server ${conf} --dir "$data"
-      `,
-    });
+    const start = redisServerScript("start-redis", pkgs, cfg.package, conf, cfg.dataDir);
     // Reach the server the way it listens: TCP unless port is 0, else its socket.
     const socketPath = ifSet(
       cfg.unixSocket,

@@ -31,7 +31,7 @@ import {
   upstreamSeeded,
   upstreamSkipReason,
 } from "./support/nix";
-import { findProcessCompose, missingServerBinaries, runProcessCompose } from "./support/run";
+import { findProcessCompose, missingServerBinaries, runTwice } from "./support/run";
 
 const generated = join(repoRoot, "generated");
 const seeded = nixAvailable() && upstreamSeeded();
@@ -446,18 +446,10 @@ describe.skipIf(runMissing.length > 0)("[run] passetto with a stand-in passetto-
     const ev = evalProcessComposeFull(`[ ${nixPath(join(generated, "default.nix"))} ${runStack} ]`, {
       pkgsOverlays: `[ ${workingOverlay} ]`,
     });
-    let workDir: string | undefined;
-    for (const run of ["1", "2"]) {
-      const result = await runProcessCompose(pc!, ev, { timeoutSeconds: 180, workDir, env: { SERVICES_TS_RUN: run } });
-      workDir = result.workDir;
-      if (result.code !== 0) {
-        console.error(
-          `---- passetto, start ${run}: exited ${result.timedOut ? "(timed out)" : result.code} in ${workDir}:\n${result.output}`,
-        );
-      }
-      expect(result.timedOut, `start ${run} timed out`).toBe(false);
-      expect(result.code, `start ${run}: exit code`).toBe(0);
-    }
-    rmSync(workDir!, { recursive: true, force: true });
+    const results = await runTwice(pc!, ev, "passetto");
+    expect(results.map((r) => ({ timedOut: r.timedOut, code: r.code }))).toEqual([
+      { timedOut: false, code: 0 },
+      { timedOut: false, code: 0 },
+    ]);
   }, 400_000);
 });

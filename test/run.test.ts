@@ -8,11 +8,11 @@
  * starts a stack: the second start must reuse the data (no re-initialisation).
  * The test process sees which start it is in SERVICES_TS_RUN (1, then 2).
  */
-import { readdirSync, rmSync } from "node:fs";
+import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { evalProcessComposeFull, nixAvailable, nixPath, repoRoot, upstreamSeeded, upstreamSkipReason } from "./support/nix";
-import { findProcessCompose, missingServerBinaries, runProcessCompose } from "./support/run";
+import { findProcessCompose, missingServerBinaries, runTwice } from "./support/run";
 
 const pc = findProcessCompose();
 const missing = [
@@ -36,19 +36,11 @@ describe.skipIf(missing.length > 0)("[run] process-compose up, until the test pr
   for (const { name, file } of configs) {
     it(name, async () => {
       const ev = evalProcessComposeFull(`[ ${nixPath(file)} ]`);
-      let workDir: string | undefined;
-      for (const run of ["1", "2"]) {
-        const result = await runProcessCompose(pc!, ev, { timeoutSeconds: 180, workDir, env: { SERVICES_TS_RUN: run } });
-        workDir = result.workDir;
-        if (result.code !== 0) {
-          console.error(
-            `---- ${name}, start ${run}: process-compose exited ${result.timedOut ? "(timed out)" : result.code} after ${result.seconds.toFixed(1)} s in ${workDir}; its output:\n${result.output}`,
-          );
-        }
-        expect(result.timedOut, `start ${run} timed out`).toBe(false);
-        expect(result.code, `start ${run}: exit code`).toBe(0);
-      }
-      rmSync(workDir!, { recursive: true, force: true });
+      const results = await runTwice(pc!, ev, name);
+      expect(results.map((r) => ({ timedOut: r.timedOut, code: r.code }))).toEqual([
+        { timedOut: false, code: 0 },
+        { timedOut: false, code: 0 },
+      ]);
     });
   }
 });

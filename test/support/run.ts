@@ -4,7 +4,7 @@
  * root (PostgreSQL refuses to run as root).
  */
 import { spawn, spawnSync } from "node:child_process";
-import { chmodSync, existsSync, mkdtempSync } from "node:fs";
+import { chmodSync, existsSync, mkdtempSync, rmSync } from "node:fs";
 import { homedir, tmpdir } from "node:os";
 import { join } from "node:path";
 import { buildDrv, type ProcessComposeEval } from "./nix";
@@ -90,4 +90,28 @@ export async function runProcessCompose(
   const code = await new Promise<number | null>((resolve) => child.on("close", (c) => resolve(c)));
   clearTimeout(timer);
   return { code, timedOut, seconds: (performance.now() - started) / 1000, output, workDir };
+}
+
+/**
+ * Starts a configuration twice in the same directory, as a developer stops and
+ * restarts a stack (the test process sees SERVICES_TS_RUN=1, then 2), and returns
+ * each start's result. The directory is removed when both succeed; a failing
+ * start's output is printed with its directory, which is kept for inspection.
+ */
+export async function runTwice(pc: string, ev: ProcessComposeEval, label: string): Promise<RunResult[]> {
+  const results: RunResult[] = [];
+  let workDir: string | undefined;
+  for (const run of ["1", "2"]) {
+    const result = await runProcessCompose(pc, ev, { timeoutSeconds: 180, workDir, env: { SERVICES_TS_RUN: run } });
+    workDir = result.workDir;
+    results.push(result);
+    if (result.code !== 0) {
+      console.error(
+        `---- ${label}, start ${run}: process-compose exited ${result.timedOut ? "(timed out)" : result.code} after ${result.seconds.toFixed(1)} s in ${workDir}; its output:\n${result.output}`,
+      );
+      return results;
+    }
+  }
+  rmSync(workDir!, { recursive: true, force: true });
+  return results;
 }
