@@ -9,8 +9,8 @@ import { pathToFileURL } from "node:url";
 import { type AnyService, DefinitionError, isService, isServiceTest, type ServiceTest } from "../dsl";
 import { renderDocs } from "./docs";
 import { type LoweredService, lowerService, lowerTest } from "./lower";
-import { nApply, nAttrs, nBind, nLambda, nLib, nList, nPattern, nSelect, type NixNode, nVar } from "./nix-ast";
-import { printNix } from "./print";
+import { nApply, nAttrs, nBind, nLambda, nLib, nList, nPattern, nSelect, type NixNode, nVar } from "../nix/ast";
+import { printNix } from "../nix/print";
 
 /** One file of `generated/`, by path relative to it. */
 export interface GeneratedFile {

@@ -4,7 +4,7 @@
 import { builtinOptions, isExpr, lower, type OptionType, type Shape } from "../dsl";
 import { defaultNode } from "./lower";
 import type { LoweredService } from "./lower";
-import { printNix } from "./print";
+import { printNix } from "../nix/print";
 
 interface DocRow {
   readonly path: string;

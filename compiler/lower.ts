@@ -52,8 +52,8 @@ import {
   nStr,
   nVar,
   type NixNode,
-} from "./nix-ast";
-import { printNix } from "./print";
+} from "../nix/ast";
+import { printNix } from "../nix/print";
 
 /** Nix helper functions a lowered module may reference, emitted only when used. */
 const PRELUDE: Record<string, NixNode> = {

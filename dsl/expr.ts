@@ -24,7 +24,7 @@ import {
   nStr,
   nVar,
   type StringPart,
-} from "../compiler/nix-ast";
+} from "../nix/ast";
 
 declare const brand: unique symbol;
 

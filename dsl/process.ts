@@ -5,7 +5,7 @@
  * `nix/process-compose/settings/process.nix`.
  */
 import { type Expr, expr, exe, fresh, type Pkg, shapeOf, sh, type ShellCode, type Val, withShape } from "./expr";
-import { nVar } from "../compiler/nix-ast";
+import { nVar } from "../nix/ast";
 import { callSite, type SourceLocation } from "./location";
 
 /** When a dependent process may start, relative to the process it depends on. */

@@ -6,7 +6,7 @@
  * `dataDir`, `namespace` and the service's own options, and contribute their
  * processes to `settings.processes` only when enabled.
  */
-import { nApply, nAttrs, nBind, nLib, nSelect, nStr, nVar, type NixNode } from "../compiler/nix-ast";
+import { nApply, nAttrs, nBind, nLib, nSelect, nStr, nVar, type NixNode } from "../nix/ast";
 import {
   type DeepVal,
   type Expr,

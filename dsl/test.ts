@@ -6,7 +6,7 @@
  * process-compose-flake module; the run tier starts it under process-compose,
  * which exits with the test process's exit code.
  */
-import { nSelect, nVar } from "../compiler/nix-ast";
+import { nSelect, nVar } from "../nix/ast";
 import type { Expr, Pkg, ShellCode } from "./expr";
 import { callSite, type SourceLocation } from "./location";
 import type { DependsOnCondition } from "./process";

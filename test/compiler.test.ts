@@ -65,9 +65,7 @@ describe("invalid definitions", () => {
   function project(name: string, file: string, source: string): string {
     const dir = join(scratch, name);
     mkdirSync(join(dir, "modules"), { recursive: true });
-    symlinkSync(join(root, "dsl"), join(dir, "dsl"));
-    symlinkSync(join(root, "compiler"), join(dir, "compiler"));
-    symlinkSync(join(root, "node_modules"), join(dir, "node_modules"));
+    for (const d of ["nix", "dsl", "compiler", "node_modules"]) symlinkSync(join(root, d), join(dir, d));
     writeFileSync(join(dir, "tsconfig.json"), readFileSync(join(root, "tsconfig.json")));
     writeFileSync(join(dir, "modules", file), source);
     return dir;

@@ -26,8 +26,8 @@ import {
   nVar,
   type NixNode,
   type StringPart,
-} from "../compiler/nix-ast.js";
-import { printNix } from "../compiler/print.js";
+} from "../nix/ast.js";
+import { printNix } from "../nix/print.js";
 import { nixAvailable, nixEvalJson, nixParseFile } from "./support/nix.js";
 
 const HAS_NIX = nixAvailable();

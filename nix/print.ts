@@ -1,5 +1,5 @@
 /**
- * Renders the Nix AST (compiler/nix-ast.ts) as nixfmt-style (RFC 166) source text.
+ * Renders the Nix AST (./ast.ts) as nixfmt-style (RFC 166) source text.
  *
  * Prettier's doc builders are the layout engine: every node becomes a `Doc`, and
  * `printDocToString` decides which groups fit in 100 columns.
@@ -43,7 +43,7 @@ import {
   type LambdaParam,
   type NixNode,
   type StringPart,
-} from "./nix-ast.js";
+} from "./ast.js";
 
 const { group, indent, line, softline, hardline, literalline, join, ifBreak, markAsRoot } = doc.builders;
 
