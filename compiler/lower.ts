@@ -1,46 +1,50 @@
 /**
- * Lowers a service definition (dsl/) to the Nix AST of a process-compose-flake
- * module that declares `services.<service>` as `attrsOf (submodule …)`.
+ * Lowers a service definition (dsl/) to the Nix AST of a module that declares
+ * `services.<service>` as `attrsOf (submodule …)`: the options, derived options,
+ * parts, composition and `let` sharing here, the processes through a backend
+ * (compiler/backends/; process-compose by default).
  *
  * Nothing here knows any particular service: everything service-specific comes
  * from the definition in `modules/`.
  */
 import {
+  type AnyPart,
+  type AnyService,
+  BACKEND_PRIMITIVE,
+  builtinOptions,
   configRef,
   type DefaultContext,
   DefinitionError,
+  EXPR_MEMBERS,
   Expr,
   expr,
+  HELPER,
+  type HelperDef,
   type InstanceDecl,
   isExpr,
   type LetBinding,
   lower,
-  pkgs,
-  type ProcessDecl,
-  type ProcessExtension,
-  type ProcessFamily,
-  resetFreshNames,
-  type AnyService,
   type OptionType,
-  type ServiceContext,
-  type Shape,
-  builtinOptions,
+  pkgs,
+  process,
+  type ProcessDecl,
+  type Pkg,
+  type ProcessItem,
+  rebind,
   reservedOptionNames,
+  type ServiceContext,
   type ServiceTest,
-  HELPER,
-  type HelperDef,
-  isolatedFreshNames,
+  type Shape,
   SHELLCHECK_EXCLUDES,
   testContext,
 } from "../dsl";
+import { binder, nFresh, nFreshBind } from "../nix/ast";
 import { callSite, firstUserFrame, type SourceLocation } from "../dsl/location";
 import {
-  type AttrKey,
   type Binding,
   isNixIdentifier,
   nApply,
   nAttrs,
-  nBinop,
   nBind,
   nBool,
   nLambda,
@@ -54,6 +58,9 @@ import {
   type NixNode,
 } from "../nix/ast";
 import { printNix } from "../nix/print";
+import type { Backend } from "./backends/backend";
+import { keyOf, processCompose } from "./backends/process-compose";
+import { shareRepeated } from "./cse";
 
 /** Nix helper functions a lowered module may reference, emitted only when used. */
 const PRELUDE: Record<string, NixNode> = {
@@ -69,8 +76,6 @@ const PRELUDE: Record<string, NixNode> = {
   ),
 };
 
-const RESERVED_LET_NAMES = new Set(["config", "name", "lib", "pkgs", "rootConfig", "options", ...Object.keys(PRELUDE)]);
-
 /** The result of lowering one service. */
 export interface LoweredService {
   readonly service: AnyService;
@@ -78,78 +83,128 @@ export interface LoweredService {
   readonly module: NixNode;
   /** Names of other services whose instances this one declares (their files are imported). */
   readonly dependencies: readonly string[];
+  /** Every option of an instance (the service's and its parts'), for docs. */
+  readonly options: Shape;
   /** Derived (read-only) options, for docs. */
   readonly derived: Shape;
+  /** The instance module's `let` bindings and body, for checks over the output (compiler/cse.ts). */
+  readonly instance: { readonly lets: readonly Binding[]; readonly body: NixNode; readonly fixed: ReadonlySet<string> };
 }
 
 const defaultCtx: DefaultContext = { name: expr<string>(nVar("name"), "string"), pkgs };
 
+/** The options of an instance of `svc`: its parts' then its own. */
+export function serviceOptions(svc: AnyService): Shape {
+  const out: Record<string, OptionType<unknown>> = {};
+  for (const part of svc.parts) {
+    for (const [k, o] of Object.entries(part.options as Shape)) {
+      if (k in out) throw new DefinitionError(`option "${k}" is declared by two parts (the second is ${part.name})`, o.location ?? part.location);
+      out[k] = o;
+    }
+  }
+  for (const [k, o] of Object.entries(svc.options)) {
+    if (k in out) throw new DefinitionError(`option "${k}" is already declared by a part of the service`, o.location ?? svc.location);
+    out[k] = o;
+  }
+  return out;
+}
+
+/** A context for module code: `let` bindings go to `lets`. */
+function makeCtx(shape: Shape, lets: LetBinding[]): ServiceContext<Shape> {
+  return {
+    name: defaultCtx.name,
+    cfg: configRef({ ...builtinOptions, ...shape }, nVar("config")) as never,
+    pkgs,
+    let<T>(hint: string, value: Expr<T>) {
+      const location = callSite();
+      if (!isNixIdentifier(hint)) throw new DefinitionError(`let name "${hint}" is not a Nix identifier`, location);
+      if (!isExpr(value)) throw new DefinitionError(`let "${hint}": value must be an expression`, location);
+      const b = binder(hint);
+      lets.push({ binder: b, value, location });
+      return rebind(value, nFresh(b));
+    },
+    instanceOf(other, instanceName) {
+      const otherShape = { ...serviceOptions(other), ...derivedShapeOf(other) };
+      return configRef({ ...builtinOptions, ...otherShape }, nSelect(nVar("rootConfig"), "services", other.name, keyOf(lower(instanceName)))) as never;
+    },
+  };
+}
+
+/** Checks option names: not reserved, Nix identifiers, and (inside submodules) not shadowing `Expr` members. */
+function checkOptionNames(shape: Shape, where: SourceLocation | undefined, top: boolean): void {
+  for (const [key, opt] of Object.entries(shape)) {
+    const at = opt.location ?? where;
+    if (top && reservedOptionNames.has(key)) throw new DefinitionError(`option name "${key}" is reserved (every instance has it already)`, at);
+    if (top && !isNixIdentifier(key)) throw new DefinitionError(`option name "${key}" is not a Nix identifier`, at);
+    if (!top && EXPR_MEMBERS.has(key)) {
+      throw new DefinitionError(`sub-option name "${key}" would hide a member of the expression handle; choose another name`, at);
+    }
+    let t: OptionType<unknown> | undefined = opt;
+    while (t) {
+      const c: OptionType<unknown>["ctor"] = t.ctor;
+      if (c.name === "submodule") {
+        checkOptionNames(c.shape, at, false);
+        break;
+      }
+      t = c.name === "nullOr" || c.name === "listOf" || c.name === "attrsOf" ? c.of : undefined;
+    }
+  }
+}
+
 /**
- * Lowers `svc` to a process-compose-flake module.
+ * Lowers `svc` to a module for `backend` (process-compose-flake by default).
  * @throws DefinitionError naming the TS source location of the faulty definition.
  */
-export function lowerService(svc: AnyService): LoweredService {
-  resetFreshNames();
+export function lowerService(svc: AnyService, backend: Backend = processCompose): LoweredService {
   if (!/^[a-z][a-z0-9-]*$/.test(svc.name)) {
     throw new DefinitionError(
       `service name ${JSON.stringify(svc.name)} must be lowercase letters, digits and dashes, starting with a letter`,
       svc.location,
     );
   }
-  for (const key of Object.keys(svc.options)) {
-    if (reservedOptionNames.has(key)) {
-      throw new DefinitionError(`option name "${key}" is reserved (every instance has it already)`, svc.options[key]?.location ?? svc.location);
-    }
-    if (!isNixIdentifier(key)) throw new DefinitionError(`option name "${key}" is not a Nix identifier`, svc.options[key]?.location ?? svc.location);
-  }
+  const options = serviceOptions(svc);
+  checkOptionNames(options, svc.location, true);
 
   const lets: LetBinding[] = [];
-  const makeCtx = <S extends Shape>(shape: S, letSink: LetBinding[]): ServiceContext<S> => ({
-    name: defaultCtx.name,
-    cfg: configRef({ ...builtinOptions, ...shape }, nVar("config")),
-    pkgs,
-    let<T>(name: string, value: Expr<T>): Expr<T> {
-      const location = callSite();
-      if (!isNixIdentifier(name) || RESERVED_LET_NAMES.has(name)) {
-        throw new DefinitionError(`let name "${name}" is reserved or not a Nix identifier`, location);
+  const derived: Record<string, OptionType<unknown>> = {};
+  const addDerived = (d: Shape) => {
+    for (const [key, opt] of Object.entries(d)) {
+      if (reservedOptionNames.has(key) || key in options || key in derived) {
+        throw new DefinitionError(`derived option "${key}" clashes with another option`, opt.location);
       }
-      if (letSink.some((l) => l.name === name)) throw new DefinitionError(`let name "${name}" is bound twice`, location);
-      if (!isExpr(value)) throw new DefinitionError(`let "${name}": value must be an expression`, location);
-      letSink.push({ name, value, location });
-      return expr<T>(nVar(name), value.kind);
-    },
-    instanceOf(other, instanceName) {
-      const otherShape = { ...other.options, ...derivedShapeOf(other) };
-      return configRef({ ...builtinOptions, ...otherShape }, nSelect(nVar("rootConfig"), "services", other.name, keyOf(lower(instanceName)))) as never;
-    },
-  });
-
-  const derived: Shape = svc.derived ? guard(svc, "derived", () => svc.derived!(makeCtx(svc.options, lets))) : {};
-  for (const [key, opt] of Object.entries(derived)) {
-    if (reservedOptionNames.has(key) || key in svc.options) {
-      throw new DefinitionError(`derived option "${key}" clashes with another option`, opt.location);
+      derived[key] = opt;
+    }
+  };
+  for (const part of svc.parts) {
+    if (part.derived) addDerived(guard(svc, `part ${part.name}: derived`, () => part.derived!(makeCtx(options, lets)) as Shape, part.location));
+  }
+  if (svc.derived) addDerived(guard(svc, "derived", () => svc.derived!(makeCtx(options, lets))));
+  for (const part of svc.parts) {
+    for (const key of Object.keys((part.requires ?? {}) as Shape)) {
+      if (!(key in options) && !(key in derived)) {
+        throw new DefinitionError(`part ${part.name} requires the option "${key}", which ${svc.name} does not declare`, part.location ?? svc.location);
+      }
     }
   }
-  const ctx = makeCtx({ ...svc.options, ...derived }, lets);
-  const processes = svc.processes ? guard(svc, "processes", () => svc.processes!(ctx)) : [];
-  const instances = svc.instances ? guard(svc, "instances", () => svc.instances!(ctx)) : [];
-  const statics = processes.filter((p): p is ProcessDecl => !("kind" in p));
-  const families = processes.filter((p): p is ProcessFamily => "kind" in p && p.kind === "process-family");
-  const extensions = processes.filter((p): p is ProcessExtension => "kind" in p && p.kind === "process-extension");
-  checkProcesses(statics, svc);
+  const ctx = makeCtx({ ...options, ...derived }, lets);
+  const fromParts = <T>(what: "processes" | "instances"): T[] =>
+    svc.parts.flatMap((part: AnyPart) => {
+      const f = part[what] as ((c: ServiceContext<Shape>) => readonly T[]) | undefined;
+      return f ? guard(svc, `part ${part.name}: ${what}`, () => [...f(ctx)], part.location) : [];
+    });
+  const items: ProcessItem[] = [
+    ...fromParts<ProcessItem>("processes"),
+    ...(svc.processes ? guard(svc, "processes", () => svc.processes!(ctx)) : []),
+  ];
+  const instances: InstanceDecl[] = [
+    ...fromParts<InstanceDecl>("instances"),
+    ...(svc.instances ? guard(svc, "instances", () => svc.instances!(ctx)) : []),
+  ];
+  checkProcesses(items.filter((p): p is ProcessDecl => p.kind === "process"), svc);
 
   const dependencies = [...new Set(instances.map((i) => i.service.name))].sort();
 
-  const outputsOptions: Binding[] = [];
-  outputsOptions.push(nBind(
-    "settings",
-    mkOption([
-      nBind("type", nApply(nLib("types", "lazyAttrsOf"), nLib("types", "raw"))),
-      nBind("internal", nBool(true)),
-      nBind("readOnly", nBool(true)),
-      nBind("description", nStr("The process-compose settings (`processes`) this instance contributes when enabled.")),
-    ]),
-  ));
+  const outputsOptions: Binding[] = [...backend.instanceOptions()];
   if (dependencies.length > 0) {
     outputsOptions.push(
       nBind(
@@ -176,23 +231,12 @@ export function lowerService(svc: AnyService): LoweredService {
         nBind("description", nStr(builtinOptions.namespace.meta.description ?? "")),
       ]),
     ),
-    ...Object.entries(svc.options as Shape).map(([k, o]) => nBind(k, lowerOption(o, k))),
+    ...Object.entries(options).map(([k, o]) => nBind(k, lowerOption(o, k))),
     ...Object.entries(derived).map(([k, o]) => nBind(k, lowerOption(o, k))),
     nBind("outputs", nAttrs(outputsOptions)),
   ];
 
-  const outputsConfig: Binding[] = [
-    nBind(
-      ["settings", "processes"],
-      updateAll([
-        nAttrs([
-          ...statics.map((p) => guard(svc, "process", () => lowerProcess(p), p.location)),
-          ...extensions.map((p) => guard(svc, "process", () => nBind(keyOf(lower(p.name)), processBody(p, false)), p.location)),
-        ]),
-        ...families.map((f) => guard(svc, "process", () => lowerFamily(f), f.location)),
-      ]),
-    ),
-  ];
+  const outputsConfig: Binding[] = backend.instanceConfig(items, (at, f) => guard(svc, "process", f, at.location));
   for (const dep of dependencies) {
     outputsConfig.push(
       nBind(
@@ -204,27 +248,28 @@ export function lowerService(svc: AnyService): LoweredService {
     );
   }
 
-  const instanceModule = nLambda(
-    nPattern(["config", "name"], true),
-    nLet(
-      lets.map((l) => nBind(l.name, l.value.node)),
-      nAttrs([nBind("options", nAttrs(optionBindings)), nBind(["config", "outputs"], nAttrs(outputsConfig))]),
-    ),
+  const fixed = new Set<string>();
+  const instanceBody = nAttrs([nBind("options", nAttrs(optionBindings)), nBind(["config", "outputs"], nAttrs(outputsConfig))]);
+  const shared = shareRepeated(
+    lets.map((l) => nFreshBind(l.binder, l.value.node)),
+    instanceBody,
+    new Set([...outerNames(instanceBody, lets), ...fixed]),
   );
+  const instanceModule = nLambda(nPattern(["config", "name"], true), nLet(shared.lets, shared.body));
 
-  const forEnabled = (what: NixNode) =>
+  const forEnabled = (of: (instance: NixNode) => NixNode) =>
     nApply(
       nLib("mkMerge"),
       nApply(
         nLib("mapAttrsToList"),
-        nLambda({ kind: "ident", name: "_" }, nLambda({ kind: "ident", name: "instance" }, nApply(nLib("mkIf"), nSelect(nVar("instance"), "enable"), what))),
+        nLambda({ kind: "ident", name: "_" }, nLambda({ kind: "ident", name: "instance" }, nApply(nLib("mkIf"), nSelect(nVar("instance"), "enable"), of(nVar("instance"))))),
         nSelect(nVar("config"), "services", svc.name),
       ),
     );
 
   const topConfig: Binding[] = [
-    nBind(["settings", "processes"], forEnabled(nSelect(nVar("instance"), "outputs", "settings", "processes"))),
-    ...dependencies.map((dep) => nBind(["services", dep], forEnabled(nSelect(nVar("instance"), "outputs", "services", dep)))),
+    ...backend.topConfig(forEnabled),
+    ...dependencies.map((dep) => nBind(["services", dep], forEnabled((instance) => nSelect(instance, "outputs", "services", dep)))),
   ];
 
   const body = nAttrs([
@@ -244,25 +289,51 @@ export function lowerService(svc: AnyService): LoweredService {
     nBind("config", nAttrs(topConfig)),
   ]);
 
-  const outerLets: Binding[] = [];
-  for (const h of collectHelpers(instanceModule, svc)) outerLets.push(nBind(h.name, h.lambda));
-  const used = referencedVars(instanceModule);
-  if (used.has("rootConfig")) outerLets.push(nBind("rootConfig", nVar("config")));
-  for (const [helper, def] of Object.entries(PRELUDE)) if (used.has(helper)) outerLets.push(nBind(helper, def));
-  outerLets.push(nBind("instanceModule", instanceModule));
+  const module = nLambda(nPattern(["config", "lib", "pkgs"], true), nLet([...fileLets(instanceModule, svc, backend), nBind("instanceModule", instanceModule)], body));
+  return {
+    service: svc,
+    module,
+    dependencies,
+    options,
+    derived,
+    instance: { lets: shared.lets, body: shared.body, fixed: outerNames(instanceBody, lets) },
+  };
+}
 
-  const module = nLambda(nPattern(["config", "lib", "pkgs"], true), nLet(outerLets, body));
-  return { service: svc, module, dependencies, derived };
+/** Names the file's outer `let` binds for the instance module (helpers, primitives, prelude). */
+function outerNames(node: NixNode, lets: readonly LetBinding[]): Set<string> {
+  const out = new Set<string>(Object.keys(PRELUDE));
+  const visit = (n: unknown): void => {
+    if (Array.isArray(n)) return n.forEach(visit);
+    if (n === null || typeof n !== "object") return;
+    const o = n as Record<string, unknown>;
+    if (o.kind === "var" && (o[HELPER] || o[BACKEND_PRIMITIVE])) out.add(o.name as string);
+    for (const [k, v] of Object.entries(o)) if (k !== HELPER && typeof v === "object") visit(v);
+  };
+  visit(node);
+  for (const l of lets) visit(l.value.node);
+  return out;
+}
+
+/** The file-level `let` bindings `node` needs: helpers, backend primitives, `rootConfig`, prelude functions. */
+function fileLets(node: NixNode, svc: AnyService | ServiceTest, backend: Backend): Binding[] {
+  const out: Binding[] = [];
+  for (const h of collectHelpers(node, svc)) out.push(nBind(h.name, h.lambda));
+  const used = referencedVars(node);
+  for (const [name, def] of Object.entries(backend.primitives)) if (used.has(name)) out.push(nBind(name, def));
+  if (used.has("rootConfig")) out.push(nBind("rootConfig", nVar("config")));
+  for (const [helper, def] of Object.entries(PRELUDE)) if (used.has(helper)) out.push(nBind(helper, def));
+  return out;
 }
 
 /** Runs module code, turning any error it throws into a DefinitionError at the module's line. */
-function guard<T>(svc: AnyService, what: string, f: () => T, at?: SourceLocation): T {
+function guard<T>(svc: { location: SourceLocation | undefined }, what: string, f: () => T, at?: SourceLocation): T {
   try {
     return f();
   } catch (e) {
     if (e instanceof DefinitionError) throw e;
     const err = e instanceof Error ? e : new Error(String(e));
-    throw new DefinitionError(`${what}: ${err.message}`, at ?? firstUserFrame(err.stack) ?? svc.location);
+    throw new DefinitionError(`${what}: ${err.message}`, firstUserFrame(err.stack) ?? at ?? svc.location);
   }
 }
 
@@ -270,78 +341,21 @@ function mkOption(bindings: Binding[]): NixNode {
   return nApply(nLib("mkOption"), nAttrs(bindings));
 }
 
-/** A Nix attribute key for a lowered name: static when literal. */
-function keyOf(node: NixNode): AttrKey {
-  if (node.kind === "string" && node.parts.every((p) => typeof p === "string")) return node.parts.join("");
-  return node;
-}
-
 function checkProcesses(processes: readonly ProcessDecl[], svc: AnyService): void {
   const seen = new Map<string, SourceLocation | undefined>();
   for (const p of processes) {
     const n = lower(p.name);
     const key = printNix(n.kind === "string" ? n : nStr(n)).trim();
-    if (seen.has(key)) throw new DefinitionError(`process ${key} is declared twice`, p.location);
+    if (seen.has(key) && p.condition === undefined) throw new DefinitionError(`process ${key} is declared twice`, p.location);
     seen.set(key, p.location);
     if (p.command === undefined) throw new DefinitionError(`process ${key} has no command`, p.location ?? svc.location);
   }
 }
 
-/** `lib.mapAttrs' (key: value: lib.nameValuePair name body) over`. */
-function mapAttrsPrime(over: NixNode, keyVar: string, valueVar: string, name: NixNode, body: NixNode): NixNode {
-  return nApply(
-    nLib("mapAttrs'"),
-    nLambda({ kind: "ident", name: keyVar }, nLambda({ kind: "ident", name: valueVar }, nApply(nLib("nameValuePair"), name, body))),
-    over,
-  );
-}
-
-/** `a // b // …`, or `a` alone. */
-function updateAll(parts: NixNode[]): NixNode {
-  return parts.length === 0 ? nAttrs([]) : parts.reduce((l, r) => nBinop("//", l, r));
-}
-
-function lowerDependsOn(depends_on: NonNullable<ProcessDecl["depends_on"]>): NixNode {
-  const statics: Binding[] = [];
-  const families: NixNode[] = [];
-  for (const d of depends_on) {
-    if ("kind" in d && d.kind === "depends-on-each") {
-      families.push(mapAttrsPrime(d.over.node, d.keyVar, "_", d.process.node, nAttrs([nBind("condition", nStr(d.condition))])));
-    } else {
-      const dep = d as { process: ProcessDecl | Expr<string> | string; condition: string };
-      const target = typeof dep.process === "object" && dep.process !== null && !isExpr(dep.process) ? dep.process.name : dep.process;
-      statics.push(nBind([keyOf(lower(target)), "condition"], nStr(dep.condition)));
-    }
-  }
-  return updateAll([...(statics.length > 0 || families.length === 0 ? [nAttrs(statics)] : []), ...families]);
-}
-
-function processBody(p: ProcessDecl | ProcessExtension, ownNamespace = true): NixNode {
-  const { name: _name, location: _location, depends_on, namespace, ...all } = p;
-  const { kind: _kind, ...rest } = all as typeof all & { kind?: string };
-  const bindings: Binding[] = [];
-  for (const [k, v] of Object.entries(rest)) {
-    if (v === undefined) continue;
-    bindings.push(nBind(k, lower(v)));
-  }
-  if (depends_on && depends_on.length > 0) bindings.push(nBind("depends_on", lowerDependsOn(depends_on)));
-  if (namespace !== undefined) bindings.push(nBind("namespace", lower(namespace)));
-  else if (ownNamespace) bindings.push(nBind("namespace", nApply(nLib("mkDefault"), nSelect(nVar("config"), "namespace"))));
-  return nAttrs(bindings);
-}
-
-function lowerProcess(p: ProcessDecl): Binding {
-  return nBind(keyOf(lower(p.name)), processBody(p));
-}
-
-function lowerFamily(f: ProcessFamily): NixNode {
-  return mapAttrsPrime(f.over.node, f.keyVar, f.valueVar, lower(f.decl.name), processBody(f.decl));
-}
-
 function lowerInstance(i: InstanceDecl): Binding {
   const bindings: Binding[] = [];
   if (i.imports.length > 0) bindings.push(nBind("imports", nList(i.imports.map((m) => m.node))));
-  const known = { ...builtinOptions, ...i.service.options };
+  const known = { ...builtinOptions, ...serviceOptions(i.service) };
   for (const [k, v] of Object.entries(i.config)) {
     if (v === undefined) continue;
     const opt = (known as Shape)[k];
@@ -356,20 +370,16 @@ function lowerInstance(i: InstanceDecl): Binding {
 }
 
 const derivedCache = new WeakMap<AnyService, Shape>();
+/** The derived options of `svc` (its parts' and its own), for their types. */
 function derivedShapeOf(svc: AnyService): Shape {
   let d = derivedCache.get(svc);
   if (!d) {
-    // Evaluate the other service's derived options with a throwaway context: only their kinds matter here.
-    const ctx: ServiceContext<Shape> = {
-      name: defaultCtx.name,
-      cfg: configRef({ ...builtinOptions, ...svc.options }, nVar("config")) as never,
-      pkgs,
-      let: (_n, v) => v,
-      instanceOf: () => {
-        throw new Error("nested instanceOf in derived options is not supported");
-      },
-    };
-    d = svc.derived ? isolatedFreshNames(() => svc.derived!(ctx) as Shape) : {};
+    // Evaluate the other service's derived options with a throwaway context: only their types matter here.
+    const throwaway: LetBinding[] = [];
+    const ctx = makeCtx(serviceOptions(svc), throwaway);
+    d = {};
+    for (const part of svc.parts) if (part.derived) Object.assign(d, part.derived(ctx));
+    if (svc.derived) Object.assign(d, svc.derived(ctx));
     derivedCache.set(svc, d);
   }
   return d;
@@ -458,7 +468,7 @@ const HELPER_SCOPE = new Set(["lib", "pkgs", "builtins", "toString", "map", "tru
  * sorted by name.
  * @throws DefinitionError when two helpers share a name or a body uses instance values.
  */
-function collectHelpers(node: NixNode, svc: AnyService): HelperDef[] {
+function collectHelpers(node: NixNode, svc: { location: SourceLocation | undefined }): HelperDef[] {
   const found = new Map<string, HelperDef>();
   const visit = (n: unknown): void => {
     if (Array.isArray(n)) return n.forEach(visit);
@@ -519,8 +529,7 @@ export function referencedVars(node: NixNode, out = new Set<string>()): Set<stri
  * the instances (enabled), and the `test` process.
  * @throws DefinitionError at the test's source location.
  */
-export function lowerTest(test: ServiceTest): NixNode {
-  resetFreshNames();
+export function lowerTest(test: ServiceTest, backend: Backend = processCompose): NixNode {
   const bindings: Binding[] = [];
   const imports = Object.values(test.services)
     .map((svc) => svc.name)
@@ -541,7 +550,7 @@ export function lowerTest(test: ServiceTest): NixNode {
       bindings.push(nBind(["services", svc.name, inst], (lowered as { value: NixNode }).value));
     }
   }
-  const proc = guard(test as unknown as AnyService, "test", () => test.test(testContext(test, derivedShapeOf)), test.location);
+  const proc = guard(test, "test", () => test.test(testContext(test, (svc) => ({ ...serviceOptions(svc), ...derivedShapeOf(svc) }))), test.location);
   const command = nApply(
     nSelect(nVar("pkgs"), "writeShellApplication"),
     nAttrs([
@@ -551,10 +560,7 @@ export function lowerTest(test: ServiceTest): NixNode {
       nBind("text", proc.text.node),
     ]),
   );
-  const testBindings: Binding[] = [nBind("command", command)];
-  if (proc.depends_on.length > 0) testBindings.push(nBind("depends_on", lowerDependsOn(proc.depends_on)));
-  bindings.push(nBind(["settings", "processes", "test"], nAttrs(testBindings)));
+  bindings.push(backend.testProcess(process("test", { command: expr<Pkg>(command, "package"), dependsOn: proc.dependsOn, oneshot: true })));
   const body = nAttrs(bindings);
-  const helpers = collectHelpers(body, test as unknown as AnyService).map((h) => nBind(h.name, h.lambda));
-  return nLambda(nPattern(["config", "lib", "pkgs"], true), nLet(helpers, body));
+  return nLambda(nPattern(["config", "lib", "pkgs"], true), nLet(fileLets(body, test, backend), body));
 }

@@ -6,13 +6,17 @@
  * module computes from configuration is therefore evaluated by Nix, per
  * instance, never guessed at build time.
  */
-import { callSite, type SourceLocation } from "./location";
+import { callSite, DefinitionError, type SourceLocation } from "./location";
 import {
+  type Binder,
+  binder,
   type NixNode,
   nApply,
   nAttrs,
   nBind,
   nBinop,
+  nFresh,
+  nFreshLambda,
   nIf,
   nLambda,
   nLib,
@@ -25,6 +29,7 @@ import {
   nVar,
   type StringPart,
 } from "../nix/ast";
+import type { OptionType } from "./types";
 
 declare const brand: unique symbol;
 
@@ -60,20 +65,65 @@ export type Kind =
   | "module"
   | "any";
 
+/**
+ * What the text of a string value is, beyond its Nix kind: `shell` code (embedded
+ * raw by `sh`), `sql` code (embedded raw by `sql`), or plain text (undefined), which
+ * every template quotes for where it lands. For a list, the role of its elements.
+ */
+export type Role = "shell" | "sql";
+
 const EXPR_BRAND = Symbol.for("services-ts.expr");
 
-/** A typed handle on a Nix expression whose value has TS type `T` at evaluation time. */
+/** What an expression carries besides its node and kind (see {@link Expr}). */
+export interface ExprInfo {
+  /** What its text is (see {@link Role}). */
+  readonly role?: Role;
+  /** The option type its value has, when it comes from an option: gives field access and element kinds. */
+  readonly type?: OptionType<unknown>;
+}
+
+/**
+ * A typed handle on a Nix expression whose value has TS type `T` at evaluation time.
+ *
+ * Everything the compiler needs to know about the value travels with it: its Nix
+ * `kind`, its text role (shell or SQL code) and its option type. So `let`, `cond`,
+ * `mapList` and every other helper keep them, and no side table can lose them.
+ *
+ * An `Expr` is not a string: using one in a plain template literal or with `+`
+ * throws (use `s```, `sh``` or `sql```).
+ */
 export class Expr<out T> {
   declare readonly __type: T;
   /** Brand checked by {@link isExpr}, so that two loaded copies of dsl/ agree. */
   readonly [EXPR_BRAND] = true;
+  /** Role and option type (see {@link ExprInfo}). */
+  readonly info: ExprInfo;
   constructor(
     /** The Nix expression. */
     readonly node: NixNode,
     /** The runtime kind of the value, when known. */
     readonly kind: Kind,
-  ) {}
+    info: ExprInfo = {},
+  ) {
+    this.info = info;
+  }
+
+  /** @throws TypeError: an expression has no text at build time. */
+  [Symbol.toPrimitive](): never {
+    throw new DefinitionError(
+      "a Nix expression was used as a JS string or number (a plain template literal, `+`, or String()); " +
+        "interpolate it with s``, sh`` or sql`` instead",
+      callSite(),
+    );
+  }
+  /** @throws like {@link Expr[Symbol.toPrimitive]}. */
+  toString(): never {
+    return this[Symbol.toPrimitive]();
+  }
 }
+
+/** Names an option may not have inside a submodule, since field access would shadow an `Expr` member. */
+export const EXPR_MEMBERS: ReadonlySet<string> = new Set(["node", "kind", "info", "toString"]);
 
 /** Either a plain TS value (lowered as a Nix literal) or an expression. */
 export type Val<T> = T | Expr<T>;
@@ -89,23 +139,32 @@ export type DeepVal<T> =
           ? { readonly [K in keyof T]: DeepVal<T[K]> }
           : T);
 
+type Opaque = Pkg | NixPath | NixFunction<never, unknown> | string | number | boolean | null | undefined | readonly unknown[];
+
 /**
- * Option shapes known for expressions: a submodule value's options, or the element
- * options of a list / attrset of submodules. Lets `field` and the `map*` helpers
- * give elements the right kinds (so an int field is `toString`-ed in strings).
+ * The fields of a record value (a submodule's options) as handles; nothing for
+ * other values (lists, attribute sets of any names, scalars, nullable records).
  */
-const exprShapes = new WeakMap<object, Readonly<Record<string, { readonly kind: Kind }>>>();
-/** Attaches option shape information to an expression (see {@link field}). */
-export function withShape<E extends Expr<unknown>>(e: E, shape: Readonly<Record<string, { readonly kind: Kind }>> | undefined): E {
-  if (shape) exprShapes.set(e, shape);
-  return e;
-}
-/** The option shape attached to an expression, if any. */
-export const shapeOf = (e: Expr<unknown>) => exprShapes.get(e);
+export type FieldsOf<T> = [T] extends [Opaque]
+  ? unknown
+  : [T] extends [object]
+    ? string extends keyof T
+      ? unknown
+      : { readonly [K in keyof T]-?: Ref<T[K]> }
+    : unknown;
+
+/**
+ * A handle on a value with typed field access when it is a record: `cfg.initialScript.before`,
+ * or `db.name` for an element of a list of submodules in {@link mapList}.
+ */
+export type Ref<T> = Expr<T> & FieldsOf<T>;
 
 export function isExpr(v: unknown): v is Expr<unknown> {
   return typeof v === "object" && v !== null && (v as Record<symbol, unknown>)[EXPR_BRAND] === true;
 }
+
+/** The role of a value's text (undefined for plain text and for non-expressions). */
+export const roleOf = (v: unknown): Role | undefined => (isExpr(v) ? v.info.role : undefined);
 
 /** The Nix kind of a plain JS value. */
 export function kindOf(v: unknown): Kind {
@@ -138,34 +197,49 @@ export function lower(v: unknown): NixNode {
 }
 
 /** Wraps a Nix node as an expression of the given kind. */
-export const expr = <T>(node: NixNode, kind: Kind): Expr<T> => new Expr<T>(node, kind);
+export const expr = <T>(node: NixNode, kind: Kind, info: ExprInfo = {}): Expr<T> => new Expr<T>(node, kind, info);
+
+/**
+ * A handle on a value of option type `type` at `node`: with field handles when the
+ * type is a submodule, so `ref.<field>` is typed and knows its own kind.
+ */
+export function refOf<T>(node: NixNode, type: OptionType<unknown>, role?: Role): Ref<T> {
+  const e = new Expr<T>(node, type.kind, role === undefined ? { type } : { type, role });
+  if (type.ctor.name === "submodule") {
+    for (const [key, opt] of Object.entries(type.ctor.shape)) {
+      Object.defineProperty(e, key, { get: () => refOf(nSelect(node, key), opt), enumerable: true });
+    }
+  }
+  return e as Ref<T>;
+}
+
+/** The same value under another node (a `let` variable, a lambda parameter), keeping what it is. */
+export function rebind<T>(e: Expr<T>, node: NixNode): Ref<T> {
+  return e.info.type ? refOf<T>(node, e.info.type, e.info.role) : (expr<T>(node, e.kind, e.info) as Ref<T>);
+}
+
+/** The option type of the elements of a list, attribute set or nullable value. */
+function elementType(e: Expr<unknown>): OptionType<unknown> | undefined {
+  const c = e.info.type?.ctor;
+  return c && (c.name === "listOf" || c.name === "attrsOf" || c.name === "nullOr") ? c.of : undefined;
+}
+
+/** A handle on an element of `container` bound to `node` (a lambda parameter). */
+function elementRef<E>(container: Expr<unknown>, node: NixNode): Ref<E> {
+  const t = elementType(container);
+  return t ? refOf<E>(node, t, container.info.role) : (expr<E>(node, "any", container.info.role ? { role: container.info.role } : {}) as Ref<E>);
+}
 
 // ---------------------------------------------------------------------------
-// Fresh names for lambda parameters: deterministic per compilation.
+// Fresh names.
 
-let freshCounter = 0;
-/** Resets the fresh-name counter; the compiler calls it before lowering each service. */
-export function resetFreshNames(): void {
-  freshCounter = 0;
-}
 /**
- * Runs `f` without consuming fresh names of the caller: whatever `f` lowers is
- * thrown away (e.g. evaluating another service's derived options for their
- * kinds), so the names in the output must not depend on whether it ran.
+ * A fresh variable for a lambda parameter or `let` binding, named when the file is
+ * printed (unique in the file, deterministic; see nix/names.ts).
+ * @param hint the name to use when free, e.g. `db` (a Nix identifier).
  */
-export function isolatedFreshNames<T>(f: () => T): T {
-  const saved = freshCounter;
-  try {
-    return f();
-  } finally {
-    freshCounter = saved;
-  }
-}
-
-/** A fresh Nix variable name for a lambda parameter, e.g. `node3`. */
-export function fresh(hint: string): string {
-  freshCounter += 1;
-  return `${hint}${freshCounter}`;
+export function fresh(hint: string): Binder {
+  return binder(hint);
 }
 
 // ---------------------------------------------------------------------------
@@ -258,12 +332,12 @@ export type ShellInterpolable = Interpolable | Expr<ShellCode> | Expr<readonly s
  * Shell code with safe interpolation: every interpolated string, path or package is
  * quoted with `lib.escapeShellArg` (paths are first copied to the store), numbers are
  * embedded as digits, string lists become `lib.escapeShellArgs`, and `ShellCode`
- * (another `sh` template, or {@link raw}) is embedded as it is.
+ * (another `sh` template, {@link raw}, or anything computed from them) is embedded as it is.
  *
  * @example sh`exec redis-server ${conf} --dir ${cfg.dataDir}`
  */
 export function sh(strings: TemplateStringsArray, ...values: ShellInterpolable[]): Expr<ShellCode> {
-  return markShell(template<ShellCode>(strings, values, (v) => shellPart(v)));
+  return withRole(template<ShellCode>(strings, values, (v) => shellPart(v)), "shell");
 }
 
 function shellPart(v: unknown): StringPart {
@@ -271,21 +345,35 @@ function shellPart(v: unknown): StringPart {
   if (typeof v === "string") return v === "" ? "''" : (lower(shellQuote(v)) as { parts: StringPart[] }).parts.join("");
   if (!isExpr(v)) throw new TypeError(`sh\`\`: cannot interpolate ${typeof v}`);
   if (v.kind === "int" || v.kind === "float") return nApply(nVar("toString"), v.node);
+  if (v.info.role === "shell") return v.kind === "list" ? nApply(nLib("concatStringsSep"), nStr(" "), v.node) : v.node;
   if (v.kind === "list") return nApply(nLib("escapeShellArgs"), v.node);
-  if (isShellCode(v)) return v.node;
   if (v.kind === "path") return nApply(nLib("escapeShellArg"), nStr(v.node));
   if (v.kind === "string" || v.kind === "package" || v.kind === "any") return nApply(nLib("escapeShellArg"), v.node);
   throw new TypeError(`sh\`\`: cannot interpolate a ${v.kind} into shell code`);
 }
 
-const shellCodeExprs = new WeakSet<Expr<unknown>>();
-const sqlCodeExprs = new WeakSet<Expr<unknown>>();
-function isShellCode(v: Expr<unknown>): boolean {
-  return shellCodeExprs.has(v);
+/** The same expression with its text's role set. */
+function withRole<T>(e: Expr<T>, role: Role | undefined): Expr<T> {
+  if (role === e.info.role) return e;
+  const { role: _old, ...rest } = e.info;
+  return expr<T>(e.node, e.kind, role === undefined ? rest : { ...rest, role });
 }
-function markShell<T>(e: Expr<T>): Expr<T> {
-  shellCodeExprs.add(e);
-  return e;
+
+/**
+ * The role shared by values combined into one (`cond` branches, `concatStrings`
+ * elements): shell (or SQL) code stays code only when every expression combined is
+ * that code; literal TS strings count as code, since the module's author wrote them.
+ * @throws TypeError when code and plain-text expressions are mixed: the plain text
+ *   would be embedded unquoted.
+ */
+function commonRole(values: readonly unknown[], where: string): Role | undefined {
+  const roles = new Set(values.filter(isExpr).filter((v) => v.kind !== "null").map((v) => v.info.role));
+  if (roles.size <= 1) return [...roles][0];
+  const code = [...roles].filter((r) => r !== undefined);
+  throw new TypeError(
+    `${where}: mixes ${code.join(" and ")} code with ${roles.has(undefined) ? "plain text" : "other code"}; ` +
+      "quote the plain text for where it lands (shellArg(), sqlLiteral()) or build it with sh``/sql``",
+  );
 }
 
 /** POSIX single-quote quoting of a literal known at build time. */
@@ -298,7 +386,15 @@ function shellQuote(v: string): string {
  * Use only for text that is shell by construction (e.g. a user's `extraConfig` meant as shell).
  */
 export function raw(v: Val<string>): Expr<ShellCode> {
-  return markShell(expr<ShellCode>(lower(v), "string"));
+  return expr<ShellCode>(lower(v), "string", { role: "shell" });
+}
+
+/**
+ * Marks a string expression as trusted SQL, embedded by `sql` without quoting: a
+ * user's SQL script option, or text quoted for SQL (or psql) by construction.
+ */
+export function rawSql(v: Val<string>): Expr<SqlCode> {
+  return expr<SqlCode>(lower(v), "string", { role: "sql" });
 }
 
 /** Quotes a string for the shell at Nix evaluation time (`lib.escapeShellArg`). */
@@ -319,37 +415,65 @@ function asExpr<T>(v: Val<T>): Expr<T> {
 export function sql(strings: TemplateStringsArray, ...values: (Interpolable | Expr<SqlCode>)[]): Expr<SqlCode> {
   const e = template<SqlCode>(strings, values, (v) => {
     if (typeof v === "number") return String(v);
-    if (isExpr(v) && sqlCodeExprs.has(v)) return v.node;
+    if (isExpr(v) && v.info.role === "sql") return v.node;
     if (isExpr(v) && (v.kind === "int" || v.kind === "float")) return nApply(nVar("toString"), v.node);
     return nApply(nVar("sqlLiteral"), asExpr(v as Val<string>).node);
   });
-  sqlCodeExprs.add(e);
-  return e;
+  return withRole(e, "sql");
 }
 
 /** A quoted SQL identifier (`"…"` with `"` doubled), e.g. a database or role name. */
 export function ident(v: Val<string>): Expr<SqlCode> {
-  const e = expr<SqlCode>(nApply(nVar("sqlIdentifier"), asExpr(v).node), "string");
-  sqlCodeExprs.add(e);
-  return e;
+  return expr<SqlCode>(nApply(nVar("sqlIdentifier"), asExpr(v).node), "string", { role: "sql" });
 }
 
 /** A SQL string literal (`'…'` with `'` doubled). */
 export function sqlLiteral(v: Val<string>): Expr<SqlCode> {
-  const e = expr<SqlCode>(nApply(nVar("sqlLiteral"), asExpr(v).node), "string");
-  sqlCodeExprs.add(e);
-  return e;
+  return expr<SqlCode>(nApply(nVar("sqlLiteral"), asExpr(v).node), "string", { role: "sql" });
+}
+
+/**
+ * Nix source written by hand, for what the DSL has no construct for: a typed escape
+ * hatch. Interpolated expressions are embedded as operands (parenthesized when
+ * needed); the text is not checked until Nix parses the generated file (the
+ * `[nix parse]` tier), so keep it to one small expression.
+ *
+ * @param kind the Nix kind of the result.
+ * @example nix<Pkg>("package")`${cfg.package}.withPackages ${cfg.extensions}`
+ */
+export function nix<T>(kind: Kind, role?: Role) {
+  return (strings: TemplateStringsArray, ...values: readonly (Expr<unknown> | DeepVal<unknown>)[]): Expr<T> => {
+    const parts: (string | NixNode)[] = [];
+    strings.forEach((lit, i) => {
+      if (lit !== "") parts.push(lit);
+      if (i < values.length) parts.push(lower(values[i]));
+    });
+    return expr<T>({ kind: "raw", parts }, kind, role === undefined ? {} : { role });
+  };
 }
 
 // ---------------------------------------------------------------------------
 // Logic and collections.
 
-/** `if cond then a else b`. */
-export function cond<T>(c: Val<boolean>, a: Val<T>, b: Val<T>): Expr<T> {
+/**
+ * Names an expression for the generated Nix: when the compiler binds it once in a
+ * `let` (because it is used more than once), the binding is called `hint` (or
+ * `hint1`, … when taken) instead of a name made up from its shape.
+ * @example const clauses = named("clauses", concatStrings(…))
+ */
+export function named<E extends Expr<unknown>>(hint: string, e: E): E {
+  if (!/^[A-Za-z_][A-Za-z0-9_'-]*$/.test(hint)) throw new TypeError(`named(): "${hint}" is not a Nix identifier`);
+  const node = { ...e.node, hint } as unknown as NixNode;
+  return (e.info.type ? refOf(node, e.info.type, e.info.role) : expr(node, e.kind, e.info)) as E;
+}
+
+/** `if cond then a else b`. The result keeps the branches' kind, option type and text role. */
+export function cond<T>(c: Val<boolean>, a: Val<T>, b: Val<T>): Ref<T> {
   const kind = kindOf(a) === "null" ? kindOf(b) : kindOf(a);
-  const e = expr<T>(nIf(lower(c), lower(a), lower(b)), kind);
-  if ((isExpr(a) && shellCodeExprs.has(a)) || (isExpr(b) && shellCodeExprs.has(b))) markShell(e);
-  return e;
+  const role = commonRole([a, b], "cond()");
+  const type = isExpr(a) && a.info.type ? a.info.type : isExpr(b) ? b.info.type : undefined;
+  const node = nIf(lower(c), lower(a), lower(b));
+  return type ? refOf<T>(node, type, role) : (expr<T>(node, kind, role === undefined ? {} : { role }) as Ref<T>);
 }
 
 /**
@@ -364,13 +488,13 @@ export function optional<T extends string | readonly unknown[] | Record<string, 
   const kind = kindOf(value);
   const fn = kind === "string" ? "optionalString" : kind === "list" ? "optionals" : kind === "attrs" ? "optionalAttrs" : null;
   if (!fn) throw new TypeError(`optional(): a ${kind} has no empty value; use cond()`);
-  const e = expr<T>(nApply(nLib(fn), lower(c), lower(value)), kind);
-  if (isExpr(value) && shellCodeExprs.has(value)) markShell(e);
-  return e;
+  return expr<T>(nApply(nLib(fn), lower(c), lower(value)), kind, isExpr(value) ? value.info : {});
 }
 
 /** `a == b`. */
 export const eq = <T>(a: Val<T>, b: Val<T>): Expr<boolean> => expr(nBinop("==", lower(a), lower(b)), "bool");
+/** `a != b`. */
+export const neq = <T>(a: Val<T>, b: Val<T>): Expr<boolean> => expr(nBinop("!=", lower(a), lower(b)), "bool");
 /** `a != null`. */
 export const notNull = (a: Expr<unknown>): Expr<boolean> => expr(nBinop("!=", a.node, nNull), "bool");
 /** `a == null`. */
@@ -384,12 +508,35 @@ export const and = (...xs: Val<boolean>[]): Expr<boolean> =>
 export const or = (...xs: Val<boolean>[]): Expr<boolean> =>
   expr(xs.map(lower).reduce((l, r) => nBinop("||", l, r)), "bool");
 
+/** Whether a list, string or attribute set has something in it: `x != [ ]` (`""`, `{ }`). */
+export function nonEmpty(x: Expr<readonly unknown[] | string | Readonly<Record<string, unknown>>>): Expr<boolean> {
+  const empty = x.kind === "string" ? nStr() : x.kind === "attrs" ? nAttrs([]) : nList([]);
+  if (x.kind !== "string" && x.kind !== "attrs" && x.kind !== "list") {
+    throw new TypeError(`nonEmpty(): expected a list, string or attribute set, got a ${x.kind}`);
+  }
+  return expr(nBinop("!=", x.node, empty), "bool");
+}
+
 /**
  * `if v != null then f v else fallback`, with `v` narrowed to non-null inside `f`.
  */
-export function ifSet<T, R>(v: Expr<T | null>, f: (x: Expr<NonNullable<T>>) => Val<R>, fallback: Val<R>): Expr<R> {
-  const inner = f(expr<NonNullable<T>>(v.node, v.kind));
+export function ifSet<T, R>(v: Expr<T | null>, f: (x: Ref<NonNullable<T>>) => Val<R>, fallback: Val<R>): Ref<R> {
+  const inner = f(nonNullRef(v));
   return cond<R>(notNull(v), inner, fallback);
+}
+
+/** The non-null view of a nullable value (same node; the option type of `nullOr`'s element). */
+function nonNullRef<T>(v: Expr<T | null>): Ref<NonNullable<T>> {
+  const t = v.info.type?.ctor.name === "nullOr" ? elementType(v) : v.info.type;
+  return t ? refOf(v.node, t, v.info.role) : (expr<NonNullable<T>>(v.node, v.kind, v.info) as Ref<NonNullable<T>>);
+}
+
+/**
+ * A nullable value, or `fallback` when it is null: `if v != null then v else fallback`.
+ * @example orElse(db.schemas, []) // Expr<NixPath[]>
+ */
+export function orElse<T>(v: Expr<T | null>, fallback: DeepVal<NonNullable<T>>): Ref<NonNullable<T>> {
+  return cond<NonNullable<T>>(notNull(v), nonNullRef(v), fallback as Val<NonNullable<T>>);
 }
 
 /** `toString v`: ints, floats, paths and packages to strings. */
@@ -418,68 +565,69 @@ export const hasPrefix = (prefix: Val<string>, str: Val<string>): Expr<boolean> 
 export const matches = (regex: string, str: Val<string>): Expr<boolean> =>
   expr(nBinop("!=", nApply(nSelect(nVar("builtins"), "match"), nStr(regex), lower(str)), nNull), "bool");
 
-/** `lib.concatStrings list`. */
+/**
+ * `lib.concatStrings list`. The result is shell (or SQL) code when the elements are.
+ * @throws TypeError when code and plain-text expressions are mixed.
+ */
 export function concatStrings<T extends string>(list: Val<readonly T[]> | readonly Val<T>[]): Expr<T> {
-  const e = expr<T>(nApply(nLib("concatStrings"), lower(list)), "string");
-  if (Array.isArray(list) && list.some((x) => isExpr(x) && shellCodeExprs.has(x))) markShell(e);
-  if (isExpr(list) && listOfShell.has(list)) markShell(e);
-  return e;
+  const role = Array.isArray(list) ? commonRole(list, "concatStrings()") : roleOf(list);
+  return expr<T>(nApply(nLib("concatStrings"), lower(list)), "string", role === undefined ? {} : { role });
 }
 
 /** `lib.concatStringsSep sep list`. */
 export const join = (sep: string, list: Val<readonly string[]> | readonly Val<string>[]): Expr<string> =>
-  expr(nApply(nLib("concatStringsSep"), lower(sep), lower(list)), "string");
-
-const listOfShell = new WeakSet<Expr<unknown>>();
+  expr(nApply(nLib("concatStringsSep"), lower(sep), lower(list)), "string", { role: Array.isArray(list) ? commonRole(list, "join()") : roleOf(list) } as ExprInfo);
 
 /**
- * `map (x: f x) list`. The callback receives an expression for one element.
- * The element handle is typed like the list's elements (submodule elements give
- * field access through {@link field}).
+ * `map (x: f x) list`. The callback receives a handle on one element, typed like the
+ * list's elements: an element of a list of submodules has its fields (`db.name`).
+ * The result is a list of shell (or SQL) code when `f` returns code.
  */
-export function mapList<E, R>(list: Expr<readonly E[]>, f: (x: Expr<E>) => DeepVal<R>, hint = "x"): Expr<R[]> {
+export function mapList<E, R>(list: Expr<readonly E[]>, f: (x: Ref<E>) => DeepVal<R>, hint = "x"): Expr<R[]> {
   const v = fresh(hint);
-  const body = f(withShape(expr<E>(nVar(v), shapeOf(list) ? "attrs" : "any"), shapeOf(list)));
-  const e = expr<R[]>(nApply(nVar("map"), nLambda({ kind: "ident", name: v }, lower(body)), list.node), "list");
-  if (isExpr(body) && shellCodeExprs.has(body)) listOfShell.add(e);
-  return e;
+  const body = f(elementRef<E>(list, nFresh(v)));
+  const role = roleOf(body);
+  return expr<R[]>(nApply(nVar("map"), nFreshLambda(v, lower(body)), list.node), "list", role === undefined ? {} : { role });
 }
 
-/** `lib.mapAttrsToList (k: v: f k v) attrs`. */
+/** `lib.mapAttrsToList (k: v: f k v) attrs`; the value handle is typed like {@link mapList}'s. */
 export function mapAttrsToList<V, R>(
-  attrs: Expr<Record<string, V>>,
-  f: (key: Expr<string>, value: Expr<V>) => DeepVal<R>,
+  attrs: Expr<Readonly<Record<string, V>>>,
+  f: (key: Expr<string>, value: Ref<V>) => DeepVal<R>,
   hint = "v",
 ): Expr<R[]> {
   const k = fresh("name");
   const v = fresh(hint);
-  const body = f(expr<string>(nVar(k), "string"), withShape(expr<V>(nVar(v), shapeOf(attrs) ? "attrs" : "any"), shapeOf(attrs)));
-  const e = expr<R[]>(
-    nApply(
-      nLib("mapAttrsToList"),
-      nLambda({ kind: "ident", name: k }, nLambda({ kind: "ident", name: v }, lower(body))),
-      attrs.node,
-    ),
+  const body = f(expr<string>(nFresh(k), "string"), elementRef<V>(attrs, nFresh(v)));
+  const role = roleOf(body);
+  return expr<R[]>(
+    nApply(nLib("mapAttrsToList"), nFreshLambda(k, nFreshLambda(v, lower(body))), attrs.node),
     "list",
+    role === undefined ? {} : { role },
   );
-  if (isExpr(body) && shellCodeExprs.has(body)) listOfShell.add(e);
-  return e;
 }
 
 /** `list1 ++ list2 ++ …`. */
 export function concatLists<E>(...lists: (Expr<readonly E[]> | readonly DeepVal<E>[])[]): Expr<E[]> {
-  return expr(lists.map(lower).reduce((l, r) => nBinop("++", l, r)), "list");
+  const typed = lists.find((l): l is Expr<readonly E[]> => isExpr(l) && l.info.type !== undefined);
+  const role = commonRole(lists, "concatLists()");
+  return expr(lists.map(lower).reduce((l, r) => nBinop("++", l, r)), "list", {
+    ...(typed ? { type: typed.info.type } : {}),
+    ...(role === undefined ? {} : { role }),
+  });
 }
 
 /** `a // b`: `b`'s attributes override `a`'s. */
 export function update<T extends Record<string, unknown>>(a: DeepVal<T> | Expr<T>, b: DeepVal<T> | Expr<T>): Expr<T> {
-  return expr(nBinop("//", lower(a), lower(b)), "attrs");
+  const typed = [b, a].find((x): x is Expr<T> => isExpr(x) && x.info.type !== undefined);
+  return expr(nBinop("//", lower(a), lower(b)), "attrs", typed ? { type: typed.info.type } : {});
 }
 
-/** `e.field`: reads an attribute of an expression whose type is a record. */
-export function field<T, K extends keyof T & string>(e: Expr<T>, key: K): Expr<T[K]> {
-  const opt = shapeOf(e)?.[key] as ({ kind: Kind; elementShape?: Record<string, { kind: Kind }> } | undefined);
-  return withShape(expr<T[K]>(nSelect(e.node, key), opt?.kind ?? "any"), opt?.elementShape);
+/** `e.field`: reads an attribute of a record (the same as `e.<field>` on a handle with fields). */
+export function field<T, K extends keyof T & string>(e: Expr<T>, key: K): Ref<T[K]> {
+  const c = e.info.type?.ctor;
+  const opt = c?.name === "submodule" ? c.shape[key] : undefined;
+  return opt ? refOf<T[K]>(nSelect(e.node, key), opt) : (expr<T[K]>(nSelect(e.node, key), "any") as Ref<T[K]>);
 }
 
 /** Typed predicates over a value of union type: dispatches on `builtins.isBool` etc. */
@@ -501,8 +649,9 @@ export function switchType<R>(
     ["float", "isFloat", "float"],
     ["path", "isPath", "path"],
   ];
-  let out = lower(cases.other(v));
-  let kind: Kind = kindOf(cases.other(v));
+  const other = cases.other(v);
+  let out = lower(other);
+  let kind: Kind = kindOf(other);
   for (const [key, pred, k] of tests.reverse()) {
     const f = cases[key] as ((x: Expr<unknown>) => Val<R>) | undefined;
     if (!f) continue;
@@ -512,13 +661,6 @@ export function switchType<R>(
   }
   return expr<R>(out, kind);
 }
-
-/** `e.a.b`: an attribute of any expression (for package attributes such as `withPackages`). */
-export const select = <T = unknown>(e: Expr<unknown>, ...path: string[]): Expr<T> => expr<T>(nSelect(e.node, ...path), "any");
-
-/** `f a b`: applies a function expression to arguments; `kind` is what it returns. */
-export const apply = <R>(f: Expr<unknown>, kind: Kind, ...args: (Expr<unknown> | DeepVal<unknown>)[]): Expr<R> =>
-  expr<R>(nApply(f.node, ...args.map(lower)), kind);
 
 /** Calls a Nix function taking an attribute set: `f { a = …; }`. */
 export function call<A, R>(f: Expr<NixFunction<A, R>>, args: DeepVal<A>, kind: Kind = "any"): Expr<R> {
@@ -537,14 +679,19 @@ export function fn<const K extends string, R>(
   return expr(nLambda({ kind: "pattern", names: [...names], ellipsis: true }, lower(body(args))), "function");
 }
 
+/**
+ * A path given as a string — a file inside a package (`` s`${cfg.package}/share/schema.sql` ``)
+ * or a written file — as a value of a `t.path()` option. Interpolating it does not
+ * copy it to the store again (it is a string to Nix).
+ */
+export const pathOf = (e: Expr<string> | Expr<Pkg>): Expr<NixPath> => expr<NixPath>(e.kind === "package" ? nStr(e.node) : e.node, "string");
+
 /** `lib.getExe' pkg "bin"`: the store path of a program in a package. */
 export const exe = (pkg: Expr<Pkg>, program?: string): Expr<string> =>
   expr(program === undefined ? nApply(nLib("getExe"), pkg.node) : nApply(nLib("getExe'"), pkg.node, nStr(program)), "string");
 
-
 /** The value of a list given element-by-element in TS: `[ a b ]`. */
 export const list = <E>(...items: DeepVal<E>[]): Expr<E[]> => expr(nList(items.map(lower)), "list");
-
 
 // ---------------------------------------------------------------------------
 // Named helper functions, emitted once per generated file.
@@ -573,10 +720,12 @@ export function helper<A, R>(name: string, param: string, body: (arg: Expr<A>) =
   const location = callSite();
   let def: HelperDef | undefined;
   let kind: Kind = "any";
+  let role: Role | undefined;
   const getDef = (): HelperDef => {
     if (!def) {
-      const out = isolatedFreshNames(() => body(expr<A>(nVar(param), "any")));
+      const out = body(expr<A>(nVar(param), "any"));
       kind = out.kind;
+      role = out.info.role;
       def = { name, lambda: nLambda({ kind: "ident", name: param }, out.node), location };
     }
     return def;
@@ -584,6 +733,6 @@ export function helper<A, R>(name: string, param: string, body: (arg: Expr<A>) =
   return (arg) => {
     const d = getDef();
     const fnNode = { kind: "var", name, [HELPER]: d } as NixNode;
-    return expr<R>(nApply(fnNode, lower(arg)), kind);
+    return expr<R>(nApply(fnNode, lower(arg)), kind, role === undefined ? {} : { role });
   };
 }

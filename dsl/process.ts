@@ -1,99 +1,156 @@
 /**
- * The process-compose process schema, as process-compose-flake's
- * `settings.processes.<name>` options take it (snake_case names kept).
- * See https://f1bonacc1.github.io/process-compose/ and process-compose-flake's
- * `nix/process-compose/settings/process.nix`.
+ * The process model: what a service needs from whatever manager runs it, said
+ * once for every backend.
+ *
+ * A process is long-running (a server) or one-shot (a setup step that must
+ * finish); it may start after other processes are started, ready, completed or
+ * completed successfully; it may say how to tell that it is ready (a command, an
+ * HTTP endpoint, a log line), how to restart it and how to stop it, and which
+ * environment and working directory it runs with.
+ *
+ * The compiler's backends lower this model: `compiler/backends/process-compose/`
+ * to process-compose-flake's `settings.processes` (readiness → `readiness_probe`,
+ * ordering → `depends_on` conditions, restart → `availability`, stop →
+ * `shutdown`). Settings only one manager has go under that backend's own key
+ * (`processCompose`), so a module that uses them says so.
  */
-import { type Expr, expr, exe, fresh, type Pkg, shapeOf, sh, type ShellCode, type Val, withShape } from "./expr";
-import { nVar } from "../nix/ast";
+import { type Binder, nFresh, nVar } from "../nix/ast";
+import { type Expr, expr, fresh, type Pkg, type Ref, refOf, type ShellCode, type Val } from "./expr";
 import { callSite, type SourceLocation } from "./location";
 
-/** When a dependent process may start, relative to the process it depends on. */
-export type DependsOnCondition =
-  | "process_completed"
-  | "process_completed_successfully"
-  | "process_healthy"
-  | "process_log_ready"
-  | "process_started";
+/**
+ * When a dependent process may start, relative to the process it depends on:
+ * - `started`: once it has been started;
+ * - `ready`: once its readiness check passes (a server that answers);
+ * - `completed`: once it has exited, whatever its exit code;
+ * - `succeeded`: once it has exited with code 0 (a one-shot setup step).
+ */
+export type StartCondition = "started" | "ready" | "completed" | "succeeded";
 
-/** A probe (readiness or liveness). Times are in seconds. */
-export interface Probe {
-  /** Run a command; exit code 0 means healthy. */
-  readonly exec?: { readonly command: Val<string>; readonly working_dir?: Val<string> };
-  /** An HTTP GET; a 2xx answer (or `status_code`) means healthy. */
-  readonly http_get?: {
-    readonly host: Val<string>;
-    /** TCP port. */
-    readonly port: Val<number>;
-    readonly path?: Val<string>;
-    readonly scheme?: "http" | "https";
-    readonly headers?: Readonly<Record<string, Val<string>>>;
-    readonly status_code?: number;
-  };
-  /** Seconds before the first probe (process-compose default 0). */
-  readonly initial_delay_seconds?: number;
-  /** Seconds between probes (process-compose default 10). */
-  readonly period_seconds?: number;
-  /** Seconds a probe may take (process-compose default 3). */
-  readonly timeout_seconds?: number;
-  /** Consecutive successes to be healthy (default 1). */
-  readonly success_threshold?: number;
-  /** Consecutive failures before the process is considered failed (default 3). */
-  readonly failure_threshold?: number;
+/** Timing of a readiness check. Seconds. */
+export interface ReadinessTiming {
+  /**
+   * Seconds a single check may keep retrying (every 50 ms) before it counts as one
+   * failure; default 3. A check that answers as soon as the server does makes the
+   * process ready within 50 ms of the server.
+   */
+  readonly withinSeconds?: number;
+  /** Consecutive failed checks after which the process is considered failed; default 30. */
+  readonly failureThreshold?: number;
 }
 
-/** Restart policy (process-compose `availability`). */
-export interface Availability {
-  readonly restart?: "always" | "on_failure" | "exit_on_failure" | "no";
-  readonly max_restarts?: number;
-  /** Seconds between a stop and the restart (process-compose default 1). */
-  readonly backoff_seconds?: number;
-  /** Stop every process when this one ends. */
+/**
+ * How to tell that a long-running process is ready (or, as a liveness check, still well).
+ * - `exec`: shell code that exits 0 when the server answers (e.g. `pg_isready …`);
+ * - `http`: a GET that answers 2xx (or `status`);
+ */
+export type Readiness =
+  | ({ readonly exec: Expr<ShellCode> } & ReadinessTiming)
+  | ({
+      readonly http: {
+        readonly host: Val<string>;
+        /** TCP port. */
+        readonly port: Val<number>;
+        /** Default `/`. */
+        readonly path?: Val<string>;
+        readonly scheme?: "http" | "https";
+        /** The status code that means ready; default any 2xx. */
+        readonly status?: number;
+      };
+    } & ReadinessTiming);
+
+/** Restart policy of a long-running process. */
+export interface Restart {
+  /** `always`; `on-failure` (a non-zero exit); `never`. */
+  readonly policy: "always" | "on-failure" | "never";
+  /** Restarts before giving up (default: the backend's). */
+  readonly maxRestarts?: number;
+  /** Seconds between an exit and the restart (default: the backend's, 1 s for process-compose). */
+  readonly backoffSeconds?: number;
+}
+
+/** POSIX signal names a process may be stopped with. */
+export type Signal = "SIGTERM" | "SIGINT" | "SIGQUIT" | "SIGHUP" | "SIGKILL" | "SIGUSR1" | "SIGUSR2";
+
+/** Signal numbers (Linux), for backends that take numbers. */
+export const SIGNAL_NUMBERS: Readonly<Record<Signal, number>> = {
+  SIGHUP: 1,
+  SIGINT: 2,
+  SIGQUIT: 3,
+  SIGKILL: 9,
+  SIGUSR1: 10,
+  SIGUSR2: 12,
+  SIGTERM: 15,
+};
+
+/** How a process is stopped. */
+export interface Stop {
+  /** The signal sent to stop it (default SIGTERM). */
+  readonly signal?: Signal;
+  /** A command run to stop it, instead of sending `signal`. */
+  readonly command?: Expr<ShellCode>;
+  /** Seconds to wait before the process is killed (default: the backend's, 10 s for process-compose). */
+  readonly timeoutSeconds?: number;
+}
+
+/**
+ * process-compose-only settings, in process-compose's own words
+ * (https://f1bonacc1.github.io/process-compose/). Other backends ignore them.
+ */
+export interface ProcessComposeSettings {
+  /** The TUI group; default the instance's `namespace` option. */
+  readonly namespace?: Val<string>;
+  /** The command forks into the background (a daemon). */
+  readonly is_daemon?: boolean;
+  /** Stop every process of the stack when this one ends (its exit code becomes process-compose's). */
   readonly exit_on_end?: boolean;
-  readonly exit_on_skipped?: boolean;
+  /** Start it disabled (only by hand from the TUI). */
+  readonly disabled?: Val<boolean>;
 }
 
-/** How the process is stopped. */
-export interface Shutdown {
-  /** A command run instead of sending `signal`. */
-  readonly command?: Val<string>;
-  /** Signal number sent to the process (default 15, SIGTERM). */
-  readonly signal?: number;
-  /** Seconds to wait before SIGKILL (default 10). */
-  readonly timeout_seconds?: number;
-  readonly parent_only?: boolean;
+/** A dependency on one process. */
+export interface DependsOn {
+  readonly process: ProcessDecl | Val<string>;
+  readonly condition: StartCondition;
 }
 
 /** A process's settings, minus its name. */
 export interface ProcessSettings {
   /** The program to run: a package (its main program is used) or a shell command string. */
   readonly command: Expr<Pkg> | Val<string>;
+  /** A one-shot step that runs to completion (setup, migrations), not a server. Default false. */
+  readonly oneshot?: boolean;
   /** Processes this one waits for, each with a condition. */
-  readonly depends_on?: readonly (
-    | { readonly process: ProcessDecl | Val<string>; readonly condition: DependsOnCondition }
-    | DependsOnEach
-  )[];
-  readonly readiness_probe?: Probe;
-  readonly liveness_probe?: Probe;
-  readonly availability?: Availability;
-  readonly shutdown?: Shutdown;
+  readonly dependsOn?: readonly (DependsOn | DependsOnEach)[];
+  /** How to tell that it is ready; processes depending on it with `ready` wait for this. */
+  readonly readiness?: Readiness;
+  /** A check that must keep passing while it runs; on failure it is restarted per `restart`. */
+  readonly liveness?: Readiness;
+  /** Restart policy (default: never). */
+  readonly restart?: Restart;
+  readonly stop?: Stop;
   /** Environment variables, `NAME = value`. */
   readonly environment?: Readonly<Record<string, Val<string>>>;
-  /** Group shown in the TUI; defaults to the instance's `namespace` option. */
-  readonly namespace?: Val<string>;
-  readonly working_dir?: Val<string>;
-  /** A log line (regex fragment) meaning the process is ready. */
-  readonly ready_log_line?: Val<string>;
-  readonly is_daemon?: boolean;
-  readonly disabled?: Val<boolean>;
+  /** The working directory; default: where the stack runs. */
+  readonly workingDirectory?: Val<string>;
   readonly description?: Val<string>;
+  /** process-compose-only settings (see {@link ProcessComposeSettings}). */
+  readonly processCompose?: ProcessComposeSettings;
 }
 
 /** A process declared by a service instance. */
 export interface ProcessDecl extends ProcessSettings {
-  /** The process name (`settings.processes.<name>`), usually derived from the instance name. */
+  readonly kind: "process";
+  /** The process name, usually derived from the instance name. */
   readonly name: Val<string>;
+  /** Only when this holds (see {@link ProcessDecl.when}). */
+  readonly condition?: Expr<boolean>;
   readonly location: SourceLocation | undefined;
+  /**
+   * The same process, declared only when `cond` holds at evaluation (e.g. an
+   * optional web UI): `process(s`${name}-pgweb`, { … }).when(cfg.pgweb.enable)`.
+   */
+  when(cond: Expr<boolean>): ProcessDecl;
 }
 
 /** Settings added to a process another module declares (e.g. a composed instance's). */
@@ -106,18 +163,33 @@ export interface ProcessExtension extends Partial<ProcessSettings> {
 /**
  * Adds settings to a process declared elsewhere — typically to order a composed
  * instance's process after one of this service's: the module system merges them.
- * @example extendProcess(s`${name}-replica-init`, { depends_on: [{ process: backup, condition: "process_completed_successfully" }] })
+ * @example extendProcess(s`${name}-replica-init`, { dependsOn: [{ process: backup, condition: "succeeded" }] })
  */
 export function extendProcess(name: Val<string>, settings: Partial<ProcessSettings>): ProcessExtension {
   return { ...settings, kind: "process-extension", name, location: callSite() };
 }
 
+function makeProcess(name: Val<string>, settings: ProcessSettings, location: SourceLocation | undefined, condition?: Expr<boolean>): ProcessDecl {
+  const decl: ProcessDecl = {
+    ...settings,
+    kind: "process",
+    name,
+    location,
+    ...(condition === undefined ? {} : { condition }),
+    when(cond: Expr<boolean>): ProcessDecl {
+      const both = condition === undefined ? cond : expr<boolean>({ kind: "binop", op: "&&", left: condition.node, right: cond.node }, "bool");
+      return makeProcess(name, settings, callSite() ?? location, both);
+    },
+  };
+  return decl;
+}
+
 /**
- * Declares a process-compose process.
+ * Declares a process.
  * @param name the process name, e.g. `` s`${name}-init` ``.
  */
 export function process(name: Val<string>, settings: ProcessSettings): ProcessDecl {
-  return { ...settings, name, location: callSite() };
+  return makeProcess(name, settings, callSite());
 }
 
 /** One process per attribute of an attrset option (e.g. one per cluster node). */
@@ -125,26 +197,28 @@ export interface ProcessFamily {
   readonly kind: "process-family";
   /** The attrset the processes are made from. */
   readonly over: Expr<Readonly<Record<string, unknown>>>;
-  /** Lambda parameter names bound to each attribute's name and value. */
-  readonly keyVar: string;
-  readonly valueVar: string;
+  /** Lambda parameters bound to each attribute's name and value. */
+  readonly keyVar: Binder;
+  readonly valueVar: Binder;
   /** The process, in terms of those parameters. */
   readonly decl: ProcessDecl;
   readonly location: SourceLocation | undefined;
 }
 
 /**
- * Declares one process per attribute of `attrs`, lowered to
- * `lib.mapAttrs' (key: value: lib.nameValuePair <name> { … }) attrs`.
+ * Declares one process per attribute of `attrs` (`lib.mapAttrs'` over it). The value
+ * handle is typed like the attribute set's values (`n.port` for a submodule).
  * @example processesFor(cfg.nodes, (node, n) => process(s`${name}-${node}`, { … }))
  */
 export function processesFor<V>(
   attrs: Expr<Readonly<Record<string, V>>>,
-  f: (key: Expr<string>, value: Expr<V>) => ProcessDecl,
+  f: (key: Expr<string>, value: Ref<V>) => ProcessDecl,
 ): ProcessFamily {
-  const keyVar = fresh("key");
-  const valueVar = fresh("value");
-  const decl = f(expr<string>(nVar(keyVar), "string"), withShape(expr<V>(nVar(valueVar), "attrs"), shapeOf(attrs)));
+  const keyVar = fresh("node");
+  const valueVar = fresh("nodeCfg");
+  const elem = attrs.info.type?.ctor.name === "attrsOf" ? (attrs.info.type.ctor as { of: Parameters<typeof refOf>[1] }).of : undefined;
+  const value = elem ? refOf<V>(nFresh(valueVar), elem) : (expr<V>(nFresh(valueVar), "attrs") as Ref<V>);
+  const decl = f(expr<string>(nFresh(keyVar), "string"), value);
   return { kind: "process-family", over: attrs, keyVar, valueVar, decl, location: callSite() };
 }
 
@@ -152,60 +226,44 @@ export function processesFor<V>(
 export interface DependsOnEach {
   readonly kind: "depends-on-each";
   readonly over: Expr<Readonly<Record<string, unknown>>>;
-  readonly keyVar: string;
+  readonly keyVar: Binder;
   readonly process: Expr<string>;
-  readonly condition: DependsOnCondition;
+  readonly condition: StartCondition;
 }
 
 /**
  * Depends on the process named `name(key)` for every attribute of `attrs`.
- * @example dependsOnEach(cfg.nodes, (node) => s`${name}-${node}`, "process_healthy")
+ * @example dependsOnEach(cfg.nodes, (node) => s`${name}-${node}`, "ready")
  */
 export function dependsOnEach<V>(
   attrs: Expr<Readonly<Record<string, V>>>,
   name: (key: Expr<string>) => Expr<string>,
-  condition: DependsOnCondition,
+  condition: StartCondition,
 ): DependsOnEach {
-  const keyVar = fresh("key");
-  return { kind: "depends-on-each", over: attrs, keyVar, process: name(expr<string>(nVar(keyVar), "string")), condition };
+  const keyVar = fresh("node");
+  return { kind: "depends-on-each", over: attrs, keyVar, process: name(expr<string>(nFresh(keyVar), "string")), condition };
 }
 
 /**
- * A readiness probe that answers as soon as the server does. process-compose
- * probes at most once a second, so a plain check that runs just before the
- * server is up costs up to a second. This probe's command retries `check`
- * every 50 ms for up to `withinSeconds` (default 3), then the usual probe
- * cycle (`period_seconds` 1, `failure_threshold` 30) takes over.
+ * An absolute path for `path` as the process sees it: a relative path (a `dataDir`
+ * such as `./data/db`) is resolved against where the stack runs — for
+ * process-compose, the directory it was started in. Shell code that expands to
+ * one word (double-quoted), e.g. `PGDATA=${runtimePath(cfg.dataDir)}`.
  *
- * @param check shell code exiting 0 when the server is ready (e.g. `pg_isready …`).
- * @param sleepFrom a package providing `bin/sleep` (usually `pkgs.coreutils`).
+ * Backends define it: process-compose as `realpath -m` against its working directory.
  */
-export function pollingProbe(check: Expr<ShellCode>, sleepFrom: Expr<Pkg>, withinSeconds = 3): Probe {
-  const tries = withinSeconds * 20;
-  return {
-    exec: {
-      command: sh`for _ in $(${exe(sleepFrom, "seq")} ${tries}); do ${check} >/dev/null 2>&1 && exit 0; ${exe(sleepFrom, "sleep")} 0.05; done; exit 1`,
-    },
-    initial_delay_seconds: 0,
-    period_seconds: 1,
-    timeout_seconds: withinSeconds + 2,
-    success_threshold: 1,
-    failure_threshold: 30,
-  };
+export function runtimePath(path: Val<string>): Expr<ShellCode> {
+  return expr<ShellCode>({ kind: "apply", fn: backendPrimitive("runtimePath"), args: [typeof path === "string" ? { kind: "string", parts: [path] } : path.node] }, "string", {
+    role: "shell",
+  });
 }
 
-/**
- * A readiness probe on an HTTP endpoint (`http_get`), probed every second from
- * the start: healthy on a 2xx answer. Times in seconds.
- * @param port TCP port.
- */
-export function httpReadiness(host: Val<string>, port: Val<number>, path: Val<string> = "/"): Probe {
-  return {
-    http_get: { host, port, path },
-    initial_delay_seconds: 0,
-    period_seconds: 1,
-    timeout_seconds: 2,
-    success_threshold: 1,
-    failure_threshold: 30,
-  };
+/** Property of a `var` node naming a function the backend defines (see {@link runtimePath}). */
+export const BACKEND_PRIMITIVE = "backendPrimitive" as const;
+
+/** Names of the functions every backend defines for modules. */
+export type BackendPrimitive = "runtimePath";
+
+function backendPrimitive(name: BackendPrimitive) {
+  return { ...nVar(name), [BACKEND_PRIMITIVE]: name } as unknown as ReturnType<typeof nVar>;
 }

@@ -6,7 +6,7 @@
  * `dataDir`, `namespace` and the service's own options, and contribute their
  * processes to `settings.processes` only when enabled.
  */
-import { nApply, nAttrs, nBind, nLib, nSelect, nStr, nVar, type NixNode } from "../nix/ast";
+import { type Binder, nApply, nAttrs, nBind, nLib, nSelect, nStr, nVar, type NixNode } from "../nix/ast";
 import {
   type DeepVal,
   type Expr,
@@ -14,17 +14,18 @@ import {
   isExpr,
   kindOf,
   lower,
-  withShape,
   type NixFunction,
   type NixModule,
   type NixPath,
   type Pkg,
+  type Ref,
+  refOf,
   type ShellCode,
   type Val,
 } from "./expr";
 import { callSite, type SourceLocation } from "./location";
 import type { ProcessDecl, ProcessExtension, ProcessFamily } from "./process";
-import { type Infer, type OptionType, type Shape, type SubmoduleType, t } from "./types";
+import { type Infer, type Shape, t } from "./types";
 
 /** Options every instance has, as services-flake's `multiService` declares them. */
 export const builtinOptions = {
@@ -43,21 +44,13 @@ export const builtinOptions = {
 /** Names a module may not use for its own options. */
 export const reservedOptionNames = new Set([...Object.keys(builtinOptions), "outputs"]);
 
-/** Handles on an instance's configured option values. */
-export type ConfigRef<S extends Shape> = { readonly [K in keyof S]: RefOf<S[K]> };
-
-/** A handle on one option: an expression, with field access for submodules. */
-export type RefOf<O> =
-  O extends SubmoduleType<infer S> ? Expr<Infer<S>> & ConfigRef<S> : O extends OptionType<infer T> ? Expr<T> : never;
+/** Handles on an instance's configured option values: `cfg.port`, `cfg.initialScript.before`. */
+export type ConfigRef<S extends Shape> = { readonly [K in keyof S]: Ref<Infer<S[K]>> };
 
 /** Builds the `ConfigRef` for `shape` rooted at the Nix expression `root`. */
 export function configRef<S extends Shape>(shape: S, root: NixNode): ConfigRef<S> {
   const out: Record<string, Expr<unknown>> = {};
-  for (const [key, opt] of Object.entries(shape)) {
-    const e = withShape(expr<unknown>(nSelect(root, key), opt.kind), opt.elementShape);
-    if (opt.ctor.name === "submodule") Object.assign(e, configRef(opt.ctor.shape, e.node));
-    out[key] = e;
-  }
+  for (const [key, opt] of Object.entries(shape)) out[key] = refOf(nSelect(root, key), opt);
   return out as ConfigRef<S>;
 }
 
@@ -92,7 +85,8 @@ export const pkgs: Pkgs = new Proxy({} as Pkgs, {
 
 /** A named value shared by several parts of an instance (`let <name> = …; in`). */
 export interface LetBinding {
-  readonly name: string;
+  /** The variable; its name (the hint, or the hint with a number) is chosen when the file is printed. */
+  readonly binder: Binder;
   readonly value: Expr<unknown>;
   readonly location: SourceLocation | undefined;
 }
@@ -117,11 +111,14 @@ export interface ServiceContext<S extends Shape> {
   /** The package set (`pkgs.coreutils`). */
   readonly pkgs: Pkgs;
   /**
-   * Binds `value` to a name in the instance's `let` block and returns a reference
-   * to it, so that a script or file used in several places is written once.
-   * @throws DefinitionError when the name is taken or not a Nix identifier.
+   * Binds `value` to a variable in the instance's `let` block and returns a reference
+   * to it (keeping what the value is: shell code, SQL, a submodule's fields), so that
+   * a script or file used in several places is written once. `name` is a hint: the
+   * variable is named `name`, or `name1`, `name2`, … when the file binds it more than once.
+   * (Repeated expressions are bound once automatically; `let` names the binding.)
+   * @throws DefinitionError when the name is not a Nix identifier.
    */
-  let<T>(name: string, value: Expr<T>): Expr<T>;
+  let<T>(name: string, value: Expr<T>): Ref<T>;
   /** Reads the options of another service's instance (for composition). */
   instanceOf<S2 extends Shape, D2 extends Shape>(
     service: Service<S2, D2>,
@@ -129,30 +126,51 @@ export interface ServiceContext<S extends Shape> {
   ): ConfigRef<S2 & D2 & typeof builtinOptions>;
 }
 
+/** What a service (or a part) declares for each enabled instance. */
+export type ProcessItem = ProcessDecl | ProcessFamily | ProcessExtension;
+
 /** What `defineService` takes. */
-export interface ServiceDefinition<S extends Shape, D extends Shape> {
+export interface ServiceDefinition<S extends Shape, D extends Shape, P extends readonly AnyPart[] = readonly []> {
   /** The attribute under `services.` (`postgres`, `redis-cluster`): lowercase, digits, dashes. */
   readonly name: string;
   /** Markdown description: the first paragraph is the summary in docs. */
   readonly description: string;
   /** Upstream documentation a user should read (URL). */
   readonly homepage?: string;
-  /** The instance's options. Names must not shadow `enable`, `dataDir`, `namespace`, `outputs`. */
+  /**
+   * Reusable parts the service is made of (see {@link definePart}): their options,
+   * derived options, processes and instances become the service's, and the
+   * service's callbacks see their options in `cfg`.
+   */
+  readonly parts?: P;
+  /** The instance's options. Names must not shadow `enable`, `dataDir`, `namespace`, `outputs`, nor a part's. */
   readonly options: S;
   /** Read-only options computed from `options` (each should set `readOnly: true` and a default). */
-  readonly derived?: (ctx: ServiceContext<S>) => D;
-  /** The processes an enabled instance contributes to `settings.processes`. */
-  readonly processes?: (ctx: ServiceContext<S & D>) => readonly (ProcessDecl | ProcessFamily | ProcessExtension)[];
+  readonly derived?: (ctx: ServiceContext<S & PartOptions<P>>) => D;
+  /** The processes an enabled instance runs. */
+  readonly processes?: (ctx: ServiceContext<S & D & PartOptions<P>>) => readonly ProcessItem[];
   /** Instances of other services an enabled instance declares (composition). */
-  readonly instances?: (ctx: ServiceContext<S & D>) => readonly InstanceDecl[];
+  readonly instances?: (ctx: ServiceContext<S & D & PartOptions<P>>) => readonly InstanceDecl[];
   /** A usage example for docs (Nix source of the instance's settings). */
   readonly example?: string;
 }
 
-/** A defined service, ready for the compiler. */
-export interface Service<S extends Shape = Shape, D extends Shape = Shape> extends ServiceDefinition<S, D> {
+/** A defined service, ready for the compiler. `S` and `D` include its parts' options. */
+export interface Service<S extends Shape = Shape, D extends Shape = Shape> {
   readonly kind: "services-ts/service";
+  readonly name: string;
+  readonly description: string;
+  readonly homepage?: string;
+  readonly example?: string;
+  readonly parts: readonly AnyPart[];
+  /** The service's own options (its parts' come from `parts`). */
+  readonly options: Shape;
+  readonly derived?: (ctx: ServiceContext<Shape>) => Shape;
+  readonly processes?: (ctx: ServiceContext<Shape>) => readonly ProcessItem[];
+  readonly instances?: (ctx: ServiceContext<Shape>) => readonly InstanceDecl[];
   readonly location: SourceLocation | undefined;
+  /** Type-level only: the options and derived options of an instance. */
+  readonly __shape?: { options: S; derived: D };
 }
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -163,10 +181,73 @@ export type AnyService = Service<any, any>;
  * Validation happens in the compiler, which reports errors at the definition's
  * source location.
  */
-export function defineService<const S extends Shape, const D extends Shape = Record<never, never>>(
-  def: ServiceDefinition<S, D>,
-): Service<S, D> {
-  return { ...def, kind: "services-ts/service", location: callSite() };
+export function defineService<
+  const S extends Shape,
+  const D extends Shape = Record<never, never>,
+  const P extends readonly AnyPart[] = readonly [],
+>(def: ServiceDefinition<S, D, P>): Service<S & PartOwnOptions<P>, D & PartDerived<P>> {
+  const svc: Service = { ...(def as unknown as Omit<Service, "kind" | "location" | "parts">), parts: def.parts ?? [], kind: "services-ts/service", location: callSite() };
+  return svc as unknown as Service<S & PartOwnOptions<P>, D & PartDerived<P>>;
+}
+
+// ---------------------------------------------------------------------------
+// Parts: reusable pieces of a service.
+
+/** What `definePart` takes: a piece of a service, with its own typed options. */
+export interface PartDefinition<S extends Shape, D extends Shape, R extends Shape> {
+  /** Names the part in messages (`private-database`). */
+  readonly name: string;
+  /**
+   * Options the part reads but does not declare: the service using it must declare
+   * them (checked by the compiler), e.g. an app's `package`.
+   */
+  readonly requires?: R;
+  /** Options the part adds to every instance of a service that uses it. */
+  readonly options: S;
+  readonly derived?: (ctx: ServiceContext<S & R>) => D;
+  readonly processes?: (ctx: ServiceContext<S & R & D>) => readonly ProcessItem[];
+  readonly instances?: (ctx: ServiceContext<S & R & D>) => readonly InstanceDecl[];
+}
+
+/** A defined part (see {@link definePart}). */
+export interface Part<S extends Shape = Shape, D extends Shape = Shape, R extends Shape = Shape> extends PartDefinition<S, D, R> {
+  readonly kind: "services-ts/part";
+  readonly location: SourceLocation | undefined;
+  /** Type-level only: what the part adds to `cfg`. */
+  readonly __types?: { readonly options: S; readonly derived: D };
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type AnyPart = Part<any, any, any>;
+
+/** The options parts declare (an intersection over the tuple, so no part's options absorb another's). */
+export type PartOwnOptions<P extends readonly unknown[]> = P extends readonly [infer H, ...infer T]
+  ? (H extends { readonly __types?: { readonly options: infer S } } ? S : unknown) & PartOwnOptions<T>
+  : Record<never, never>;
+/** The derived options parts declare. */
+export type PartDerived<P extends readonly unknown[]> = P extends readonly [infer H, ...infer T]
+  ? (H extends { readonly __types?: { readonly derived: infer D } } ? D : unknown) & PartDerived<T>
+  : Record<never, never>;
+/** Everything parts add to `cfg`. */
+export type PartOptions<P extends readonly AnyPart[]> = PartOwnOptions<P> & PartDerived<P>;
+
+/**
+ * Defines a reusable part of a service — options with the processes and instances
+ * that use them (a private database, a web UI for it, an HTTP app) — that any
+ * service composes with `parts: [...]`. A part sees only its own options and
+ * `requires`; its `let` bindings are named apart from the service's.
+ *
+ * @example
+ * export const pgweb = (spec: { app: string }) => definePart({
+ *   name: "pgweb",
+ *   options: { pgweb: t.submodule({ enable: t.bool({ default: false }), … }) },
+ *   processes: ({ name, cfg }) => [process(s`${name}-pgweb`, { … }).when(cfg.pgweb.enable)],
+ * });
+ */
+export function definePart<const S extends Shape, const D extends Shape = Record<never, never>, const R extends Shape = Record<never, never>>(
+  def: PartDefinition<S, D, R>,
+): Part<S, D, R> {
+  return { ...def, kind: "services-ts/part", location: callSite() };
 }
 
 /** True for values made by {@link defineService}. */

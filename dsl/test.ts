@@ -9,7 +9,7 @@
 import { nSelect, nVar } from "../nix/ast";
 import type { Expr, Pkg, ShellCode } from "./expr";
 import { callSite, type SourceLocation } from "./location";
-import type { DependsOnCondition } from "./process";
+import type { StartCondition } from "./process";
 import {
   type AnyService,
   builtinOptions,
@@ -42,8 +42,8 @@ export interface TestProcess {
   readonly runtimeInputs?: readonly Expr<Pkg>[];
   /** The checks: a shell script that exits non-zero on failure. */
   readonly text: Expr<ShellCode>;
-  /** Processes the test waits for (usually servers with `process_healthy`). */
-  readonly depends_on: readonly { readonly process: string | Expr<string>; readonly condition: DependsOnCondition }[];
+  /** Processes the test waits for (usually servers, until they are `ready`). */
+  readonly dependsOn: readonly { readonly process: string | Expr<string>; readonly condition: StartCondition }[];
 }
 
 /** What `defineTest` takes. */
@@ -73,7 +73,7 @@ export interface ServiceTest<Svcs extends Record<string, AnyService> = Record<st
  *   test: ({ cfg }) => ({
  *     runtimeInputs: [cfg.redis.r1.package],
  *     text: sh`redis-cli -p ${cfg.redis.r2.port} ping`,
- *     depends_on: [{ process: "r2", condition: "process_healthy" }],
+ *     dependsOn: [{ process: "r2", condition: "ready" }],
  *   }),
  * });
  */

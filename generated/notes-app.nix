@@ -22,7 +22,7 @@ let
         ''
         (lib.concatStrings
           (map
-            (entry3: "${hbaField entry3.type}\t${hbaField entry3.database}\t${hbaField entry3.user}\t${hbaAddress entry3.address}\t${hbaField entry3.method}\n")
+            (entry: "${hbaField entry.type}\t${hbaField entry.database}\t${hbaField entry.user}\t${hbaAddress entry.address}\t${hbaField entry.method}\n")
             rootConfig.services.postgres."${name}-db".hbaConf))
       ]);
       dbSetupSql = pkgs.writeText "notes-setup.sql" (lib.concatStrings [
@@ -31,7 +31,7 @@ let
         "SET ROLE ${sqlIdentifier "notes"};\n"
         (lib.concatStrings
           (map
-            (schema4: "\\i ${psqlArg "${schema4}"}\n")
+            (schema: "\\i ${psqlArg "${schema}"}\n")
             ([ "${config.package}/share/notes-app/schema.sql" ] ++ config.schemas)))
         "RESET ROLE;\n"
         (if config.initialScript != null then "${config.initialScript}\n" else "")
@@ -52,20 +52,6 @@ let
           defaultText = lib.literalExpression "\"notes-app.\${name}\"";
           description = "The process-compose namespace the instance's processes are grouped under.";
         };
-        package = lib.mkOption {
-          type = lib.types.package;
-          description = "The app: `bin/notes-app`, with its schema in `share/notes-app/schema.sql` (`pkgs.callPackage ./examples/notes-app { }`). Not in nixpkgs, so there is no default.";
-        };
-        port = lib.mkOption {
-          type = lib.types.port;
-          default = 8090;
-          description = "The TCP port the app listens on (127.0.0.1; its `PORT`).";
-        };
-        schemas = lib.mkOption {
-          type = lib.types.listOf lib.types.path;
-          default = [ ];
-          description = "SQL files applied, as the role `notes`, after the app's own schema when the database is created.";
-        };
         dbPort = lib.mkOption {
           type = lib.types.port;
           default = 5432;
@@ -75,6 +61,11 @@ let
           type = lib.types.str;
           default = "notes";
           description = "Password of the role `notes`, which notes-app logs in as (scram-sha-256). Set when the database is created; changing it later needs `ALTER ROLE` (or a fresh data directory). It ends up in the Nix store, like the rest of the configuration: this is for development.";
+        };
+        schemas = lib.mkOption {
+          type = lib.types.listOf lib.types.path;
+          default = [ ];
+          description = "SQL files applied, as the role `notes`, after the app's own schema when the database is created.";
         };
         initialScript = lib.mkOption {
           type = lib.types.nullOr lib.types.lines;
@@ -109,6 +100,15 @@ let
           default = { };
           description = "A web UI for notes-app's database.";
         };
+        package = lib.mkOption {
+          type = lib.types.package;
+          description = "The app: `bin/notes-app`, with its schema in `share/notes-app/schema.sql` (`pkgs.callPackage ./examples/notes-app { }`). Not in nixpkgs, so there is no default.";
+        };
+        port = lib.mkOption {
+          type = lib.types.port;
+          default = 8090;
+          description = "The TCP port the app listens on (127.0.0.1; its `PORT`).";
+        };
         connectionString = lib.mkOption {
           type = lib.types.str;
           default = "postgresql://notes:${lib.replaceStrings [ " " "!" "\"" "#" "$" "%" "&" "'" "(" ")" "*" "+" "," "/" ":" ";" "<" "=" ">" "?" "@" "[" "\\" "]" "^" "`" "{" "|" "}" "\t" "\n" "\r" ] [ "%20" "%21" "%22" "%23" "%24" "%25" "%26" "%27" "%28" "%29" "%2A" "%2B" "%2C" "%2F" "%3A" "%3B" "%3C" "%3D" "%3E" "%3F" "%40" "%5B" "%5C" "%5D" "%5E" "%60" "%7B" "%7C" "%7D" "%09" "%0A" "%0D" ] config.dbPassword}@127.0.0.1:${toString config.dbPort}/notes";
@@ -138,11 +138,7 @@ let
           {
             ${name} = {
               command = config.package;
-              environment = {
-                DATABASE_URL = config.connectionString;
-                PORT = "${toString config.port}";
-                HOST = "127.0.0.1";
-              };
+              depends_on = { "${name}-db".condition = "process_healthy"; };
               readiness_probe = {
                 http_get = { host = "127.0.0.1"; port = config.port; path = "/status"; };
                 initial_delay_seconds = 0;
@@ -152,19 +148,23 @@ let
                 failure_threshold = 30;
               };
               availability = { restart = "on_failure"; max_restarts = 5; };
-              depends_on = { "${name}-db".condition = "process_healthy"; };
+              environment = {
+                DATABASE_URL = config.connectionString;
+                PORT = "${toString config.port}";
+                HOST = "127.0.0.1";
+              };
               namespace = lib.mkDefault config.namespace;
             };
           }
-          // lib.mapAttrs'
-            (key1: value2: lib.nameValuePair "${name}-${key1}" {
+          // lib.optionalAttrs config.pgweb.enable {
+            "${name}-pgweb" = {
               command = pkgs.writeShellApplication {
                 name = "start-pgweb";
                 runtimeInputs = [ config.pgweb.package ];
                 excludeShellChecks = [ "SC1003" "SC1110" "SC1111" "SC1112" "SC2016" ];
                 text = "exec pgweb --bind=127.0.0.1 --listen=${toString config.pgweb.port} --skip-open";
               };
-              environment = { PGWEB_DATABASE_URL = "${config.connectionString}?sslmode=disable"; };
+              depends_on = { "${name}-db".condition = "process_healthy"; };
               readiness_probe = {
                 http_get = { host = "127.0.0.1"; port = config.pgweb.port; path = "/"; };
                 initial_delay_seconds = 0;
@@ -174,10 +174,10 @@ let
                 failure_threshold = 30;
               };
               availability = { restart = "on_failure"; max_restarts = 5; };
-              depends_on = { "${name}-db".condition = "process_healthy"; };
+              environment = { PGWEB_DATABASE_URL = "${config.connectionString}?sslmode=disable"; };
               namespace = lib.mkDefault config.namespace;
-            })
-            (lib.optionalAttrs config.pgweb.enable { pgweb = true; });
+            };
+          };
         services.postgres = {
           "${name}-db" = {
             imports = [ config.extraDbSettings ];

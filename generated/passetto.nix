@@ -9,6 +9,7 @@ let
     else
       "\"${lib.replaceStrings [ "\"" ] [ "\"\"" ] field}\"";
   psqlArg = arg: "'${lib.replaceStrings [ "\\" "'" ] [ "\\\\" "''" ] arg}'";
+  runtimePath = path: "\"$(${lib.escapeShellArg (lib.getExe' pkgs.coreutils "realpath")} -m -- ${lib.escapeShellArg path})\"";
   rootConfig = config;
   sqlLiteral = s: "'${lib.replaceStrings [ "'" ] [ "''" ] s}'";
   sqlIdentifier = s: "\"${lib.replaceStrings [ "\"" ] [ "\"\"" ] s}\"";
@@ -22,14 +23,14 @@ let
         ''
         (lib.concatStrings
           (map
-            (entry3: "${hbaField entry3.type}\t${hbaField entry3.database}\t${hbaField entry3.user}\t${hbaAddress entry3.address}\t${hbaField entry3.method}\n")
+            (entry: "${hbaField entry.type}\t${hbaField entry.database}\t${hbaField entry.user}\t${hbaAddress entry.address}\t${hbaField entry.method}\n")
             rootConfig.services.postgres."${name}-db".hbaConf))
       ]);
       dbSetupSql = pkgs.writeText "passetto-setup.sql" (lib.concatStrings [
         "CREATE ROLE ${sqlIdentifier "passetto"} LOGIN PASSWORD ${sqlLiteral config.dbPassword};\n"
         "ALTER DATABASE ${sqlIdentifier "passetto"} OWNER TO ${sqlIdentifier "passetto"};\n"
         "SET ROLE ${sqlIdentifier "passetto"};\n"
-        (lib.concatStrings (map (schema4: "\\i ${psqlArg "${schema4}"}\n") config.schemas))
+        (lib.concatStrings (map (schema: "\\i ${psqlArg "${schema}"}\n") config.schemas))
         "RESET ROLE;\n"
         (if config.initialScript != null then "${config.initialScript}\n" else "")
       ]);
@@ -49,34 +50,6 @@ let
           defaultText = lib.literalExpression "\"passetto.\${name}\"";
           description = "The process-compose namespace the instance's processes are grouped under.";
         };
-        package =
-          lib.mkPackageOption
-            pkgs
-            [ "haskellPackages" "passetto-service" ]
-            {
-              extraDescription = "Provides `passetto-init` and `passetto-server` (built with the PostgreSQL backend).";
-            };
-        port = lib.mkOption {
-          type = lib.types.port;
-          default = 8012;
-          description = "The TCP port passetto-server listens on (its `PORT`; passetto's default is 8012).";
-        };
-        schemas = lib.mkOption {
-          type = lib.types.listOf lib.types.path;
-          example =
-            lib.literalExpression "[ \"\${inputs.passetto}/service/pgsql/create_schema.sql\" ]";
-          description = "SQL files applied in order, as the role `passetto`, to the database `passetto` when it is created. passetto's own is `service/pgsql/create_schema.sql` in its source (the package does not ship it). Required: with none, `<name>` stops at its start with an error saying so.";
-        };
-        masterPassword = lib.mkOption {
-          type = lib.types.str;
-          default = "1";
-          description = "passetto's master password (`MASTER_PASSWORD`, and `passetto-init`'s first argument). It must open the master key in the database: passetto's create_schema.sql inserts one, which the seed configuration opened with the default. Development only: it ends up in the Nix store.";
-        };
-        keys = lib.mkOption {
-          type = lib.types.int;
-          default = 3;
-          description = "How many fresh keys `passetto-init` adds on the instance's first start; later starts keep the key storage as it is (the file `keys-initialised` in `dataDir` records that it ran).";
-        };
         dbPort = lib.mkOption {
           type = lib.types.port;
           default = 5432;
@@ -86,6 +59,12 @@ let
           type = lib.types.str;
           default = "passetto";
           description = "Password of the role `passetto`, which passetto logs in as (scram-sha-256). Set when the database is created; changing it later needs `ALTER ROLE` (or a fresh data directory). It ends up in the Nix store, like the rest of the configuration: this is for development.";
+        };
+        schemas = lib.mkOption {
+          type = lib.types.listOf lib.types.path;
+          example =
+            lib.literalExpression "[ \"\${inputs.passetto}/service/pgsql/create_schema.sql\" ]";
+          description = "SQL files applied in order, as the role `passetto`, to the database `passetto` when it is created. passetto's own is `service/pgsql/create_schema.sql` in its source (the package does not ship it). Required: with none, `<name>` stops at its start with an error saying so.";
         };
         initialScript = lib.mkOption {
           type = lib.types.nullOr lib.types.lines;
@@ -119,6 +98,28 @@ let
           };
           default = { };
           description = "A web UI for passetto's database.";
+        };
+        package =
+          lib.mkPackageOption
+            pkgs
+            [ "haskellPackages" "passetto-service" ]
+            {
+              extraDescription = "Provides `passetto-init` and `passetto-server` (built with the PostgreSQL backend).";
+            };
+        port = lib.mkOption {
+          type = lib.types.port;
+          default = 8012;
+          description = "The TCP port passetto-server listens on (its `PORT`; passetto's default is 8012).";
+        };
+        masterPassword = lib.mkOption {
+          type = lib.types.str;
+          default = "1";
+          description = "passetto's master password (`MASTER_PASSWORD`, and `passetto-init`'s first argument). It must open the master key in the database: passetto's create_schema.sql inserts one, which the seed configuration opened with the default. Development only: it ends up in the Nix store.";
+        };
+        keys = lib.mkOption {
+          type = lib.types.int;
+          default = 3;
+          description = "How many fresh keys `passetto-init` adds on the instance's first start; later starts keep the key storage as it is (the file `keys-initialised` in `dataDir` records that it ran).";
         };
         connectionString = lib.mkOption {
           type = lib.types.str;
@@ -154,12 +155,12 @@ let
                 excludeShellChecks = [ "SC1003" "SC1110" "SC1111" "SC1112" "SC2016" ];
                 text = ''
                   # An undefined list option is [] (lib's emptyValue) and the DSL has no assertions: say it here.
-                  schemas_given=${lib.escapeShellArg (if config.schemas == [ ] then "0" else "1")}
+                  schemas_given=${lib.escapeShellArg (if config.schemas != [ ] then "1" else "0")}
                   if [[ $schemas_given == 0 ]]; then
                     echo ${lib.escapeShellArg "error: services.passetto.${name}.schemas is empty, but passetto needs its schema (service/pgsql/create_schema.sql in its source). Set it, then remove ${rootConfig.services.postgres."${name}-db".dataDir}: the database was created without it."} >&2
                     exit 1
                   fi
-                  state=${lib.escapeShellArg config.dataDir}
+                  state=${runtimePath config.dataDir}
                   mkdir -p "$state"
                   # passetto-init adds keys each time it runs: only on the first start.
                   if [[ ! -f "$state/keys-initialised" ]]; then
@@ -170,11 +171,7 @@ let
                   exec passetto-server
                 '';
               };
-              environment = {
-                PASSETTO_PG_BACKEND_CONN_STRING = config.connectionString;
-                MASTER_PASSWORD = config.masterPassword;
-                PORT = "${toString config.port}";
-              };
+              depends_on = { "${name}-db".condition = "process_healthy"; };
               readiness_probe = {
                 http_get = { host = "127.0.0.1"; port = config.port; path = "/status"; };
                 initial_delay_seconds = 0;
@@ -184,19 +181,23 @@ let
                 failure_threshold = 30;
               };
               availability = { restart = "on_failure"; max_restarts = 5; };
-              depends_on = { "${name}-db".condition = "process_healthy"; };
+              environment = {
+                PASSETTO_PG_BACKEND_CONN_STRING = config.connectionString;
+                MASTER_PASSWORD = config.masterPassword;
+                PORT = "${toString config.port}";
+              };
               namespace = lib.mkDefault config.namespace;
             };
           }
-          // lib.mapAttrs'
-            (key1: value2: lib.nameValuePair "${name}-${key1}" {
+          // lib.optionalAttrs config.pgweb.enable {
+            "${name}-pgweb" = {
               command = pkgs.writeShellApplication {
                 name = "start-pgweb";
                 runtimeInputs = [ config.pgweb.package ];
                 excludeShellChecks = [ "SC1003" "SC1110" "SC1111" "SC1112" "SC2016" ];
                 text = "exec pgweb --bind=127.0.0.1 --listen=${toString config.pgweb.port} --skip-open";
               };
-              environment = { PGWEB_DATABASE_URL = "${config.connectionString}?sslmode=disable"; };
+              depends_on = { "${name}-db".condition = "process_healthy"; };
               readiness_probe = {
                 http_get = { host = "127.0.0.1"; port = config.pgweb.port; path = "/"; };
                 initial_delay_seconds = 0;
@@ -206,10 +207,10 @@ let
                 failure_threshold = 30;
               };
               availability = { restart = "on_failure"; max_restarts = 5; };
-              depends_on = { "${name}-db".condition = "process_healthy"; };
+              environment = { PGWEB_DATABASE_URL = "${config.connectionString}?sslmode=disable"; };
               namespace = lib.mkDefault config.namespace;
-            })
-            (lib.optionalAttrs config.pgweb.enable { pgweb = true; });
+            };
+          };
         services.postgres = {
           "${name}-db" = {
             imports = [ config.extraDbSettings ];

@@ -2,6 +2,7 @@
 # Regenerate with: pnpm build-modules
 { config, lib, pkgs, ... }:
 let
+  runtimePath = path: "\"$(${lib.escapeShellArg (lib.getExe' pkgs.coreutils "realpath")} -m -- ${lib.escapeShellArg path})\"";
   rootConfig = config;
   sqlLiteral = s: "'${lib.replaceStrings [ "'" ] [ "''" ] s}'";
   instanceModule = { config, name, ... }: {
@@ -80,7 +81,7 @@ let
             runtimeInputs = [ config.package pkgs.coreutils ];
             excludeShellChecks = [ "SC1003" "SC1110" "SC1111" "SC1112" "SC2016" ];
             text = ''
-              REPLICA_DATA=$(realpath -m -- ${lib.escapeShellArg rootConfig.services.postgres."${name}-replica".dataDir})
+              REPLICA_DATA=${runtimePath rootConfig.services.postgres."${name}-replica".dataDir}
               if [[ -f "$REPLICA_DATA/PG_VERSION" ]]; then
                 echo "$REPLICA_DATA already holds the replica; not cloning again"
                 exit 0

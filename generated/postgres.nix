@@ -15,6 +15,7 @@ let
       "'${lib.replaceStrings [ "\\" "'" "\n" ] [ "\\\\" "''" "\\n" ] value}'"
     else
       toString value;
+  runtimePath = path: "\"$(${lib.escapeShellArg (lib.getExe' pkgs.coreutils "realpath")} -m -- ${lib.escapeShellArg path})\"";
   sqlLiteral = s: "'${lib.replaceStrings [ "'" ] [ "''" ] s}'";
   sqlIdentifier = s: "\"${lib.replaceStrings [ "\"" ] [ "\"\"" ] s}\"";
   instanceModule = { config, name, ... }:
@@ -24,7 +25,7 @@ let
           "pg_hba.conf"
           (lib.concatStrings
             (map
-              (entry1: "${hbaField entry1.type}\t${hbaField entry1.database}\t${hbaField entry1.user}\t${hbaAddress entry1.address}\t${hbaField entry1.method}\n")
+              (entry: "${hbaField entry.type}\t${hbaField entry.database}\t${hbaField entry.user}\t${hbaAddress entry.address}\t${hbaField entry.method}\n")
               (
                 [
                   {
@@ -82,13 +83,13 @@ let
           "postgresql.conf"
           (lib.concatStrings
             (lib.mapAttrsToList
-              (name2: value3: "${name2} = ${postgresqlConfValue value3}\n")
+              (name1: value1: "${name1} = ${postgresqlConfValue value1}\n")
               (config.defaultSettings // config.settings)));
       initialSql = pkgs.writeText "initial.sql" (lib.concatStrings [
         (if config.initialScript.before != null then "${config.initialScript.before}\n" else "")
         (lib.concatStrings
           (map
-            (db4: "SELECT format('CREATE DATABASE %I', ${sqlLiteral db4.name}) WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = ${sqlLiteral db4.name})\\gexec\n")
+            (db1: "SELECT format('CREATE DATABASE %I', ${sqlLiteral db1.name}) WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = ${sqlLiteral db1.name})\\gexec\n")
             config.initialDatabases))
         (lib.optionalString
           (config.initialDatabases == [ ] && config.createDatabase)
@@ -97,65 +98,73 @@ let
       ensureSql = pkgs.writeText "ensure.sql" (lib.concatStrings [
         (lib.concatStrings
           (map
-            (db7: "SELECT format('CREATE DATABASE %I', ${sqlLiteral db7}) WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = ${sqlLiteral db7})\\gexec\n")
+            (db2: "SELECT format('CREATE DATABASE %I', ${sqlLiteral db2}) WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = ${sqlLiteral db2})\\gexec\n")
             config.ensureDatabases))
-        (lib.concatStrings (map (user8: lib.concatStrings [
-          "SELECT format('CREATE ROLE %I WITH LOGIN', ${sqlLiteral user8.name}) WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = ${sqlLiteral user8.name})\\gexec\n"
-          (
-            if lib.concatStrings [
-              (
-                if user8.ensureClauses.superuser != null then
-                  if user8.ensureClauses.superuser then " SUPERUSER" else " NOSUPERUSER"
-                else
-                  ""
-              )
-              (
-                if user8.ensureClauses.createrole != null then
-                  if user8.ensureClauses.createrole then " CREATEROLE" else " NOCREATEROLE"
-                else
-                  ""
-              )
-              (
-                if user8.ensureClauses.createdb != null then
-                  if user8.ensureClauses.createdb then " CREATEDB" else " NOCREATEDB"
-                else
-                  ""
-              )
-              (
-                if user8.ensureClauses."inherit" != null then
-                  if user8.ensureClauses."inherit" then " INHERIT" else " NOINHERIT"
-                else
-                  ""
-              )
-              (
-                if user8.ensureClauses.login != null then
-                  if user8.ensureClauses.login then " LOGIN" else " NOLOGIN"
-                else
-                  ""
-              )
-              (
-                if user8.ensureClauses.replication != null then
-                  if user8.ensureClauses.replication then " REPLICATION" else " NOREPLICATION"
-                else
-                  ""
-              )
-              (
-                if user8.ensureClauses.bypassrls != null then
-                  if user8.ensureClauses.bypassrls then " BYPASSRLS" else " NOBYPASSRLS"
-                else
-                  ""
-              )
-            ]
-            == "" then
-              ""
-            else
-              "ALTER ROLE ${sqlIdentifier user8.name} WITH${lib.concatStrings [ (if user8.ensureClauses.superuser != null then if user8.ensureClauses.superuser then " SUPERUSER" else " NOSUPERUSER" else "") (if user8.ensureClauses.createrole != null then if user8.ensureClauses.createrole then " CREATEROLE" else " NOCREATEROLE" else "") (if user8.ensureClauses.createdb != null then if user8.ensureClauses.createdb then " CREATEDB" else " NOCREATEDB" else "") (if user8.ensureClauses."inherit" != null then if user8.ensureClauses."inherit" then " INHERIT" else " NOINHERIT" else "") (if user8.ensureClauses.login != null then if user8.ensureClauses.login then " LOGIN" else " NOLOGIN" else "") (if user8.ensureClauses.replication != null then if user8.ensureClauses.replication then " REPLICATION" else " NOREPLICATION" else "") (if user8.ensureClauses.bypassrls != null then if user8.ensureClauses.bypassrls then " BYPASSRLS" else " NOBYPASSRLS" else "") ]};\n"
-          )
-          (lib.optionalString
-            user8.ensureDBOwnership
-            "ALTER DATABASE ${sqlIdentifier user8.name} OWNER TO ${sqlIdentifier user8.name};\n")
-        ]) config.ensureUsers))
+        (lib.concatStrings
+          (map
+            (user:
+              let
+                clauses = lib.concatStrings [
+                  (
+                    if user.ensureClauses.superuser != null then
+                      if user.ensureClauses.superuser then " SUPERUSER" else " NOSUPERUSER"
+                    else
+                      ""
+                  )
+                  (
+                    if user.ensureClauses.createrole != null then
+                      if user.ensureClauses.createrole then " CREATEROLE" else " NOCREATEROLE"
+                    else
+                      ""
+                  )
+                  (
+                    if user.ensureClauses.createdb != null then
+                      if user.ensureClauses.createdb then " CREATEDB" else " NOCREATEDB"
+                    else
+                      ""
+                  )
+                  (
+                    if user.ensureClauses."inherit" != null then
+                      if user.ensureClauses."inherit" then " INHERIT" else " NOINHERIT"
+                    else
+                      ""
+                  )
+                  (
+                    if user.ensureClauses.login != null then
+                      if user.ensureClauses.login then " LOGIN" else " NOLOGIN"
+                    else
+                      ""
+                  )
+                  (
+                    if user.ensureClauses.replication != null then
+                      if user.ensureClauses.replication then " REPLICATION" else " NOREPLICATION"
+                    else
+                      ""
+                  )
+                  (
+                    if user.ensureClauses.bypassrls != null then
+                      if user.ensureClauses.bypassrls then " BYPASSRLS" else " NOBYPASSRLS"
+                    else
+                      ""
+                  )
+                ];
+              in
+              lib.concatStrings [
+                "SELECT format('CREATE ROLE %I WITH LOGIN', ${sqlLiteral user.name}) WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = ${sqlLiteral user.name})\\gexec\n"
+                (
+                  if clauses != "" then
+                    "ALTER ROLE ${sqlIdentifier user.name} WITH${clauses};\n"
+                  else
+                    ""
+                )
+                (lib.optionalString
+                  user.ensureDBOwnership
+                  "ALTER DATABASE ${sqlIdentifier user.name} OWNER TO ${sqlIdentifier user.name};\n")
+              ])
+            config.ensureUsers))
       ]);
+      superuserArgs =
+        if config.superuser != null then "-U ${lib.escapeShellArg config.superuser}" else "";
     in
     {
       options = {
@@ -420,13 +429,13 @@ let
               runtimeInputs = [ postgresPackage pkgs.coreutils ];
               excludeShellChecks = [ "SC1003" "SC1110" "SC1111" "SC1112" "SC2016" ];
               text = ''
-                PGDATA=$(realpath -m -- ${lib.escapeShellArg config.dataDir})
+                PGDATA=${runtimePath config.dataDir}
                 export PGDATA
                 export PGPORT=${toString config.port}
                 export LC_ALL=C
 
                 psql_admin() {
-                  psql -X -q -v ON_ERROR_STOP=1 ${if config.superuser != null then "-U ${lib.escapeShellArg config.superuser}" else ""} "$@"
+                  psql -X -q -v ON_ERROR_STOP=1 ${superuserArgs} "$@"
                 }
                 # apply_schema DATABASE PATH: a .sql file, or a directory whose *.sql files run in name order.
                 apply_schema() {
@@ -450,12 +459,12 @@ let
                   fi
                   echo "creating the cluster in $PGDATA"
                   mkdir -p "$PGDATA"
-                  initdb ${lib.escapeShellArgs config.initdbArgs} ${if config.superuser != null then "-U ${lib.escapeShellArg config.superuser}" else ""} -D "$PGDATA"
+                  initdb ${lib.escapeShellArgs config.initdbArgs} ${superuserArgs} -D "$PGDATA"
                   first_run=1
                 fi
                 install -m 0600 ${lib.escapeShellArg postgresqlConf} "$PGDATA/postgresql.conf"
                 ${if config.socketDir == "" then "" else "mkdir -p -- ${lib.escapeShellArg config.socketDir}"}
-                ensure_needed=${lib.escapeShellArg (if (if config.ensureDatabases == [ ] then false else true) || (if config.ensureUsers == [ ] then false else true) then "1" else "0")}
+                ensure_needed=${lib.escapeShellArg (if config.ensureDatabases != [ ] || config.ensureUsers != [ ] then "1" else "0")}
                 if [[ $first_run == 1 || $ensure_needed == 1 ]]; then
                   PGHOST=$(mktemp -d "''${TMPDIR:-/tmp}/pg-init-XXXXXX")
                   export PGHOST
@@ -463,7 +472,7 @@ let
                   pg_ctl -D "$PGDATA" -w -o "-c listen_addresses=''' -c unix_socket_directories='$PGHOST'" start
                   if [[ $first_run == 1 ]]; then
                     psql_admin -d postgres -f ${lib.escapeShellArg initialSql}
-                    ${lib.concatStrings (map (db5: lib.concatStrings (map (schema6: "apply_schema ${lib.escapeShellArg db5.name} ${lib.escapeShellArg "${schema6}"}\n") (if db5.schemas != null then db5.schemas else [ ]))) config.initialDatabases)}${if config.initialScript.after != null then "psql_admin -d postgres -f ${lib.escapeShellArg (pkgs.writeText "initial-after.sql" config.initialScript.after)}\n" else ""}
+                    ${lib.concatStrings (map (db3: lib.concatStrings (map (schema: "apply_schema ${lib.escapeShellArg db3.name} ${lib.escapeShellArg "${schema}"}\n") (if db3.schemas != null then db3.schemas else [ ]))) config.initialDatabases)}${if config.initialScript.after != null then "psql_admin -d postgres -f ${lib.escapeShellArg (pkgs.writeText "initial-after.sql" config.initialScript.after)}\n" else ""}
                   fi
                   psql_admin -d postgres -f ${lib.escapeShellArg ensureSql}
                 fi
@@ -477,14 +486,15 @@ let
               runtimeInputs = [ postgresPackage pkgs.coreutils ];
               excludeShellChecks = [ "SC1003" "SC1110" "SC1111" "SC1112" "SC2016" ];
               text = ''
-                PGDATA=$(realpath -m -- ${lib.escapeShellArg config.dataDir})
+                PGDATA=${runtimePath config.dataDir}
                 export PGDATA
-                ${if config.socketDir == "" then "exec postgres" else "exec postgres -k \"$(realpath -m -- ${lib.escapeShellArg config.socketDir})\""}
+                ${if config.socketDir == "" then "exec postgres" else "exec postgres -k ${runtimePath config.socketDir}"}
               '';
             };
+            depends_on = { "${name}-init".condition = "process_completed_successfully"; };
             readiness_probe = {
               exec = {
-                command = "for _ in $(${lib.escapeShellArg (lib.getExe' pkgs.coreutils "seq")} 60); do ${lib.escapeShellArg (lib.getExe' postgresPackage "pg_isready")} ${if config.socketDir == "" then "-h ${lib.escapeShellArg (if config.listen_addresses == "*" || config.listen_addresses == "0.0.0.0" then "127.0.0.1" else config.listen_addresses)}" else "-h \"$(${lib.escapeShellArg (lib.getExe' pkgs.coreutils "realpath")} -m -- ${lib.escapeShellArg config.socketDir})\""} -p ${toString config.port} -d template1 ${if config.superuser != null then "-U ${lib.escapeShellArg config.superuser}" else ""} >/dev/null 2>&1 && exit 0; ${lib.escapeShellArg (lib.getExe' pkgs.coreutils "sleep")} 0.05; done; exit 1";
+                command = "for _ in $(${lib.escapeShellArg (lib.getExe' pkgs.coreutils "seq")} 60); do ${lib.escapeShellArg (lib.getExe' postgresPackage "pg_isready")} ${if config.socketDir == "" then "-h ${lib.escapeShellArg (if config.listen_addresses == "*" || config.listen_addresses == "0.0.0.0" then "127.0.0.1" else config.listen_addresses)}" else "-h ${runtimePath config.socketDir}"} -p ${toString config.port} -d template1 ${superuserArgs} >/dev/null 2>&1 && exit 0; ${lib.escapeShellArg (lib.getExe' pkgs.coreutils "sleep")} 0.05; done; exit 1";
               };
               initial_delay_seconds = 0;
               period_seconds = 1;
@@ -492,9 +502,8 @@ let
               success_threshold = 1;
               failure_threshold = 30;
             };
-            shutdown = { signal = 2; };
             availability = { restart = "on_failure"; max_restarts = 5; };
-            depends_on = { "${name}-init".condition = "process_completed_successfully"; };
+            shutdown = { signal = 2; };
             namespace = lib.mkDefault config.namespace;
           };
         };

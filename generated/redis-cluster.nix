@@ -2,136 +2,143 @@
 # Regenerate with: pnpm build-modules
 { config, lib, pkgs, ... }:
 let
-  instanceModule = { config, name, ... }: {
-    options = {
-      enable = lib.mkEnableOption "the redis-cluster instance";
-      dataDir = lib.mkOption {
-        type = lib.types.str;
-        default = "./data/${name}";
-        defaultText = lib.literalExpression "\"./data/<name>\"";
-        description = "The directory where all data of this instance is stored; relative paths are relative to where process-compose runs.";
-      };
-      namespace = lib.mkOption {
-        type = lib.types.str;
-        default = "redis-cluster.${name}";
-        defaultText = lib.literalExpression "\"redis-cluster.\${name}\"";
-        description = "The process-compose namespace the instance's processes are grouped under.";
-      };
-      package = lib.mkPackageOption pkgs "redis" { };
-      nodes = lib.mkOption {
-        type = lib.types.attrsOf (lib.types.submodule {
-          options = {
-            port = lib.mkOption {
-              type = lib.types.int;
-              description = "The node's TCP port. The cluster bus listens on port + 10000: keep that below the OS's ephemeral port range (Linux: 32768–60999), or an outgoing connection may hold it and the node fails to start.";
+  runtimePath = path: "\"$(${lib.escapeShellArg (lib.getExe' pkgs.coreutils "realpath")} -m -- ${lib.escapeShellArg path})\"";
+  instanceModule = { config, name, ... }:
+    let
+      hostArg = lib.escapeShellArg host;
+      redisCliArg = lib.escapeShellArg (lib.getExe' config.package "redis-cli");
+      host = if config.bind != null then config.bind else "127.0.0.1";
+    in
+    {
+      options = {
+        enable = lib.mkEnableOption "the redis-cluster instance";
+        dataDir = lib.mkOption {
+          type = lib.types.str;
+          default = "./data/${name}";
+          defaultText = lib.literalExpression "\"./data/<name>\"";
+          description = "The directory where all data of this instance is stored; relative paths are relative to where process-compose runs.";
+        };
+        namespace = lib.mkOption {
+          type = lib.types.str;
+          default = "redis-cluster.${name}";
+          defaultText = lib.literalExpression "\"redis-cluster.\${name}\"";
+          description = "The process-compose namespace the instance's processes are grouped under.";
+        };
+        package = lib.mkPackageOption pkgs "redis" { };
+        nodes = lib.mkOption {
+          type = lib.types.attrsOf (lib.types.submodule {
+            options = {
+              port = lib.mkOption {
+                type = lib.types.int;
+                description = "The node's TCP port. The cluster bus listens on port + 10000: keep that below the OS's ephemeral port range (Linux: 32768–60999), or an outgoing connection may hold it and the node fails to start.";
+              };
+              extraConfig = lib.mkOption {
+                type = lib.types.lines;
+                default = "";
+                description = "Lines appended to this node's `redis.conf`, written as they are.";
+              };
             };
-            extraConfig = lib.mkOption {
-              type = lib.types.lines;
-              default = "";
-              description = "Lines appended to this node's `redis.conf`, written as they are.";
-            };
+          });
+          default = {
+            n1 = { port = 30001; extraConfig = ""; };
+            n2 = { port = 30002; extraConfig = ""; };
+            n3 = { port = 30003; extraConfig = ""; };
+            n4 = { port = 30004; extraConfig = ""; };
+            n5 = { port = 30005; extraConfig = ""; };
+            n6 = { port = 30006; extraConfig = ""; };
           };
-        });
-        default = {
-          n1 = { port = 30001; extraConfig = ""; };
-          n2 = { port = 30002; extraConfig = ""; };
-          n3 = { port = 30003; extraConfig = ""; };
-          n4 = { port = 30004; extraConfig = ""; };
-          n5 = { port = 30005; extraConfig = ""; };
-          n6 = { port = 30006; extraConfig = ""; };
+          description = "The cluster's nodes, by name: each runs as the process `<name>-<node>`.";
         };
-        description = "The cluster's nodes, by name: each runs as the process `<name>-<node>`.";
-      };
-      bind = lib.mkOption {
-        type = lib.types.nullOr lib.types.str;
-        default = "127.0.0.1";
-        example = "127.0.0.1";
-        description = "The IP interface every node binds to. `null` means all interfaces.";
-      };
-      timeout = lib.mkOption {
-        type = lib.types.int;
-        default = 2000;
-        description = "`cluster-node-timeout`, in milliseconds: after it a node is considered failing and a replica of a failed master takes over.";
-      };
-      replicas = lib.mkOption {
-        type = lib.types.int;
-        default = 1;
-        description = "Replicas per master (`--cluster-replicas`).";
-      };
-      outputs = {
-        settings = lib.mkOption {
-          type = lib.types.lazyAttrsOf lib.types.raw;
-          internal = true;
-          readOnly = true;
-          description = "The process-compose settings (`processes`) this instance contributes when enabled.";
+        bind = lib.mkOption {
+          type = lib.types.nullOr lib.types.str;
+          default = "127.0.0.1";
+          example = "127.0.0.1";
+          description = "The IP interface every node binds to. `null` means all interfaces.";
+        };
+        timeout = lib.mkOption {
+          type = lib.types.int;
+          default = 2000;
+          description = "`cluster-node-timeout`, in milliseconds: after it a node is considered failing and a replica of a failed master takes over.";
+        };
+        replicas = lib.mkOption {
+          type = lib.types.int;
+          default = 1;
+          description = "Replicas per master (`--cluster-replicas`).";
+        };
+        outputs = {
+          settings = lib.mkOption {
+            type = lib.types.lazyAttrsOf lib.types.raw;
+            internal = true;
+            readOnly = true;
+            description = "The process-compose settings (`processes`) this instance contributes when enabled.";
+          };
         };
       };
-    };
-    config.outputs = {
-      settings.processes =
-        {
-          "${name}-cluster-create" = {
+      config.outputs = {
+        settings.processes =
+          {
+            "${name}-cluster-create" = {
+              command = pkgs.writeShellApplication {
+                name = "redis-cluster-create";
+                runtimeInputs = [ config.package pkgs.gnugrep pkgs.coreutils ];
+                excludeShellChecks = [ "SC1003" "SC1110" "SC1111" "SC1112" "SC2016" ];
+                text = ''
+                  hosts=(${lib.escapeShellArgs (lib.mapAttrsToList (name1: node1: "${host}:${toString node1.port}") config.nodes)})
+                  first=''${hosts[0]}
+                  info() { redis-cli -h "''${first%:*}" -p "''${first##*:}" cluster info; }
+                  # Nodes keep their slots in nodes-<port>.conf (in dataDir): a cluster made by an
+                  # earlier run comes back with every slot assigned, and is left as it is.
+                  if info | grep -q '^cluster_slots_assigned:16384'; then
+                    echo "redis cluster already created"
+                  else
+                    redis-cli --cluster create "''${hosts[@]}" --cluster-replicas ${toString config.replicas} --cluster-yes
+                  fi
+                  # Wait until every slot is served (at most 30 s).
+                  for _ in $(seq 1 60); do
+                    if info | grep -q '^cluster_state:ok'; then
+                      exit 0
+                    fi
+                    sleep 0.5
+                  done
+                  echo "the cluster did not reach cluster_state:ok" >&2
+                  exit 1
+                '';
+              };
+              depends_on = lib.mapAttrs' (node2: _: lib.nameValuePair "${name}-${node2}" {
+                condition = "process_healthy";
+              }) config.nodes;
+              namespace = lib.mkDefault config.namespace;
+            };
+          }
+          // lib.mapAttrs' (node3: nodeCfg: lib.nameValuePair "${name}-${node3}" {
             command = pkgs.writeShellApplication {
-              name = "redis-cluster-create";
-              runtimeInputs = [ config.package pkgs.gnugrep pkgs.coreutils ];
+              name = "start-redis-cluster-node";
+              runtimeInputs = [ pkgs.coreutils config.package ];
               excludeShellChecks = [ "SC1003" "SC1110" "SC1111" "SC1112" "SC2016" ];
               text = ''
-                hosts=(${lib.escapeShellArgs (lib.mapAttrsToList (name3: node4: "${if config.bind != null then config.bind else "127.0.0.1"}:${toString node4.port}") config.nodes)})
-                first=''${hosts[0]}
-                info() { redis-cli -h "''${first%:*}" -p "''${first##*:}" cluster info; }
-                # Nodes keep their slots in nodes-<port>.conf (in dataDir): a cluster made by an
-                # earlier run comes back with every slot assigned, and is left as it is.
-                if info | grep -q '^cluster_slots_assigned:16384'; then
-                  echo "redis cluster already created"
-                else
-                  redis-cli --cluster create "''${hosts[@]}" --cluster-replicas ${toString config.replicas} --cluster-yes
-                fi
-                # Wait until every slot is served (at most 30 s).
-                for _ in $(seq 1 60); do
-                  if info | grep -q '^cluster_state:ok'; then
-                    exit 0
-                  fi
-                  sleep 0.5
-                done
-                echo "the cluster did not reach cluster_state:ok" >&2
-                exit 1
+                data=${runtimePath config.dataDir}
+                mkdir -p -- "$data"
+                exec redis-server ${lib.escapeShellArg (pkgs.writeText "redis.conf" (lib.concatStrings [ "port ${toString nodeCfg.port}\n" "cluster-enabled yes\n" "cluster-config-file nodes-${toString nodeCfg.port}.conf\n" "cluster-node-timeout ${toString config.timeout}\n" "appendonly yes\n" "appendfilename \"appendonly-${toString nodeCfg.port}.aof\"\n" "dbfilename \"dump-${toString nodeCfg.port}.rdb\"\n" (if config.bind != null then "bind ${config.bind}\n" else "") nodeCfg.extraConfig "\n" ]))} --dir "$data"
               '';
             };
-            depends_on = lib.mapAttrs' (key5: _: lib.nameValuePair "${name}-${key5}" {
-              condition = "process_healthy";
-            }) config.nodes;
-            namespace = lib.mkDefault config.namespace;
-          };
-        }
-        // lib.mapAttrs' (key1: value2: lib.nameValuePair "${name}-${key1}" {
-          command = pkgs.writeShellApplication {
-            name = "start-redis-cluster-node";
-            runtimeInputs = [ pkgs.coreutils config.package ];
-            excludeShellChecks = [ "SC1003" "SC1110" "SC1111" "SC1112" "SC2016" ];
-            text = ''
-              data=$(realpath -m -- ${lib.escapeShellArg config.dataDir})
-              mkdir -p -- "$data"
-              exec redis-server ${lib.escapeShellArg (pkgs.writeText "redis.conf" (lib.concatStrings [ "port ${toString value2.port}\n" "cluster-enabled yes\n" "cluster-config-file nodes-${toString value2.port}.conf\n" "cluster-node-timeout ${toString config.timeout}\n" "appendonly yes\n" "appendfilename \"appendonly-${toString value2.port}.aof\"\n" "dbfilename \"dump-${toString value2.port}.rdb\"\n" (if config.bind != null then "bind ${config.bind}\n" else "") value2.extraConfig "\n" ]))} --dir "$data"
-            '';
-          };
-          shutdown = {
-            command = "${lib.escapeShellArg (lib.getExe' config.package "redis-cli")} -h ${lib.escapeShellArg (if config.bind != null then config.bind else "127.0.0.1")} -p ${toString value2.port} shutdown nosave";
-          };
-          readiness_probe = {
-            exec = {
-              command = "for _ in $(${lib.escapeShellArg (lib.getExe' pkgs.coreutils "seq")} 60); do ${lib.escapeShellArg (lib.getExe' config.package "redis-cli")} -h ${lib.escapeShellArg (if config.bind != null then config.bind else "127.0.0.1")} -p ${toString value2.port} ping | ${lib.escapeShellArg (lib.getExe' pkgs.gnugrep "grep")} -qx PONG >/dev/null 2>&1 && exit 0; ${lib.escapeShellArg (lib.getExe' pkgs.coreutils "sleep")} 0.05; done; exit 1";
+            readiness_probe = {
+              exec = {
+                command = "for _ in $(${lib.escapeShellArg (lib.getExe' pkgs.coreutils "seq")} 60); do ${redisCliArg} -h ${hostArg} -p ${toString nodeCfg.port} ping | ${lib.escapeShellArg (lib.getExe' pkgs.gnugrep "grep")} -qx PONG >/dev/null 2>&1 && exit 0; ${lib.escapeShellArg (lib.getExe' pkgs.coreutils "sleep")} 0.05; done; exit 1";
+              };
+              initial_delay_seconds = 0;
+              period_seconds = 1;
+              timeout_seconds = 5;
+              success_threshold = 1;
+              failure_threshold = 30;
             };
-            initial_delay_seconds = 0;
-            period_seconds = 1;
-            timeout_seconds = 5;
-            success_threshold = 1;
-            failure_threshold = 30;
-          };
-          availability = { restart = "on_failure"; max_restarts = 5; };
-          namespace = lib.mkDefault config.namespace;
-        }) config.nodes;
+            availability = { restart = "on_failure"; max_restarts = 5; };
+            shutdown = {
+              command = "${redisCliArg} -h ${hostArg} -p ${toString nodeCfg.port} shutdown nosave";
+            };
+            namespace = lib.mkDefault config.namespace;
+          }) config.nodes;
+      };
     };
-  };
 in
 {
   options.services.redis-cluster = lib.mkOption {

@@ -3,6 +3,7 @@
 { config, lib, pkgs, ... }:
 let
   redisConfArg = arg: "\"${lib.replaceStrings [ "\\" "\"" "\n" "\r" "\t" ] [ "\\\\" "\\\"" "\\n" "\\r" "\\t" ] arg}\"";
+  runtimePath = path: "\"$(${lib.escapeShellArg (lib.getExe' pkgs.coreutils "realpath")} -m -- ${lib.escapeShellArg path})\"";
   instanceModule = { config, name, ... }:
     let
       redisConfig = pkgs.writeText "redis.conf" (lib.concatStrings [
@@ -20,6 +21,8 @@ let
         config.extraConfig
         "\n"
       ]);
+      redisCliArg = lib.escapeShellArg (lib.getExe' config.package "redis-cli");
+      grepArg = lib.escapeShellArg (lib.getExe' pkgs.gnugrep "grep");
     in
     {
       options = {
@@ -82,14 +85,14 @@ let
               runtimeInputs = [ pkgs.coreutils config.package ];
               excludeShellChecks = [ "SC1003" "SC1110" "SC1111" "SC1112" "SC2016" ];
               text = ''
-                data=$(realpath -m -- ${lib.escapeShellArg config.dataDir})
+                data=${runtimePath config.dataDir}
                 mkdir -p -- "$data"
                 exec redis-server ${lib.escapeShellArg redisConfig} --dir "$data"
               '';
             };
             readiness_probe = {
               exec = {
-                command = "for _ in $(${lib.escapeShellArg (lib.getExe' pkgs.coreutils "seq")} 60); do ${if config.unixSocket != null && config.port == 0 then "${lib.escapeShellArg (lib.getExe' config.package "redis-cli")} -s ${lib.escapeShellArg (if config.unixSocket != null then if lib.hasPrefix "/" config.unixSocket then config.unixSocket else "${config.dataDir}/${config.unixSocket}" else "")} ping | ${lib.escapeShellArg (lib.getExe' pkgs.gnugrep "grep")} -qx PONG" else "${lib.escapeShellArg (lib.getExe' config.package "redis-cli")} -p ${toString config.port} ping | ${lib.escapeShellArg (lib.getExe' pkgs.gnugrep "grep")} -qx PONG"} >/dev/null 2>&1 && exit 0; ${lib.escapeShellArg (lib.getExe' pkgs.coreutils "sleep")} 0.05; done; exit 1";
+                command = "for _ in $(${lib.escapeShellArg (lib.getExe' pkgs.coreutils "seq")} 60); do ${if config.unixSocket != null && config.port == 0 then "${redisCliArg} -s ${lib.escapeShellArg (if config.unixSocket != null then if lib.hasPrefix "/" config.unixSocket then config.unixSocket else "${config.dataDir}/${config.unixSocket}" else "")} ping | ${grepArg} -qx PONG" else "${redisCliArg} -p ${toString config.port} ping | ${grepArg} -qx PONG"} >/dev/null 2>&1 && exit 0; ${lib.escapeShellArg (lib.getExe' pkgs.coreutils "sleep")} 0.05; done; exit 1";
               };
               initial_delay_seconds = 0;
               period_seconds = 1;

@@ -1,23 +1,16 @@
 /**
  * notes-app (examples/notes-app), a small HTTP app, with its own PostgreSQL
- * instance `<name>-db`: written exactly like the passetto wrapper, with the same
- * private-database functions (modules/passetto.ts), so that the pattern — one
+ * instance `<name>-db`: made of the same parts as the passetto wrapper
+ * (modules/parts/: private-database, pgweb), so that the pattern — one
  * `enable` brings up the database with its schema, password authentication and
  * the app wired to it by connection string — runs for real in the run tier
  * (test/stacks/notes-app.nix), where passetto cannot be built.
  */
-import { concatLists, defineService, httpReadiness, type NixPath, process, s, t } from "../dsl";
-import {
-  asPath,
-  privateDatabase,
-  privateDbDerived,
-  privateDbName,
-  privateDbOptions,
-  pgwebProcess,
-  type PrivateDbSpec,
-} from "./passetto";
+import { defineService, pathOf, process, s, t } from "../dsl";
+import { pgweb } from "./parts/pgweb";
+import { privateDatabase, privateDbName } from "./parts/private-database";
 
-const spec: PrivateDbSpec = { app: "notes-app", role: "notes", database: "notes" };
+const spec = { app: "notes-app", role: "notes", database: "notes" } as const;
 
 export default defineService({
   name: "notes-app",
@@ -32,6 +25,19 @@ export default defineService({
   port = 8090;
   dbPort = 5435;
 };`,
+  parts: [
+    privateDatabase(
+      spec,
+      { dbPort: 5432, dbPassword: "notes" },
+      { default: [], description: "SQL files applied, as the role `notes`, after the app's own schema when the database is created." },
+      {
+        requires: { package: t.package() },
+        // The app ships its schema; it is applied first.
+        schemas: (cfg) => [pathOf(s`${cfg.package}/share/notes-app/schema.sql`)],
+      },
+    ),
+    pgweb("notes-app"),
+  ],
   options: {
     package: t.package(undefined, {
       description:
@@ -39,31 +45,15 @@ export default defineService({
         "(`pkgs.callPackage ./examples/notes-app { }`). Not in nixpkgs, so there is no default.",
     }),
     port: t.port({ default: 8090, description: "The TCP port the app listens on (127.0.0.1; its `PORT`)." }),
-    schemas: t.listOf(t.path(), {
-      default: [],
-      description: "SQL files applied, as the role `notes`, after the app's own schema when the database is created.",
-    }),
-    ...privateDbOptions(spec, { dbPort: 5432, dbPassword: "notes" }),
   },
-
-  derived: ({ cfg }) => privateDbDerived(spec, cfg),
-
-  instances: (ctx) => [
-    privateDatabase(
-      spec,
-      ctx,
-      concatLists<NixPath>([asPath(s`${ctx.cfg.package}/share/notes-app/schema.sql`)], ctx.cfg.schemas),
-    ),
-  ],
 
   processes: ({ name, cfg }) => [
     process(name, {
       command: cfg.package,
       environment: { DATABASE_URL: cfg.connectionString, PORT: s`${cfg.port}`, HOST: "127.0.0.1" },
-      depends_on: [{ process: privateDbName(name), condition: "process_healthy" }],
-      readiness_probe: httpReadiness("127.0.0.1", cfg.port, "/status"),
-      availability: { restart: "on_failure", max_restarts: 5 },
+      dependsOn: [{ process: privateDbName(name), condition: "ready" }],
+      readiness: { http: { host: "127.0.0.1", port: cfg.port, path: "/status" } },
+      restart: { policy: "on-failure", maxRestarts: 5 },
     }),
-    pgwebProcess({ name, cfg, connectionString: cfg.connectionString }),
   ],
 });

@@ -50,9 +50,9 @@ export default defineTest({
         primary "SELECT rolreplication, rolsuper FROM pg_roles WHERE rolname = 'replicator'" | grep -x "t|f"
         primary "SELECT active FROM pg_replication_slots WHERE slot_name = 'db_replica'" | grep -x t
       `,
-      depends_on: [
-        { process: "db", condition: "process_healthy" },
-        { process: "db-replica", condition: "process_healthy" },
+      dependsOn: [
+        { process: "db", condition: "ready" },
+        { process: "db-replica", condition: "ready" },
       ],
     };
   },

@@ -17,6 +17,7 @@ import {
   or,
   process,
   replaceStrings,
+  runtimePath,
   s,
   script,
   sh,
@@ -98,7 +99,7 @@ export default defineService({
         name: "pg-basebackup",
         runtimeInputs: [cfg.package, pkgs.coreutils],
         text: sh`
-          REPLICA_DATA=$(realpath -m -- ${replica.dataDir})
+          REPLICA_DATA=${runtimePath(replica.dataDir)}
           if [[ -f "$REPLICA_DATA/PG_VERSION" ]]; then
             echo "$REPLICA_DATA already holds the replica; not cloning again"
             exit 0
@@ -118,11 +119,12 @@ export default defineService({
           pg_basebackup "\${connect[@]}" -D "$REPLICA_DATA" -R -X stream --checkpoint=fast "\${slot_args[@]}"
         `,
       }),
-      depends_on: [{ process: name, condition: "process_healthy" }],
+      oneshot: true,
+      dependsOn: [{ process: name, condition: "ready" }],
     });
     return [
       backup,
-      extendProcess(s`${name}-replica-init`, { depends_on: [{ process: backup, condition: "process_completed_successfully" }] }),
+      extendProcess(s`${name}-replica-init`, { dependsOn: [{ process: backup, condition: "succeeded" }] }),
     ];
   },
 });

@@ -46,9 +46,9 @@ export default defineTest({
       q2 "SHOW max_connections" | grep -x 42
       q2 "SELECT current_database()" | grep -x shop
     `,
-    depends_on: [
-      { process: "pg1", condition: "process_healthy" },
-      { process: "pg2", condition: "process_healthy" },
+    dependsOn: [
+      { process: "pg1", condition: "ready" },
+      { process: "pg2", condition: "ready" },
     ],
   }),
 });

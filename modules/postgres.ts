@@ -7,7 +7,6 @@
  */
 import {
   and,
-  apply,
   concatLists,
   concatStrings,
   cond,
@@ -15,26 +14,30 @@ import {
   eq,
   exe,
   type Expr,
-  field,
   file,
   fn,
   helper,
   ident,
   ifSet,
+  type Infer,
   mapAttrsToList,
   mapList,
   matches,
+  named,
+  nix,
+  nonEmpty,
   notNull,
   optional,
   or,
-  pollingProbe,
+  orElse,
   process,
+  rawSql,
+  type Ref,
   replaceStrings,
-  type NixPath,
   type Pkg,
+  runtimePath,
   s,
   script,
-  select,
   sh,
   sql,
   switchType,
@@ -71,6 +74,10 @@ const hbaEntry = t.submodule({
   address: t.str({ description: "Client address (CIDR) for `host*` entries; empty for `local`." }),
   method: t.str({ description: "Authentication method: `trust`, `scram-sha-256`, `peer`, …" }),
 });
+
+/** One `pg_hba.conf` line for an `hbaConf` entry, each field quoted as pg_hba.conf reads it. */
+export const hbaLine = (e: Ref<Infer<typeof hbaEntry>>): Expr<string> =>
+  s`${hbaField(e.type)}\t${hbaField(e.database)}\t${hbaField(e.user)}\t${hbaAddress(e.address)}\t${hbaField(e.method)}\n`;
 
 /** services-flake's default pg_hba.conf entries: trust on the local socket and loopback TCP. */
 const defaultHba = (["all", "replication"] as const).flatMap((database) =>
@@ -203,14 +210,7 @@ export default defineService({
       "hbaConfFile",
       file(
         "pg_hba.conf",
-        concatStrings(
-          mapList(
-            concatLists(defaultHba, cfg.hbaConf),
-            (e) =>
-              s`${hbaField(field(e, "type"))}\t${hbaField(field(e, "database"))}\t${hbaField(field(e, "user"))}\t${hbaAddress(field(e, "address"))}\t${hbaField(field(e, "method"))}\n`,
-            "entry",
-          ),
-        ),
+        concatStrings(mapList(concatLists(defaultHba, cfg.hbaConf), hbaLine, "entry")),
       ),
     );
     return {
@@ -244,9 +244,9 @@ export default defineService({
     // With extensions, the server package is package.withPackages extensions (as services-flake does).
     const pkg = bind(
       "postgresPackage",
-      cond(notNull(cfg.extensions), apply<Pkg>(select(cfg.package, "withPackages"), "package", cfg.extensions), cfg.package),
+      cond(notNull(cfg.extensions), nix<Pkg>("package")`${cfg.package}.withPackages ${cfg.extensions}`, cfg.package),
     );
-    const superuserArgs = ifSet(cfg.superuser, (u) => sh`-U ${u}`, sh``);
+    const superuserArgs = named("superuserArgs", ifSet(cfg.superuser, (u) => sh`-U ${u}`, sh``));
     const conf = bind(
       "postgresqlConf",
       file(
@@ -263,8 +263,8 @@ export default defineService({
       file(
         "initial.sql",
         concatStrings([
-          ifSet(cfg.initialScript.before, (b) => s`${b}\n`, ""),
-          concatStrings(mapList(cfg.initialDatabases, (db) => createDb(field(db, "name")), "db")),
+          ifSet(cfg.initialScript.before, (b) => sql`${rawSql(b)}\n`, sql``),
+          concatStrings(mapList(cfg.initialDatabases, (db) => createDb(db.name), "db")),
           optional(
             and(eq(cfg.initialDatabases, []), cfg.createDatabase),
             sql`SELECT format('CREATE DATABASE %I', current_user) WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = current_user)\\gexec\n`,
@@ -278,9 +278,9 @@ export default defineService({
         (db) =>
           concatStrings(
             mapList(
-              cond(notNull(field(db, "schemas")), field(db, "schemas") as Expr<NixPath[]>, []),
+              orElse(db.schemas, []),
               // s`${schema}` copies the schema into the store, as Nix does for interpolated paths.
-              (schema) => sh`apply_schema ${field(db, "name")} ${s`${schema}`}\n`,
+              (schema) => sh`apply_schema ${db.name} ${s`${schema}`}\n`,
               "schema",
             ),
           ),
@@ -299,20 +299,16 @@ export default defineService({
             mapList(
               cfg.ensureUsers,
               (u) => {
-                const user = field(u, "name");
-                const clauses = concatStrings(
-                  Object.entries(roleClauses).map(([k, kw]) =>
-                    ifSet(
-                      field(field(u, "ensureClauses"), k as keyof typeof roleClauses) as Expr<boolean | null>,
-                      (on) => cond(on, ` ${kw}`, ` NO${kw}`),
-                      "",
-                    ),
+                const user = u.name;
+                const clauses = named("clauses", concatStrings(
+                  (Object.entries(roleClauses) as [keyof typeof roleClauses, string][]).map(([k, kw]) =>
+                    ifSet(u.ensureClauses[k], (on) => cond(on, ` ${kw}`, ` NO${kw}`), ""),
                   ),
-                );
+                ));
                 return concatStrings([
                   sql`SELECT format('CREATE ROLE %I WITH LOGIN', ${user}) WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = ${user})\\gexec\n`,
-                  cond(eq(clauses, ""), "", s`ALTER ROLE ${ident(user)} WITH${clauses};\n`),
-                  optional(field(u, "ensureDBOwnership"), sql`ALTER DATABASE ${ident(user)} OWNER TO ${ident(user)};\n`),
+                  cond(nonEmpty(clauses), sql`ALTER ROLE ${ident(user)} WITH${rawSql(clauses)};\n`, sql``),
+                  optional(u.ensureDBOwnership, sql`ALTER DATABASE ${ident(user)} OWNER TO ${ident(user)};\n`),
                 ]);
               },
               "user",
@@ -321,13 +317,13 @@ export default defineService({
         ]),
       ),
     );
-    const hasEnsure = or(cond(eq(cfg.ensureDatabases, []), false, true), cond(eq(cfg.ensureUsers, []), false, true));
+    const hasEnsure = or(nonEmpty(cfg.ensureDatabases), nonEmpty(cfg.ensureUsers));
 
     const setup = script({
       name: "setup-postgres",
       runtimeInputs: [pkg, pkgs.coreutils],
       text: sh`
-        PGDATA=$(realpath -m -- ${cfg.dataDir})
+        PGDATA=${runtimePath(cfg.dataDir)}
         export PGDATA
         export PGPORT=${cfg.port}
         export LC_ALL=C
@@ -381,31 +377,28 @@ export default defineService({
       name: "start-postgres",
       runtimeInputs: [pkg, pkgs.coreutils],
       text: sh`
-        PGDATA=$(realpath -m -- ${cfg.dataDir})
+        PGDATA=${runtimePath(cfg.dataDir)}
         export PGDATA
-        ${cond(eq(cfg.socketDir, ""), sh`exec postgres`, sh`exec postgres -k "$(realpath -m -- ${cfg.socketDir})"`)}
+        ${cond(eq(cfg.socketDir, ""), sh`exec postgres`, sh`exec postgres -k ${runtimePath(cfg.socketDir)}`)}
       `,
     });
 
     const probeHost = cond(
       eq(cfg.socketDir, ""),
       sh`-h ${cond(or(eq(cfg.listen_addresses, "*"), eq(cfg.listen_addresses, "0.0.0.0")), "127.0.0.1", cfg.listen_addresses)}`,
-      sh`-h "$(${exe(pkgs.coreutils, "realpath")} -m -- ${cfg.socketDir})"`,
+      sh`-h ${runtimePath(cfg.socketDir)}`,
     );
 
-    const init = process(s`${name}-init`, { command: setup });
+    const init = process(s`${name}-init`, { command: setup, oneshot: true });
     return [
       init,
       process(name, {
         command: start,
-        depends_on: [{ process: init, condition: "process_completed_successfully" }],
-        readiness_probe: pollingProbe(
-          sh`${exe(pkg, "pg_isready")} ${probeHost} -p ${cfg.port} -d template1 ${superuserArgs}`,
-          pkgs.coreutils,
-        ),
+        dependsOn: [{ process: init, condition: "succeeded" }],
+        readiness: { exec: sh`${exe(pkg, "pg_isready")} ${probeHost} -p ${cfg.port} -d template1 ${superuserArgs}` },
         // SIGINT: PostgreSQL's "fast shutdown" (https://www.postgresql.org/docs/current/server-shutdown.html).
-        shutdown: { signal: 2 },
-        availability: { restart: "on_failure", max_restarts: 5 },
+        stop: { signal: "SIGINT" },
+        restart: { policy: "on-failure", maxRestarts: 5 },
       }),
     ];
   },

@@ -28,6 +28,6 @@ export default defineTest({
       test "$(redis-cli -c -p 21004 get "user:{42}")" = "it's \\"here\\""
       test "$(redis-cli -c -p 21006 get "user:{42}")" = "it's \\"here\\""
     `,
-    depends_on: [{ process: "c1-cluster-create", condition: "process_completed_successfully" }],
+    dependsOn: [{ process: "c1-cluster-create", condition: "succeeded" }],
   }),
 });

@@ -12,12 +12,11 @@ import {
   dependsOnEach,
   exe,
   type Expr,
-  field,
   file,
   ifSet,
   mapAttrsToList,
-  notNull,
-  pollingProbe,
+  named,
+  orElse,
   process,
   processesFor,
   s,
@@ -68,10 +67,10 @@ export default defineService({
     replicas: t.int({ default: 1, description: "Replicas per master (`--cluster-replicas`)." }),
   },
   processes: ({ name, cfg, pkgs }) => {
-    const host: Expr<string> = cond(notNull(cfg.bind), cfg.bind as Expr<string>, "127.0.0.1");
+    const host = named("host", orElse(cfg.bind, "127.0.0.1"));
     const cli = exe(cfg.package, "redis-cli");
     const nodes = processesFor(cfg.nodes, (node, n) => {
-      const port = field(n, "port");
+      const port = n.port;
       const conf = file(
         "redis.conf",
         concatStrings([
@@ -83,19 +82,19 @@ export default defineService({
           s`appendfilename "appendonly-${port}.aof"\n`,
           s`dbfilename "dump-${port}.rdb"\n`,
           ifSet(cfg.bind, (b) => s`bind ${b}\n`, ""),
-          field(n, "extraConfig"),
+          n.extraConfig,
           "\n",
         ]),
       );
       return process(s`${name}-${node}`, {
         command: redisServerScript("start-redis-cluster-node", pkgs, cfg.package, conf, cfg.dataDir),
-        shutdown: { command: sh`${cli} -h ${host} -p ${port} shutdown nosave` },
-        readiness_probe: pollingProbe(sh`${cli} -h ${host} -p ${port} ping | ${exe(pkgs.gnugrep, "grep")} -qx PONG`, pkgs.coreutils),
-        availability: { restart: "on_failure", max_restarts: 5 },
+        stop: { command: sh`${cli} -h ${host} -p ${port} shutdown nosave` },
+        readiness: { exec: sh`${cli} -h ${host} -p ${port} ping | ${exe(pkgs.gnugrep, "grep")} -qx PONG` },
+        restart: { policy: "on-failure", maxRestarts: 5 },
       });
     });
 
-    const hosts = mapAttrsToList(cfg.nodes, (_, n) => s`${host}:${field(n, "port")}`, "node");
+    const hosts = mapAttrsToList(cfg.nodes, (_, n) => s`${host}:${n.port}`, "node");
     const createScript = script({
       name: "redis-cluster-create",
       runtimeInputs: [cfg.package, pkgs.gnugrep, pkgs.coreutils],
@@ -125,7 +124,8 @@ export default defineService({
       nodes,
       process(s`${name}-cluster-create`, {
         command: createScript,
-        depends_on: [dependsOnEach(cfg.nodes, (node) => s`${name}-${node}`, "process_healthy")],
+        oneshot: true,
+        dependsOn: [dependsOnEach(cfg.nodes, (node) => s`${name}-${node}`, "ready")],
       }),
     ];
   },

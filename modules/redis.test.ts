@@ -28,9 +28,9 @@ export default defineTest({
       echo "r2: no TCP listener (port 0)"
       redis-cli -s ${cfg.redis.r2.dataDir}/r2.sock config get port | grep -x 0
     `,
-    depends_on: [
-      { process: "r1", condition: "process_healthy" },
-      { process: "r2", condition: "process_healthy" },
+    dependsOn: [
+      { process: "r1", condition: "ready" },
+      { process: "r2", condition: "ready" },
     ],
   }),
 });

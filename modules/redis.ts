@@ -12,7 +12,7 @@ import {
   helper,
   ifSet,
   notNull,
-  pollingProbe,
+  runtimePath,
   process,
   replaceStrings,
   s,
@@ -52,7 +52,7 @@ export const redisServerScript = (
     name: scriptName,
     runtimeInputs: [packages.coreutils, redisPackage],
     text: sh`
-      data=$(realpath -m -- ${dataDir})
+      data=${runtimePath(dataDir)}
       mkdir -p -- "$data"
       exec redis-server ${conf} --dir "$data"
     `,
@@ -120,8 +120,8 @@ export default defineService({
     return [
       process(name, {
         command: start,
-        readiness_probe: pollingProbe(ping, pkgs.coreutils),
-        availability: { restart: "on_failure", max_restarts: 5 },
+        readiness: { exec: ping },
+        restart: { policy: "on-failure", maxRestarts: 5 },
       }),
     ];
   },

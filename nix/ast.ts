@@ -12,12 +12,27 @@ export type StringPart = string | NixNode;
 /** An attribute-path element: a static name, or a dynamic one (`${expr}` / `"…${expr}…"`). */
 export type AttrKey = string | NixNode;
 
+/**
+ * A variable to be named when the file is printed: every `var`, lambda parameter
+ * and `let` binding that carries the same binder (by identity) gets the same name,
+ * chosen by {@link resolveNames} (nix/names.ts) from `hint` so that it is unique in
+ * the file. Fresh names are therefore deterministic per file, whatever order module
+ * code ran in.
+ */
+export interface Binder {
+  readonly hint: string;
+}
+
+/** A fresh binder with a naming hint (a Nix identifier such as `db` or `hbaFile`). */
+export const binder = (hint: string): Binder => ({ hint });
+
 export type Binding =
-  | { kind: "attr"; path: AttrKey[]; value: NixNode }
+  /** `path = value;` (with `binder`, a `let` binding whose name is chosen at print time). `comment` prints above it. */
+  | { kind: "attr"; path: AttrKey[]; value: NixNode; binder?: Binder; comment?: string }
   | { kind: "inherit"; from?: NixNode; names: string[] };
 
 export type LambdaParam =
-  | { kind: "ident"; name: string }
+  | { kind: "ident"; name: string; binder?: Binder }
   | { kind: "pattern"; names: string[]; ellipsis: boolean; bind?: string };
 
 export type BinaryOperator =
@@ -46,7 +61,8 @@ export type NixNode =
   | { kind: "string"; parts: StringPart[] }
   /** A path literal such as `./data` or `/etc/hosts` (already valid Nix path syntax). */
   | { kind: "path"; value: string }
-  | { kind: "var"; name: string }
+  /** A variable; with `binder`, its name is chosen at print time (`name` is then the hint). */
+  | { kind: "var"; name: string; binder?: Binder }
   | { kind: "select"; expr: NixNode; path: AttrKey[]; default?: NixNode }
   | { kind: "apply"; fn: NixNode; args: NixNode[] }
   | { kind: "list"; items: NixNode[] }
@@ -56,7 +72,13 @@ export type NixNode =
   | { kind: "if"; cond: NixNode; then: NixNode; else: NixNode }
   | { kind: "binop"; op: BinaryOperator; left: NixNode; right: NixNode }
   | { kind: "not"; expr: NixNode }
-  | { kind: "hasAttr"; expr: NixNode; path: AttrKey[] };
+  | { kind: "hasAttr"; expr: NixNode; path: AttrKey[] }
+  /**
+   * Nix source written by hand (the DSL's `nix` escape hatch): `text` pieces printed
+   * as they are, with the nodes between them printed as operands (parenthesized
+   * unless atomic). The whole is parenthesized wherever an operand is expected.
+   */
+  | { kind: "raw"; parts: (string | NixNode)[] };
 
 // ---------------------------------------------------------------------------
 // Constructors: terse helpers used by the compiler and the DSL lowering.
@@ -68,6 +90,22 @@ export const nFloat = (value: number): NixNode => ({ kind: "float", value });
 export const nStr = (...parts: StringPart[]): NixNode => ({ kind: "string", parts });
 export const nPath = (value: string): NixNode => ({ kind: "path", value });
 export const nVar = (name: string): NixNode => ({ kind: "var", name });
+/** A reference to a fresh variable (see {@link Binder}). */
+export const nFresh = (b: Binder): NixNode => ({ kind: "var", name: b.hint, binder: b });
+/** `x: body` whose parameter is a fresh variable. */
+export const nFreshLambda = (b: Binder, body: NixNode): NixNode => ({
+  kind: "lambda",
+  param: { kind: "ident", name: b.hint, binder: b },
+  body,
+});
+/** A `let` binding of a fresh variable. */
+export const nFreshBind = (b: Binder, value: NixNode, comment?: string): Binding => ({
+  kind: "attr",
+  path: [b.hint],
+  value,
+  binder: b,
+  ...(comment === undefined ? {} : { comment }),
+});
 export const nSelect = (expr: NixNode, ...path: AttrKey[]): NixNode =>
   path.length === 0 ? expr : { kind: "select", expr, path };
 export const nApply = (fn: NixNode, ...args: NixNode[]): NixNode => ({ kind: "apply", fn, args });

@@ -44,6 +44,7 @@ import {
   type NixNode,
   type StringPart,
 } from "./ast.js";
+import { resolveNames } from "./names.js";
 
 const { group, indent, line, softline, hardline, literalline, join, ifBreak, markAsRoot } = doc.builders;
 
@@ -80,7 +81,7 @@ export interface PrintNixOptions {
  *   TypeError for malformed nodes (e.g. an empty attribute path).
  */
 export function printNix(node: NixNode, opts: PrintNixOptions = {}): string {
-  const body = doc.printer.printDocToString(print(node, true), {
+  const body = doc.printer.printDocToString(print(resolveNames(node), true), {
     printWidth: 100,
     tabWidth: 2,
     useTabs: false,
@@ -135,6 +136,8 @@ function print(n: NixNode, top = false): Doc {
       return ["!", operand(n.expr)];
     case "hasAttr":
       return [operand(n.expr), " ? ", printAttrPath(n.path)];
+    case "raw":
+      return n.parts.map((p) => (typeof p === "string" ? p : operand(p)));
   }
 }
 
@@ -360,7 +363,8 @@ function printBinding(b: Binding): Doc {
   }
   const value = print(b.value);
   const rhs = isAbsorbable(b.value) ? [" ", value] : group(indent([line, value]));
-  return [printAttrPath(b.path), " =", rhs, ";"];
+  const comment: Doc[] = b.comment === undefined ? [] : b.comment.split(/\r\n|\r|\n/).flatMap((l) => [`# ${l}`.trimEnd(), hardline]);
+  return [...comment, printAttrPath(b.path), " =", rhs, ";"];
 }
 
 function printLet(bindings: Binding[], body: NixNode): Doc {

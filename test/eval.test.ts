@@ -114,7 +114,7 @@ describe.skipIf(!seeded)("[nix eval] three postgres and two redis instances in p
 
   it("renders postgresql.conf and the setup script per instance", () => {
     const setup = readProcessScript(ev, "pg2-init");
-    expect(setup).toContain("PGDATA=$(realpath -m -- './data/pg two $x')");
+    expect(setup).toMatch(/^PGDATA="\$\(\/nix\/store\/\S+\/bin\/realpath -m -- '\.\/data\/pg two \$x'\)"$/m);
     expect(setup).toContain("export PGPORT=5433");
     expect(setup).toContain("initdb '--locale=C' '--auth=trust' -U admin -D \"$PGDATA\"");
     expect(setup).toContain("mkdir -p -- ./sockets");
@@ -155,7 +155,7 @@ describe.skipIf(!seeded)("[nix eval] three postgres and two redis instances in p
 
   it("renders redis.conf per instance", () => {
     const start = readProcessScript(ev, "r2");
-    expect(start).toContain(`data=$(realpath -m -- './data/redis two')\nmkdir -p -- "$data"\nexec redis-server`);
+    expect(start).toMatch(/^data="\$\(\/nix\/store\/\S+\/bin\/realpath -m -- '\.\/data\/redis two'\)"\nmkdir -p -- "\$data"\nexec redis-server/m);
     const conf = storeFile(start, "redis.conf");
     expect(conf).toBe('port 6380\nbind 127.0.0.1\nunixsocket "r2.sock"\nunixsocketperm 660\nmaxmemory 64mb\nappendonly yes\n');
     expect(storeFile(readProcessScript(ev, "r1"), "redis.conf")).toBe("port 6379\nbind 127.0.0.1\n\n");

@@ -207,7 +207,7 @@ describe.skipIf(!seeded)("[nix eval] passetto: two instances with private databa
 
   it("creates the role with its password, gives it the database, applies the schemas as it, then initialScript", () => {
     const setup = readProcessScript(ev, "pb-db-init");
-    expect(setup).toContain("PGDATA=$(realpath -m -- './data/pb database')");
+    expect(setup).toMatch(/^PGDATA="\$\(\/nix\/store\/\S+\/bin\/realpath -m -- '\.\/data\/pb database'\)"$/m);
     expect(storeFile(setup, "initial.sql").content).toContain("WHERE datname = 'passetto'");
     expect(setup).toMatch(/apply_schema passetto \/nix\/store\/[a-z0-9]{32}-passetto-setup\.sql\n/);
     const sql = storeFile(setup, "passetto-setup.sql").content;

@@ -1,0 +1,30 @@
+/**
+ * What a backend gives the compiler: how the DSL's process model
+ * (dsl/process.ts) becomes configuration of one service manager.
+ *
+ * The compiler (compiler/lower.ts) lowers everything else — options, derived
+ * options, composition, `let` sharing — the same way for every backend.
+ */
+import type { BackendPrimitive, ProcessDecl, ProcessItem } from "../../dsl";
+import type { Binding, NixNode } from "../../nix/ast";
+
+export interface Backend {
+  /** For messages: `process-compose`. */
+  readonly name: string;
+  /** Definitions of the functions modules call through the DSL (see `runtimePath`), emitted once per file when used. */
+  readonly primitives: Readonly<Record<BackendPrimitive, NixNode>>;
+  /** Options under each instance's internal `outputs` that hold what it contributes. */
+  instanceOptions(): Binding[];
+  /**
+   * Definitions under each instance's `config.outputs` for its processes.
+   * @param guard runs a lowering step, reporting errors at the item's TS source line.
+   */
+  instanceConfig(items: readonly ProcessItem[], guard: <T>(at: ProcessItem, f: () => T) => T): Binding[];
+  /**
+   * The service's top-level definitions that merge the outputs of enabled instances.
+   * @param forEnabled wraps a per-instance value (given the instance's node) into a merge over enabled instances.
+   */
+  topConfig(forEnabled: (of: (instance: NixNode) => NixNode) => NixNode): Binding[];
+  /** The binding of a service test's `test` process. */
+  testProcess(proc: ProcessDecl): Binding;
+}
