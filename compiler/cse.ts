@@ -11,8 +11,10 @@
  */
 import { type Binder, binder, type Binding, nFresh, nFreshBind, nLet, type NixNode } from "../nix/ast";
 
-/** Expressions smaller than this many AST nodes stay inline. */
+/** Expressions smaller than this many AST nodes stay inline (unless `named`, which asks for a binding). */
 export const MIN_SHARED_SIZE = 6;
+
+const isNamed = (n: NixNode): boolean => typeof (n as { hint?: unknown }).hint === "string";
 
 /** Names bound outside the instance module, usable from its `let`. */
 const OUTER = new Set(["lib", "pkgs", "builtins", "toString", "map", "true", "false", "null", "rootConfig", "sqlLiteral", "sqlIdentifier"]);
@@ -161,7 +163,7 @@ class Analyzer {
   shareable(n: NixNode, instanceLets: ReadonlySet<Binder>): boolean {
     if (n.kind === "var" || n.kind === "lambda") return false;
     const i = this.info(n);
-    if (i.size < MIN_SHARED_SIZE) return false;
+    if (i.size < (isNamed(n) ? 2 : MIN_SHARED_SIZE)) return false;
     let dependsOnInstance = false;
     for (const f of i.free) {
       if (typeof f === "string") {
@@ -235,6 +237,7 @@ function hintFor(n: NixNode): string {
   if (n.kind === "binop" && (n.op === "==" || n.op === "!=" || n.op === "&&" || n.op === "||")) return "condition";
   if (n.kind === "if") return "value";
   if (n.kind === "string") return "text";
+  if (n.kind === "attrs") return "settings";
   return "shared";
 }
 
@@ -285,7 +288,7 @@ function shareInLambdas(n: NixNode, scope: ReadonlySet<Binder>, fixed: ReadonlyS
       const shared = shareLoop(fixed, [], body, (a, node, local) => {
         if (node.kind === "var" || node.kind === "lambda") return false;
         const i = a.info(node);
-        if (i.size < MIN_SHARED_SIZE) return false;
+        if (i.size < (isNamed(node) ? 2 : MIN_SHARED_SIZE)) return false;
         let ownParam = false;
         for (const f of i.free) {
           if (typeof f === "string") {

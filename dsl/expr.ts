@@ -292,8 +292,9 @@ function stringPart(v: Interpolable | Expr<unknown>, where: string): StringPart 
 
 function build(parts: StringPart[]): NixNode {
   const merged: StringPart[] = [];
-  // Splice nested string literals: "a${"b${x}"}" is "ab${x}".
-  const flat = parts.flatMap((p) => (typeof p !== "string" && p.kind === "string" ? p.parts : [p]));
+  // Splice nested string literals: "a${"b${x}"}" is "ab${x}" — except a `named` one,
+  // kept whole so that the compiler can bind it once (the printer splices it back otherwise).
+  const flat = parts.flatMap((p) => (typeof p !== "string" && p.kind === "string" && !("hint" in p) ? p.parts : [p]));
   for (const p of flat) {
     const prev = merged[merged.length - 1];
     if (typeof p === "string" && typeof prev === "string") merged[merged.length - 1] = prev + p;

@@ -483,7 +483,9 @@ type Part = string | NixNode;
 /** Merges adjacent literal parts and drops empty ones. */
 function normalizeParts(parts: StringPart[]): Part[] {
   const out: Part[] = [];
-  for (const p of parts) {
+  // A string literal interpolated into a string is spliced in: "a${"b${x}"}" is "ab${x}".
+  const flat = (ps: StringPart[]): StringPart[] => ps.flatMap((p) => (typeof p !== "string" && p.kind === "string" ? flat(p.parts) : [p]));
+  for (const p of flat(parts)) {
     if (typeof p === "string") {
       if (p === "") continue;
       const last = out.at(-1);

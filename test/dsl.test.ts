@@ -144,7 +144,7 @@ describe("constructs", () => {
         options: { ui: t.bool({ default: false }) },
         processes: ({ name, cfg }) => [
           process(name, { command: cmd(sh`true`) }),
-          process(s`${name}-ui`, { command: cmd(sh`true`) }).when(cfg.ui),
+          process(s`${name}-ui`, { command: cmd(sh`exec ui`) }).when(cfg.ui),
         ],
       }),
     );
@@ -294,7 +294,7 @@ describe("sharing: no expression evaluated twice where one binding would do", ()
         ],
       }),
     );
-    expect(out).toMatch(/\(x:\s+let\s+quoted = sqlLiteral "\$\{x\.name\}-suffix-\$\{x\.name\}";\s+in\s+"\$\{quoted\} \$\{quoted\}\\n"\)/);
+    expect(out).toMatch(/\(x:\s+let\s+quoted = "\$\{sqlLiteral "\$\{x\.name\}-suffix-\$\{x\.name\}"\}";\s+in\s+"\$\{quoted\} \$\{quoted\}\\n"\)/);
   });
 
   it("leaves nothing repeated in any service of modules/", async () => {

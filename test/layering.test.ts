@@ -46,6 +46,19 @@ describe("layering: modules/ → dsl/ → nix/ ← compiler/", () => {
     });
   }
 
+  it("modules/ speak the backend-neutral process model, not process-compose's words", () => {
+    const words = /\b(depends_on|readiness_probe|liveness_probe|availability|process_healthy|process_completed(_successfully)?|process_started|is_daemon|working_dir)\b/;
+    const bad = tsFiles("modules").flatMap((f) =>
+      readFileSync(f, "utf8")
+        .split("\n")
+        .map((line, i) => ({ line, i }))
+        .filter(({ line }) => words.test(line.replace(/\/\/.*$/, "")))
+        .map(({ i, line }) => `${relative(root, f)}:${i + 1}: ${line.trim()}`),
+    );
+    expect(bad).toEqual([]);
+    expect(words.test('depends_on: [{ process: "x", condition: "process_healthy" }]')).toBe(true);
+  });
+
   it("catches a forbidden import (the check can fail)", () => {
     const info = ts.preProcessFile(`import { lowerService } from "../compiler/lower";`, true, true);
     const layer = relative(root, resolve(join(root, "dsl"), info.importedFiles[0]!.fileName)).split("/")[0];

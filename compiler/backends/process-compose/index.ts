@@ -103,7 +103,7 @@ export function lowerProbe(r: Readiness): NixNode {
       "for _ in $(",
       coreutils("seq"),
       ` ${within * 20}); do `,
-      ...(r.exec.node.kind === "string" ? r.exec.node.parts : [r.exec.node]),
+      r.exec.node,
       " >/dev/null 2>&1 && exit 0; ",
       coreutils("sleep"),
       " 0.05; done; exit 1",
