@@ -31,7 +31,8 @@ import {
   upstreamSeeded,
   upstreamSkipReason,
 } from "./support/nix";
-import { findProcessCompose, missingServerBinaries, runTwice } from "./support/run";
+import { findProcessCompose, runTwice } from "./support/run";
+import { missingPackages } from "./support/packages";
 
 const generated = join(repoRoot, "generated");
 const seeded = nixAvailable() && upstreamSeeded();
@@ -437,7 +438,7 @@ const pc = findProcessCompose();
 const runMissing = [
   ...(seeded ? [] : ["nix with seeded upstream sources"]),
   ...(pc ? [] : ["process-compose (bash test/tools/install-process-compose.sh)"]),
-  ...missingServerBinaries(),
+  ...missingPackages(join(generated, "passetto.nix")),
 ];
 if (runMissing.length > 0) console.warn(`[run] passetto skipped: missing ${runMissing.join("; ")}`);
 

@@ -12,14 +12,14 @@ import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { evalProcessComposeFull, nixAvailable, nixPath, repoRoot, upstreamSeeded, upstreamSkipReason } from "./support/nix";
-import { findProcessCompose, missingServerBinaries, runTwice } from "./support/run";
+import { missingPackages } from "./support/packages";
+import { findProcessCompose, runTwice } from "./support/run";
 
 const pc = findProcessCompose();
 const missing = [
   ...(nixAvailable() ? [] : ["nix (Debian package nix-bin)"]),
   ...(nixAvailable() && !upstreamSeeded() ? [upstreamSkipReason] : []),
   ...(pc ? [] : ["process-compose (bash test/tools/install-process-compose.sh)"]),
-  ...missingServerBinaries(),
 ];
 if (missing.length > 0) console.warn(`[run] skipped: missing ${missing.join("; ")}`);
 
@@ -32,10 +32,29 @@ const configs = [
     .map((f) => ({ name: `stack ${f.replace(/\.nix$/, "")}`, file: join(repoRoot, "test", "stacks", f) })),
 ];
 
+/** Adds what to do to an evaluation error about a package the test package set lacks. */
+function explainMissingAttribute(e: unknown): never {
+  const m = /attribute '([^']+)' missing/.exec(String(e));
+  if (m) {
+    throw new Error(
+      `${String(e)}\n\nIf pkgs.${m[1]} is a package a service uses, the test-only package set does not have it: ` +
+        `add it to test/packages.json (nixpkgs attribute → Debian package; pnpm new-service does this for a new service).`,
+    );
+  }
+  throw e;
+}
+
 describe.skipIf(missing.length > 0)("[run] process-compose up, until the test process exits", () => {
   for (const { name, file } of configs) {
-    it(name, async () => {
-      const ev = evalProcessComposeFull(`[ ${nixPath(file)} ]`);
+    const lacking = missingPackages(file);
+    if (lacking.length > 0) console.warn(`[run] ${name} skipped: missing ${lacking.join("; ")}`);
+    it.skipIf(lacking.length > 0)(name, async () => {
+      let ev;
+      try {
+        ev = evalProcessComposeFull(`[ ${nixPath(file)} ]`);
+      } catch (e) {
+        explainMissingAttribute(e);
+      }
       const results = await runTwice(pc!, ev, name);
       expect(results.map((r) => ({ timedOut: r.timedOut, code: r.code }))).toEqual([
         { timedOut: false, code: 0 },

@@ -97,7 +97,17 @@ let
       '';
     };
 
-  base = self: {
+  # Packages declared in ../packages.json (nixpkgs attribute → Debian package),
+  # except the "custom" ones, which are written by hand below.
+  declared = lib.mapAttrs
+    (attr: e:
+      if e ? bins then
+        hostBinaries { name = attr; inherit (e) bins; mainProgram = e.mainProgram or null; hint = "Debian ${builtins.head e.debian}"; }
+      else
+        debianPackage { name = attr; debPkg = builtins.head e.debian; mainProgram = e.mainProgram or null; })
+    (lib.filterAttrs (_: e: !(e.custom or false)) (builtins.fromJSON (builtins.readFile ../packages.json)).packages);
+
+  base = self: declared // {
     inherit lib system;
 
     # Extend the set like nixpkgs' `pkgs.extend`.

@@ -24,15 +24,6 @@ export function findProcessCompose(): string | null {
   return null;
 }
 
-/** Programs the services under test need from the machine (the test package set maps them). */
-export function missingServerBinaries(): string[] {
-  const missing: string[] = [];
-  const pg = spawnSync("sh", ["-c", "ls /usr/lib/postgresql/*/bin/postgres"], { encoding: "utf8" });
-  if (pg.status !== 0) missing.push("postgresql (Debian package postgresql)");
-  if (!existsSync("/usr/bin/redis-server")) missing.push("redis-server (Debian package redis-server)");
-  return missing;
-}
-
 /** How a run ended. */
 export interface RunResult {
   /** process-compose's exit code: the test process's verdict (null when killed on timeout). */

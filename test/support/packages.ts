@@ -1,0 +1,90 @@
+/**
+ * The test-only package set's Debian packages (test/packages.json): which
+ * nixpkgs attributes a configuration uses, and which of their Debian packages
+ * are missing on this machine — so the run tier skips a configuration by name
+ * instead of failing on a missing server.
+ */
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+
+/** Paths matching `pattern`, whose segments may hold `*` (Node 20 has no fs.glob). */
+function globSync(pattern: string): string[] {
+  let paths = [pattern.startsWith("/") ? "/" : "."];
+  for (const seg of pattern.split("/").filter(Boolean)) {
+    if (!seg.includes("*")) {
+      paths = paths.map((p) => join(p, seg)).filter((p) => existsSync(p));
+      continue;
+    }
+    const re = new RegExp(`^${seg.split("*").map((x) => x.replace(/[.+?^${}()|[\]\\]/g, "\\$&")).join(".*")}$`);
+    paths = paths.flatMap((p) => {
+      try {
+        return readdirSync(p).filter((n) => re.test(n)).map((n) => join(p, n));
+      } catch {
+        return [];
+      }
+    });
+  }
+  return paths;
+}
+
+/** One entry of test/packages.json. */
+export interface PackageEntry {
+  readonly debian: readonly string[];
+  readonly check?: string;
+  readonly bins?: readonly string[];
+  readonly mainProgram?: string;
+  readonly custom?: boolean;
+}
+
+export const packagesFile = fileURLToPath(new URL("../packages.json", import.meta.url));
+
+/** test/packages.json's packages, by nixpkgs attribute. */
+export function loadPackages(file = packagesFile): Record<string, PackageEntry> {
+  return (JSON.parse(readFileSync(file, "utf8")) as { packages: Record<string, PackageEntry> }).packages;
+}
+
+/**
+ * The nixpkgs attributes the Nix files of a configuration use: `pkgs.<attr>` and
+ * `mkPackageOption pkgs "<attr>"`, in `file` and the files it imports (a generated
+ * aggregate `default.nix` counts only the services the configuration names, as
+ * `services.<service>`).
+ */
+export function usedAttributes(file: string): Set<string> {
+  const attrs = new Set<string>();
+  const seen = new Set<string>();
+  const visit = (f: string, services?: ReadonlySet<string>): void => {
+    if (seen.has(f) || !existsSync(f)) return;
+    seen.add(f);
+    const text = readFileSync(f, "utf8");
+    for (const m of text.matchAll(/\bpkgs\.([A-Za-z_][A-Za-z0-9_'-]*)/g)) attrs.add(m[1]!);
+    for (const m of text.matchAll(/mkPackageOption pkgs "([^"]+)"/g)) attrs.add(m[1]!);
+    const named = new Set([...text.matchAll(/\bservices\.("?)([a-z][a-z0-9-]*)\1/g)].map((m) => m[2]!));
+    for (const m of text.matchAll(/(?:^|[\s[])(\.{1,2}\/[A-Za-z0-9_./-]+\.nix)\b/gm)) {
+      const target = resolve(dirname(f), m[1]!);
+      if (target.endsWith("/generated/default.nix")) {
+        for (const svc of services ?? named) visit(join(dirname(target), `${svc}.nix`));
+      } else {
+        visit(target);
+      }
+    }
+  };
+  visit(file);
+  return attrs;
+}
+
+/** Whether a Debian package entry is installed here (its `check` path exists, else dpkg knows it). */
+export function installed(entry: PackageEntry): boolean {
+  if (entry.check) return entry.check.includes("*") ? globSync(entry.check).length > 0 : existsSync(entry.check);
+  return entry.debian.every((p) => existsSync(`/var/lib/dpkg/info/${p}.list`) || existsSync(`/var/lib/dpkg/info/${p}:amd64.list`));
+}
+
+/** `attr (Debian package x)` for each attribute `file` uses whose Debian package is missing here. */
+export function missingPackages(file: string, packages = loadPackages()): string[] {
+  return [...usedAttributes(file)]
+    .sort()
+    .flatMap((attr) => {
+      const e = packages[attr];
+      return e && !installed(e) ? [`${attr} (Debian package ${e.debian.join(", ")})`] : [];
+    });
+}
