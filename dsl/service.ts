@@ -61,6 +61,9 @@ export function configRef<S extends Shape>(shape: S, root: NixNode): ConfigRef<S
 export type KnownPackage =
   | "bash"
   | "coreutils"
+  | "curl"
+  | "jq"
+  | "netcat"
   | "findutils"
   | "gawk"
   | "gnugrep"

@@ -4,6 +4,7 @@
 # A process-compose-flake module with every services-ts service.
 {
   imports = [
+    ./memcached.nix
     ./notes-app.nix
     ./passetto.nix
     ./postgres.nix

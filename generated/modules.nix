@@ -4,6 +4,7 @@
 # process-compose-flake modules by service name, for flake.nix.
 {
   default = ./default.nix;
+  memcached = ./memcached.nix;
   notes-app = ./notes-app.nix;
   passetto = ./passetto.nix;
   postgres = ./postgres.nix;

@@ -10,10 +10,17 @@ export default class SummaryReporter implements Reporter {
     let passed = 0;
     let failed = 0;
     let skipped = 0;
+    let unselected = 0;
     const skippedSuites = new Set<string>();
+    // `pnpm test:service` runs a name filter: tests outside it are not selected, not skipped tiers.
+    const filter = process.env.SERVICES_TS_TEST_FILTER ? new RegExp(process.env.SERVICES_TS_TEST_FILTER) : null;
     for (const mod of modules) {
       for (const test of mod.children.allTests()) {
         const state = test.result().state;
+        if (filter && state === "skipped" && !filter.test(test.fullName)) {
+          unselected++;
+          continue;
+        }
         if (state === "passed") passed++;
         else if (state === "failed") failed++;
         else {
@@ -26,6 +33,7 @@ export default class SummaryReporter implements Reporter {
     // Printed at exit, after vitest's own summary, so that it is the run's last line.
     process.once("exit", () => {
       for (const s of skippedSuites) process.stdout.write(`skipped tier: ${s}\n`);
+      if (filter) process.stdout.write(`(${unselected} tests outside the filter ${filter.source} not run)\n`);
       process.stdout.write(`tests: ${passed} passed, ${failed} failed, ${skipped} skipped\n`);
     });
   }
