@@ -153,7 +153,7 @@ export async function compileAll(root: string, log: (line: string) => void = () 
   for (const file of files) {
     const source = relative(root, file);
     const svc = await loadService(file, root);
-    lowered.push({ svc: lowerService(svc), source });
+    lowered.push({ svc: lowerService(svc, { root }), source });
     log(`  lowered ${svc.name} (${source})`);
   }
   const names = new Set(lowered.map((l) => l.svc.service.name));
@@ -175,7 +175,7 @@ export async function compileAll(root: string, log: (line: string) => void = () 
     }
     out.push({
       path: `tests/${test.name}.nix`,
-      content: printNix(lowerTest(test), {
+      content: printNix(lowerTest(test, { root }), {
         header: `${header(source)}
 
 Run tier: process-compose runs this until the \`test\` process exits (its exit code is the verdict).`,

@@ -10,6 +10,7 @@
  * never uses is never evaluated: sharing cannot change what a module means.
  */
 import { type Binder, binder, type Binding, nFresh, nFreshBind, nLet, type NixNode } from "../nix/ast";
+import { printNix } from "../nix/print";
 
 /** Expressions smaller than this many AST nodes stay inline (unless `named`, which asks for a binding). */
 export const MIN_SHARED_SIZE = 6;
@@ -241,19 +242,48 @@ function hintFor(n: NixNode): string {
   return "shared";
 }
 
+/** Interpolations longer than this many characters (printed flat) are bound in a `let`, to keep lines readable. */
+export const MAX_INTERPOLATION = 72;
+
+/** The longest interpolation (`${…}` in a string) over {@link MAX_INTERPOLATION} characters that `ok` accepts. */
+function longest(roots: readonly NixNode[], ok: (n: NixNode) => boolean): { node: NixNode } | undefined {
+  let best: { node: NixNode; length: number } | undefined;
+  const consider = (n: NixNode) => {
+    if (n.kind === "var" || !ok(n)) return;
+    const length = printNix(n).replace(/\s+/g, " ").trim().length;
+    if (length > MAX_INTERPOLATION && (!best || length > best.length)) best = { node: n, length };
+  };
+  for (const r of roots) {
+    forEachNode(r, (n) => {
+      if (n.kind !== "string") return;
+      const parts = (ps: readonly (string | NixNode)[]): void => {
+        for (const p of ps) {
+          if (typeof p === "string") continue;
+          if (p.kind === "string" && !isNamed(p)) parts(p.parts);
+          else consider(p);
+        }
+      };
+      parts(n.parts);
+    });
+  }
+  return best;
+}
+
 function shareLoop(
   fixed: ReadonlySet<string>,
   lets: readonly Binding[],
   body: NixNode,
   shareable: (a: Analyzer, n: NixNode, letBinders: ReadonlySet<Binder>) => boolean,
+  mode: "repeated" | "long" = "repeated",
 ): { lets: Binding[]; body: NixNode } {
   let bindings = [...lets];
   let current = body;
   for (;;) {
     const a = new Analyzer(fixed);
     const letBinders = new Set(bindings.flatMap((b) => (b.kind === "attr" && b.binder ? [b.binder] : [])));
-    const found = repeated(a, [...bindings.flatMap((b) => (b.kind === "attr" ? [b.value] : [])), current], (x) => shareable(a, x, letBinders));
-    const best = found[0];
+    const roots = [...bindings.flatMap((b) => (b.kind === "attr" ? [b.value] : [])), current];
+    const ok = (x: NixNode) => shareable(a, x, letBinders);
+    const best = mode === "repeated" ? repeated(a, roots, ok)[0] : longest(roots, ok);
     if (!best) return { lets: bindings, body: current };
     const key = a.info(best.node).key;
     const b = binder(hintFor(best.node));
@@ -285,7 +315,7 @@ function shareInLambdas(n: NixNode, scope: ReadonlySet<Binder>, fixed: ReadonlyS
       const p = lam.param.binder;
       const inner = new Set([...sc, p]);
       const body = go(lam.body, inner) as NixNode;
-      const shared = shareLoop(fixed, [], body, (a, node, local) => {
+      const inLambda = (a: Analyzer, node: NixNode, local: ReadonlySet<Binder>) => {
         if (node.kind === "var" || node.kind === "lambda") return false;
         const i = a.info(node);
         if (i.size < (isNamed(node) ? 2 : MIN_SHARED_SIZE)) return false;
@@ -297,7 +327,9 @@ function shareInLambdas(n: NixNode, scope: ReadonlySet<Binder>, fixed: ReadonlyS
           else if (!inner.has(f)) return false;
         }
         return ownParam;
-      });
+      };
+      const once = shareLoop(fixed, [], body, inLambda);
+      const shared = shareLoop(fixed, once.lets, once.body, inLambda, "long");
       const out = shared.lets.length > 0 ? nLet(shared.lets, shared.body) : body;
       return out === lam.body ? lam : { ...lam, body: out };
     }
@@ -333,7 +365,8 @@ export function shareRepeated(
   body: NixNode,
   fixed: ReadonlySet<string>,
 ): { lets: Binding[]; body: NixNode } {
-  const top = shareLoop(fixed, lets, body, (a, n, letBinders) => a.shareable(n, letBinders));
+  const once = shareLoop(fixed, lets, body, (a, n, letBinders) => a.shareable(n, letBinders));
+  const top = shareLoop(fixed, once.lets, once.body, (a, n, letBinders) => a.shareable(n, letBinders), "long");
   const scope = new Set(top.lets.flatMap((b) => (b.kind === "attr" && b.binder ? [b.binder] : [])));
   return {
     lets: top.lets.map((b) => (b.kind === "attr" ? { ...b, value: shareInLambdas(b.value, scope, fixed) } : b)),

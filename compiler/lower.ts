@@ -151,11 +151,29 @@ function checkOptionNames(shape: Shape, where: SourceLocation | undefined, top: 
   }
 }
 
+/** Options of {@link lowerService} and {@link lowerTest}. */
+export interface LowerOptions {
+  /** The backend processes are lowered for (default process-compose). */
+  readonly backend?: Backend;
+  /** The project root: source comments name files relative to it (default: the working directory). */
+  readonly root?: string;
+}
+
+/** `modules/redis.ts:57`, for a comment above what a TS line made. */
+export function sourceComment(loc: SourceLocation | undefined, root: string): string | undefined {
+  if (!loc) return undefined;
+  const file = loc.file.startsWith(root + "/") ? loc.file.slice(root.length + 1) : loc.file;
+  return `${file}:${loc.line}`;
+}
+
 /**
- * Lowers `svc` to a module for `backend` (process-compose-flake by default).
+ * Lowers `svc` to a module for a backend (process-compose-flake by default).
  * @throws DefinitionError naming the TS source location of the faulty definition.
  */
-export function lowerService(svc: AnyService, backend: Backend = processCompose): LoweredService {
+export function lowerService(svc: AnyService, opts: LowerOptions = {}): LoweredService {
+  const backend = opts.backend ?? processCompose;
+  const root = opts.root ?? globalThis.process.cwd();
+  const comment = (loc: SourceLocation | undefined) => sourceComment(loc, root);
   if (!/^[a-z][a-z0-9-]*$/.test(svc.name)) {
     throw new DefinitionError(
       `service name ${JSON.stringify(svc.name)} must be lowercase letters, digits and dashes, starting with a letter`,
@@ -231,12 +249,12 @@ export function lowerService(svc: AnyService, backend: Backend = processCompose)
         nBind("description", nStr(builtinOptions.namespace.meta.description ?? "")),
       ]),
     ),
-    ...Object.entries(options).map(([k, o]) => nBind(k, lowerOption(o, k))),
-    ...Object.entries(derived).map(([k, o]) => nBind(k, lowerOption(o, k))),
+    ...Object.entries(options).map(([k, o]) => withComment(nBind(k, lowerOption(o, k)), comment(o.location))),
+    ...Object.entries(derived).map(([k, o]) => withComment(nBind(k, lowerOption(o, k)), comment(o.location))),
     nBind("outputs", nAttrs(outputsOptions)),
   ];
 
-  const outputsConfig: Binding[] = backend.instanceConfig(items, (at, f) => guard(svc, "process", f, at.location));
+  const outputsConfig: Binding[] = backend.instanceConfig(items, (at, f) => guard(svc, "process", f, at.location), comment);
   for (const dep of dependencies) {
     outputsConfig.push(
       nBind(
@@ -298,6 +316,10 @@ export function lowerService(svc: AnyService, backend: Backend = processCompose)
     derived,
     instance: { lets: shared.lets, body: shared.body, fixed: outerNames(instanceBody, lets) },
   };
+}
+
+function withComment(b: Binding, comment: string | undefined): Binding {
+  return comment === undefined || b.kind !== "attr" ? b : { ...b, comment };
 }
 
 /** Names the file's outer `let` binds for the instance module (helpers, primitives, prelude). */
@@ -529,7 +551,8 @@ export function referencedVars(node: NixNode, out = new Set<string>()): Set<stri
  * the instances (enabled), and the `test` process.
  * @throws DefinitionError at the test's source location.
  */
-export function lowerTest(test: ServiceTest, backend: Backend = processCompose): NixNode {
+export function lowerTest(test: ServiceTest, opts: LowerOptions = {}): NixNode {
+  const backend = opts.backend ?? processCompose;
   const bindings: Binding[] = [];
   const imports = Object.values(test.services)
     .map((svc) => svc.name)

@@ -464,7 +464,7 @@ export function nix<T>(kind: Kind, role?: Role) {
  */
 export function named<E extends Expr<unknown>>(hint: string, e: E): E {
   if (!/^[A-Za-z_][A-Za-z0-9_'-]*$/.test(hint)) throw new TypeError(`named(): "${hint}" is not a Nix identifier`);
-  const node = { ...e.node, hint } as unknown as NixNode;
+  const node: NixNode = { ...e.node, hint };
   return (e.info.type ? refOf(node, e.info.type, e.info.role) : expr(node, e.kind, e.info)) as E;
 }
 

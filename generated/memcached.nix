@@ -3,81 +3,98 @@
 { config, lib, pkgs, ... }:
 let
   runtimePath = path: "\"$(${lib.escapeShellArg (lib.getExe' pkgs.coreutils "realpath")} -m -- ${lib.escapeShellArg path})\"";
-  instanceModule = { config, name, ... }: {
-    options = {
-      enable = lib.mkEnableOption "the memcached instance";
-      dataDir = lib.mkOption {
-        type = lib.types.str;
-        default = "./data/${name}";
-        defaultText = lib.literalExpression "\"./data/<name>\"";
-        description = "The directory where all data of this instance is stored; relative paths are relative to where process-compose runs.";
-      };
-      namespace = lib.mkOption {
-        type = lib.types.str;
-        default = "memcached.${name}";
-        defaultText = lib.literalExpression "\"memcached.\${name}\"";
-        description = "The process-compose namespace the instance's processes are grouped under.";
-      };
-      package = lib.mkPackageOption pkgs "memcached" { };
-      bind = lib.mkOption {
-        type = lib.types.nullOr lib.types.str;
-        default = "127.0.0.1";
-        example = "127.0.0.1";
-        description = "The IP interface to listen on (`--listen`). `null` means all interfaces (services-flake passes an empty `--listen=` then, which memcached rejects; here the flag is left out).";
-      };
-      port = lib.mkOption {
-        type = lib.types.port;
-        default = 11211;
-        description = "The TCP port to accept connections on. With `0`, memcached does not listen on TCP.";
-      };
-      startArgs = lib.mkOption {
-        type = lib.types.listOf lib.types.lines;
-        default = [ ];
-        example = [ "--memory-limit=100M" ];
-        description = "Additional arguments passed to `memcached`, one argument per element, each quoted for the shell (services-flake joins them with spaces unquoted, so an element could split into several arguments).";
-      };
-      outputs = {
-        settings = lib.mkOption {
-          type = lib.types.lazyAttrsOf lib.types.raw;
-          internal = true;
-          readOnly = true;
-          description = "The process-compose settings (`processes`) this instance contributes when enabled.";
+  instanceModule = { config, name, ... }:
+    let
+      readinessCheck = ''
+        printf 'version''\r
+        quit''\r
+        ' | ${lib.escapeShellArg (lib.getExe' pkgs.netcat "nc")} -q 1 ${value1} ${toString config.port} | ${lib.escapeShellArg (lib.getExe' pkgs.gnugrep "grep")} -q '^VERSION ''\''';
+      value1 = if config.bind != null then "${lib.escapeShellArg config.bind}" else "127.0.0.1";
+      value2 = if config.bind != null then "--listen=${lib.escapeShellArg config.bind}" else "";
+    in
+    {
+      options = {
+        enable = lib.mkEnableOption "the memcached instance";
+        dataDir = lib.mkOption {
+          type = lib.types.str;
+          default = "./data/${name}";
+          defaultText = lib.literalExpression "\"./data/<name>\"";
+          description = "The directory where all data of this instance is stored; relative paths are relative to where process-compose runs.";
+        };
+        namespace = lib.mkOption {
+          type = lib.types.str;
+          default = "memcached.${name}";
+          defaultText = lib.literalExpression "\"memcached.\${name}\"";
+          description = "The process-compose namespace the instance's processes are grouped under.";
+        };
+        # modules/memcached.ts:18
+        package = lib.mkPackageOption pkgs "memcached" { };
+        # modules/memcached.ts:19
+        bind = lib.mkOption {
+          type = lib.types.nullOr lib.types.str;
+          default = "127.0.0.1";
+          example = "127.0.0.1";
+          description = "The IP interface to listen on (`--listen`). `null` means all interfaces (services-flake passes an empty `--listen=` then, which memcached rejects; here the flag is left out).";
+        };
+        # modules/memcached.ts:26
+        port = lib.mkOption {
+          type = lib.types.port;
+          default = 11211;
+          description = "The TCP port to accept connections on. With `0`, memcached does not listen on TCP.";
+        };
+        # modules/memcached.ts:30
+        startArgs = lib.mkOption {
+          type = lib.types.listOf lib.types.lines;
+          default = [ ];
+          example = [ "--memory-limit=100M" ];
+          description = "Additional arguments passed to `memcached`, one argument per element, each quoted for the shell (services-flake joins them with spaces unquoted, so an element could split into several arguments).";
+        };
+        outputs = {
+          settings = lib.mkOption {
+            type = lib.types.lazyAttrsOf lib.types.raw;
+            internal = true;
+            readOnly = true;
+            description = "The process-compose settings (`processes`) this instance contributes when enabled.";
+          };
         };
       };
-    };
-    config.outputs = {
-      settings.processes = {
-        ${name} = {
-          command = pkgs.writeShellApplication {
-            name = "start-memcached";
-            runtimeInputs = [ config.package pkgs.coreutils ];
-            excludeShellChecks = [ "SC1003" "SC1110" "SC1111" "SC1112" "SC2016" ];
-            text = ''
-              data=${runtimePath config.dataDir}
-              mkdir -p -- "$data"
-              cd -- "$data"
-              exec memcached --port=${toString config.port} ${if config.bind != null then "--listen=${lib.escapeShellArg config.bind}" else ""} ${lib.escapeShellArgs config.startArgs}
-            '';
-          };
-          readiness_probe = {
-            exec = {
-              command = ''
-                for _ in $(${lib.escapeShellArg (lib.getExe' pkgs.coreutils "seq")} 60); do printf 'version''\r
-                quit''\r
-                ' | ${lib.escapeShellArg (lib.getExe' pkgs.netcat "nc")} -q 1 ${if config.bind != null then "${lib.escapeShellArg config.bind}" else "127.0.0.1"} ${toString config.port} | ${lib.escapeShellArg (lib.getExe' pkgs.gnugrep "grep")} -q '^VERSION ' >/dev/null 2>&1 && exit 0; ${lib.escapeShellArg (lib.getExe' pkgs.coreutils "sleep")} 0.05; done; exit 1'';
+      config.outputs = {
+        settings.processes = {
+          # modules/memcached.ts:39
+          ${name} = {
+            command = pkgs.writeShellApplication {
+              name = "start-memcached";
+              runtimeInputs = [ config.package pkgs.coreutils ];
+              excludeShellChecks = [ "SC1003" "SC1110" "SC1111" "SC1112" "SC2016" ];
+              text = ''
+                data=${runtimePath config.dataDir}
+                mkdir -p -- "$data"
+                cd -- "$data"
+                exec memcached --port=${toString config.port} ${value2} ${lib.escapeShellArgs config.startArgs}
+              '';
             };
-            initial_delay_seconds = 0;
-            period_seconds = 1;
-            timeout_seconds = 5;
-            success_threshold = 1;
-            failure_threshold = 30;
+            readiness_probe = {
+              exec = {
+                command = ''
+                  for _ in $(${lib.escapeShellArg (lib.getExe' pkgs.coreutils "seq")} 60); do
+                    ${readinessCheck} >/dev/null 2>&1 && exit 0
+                    ${lib.escapeShellArg (lib.getExe' pkgs.coreutils "sleep")} 0.05
+                  done
+                  exit 1
+                '';
+              };
+              initial_delay_seconds = 0;
+              period_seconds = 1;
+              timeout_seconds = 5;
+              success_threshold = 1;
+              failure_threshold = 30;
+            };
+            availability = { restart = "on_failure"; max_restarts = 5; };
+            namespace = lib.mkDefault config.namespace;
           };
-          availability = { restart = "on_failure"; max_restarts = 5; };
-          namespace = lib.mkDefault config.namespace;
         };
       };
     };
-  };
 in
 {
   options.services.memcached = lib.mkOption {

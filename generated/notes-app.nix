@@ -8,6 +8,77 @@ let
       field
     else
       "\"${lib.replaceStrings [ "\"" ] [ "\"\"" ] field}\"";
+  percentEncode = component:
+    lib.replaceStrings
+      [
+        " "
+        "!"
+        "\""
+        "#"
+        "$"
+        "%"
+        "&"
+        "'"
+        "("
+        ")"
+        "*"
+        "+"
+        ","
+        "/"
+        ":"
+        ";"
+        "<"
+        "="
+        ">"
+        "?"
+        "@"
+        "["
+        "\\"
+        "]"
+        "^"
+        "`"
+        "{"
+        "|"
+        "}"
+        "\t"
+        "\n"
+        "\r"
+      ]
+      [
+        "%20"
+        "%21"
+        "%22"
+        "%23"
+        "%24"
+        "%25"
+        "%26"
+        "%27"
+        "%28"
+        "%29"
+        "%2A"
+        "%2B"
+        "%2C"
+        "%2F"
+        "%3A"
+        "%3B"
+        "%3C"
+        "%3D"
+        "%3E"
+        "%3F"
+        "%40"
+        "%5B"
+        "%5C"
+        "%5D"
+        "%5E"
+        "%60"
+        "%7B"
+        "%7C"
+        "%7D"
+        "%09"
+        "%0A"
+        "%0D"
+      ]
+      component;
   psqlArg = arg: "'${lib.replaceStrings [ "\\" "'" ] [ "\\\\" "''" ] arg}'";
   rootConfig = config;
   sqlLiteral = s: "'${lib.replaceStrings [ "'" ] [ "''" ] s}'";
@@ -52,27 +123,32 @@ let
           defaultText = lib.literalExpression "\"notes-app.\${name}\"";
           description = "The process-compose namespace the instance's processes are grouped under.";
         };
+        # modules/parts/private-database.ts:115
         dbPort = lib.mkOption {
           type = lib.types.port;
           default = 5432;
           description = "TCP port of notes-app's PostgreSQL instance (`services.postgres.\"<name>-db\"`), which listens on 127.0.0.1.";
         };
+        # modules/parts/private-database.ts:119
         dbPassword = lib.mkOption {
           type = lib.types.str;
           default = "notes";
           description = "Password of the role `notes`, which notes-app logs in as (scram-sha-256). Set when the database is created; changing it later needs `ALTER ROLE` (or a fresh data directory). It ends up in the Nix store, like the rest of the configuration: this is for development.";
         };
+        # modules/parts/private-database.ts:126
         schemas = lib.mkOption {
           type = lib.types.listOf lib.types.path;
           default = [ ];
           description = "SQL files applied, as the role `notes`, after the app's own schema when the database is created.";
         };
+        # modules/parts/private-database.ts:131
         initialScript = lib.mkOption {
           type = lib.types.nullOr lib.types.lines;
           default = null;
           example = "INSERT INTO settings VALUES ('mode', 'dev');";
           description = "SQL run once, when the database is created: as the superuser, in the database `notes`, after the schemas.";
         };
+        # modules/parts/private-database.ts:136
         extraDbSettings = lib.mkOption {
           type = lib.types.deferredModule;
           default = { };
@@ -81,6 +157,7 @@ let
               "{ settings.log_statement = \"all\"; dataDir = \"./data/my-db\"; }";
           description = "Options for notes-app's `services.postgres.\"<name>-db\"` instance (any postgres option). pg_hba.conf is the wrapper's: peer on the Unix socket, scram-sha-256 on loopback TCP, then the instance's `hbaConf` entries (postgres's trust defaults are not used; `settings.hba_file` is set with `mkDefault`). `port` is `dbPort`.";
         };
+        # modules/parts/pgweb.ts:15
         pgweb = lib.mkOption {
           type = lib.types.submodule {
             options = {
@@ -100,18 +177,21 @@ let
           default = { };
           description = "A web UI for notes-app's database.";
         };
+        # modules/notes-app.ts:42
         package = lib.mkOption {
           type = lib.types.package;
           description = "The app: `bin/notes-app`, with its schema in `share/notes-app/schema.sql` (`pkgs.callPackage ./examples/notes-app { }`). Not in nixpkgs, so there is no default.";
         };
+        # modules/notes-app.ts:47
         port = lib.mkOption {
           type = lib.types.port;
           default = 8090;
           description = "The TCP port the app listens on (127.0.0.1; its `PORT`).";
         };
+        # modules/parts/private-database.ts:146
         connectionString = lib.mkOption {
           type = lib.types.str;
-          default = "postgresql://notes:${lib.replaceStrings [ " " "!" "\"" "#" "$" "%" "&" "'" "(" ")" "*" "+" "," "/" ":" ";" "<" "=" ">" "?" "@" "[" "\\" "]" "^" "`" "{" "|" "}" "\t" "\n" "\r" ] [ "%20" "%21" "%22" "%23" "%24" "%25" "%26" "%27" "%28" "%29" "%2A" "%2B" "%2C" "%2F" "%3A" "%3B" "%3C" "%3D" "%3E" "%3F" "%40" "%5B" "%5C" "%5D" "%5E" "%60" "%7B" "%7C" "%7D" "%09" "%0A" "%0D" ] config.dbPassword}@127.0.0.1:${toString config.dbPort}/notes";
+          default = "postgresql://notes:${percentEncode config.dbPassword}@127.0.0.1:${toString config.dbPort}/notes";
           defaultText =
             lib.literalExpression
               "\"postgresql://notes:<dbPassword, percent-encoded>@127.0.0.1:<dbPort>/notes\"";
@@ -136,6 +216,7 @@ let
       config.outputs = {
         settings.processes =
           {
+            # modules/notes-app.ts:51
             ${name} = {
               command = config.package;
               depends_on = { "${name}-db".condition = "process_healthy"; };
@@ -157,6 +238,7 @@ let
             };
           }
           // lib.optionalAttrs config.pgweb.enable {
+            # modules/parts/pgweb.ts:39
             "${name}-pgweb" = {
               command = pkgs.writeShellApplication {
                 name = "start-pgweb";

@@ -8,6 +8,77 @@ let
       field
     else
       "\"${lib.replaceStrings [ "\"" ] [ "\"\"" ] field}\"";
+  percentEncode = component:
+    lib.replaceStrings
+      [
+        " "
+        "!"
+        "\""
+        "#"
+        "$"
+        "%"
+        "&"
+        "'"
+        "("
+        ")"
+        "*"
+        "+"
+        ","
+        "/"
+        ":"
+        ";"
+        "<"
+        "="
+        ">"
+        "?"
+        "@"
+        "["
+        "\\"
+        "]"
+        "^"
+        "`"
+        "{"
+        "|"
+        "}"
+        "\t"
+        "\n"
+        "\r"
+      ]
+      [
+        "%20"
+        "%21"
+        "%22"
+        "%23"
+        "%24"
+        "%25"
+        "%26"
+        "%27"
+        "%28"
+        "%29"
+        "%2A"
+        "%2B"
+        "%2C"
+        "%2F"
+        "%3A"
+        "%3B"
+        "%3C"
+        "%3D"
+        "%3E"
+        "%3F"
+        "%40"
+        "%5B"
+        "%5C"
+        "%5D"
+        "%5E"
+        "%60"
+        "%7B"
+        "%7C"
+        "%7D"
+        "%09"
+        "%0A"
+        "%0D"
+      ]
+      component;
   psqlArg = arg: "'${lib.replaceStrings [ "\\" "'" ] [ "\\\\" "''" ] arg}'";
   runtimePath = path: "\"$(${lib.escapeShellArg (lib.getExe' pkgs.coreutils "realpath")} -m -- ${lib.escapeShellArg path})\"";
   rootConfig = config;
@@ -34,6 +105,9 @@ let
         "RESET ROLE;\n"
         (if config.initialScript != null then "${config.initialScript}\n" else "")
       ]);
+      textArg =
+        lib.escapeShellArg
+          "error: services.passetto.${name}.schemas is empty, but passetto needs its schema (service/pgsql/create_schema.sql in its source). Set it, then remove ${rootConfig.services.postgres."${name}-db".dataDir}: the database was created without it.";
     in
     {
       options = {
@@ -50,28 +124,33 @@ let
           defaultText = lib.literalExpression "\"passetto.\${name}\"";
           description = "The process-compose namespace the instance's processes are grouped under.";
         };
+        # modules/parts/private-database.ts:115
         dbPort = lib.mkOption {
           type = lib.types.port;
           default = 5432;
           description = "TCP port of passetto's PostgreSQL instance (`services.postgres.\"<name>-db\"`), which listens on 127.0.0.1.";
         };
+        # modules/parts/private-database.ts:119
         dbPassword = lib.mkOption {
           type = lib.types.str;
           default = "passetto";
           description = "Password of the role `passetto`, which passetto logs in as (scram-sha-256). Set when the database is created; changing it later needs `ALTER ROLE` (or a fresh data directory). It ends up in the Nix store, like the rest of the configuration: this is for development.";
         };
+        # modules/parts/private-database.ts:126
         schemas = lib.mkOption {
           type = lib.types.listOf lib.types.path;
           example =
             lib.literalExpression "[ \"\${inputs.passetto}/service/pgsql/create_schema.sql\" ]";
           description = "SQL files applied in order, as the role `passetto`, to the database `passetto` when it is created. passetto's own is `service/pgsql/create_schema.sql` in its source (the package does not ship it). Required: with none, `<name>` stops at its start with an error saying so.";
         };
+        # modules/parts/private-database.ts:131
         initialScript = lib.mkOption {
           type = lib.types.nullOr lib.types.lines;
           default = null;
           example = "INSERT INTO settings VALUES ('mode', 'dev');";
           description = "SQL run once, when the database is created: as the superuser, in the database `passetto`, after the schemas.";
         };
+        # modules/parts/private-database.ts:136
         extraDbSettings = lib.mkOption {
           type = lib.types.deferredModule;
           default = { };
@@ -80,6 +159,7 @@ let
               "{ settings.log_statement = \"all\"; dataDir = \"./data/my-db\"; }";
           description = "Options for passetto's `services.postgres.\"<name>-db\"` instance (any postgres option). pg_hba.conf is the wrapper's: peer on the Unix socket, scram-sha-256 on loopback TCP, then the instance's `hbaConf` entries (postgres's trust defaults are not used; `settings.hba_file` is set with `mkDefault`). `port` is `dbPort`.";
         };
+        # modules/parts/pgweb.ts:15
         pgweb = lib.mkOption {
           type = lib.types.submodule {
             options = {
@@ -99,6 +179,7 @@ let
           default = { };
           description = "A web UI for passetto's database.";
         };
+        # modules/passetto.ts:47
         package =
           lib.mkPackageOption
             pkgs
@@ -106,24 +187,28 @@ let
             {
               extraDescription = "Provides `passetto-init` and `passetto-server` (built with the PostgreSQL backend).";
             };
+        # modules/passetto.ts:50
         port = lib.mkOption {
           type = lib.types.port;
           default = 8012;
           description = "The TCP port passetto-server listens on (its `PORT`; passetto's default is 8012).";
         };
+        # modules/passetto.ts:54
         masterPassword = lib.mkOption {
           type = lib.types.str;
           default = "1";
           description = "passetto's master password (`MASTER_PASSWORD`, and `passetto-init`'s first argument). It must open the master key in the database: passetto's create_schema.sql inserts one, which the seed configuration opened with the default. Development only: it ends up in the Nix store.";
         };
+        # modules/passetto.ts:60
         keys = lib.mkOption {
           type = lib.types.int;
           default = 3;
           description = "How many fresh keys `passetto-init` adds on the instance's first start; later starts keep the key storage as it is (the file `keys-initialised` in `dataDir` records that it ran).";
         };
+        # modules/parts/private-database.ts:146
         connectionString = lib.mkOption {
           type = lib.types.str;
-          default = "postgresql://passetto:${lib.replaceStrings [ " " "!" "\"" "#" "$" "%" "&" "'" "(" ")" "*" "+" "," "/" ":" ";" "<" "=" ">" "?" "@" "[" "\\" "]" "^" "`" "{" "|" "}" "\t" "\n" "\r" ] [ "%20" "%21" "%22" "%23" "%24" "%25" "%26" "%27" "%28" "%29" "%2A" "%2B" "%2C" "%2F" "%3A" "%3B" "%3C" "%3D" "%3E" "%3F" "%40" "%5B" "%5C" "%5D" "%5E" "%60" "%7B" "%7C" "%7D" "%09" "%0A" "%0D" ] config.dbPassword}@127.0.0.1:${toString config.dbPort}/passetto";
+          default = "postgresql://passetto:${percentEncode config.dbPassword}@127.0.0.1:${toString config.dbPort}/passetto";
           defaultText =
             lib.literalExpression
               "\"postgresql://passetto:<dbPassword, percent-encoded>@127.0.0.1:<dbPort>/passetto\"";
@@ -148,6 +233,7 @@ let
       config.outputs = {
         settings.processes =
           {
+            # modules/passetto.ts:69
             ${name} = {
               command = pkgs.writeShellApplication {
                 name = "start-passetto";
@@ -157,7 +243,7 @@ let
                   # An undefined list option is [] (lib's emptyValue) and the DSL has no assertions: say it here.
                   schemas_given=${lib.escapeShellArg (if config.schemas != [ ] then "1" else "0")}
                   if [[ $schemas_given == 0 ]]; then
-                    echo ${lib.escapeShellArg "error: services.passetto.${name}.schemas is empty, but passetto needs its schema (service/pgsql/create_schema.sql in its source). Set it, then remove ${rootConfig.services.postgres."${name}-db".dataDir}: the database was created without it."} >&2
+                    echo ${textArg} >&2
                     exit 1
                   fi
                   state=${runtimePath config.dataDir}
@@ -190,6 +276,7 @@ let
             };
           }
           // lib.optionalAttrs config.pgweb.enable {
+            # modules/parts/pgweb.ts:39
             "${name}-pgweb" = {
               command = pkgs.writeShellApplication {
                 name = "start-pgweb";

@@ -5,133 +5,158 @@ let
   runtimePath = path: "\"$(${lib.escapeShellArg (lib.getExe' pkgs.coreutils "realpath")} -m -- ${lib.escapeShellArg path})\"";
   rootConfig = config;
   sqlLiteral = s: "'${lib.replaceStrings [ "'" ] [ "''" ] s}'";
-  instanceModule = { config, name, ... }: {
-    options = {
-      enable = lib.mkEnableOption "the postgres-with-replica instance";
-      dataDir = lib.mkOption {
-        type = lib.types.str;
-        default = "./data/${name}";
-        defaultText = lib.literalExpression "\"./data/<name>\"";
-        description = "The directory where all data of this instance is stored; relative paths are relative to where process-compose runs.";
-      };
-      namespace = lib.mkOption {
-        type = lib.types.str;
-        default = "postgres-with-replica.${name}";
-        defaultText = lib.literalExpression "\"postgres-with-replica.\${name}\"";
-        description = "The process-compose namespace the instance's processes are grouped under.";
-      };
-      package = lib.mkPackageOption pkgs "postgresql" {
-        extraDescription = "Used by the primary, the replica and pg_basebackup.";
-      };
-      port = lib.mkOption {
-        type = lib.types.port;
-        default = 5432;
-        description = "The primary's TCP port.";
-      };
-      replicaPort = lib.mkOption {
-        type = lib.types.port;
-        default = 5433;
-        description = "The replica's TCP port.";
-      };
-      replicationUser = lib.mkOption {
-        type = lib.types.str;
-        default = "replicator";
-        description = "The role pg_basebackup and the replica connect as; created on the primary with only REPLICATION and LOGIN.";
-      };
-      replicationSlot = lib.mkOption {
-        type = lib.types.str;
-        default = "${lib.toLower (lib.replaceStrings [ "-" "." ] [ "_" "_" ] name)}_replica";
-        defaultText = lib.literalExpression "\"<name>_replica\" (lowercase, with - and . as _)";
-        description = "The physical replication slot on the primary that keeps the WAL the replica still needs.";
-      };
-      extraMasterDBSettings = lib.mkOption {
-        type = lib.types.deferredModule;
-        default = { };
-        example =
-          lib.literalExpression
-            "{ initialDatabases = [ { name = \"app\"; } ]; settings.log_statement = \"all\"; }";
-        description = "Options for the primary's `services.postgres` instance (any postgres option).";
-      };
-      extraReplicaDBSettings = lib.mkOption {
-        type = lib.types.deferredModule;
-        default = { };
-        example = lib.literalExpression "{ settings.hot_standby_feedback = true; }";
-        description = "Options for the replica's `services.postgres` instance (any postgres option).";
-      };
-      outputs = {
-        settings = lib.mkOption {
-          type = lib.types.lazyAttrsOf lib.types.raw;
-          internal = true;
-          readOnly = true;
-          description = "The process-compose settings (`processes`) this instance contributes when enabled.";
+  instanceModule = { config, name, ... }:
+    let
+      valueArg =
+        lib.escapeShellArg
+          (
+            if rootConfig.services.postgres.${name}.listen_addresses == "*"
+            || rootConfig.services.postgres.${name}.listen_addresses == "0.0.0.0"
+            || rootConfig.services.postgres.${name}.listen_addresses == "" then
+              "127.0.0.1"
+            else
+              rootConfig.services.postgres.${name}.listen_addresses
+          );
+      textArg =
+        lib.escapeShellArg
+          "SELECT count(*) FROM pg_replication_slots WHERE slot_name = ${sqlLiteral config.replicationSlot}";
+    in
+    {
+      options = {
+        enable = lib.mkEnableOption "the postgres-with-replica instance";
+        dataDir = lib.mkOption {
+          type = lib.types.str;
+          default = "./data/${name}";
+          defaultText = lib.literalExpression "\"./data/<name>\"";
+          description = "The directory where all data of this instance is stored; relative paths are relative to where process-compose runs.";
         };
-        services = lib.mkOption {
-          type = lib.types.lazyAttrsOf (lib.types.lazyAttrsOf lib.types.deferredModule);
-          internal = true;
+        namespace = lib.mkOption {
+          type = lib.types.str;
+          default = "postgres-with-replica.${name}";
+          defaultText = lib.literalExpression "\"postgres-with-replica.\${name}\"";
+          description = "The process-compose namespace the instance's processes are grouped under.";
+        };
+        # modules/postgres-with-replica.ts:44
+        package = lib.mkPackageOption pkgs "postgresql" {
+          extraDescription = "Used by the primary, the replica and pg_basebackup.";
+        };
+        # modules/postgres-with-replica.ts:45
+        port = lib.mkOption {
+          type = lib.types.port;
+          default = 5432;
+          description = "The primary's TCP port.";
+        };
+        # modules/postgres-with-replica.ts:46
+        replicaPort = lib.mkOption {
+          type = lib.types.port;
+          default = 5433;
+          description = "The replica's TCP port.";
+        };
+        # modules/postgres-with-replica.ts:47
+        replicationUser = lib.mkOption {
+          type = lib.types.str;
+          default = "replicator";
+          description = "The role pg_basebackup and the replica connect as; created on the primary with only REPLICATION and LOGIN.";
+        };
+        # modules/postgres-with-replica.ts:51
+        replicationSlot = lib.mkOption {
+          type = lib.types.str;
+          default = "${lib.toLower (lib.replaceStrings [ "-" "." ] [ "_" "_" ] name)}_replica";
+          defaultText = lib.literalExpression "\"<name>_replica\" (lowercase, with - and . as _)";
+          description = "The physical replication slot on the primary that keeps the WAL the replica still needs.";
+        };
+        # modules/postgres-with-replica.ts:56
+        extraMasterDBSettings = lib.mkOption {
+          type = lib.types.deferredModule;
           default = { };
-          description = "Instances of other services this instance declares when enabled.";
+          example =
+            lib.literalExpression
+              "{ initialDatabases = [ { name = \"app\"; } ]; settings.log_statement = \"all\"; }";
+          description = "Options for the primary's `services.postgres` instance (any postgres option).";
         };
-      };
-    };
-    config.outputs = {
-      settings.processes = {
-        "pg-basebackup-${name}" = {
-          command = pkgs.writeShellApplication {
-            name = "pg-basebackup";
-            runtimeInputs = [ config.package pkgs.coreutils ];
-            excludeShellChecks = [ "SC1003" "SC1110" "SC1111" "SC1112" "SC2016" ];
-            text = ''
-              REPLICA_DATA=${runtimePath rootConfig.services.postgres."${name}-replica".dataDir}
-              if [[ -f "$REPLICA_DATA/PG_VERSION" ]]; then
-                echo "$REPLICA_DATA already holds the replica; not cloning again"
-                exit 0
-              fi
-              if [[ -d "$REPLICA_DATA" && -n "$(ls -A "$REPLICA_DATA")" ]]; then
-                echo "error: $REPLICA_DATA is not empty but holds no cluster; move it away to clone again" >&2
-                exit 1
-              fi
-              mkdir -p "$(dirname "$REPLICA_DATA")"
-              connect=(-h ${lib.escapeShellArg (if rootConfig.services.postgres.${name}.listen_addresses == "*" || rootConfig.services.postgres.${name}.listen_addresses == "0.0.0.0" || rootConfig.services.postgres.${name}.listen_addresses == "" then "127.0.0.1" else rootConfig.services.postgres.${name}.listen_addresses)} -p ${toString rootConfig.services.postgres.${name}.port} -U ${lib.escapeShellArg config.replicationUser})
-              slot_args=(--slot=${lib.escapeShellArg config.replicationSlot})
-              slots=$(psql -X -At "''${connect[@]}" -d postgres -c ${lib.escapeShellArg "SELECT count(*) FROM pg_replication_slots WHERE slot_name = ${sqlLiteral config.replicationSlot}"})
-              if [[ $slots == 0 ]]; then
-                slot_args+=(--create-slot)
-              fi
-              echo "cloning the primary into $REPLICA_DATA"
-              pg_basebackup "''${connect[@]}" -D "$REPLICA_DATA" -R -X stream --checkpoint=fast "''${slot_args[@]}"
-            '';
+        # modules/postgres-with-replica.ts:61
+        extraReplicaDBSettings = lib.mkOption {
+          type = lib.types.deferredModule;
+          default = { };
+          example = lib.literalExpression "{ settings.hot_standby_feedback = true; }";
+          description = "Options for the replica's `services.postgres` instance (any postgres option).";
+        };
+        outputs = {
+          settings = lib.mkOption {
+            type = lib.types.lazyAttrsOf lib.types.raw;
+            internal = true;
+            readOnly = true;
+            description = "The process-compose settings (`processes`) this instance contributes when enabled.";
           };
-          depends_on = { ${name}.condition = "process_healthy"; };
-          namespace = lib.mkDefault config.namespace;
-        };
-        "${name}-replica-init" = {
-          depends_on = { "pg-basebackup-${name}".condition = "process_completed_successfully"; };
+          services = lib.mkOption {
+            type = lib.types.lazyAttrsOf (lib.types.lazyAttrsOf lib.types.deferredModule);
+            internal = true;
+            default = { };
+            description = "Instances of other services this instance declares when enabled.";
+          };
         };
       };
-      services.postgres = {
-        ${name} = {
-          imports = [ config.extraMasterDBSettings ];
-          enable = true;
-          package = lib.mkDefault config.package;
-          port = lib.mkDefault config.port;
-          namespace = lib.mkDefault config.namespace;
-          ensureUsers = [
-            {
-              name = config.replicationUser;
-              ensureClauses = { login = true; replication = true; superuser = false; };
-            }
-          ];
+      config.outputs = {
+        settings.processes = {
+          # modules/postgres-with-replica.ts:97
+          "pg-basebackup-${name}" = {
+            command = pkgs.writeShellApplication {
+              name = "pg-basebackup";
+              runtimeInputs = [ config.package pkgs.coreutils ];
+              excludeShellChecks = [ "SC1003" "SC1110" "SC1111" "SC1112" "SC2016" ];
+              text = ''
+                REPLICA_DATA=${runtimePath rootConfig.services.postgres."${name}-replica".dataDir}
+                if [[ -f "$REPLICA_DATA/PG_VERSION" ]]; then
+                  echo "$REPLICA_DATA already holds the replica; not cloning again"
+                  exit 0
+                fi
+                if [[ -d "$REPLICA_DATA" && -n "$(ls -A "$REPLICA_DATA")" ]]; then
+                  echo "error: $REPLICA_DATA is not empty but holds no cluster; move it away to clone again" >&2
+                  exit 1
+                fi
+                mkdir -p "$(dirname "$REPLICA_DATA")"
+                connect=(-h ${valueArg} -p ${toString rootConfig.services.postgres.${name}.port} -U ${lib.escapeShellArg config.replicationUser})
+                slot_args=(--slot=${lib.escapeShellArg config.replicationSlot})
+                slots=$(psql -X -At "''${connect[@]}" -d postgres -c ${textArg})
+                if [[ $slots == 0 ]]; then
+                  slot_args+=(--create-slot)
+                fi
+                echo "cloning the primary into $REPLICA_DATA"
+                pg_basebackup "''${connect[@]}" -D "$REPLICA_DATA" -R -X stream --checkpoint=fast "''${slot_args[@]}"
+              '';
+            };
+            depends_on = { ${name}.condition = "process_healthy"; };
+            namespace = lib.mkDefault config.namespace;
+          };
+          # modules/postgres-with-replica.ts:127
+          "${name}-replica-init" = {
+            depends_on = { "pg-basebackup-${name}".condition = "process_completed_successfully"; };
+          };
         };
-        "${name}-replica" = {
-          imports = [ config.extraReplicaDBSettings ];
-          enable = true;
-          package = lib.mkDefault config.package;
-          port = lib.mkDefault config.replicaPort;
-          namespace = lib.mkDefault config.namespace;
+        services.postgres = {
+          ${name} = {
+            imports = [ config.extraMasterDBSettings ];
+            enable = true;
+            package = lib.mkDefault config.package;
+            port = lib.mkDefault config.port;
+            namespace = lib.mkDefault config.namespace;
+            ensureUsers = [
+              {
+                name = config.replicationUser;
+                ensureClauses = { login = true; replication = true; superuser = false; };
+              }
+            ];
+          };
+          "${name}-replica" = {
+            imports = [ config.extraReplicaDBSettings ];
+            enable = true;
+            package = lib.mkDefault config.package;
+            port = lib.mkDefault config.replicaPort;
+            namespace = lib.mkDefault config.namespace;
+          };
         };
       };
     };
-  };
 in
 {
   imports = [ ./postgres.nix ];

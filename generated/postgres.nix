@@ -165,6 +165,43 @@ let
       ]);
       superuserArgs =
         if config.superuser != null then "-U ${lib.escapeShellArg config.superuser}" else "";
+      readinessCheck = "${lib.escapeShellArg (lib.getExe' postgresPackage "pg_isready")} ${value2} -p ${toString config.port} -d template1 ${superuserArgs}";
+      value2 =
+        if config.socketDir == "" then "-h ${valueArg1}" else "-h ${runtimePath config.socketDir}";
+      text =
+        lib.concatStrings
+          (map
+            (db3:
+              lib.concatStrings
+                (map
+                  (schema: "apply_schema ${lib.escapeShellArg db3.name} ${lib.escapeShellArg "${schema}"}\n")
+                  (if db3.schemas != null then db3.schemas else [ ])))
+            config.initialDatabases);
+      value3 =
+        if config.initialScript.after != null then
+          "psql_admin -d postgres -f ${writeTextArg}\n"
+        else
+          "";
+      valueArg1 =
+        lib.escapeShellArg
+          (
+            if config.listen_addresses == "*" || config.listen_addresses == "0.0.0.0" then
+              "127.0.0.1"
+            else
+              config.listen_addresses
+          );
+      value4 =
+        if config.socketDir == "" then
+          "exec postgres"
+        else
+          "exec postgres -k ${runtimePath config.socketDir}";
+      valueArg2 =
+        lib.escapeShellArg
+          (if config.ensureDatabases != [ ] || config.ensureUsers != [ ] then "1" else "0");
+      value5 =
+        if config.socketDir == "" then "" else "mkdir -p -- ${lib.escapeShellArg config.socketDir}";
+      writeTextArg =
+        lib.escapeShellArg (pkgs.writeText "initial-after.sql" config.initialScript.after);
     in
     {
       options = {
@@ -181,18 +218,22 @@ let
           defaultText = lib.literalExpression "\"postgres.\${name}\"";
           description = "The process-compose namespace the instance's processes are grouped under.";
         };
+        # modules/postgres.ts:119
         package = lib.mkPackageOption pkgs "postgresql" { };
+        # modules/postgres.ts:120
         extensions = lib.mkOption {
           type = lib.types.nullOr (lib.types.functionTo (lib.types.listOf lib.types.package));
           default = null;
           example = lib.literalExpression "extensions: [ extensions.pg_cron extensions.postgis ]";
           description = "Extensions to add, as a function of `package.pkgs` (the package's `withPackages`).";
         };
+        # modules/postgres.ts:125
         socketDir = lib.mkOption {
           type = lib.types.str;
           default = "";
           description = "Directory of the Unix-domain socket. Empty: no Unix socket, TCP/IP only (see [unix_socket_directories](https://www.postgresql.org/docs/current/runtime-config-connection.html#GUC-UNIX-SOCKET-DIRECTORIES)).";
         };
+        # modules/postgres.ts:131
         hbaConf = lib.mkOption {
           type = lib.types.listOf (lib.types.submodule {
             options = {
@@ -230,33 +271,39 @@ let
           ];
           description = "Entries added to `pg_hba.conf` after the defaults (trust for local connections and loopback TCP). See [pg_hba.conf](https://www.postgresql.org/docs/current/auth-pg-hba-conf.html).";
         };
+        # modules/postgres.ts:138
         listen_addresses = lib.mkOption {
           type = lib.types.str;
           default = "127.0.0.1";
           example = "127.0.0.1";
           description = "Addresses the server listens on (`listen_addresses`).";
         };
+        # modules/postgres.ts:139
         port = lib.mkOption {
           type = lib.types.port;
           default = 5432;
           description = "The TCP port to accept connections on.";
         };
+        # modules/postgres.ts:140
         superuser = lib.mkOption {
           type = lib.types.nullOr lib.types.str;
           default = null;
           description = "Name of the superuser `initdb` creates; `null` means the user running it (`$USER`).";
         };
+        # modules/postgres.ts:141
         createDatabase = lib.mkOption {
           type = lib.types.bool;
           default = true;
           description = "On first start, create a database named like the superuser. Only applies when `initialDatabases` is empty.";
         };
+        # modules/postgres.ts:145
         initdbArgs = lib.mkOption {
           type = lib.types.listOf lib.types.lines;
           default = [ "--locale=C" "--encoding=UTF8" ];
           example = [ "--data-checksums" "--allow-group-access" ];
           description = "Arguments passed to `initdb` when the data directory is created, one argument per element.";
         };
+        # modules/postgres.ts:150
         settings = lib.mkOption {
           type = lib.types.attrsOf (lib.types.oneOf [
             lib.types.bool
@@ -268,6 +315,7 @@ let
           example = { log_connections = true; log_statement = "all"; shared_buffers = "128MB"; };
           description = "`postgresql.conf` settings, over the defaults (`listen_addresses`, `port`, `unix_socket_directories`, `hba_file`). Strings are single-quoted with quotes and backslashes escaped; booleans become `on`/`off`.";
         };
+        # modules/postgres.ts:157
         initialDatabases = lib.mkOption {
           type = lib.types.listOf (lib.types.submodule {
             options = {
@@ -288,6 +336,7 @@ let
               "[ { name = \"app\"; schemas = [ ./schema ./seed.sql ]; } { name = \"scratch\"; } ]";
           description = "Databases created on first start, each with its schemas applied in order.";
         };
+        # modules/postgres.ts:171
         initialScript = lib.mkOption {
           type = lib.types.submodule {
             options = {
@@ -306,12 +355,14 @@ let
           default = { };
           description = "SQL run once, when the cluster is created.";
         };
+        # modules/postgres.ts:178
         ensureDatabases = lib.mkOption {
           type = lib.types.listOf lib.types.str;
           default = [ ];
           example = [ "app" "analytics" ];
           description = "Databases created on every start if missing (as NixOS's `services.postgresql.ensureDatabases`).";
         };
+        # modules/postgres.ts:183
         ensureUsers = lib.mkOption {
           type = lib.types.listOf (lib.types.submodule {
             options = {
@@ -375,6 +426,7 @@ let
               "[ { name = \"app\"; ensureDBOwnership = true; ensureClauses.createdb = true; } ]";
           description = "Roles created and altered on every start if needed (as NixOS's `services.postgresql.ensureUsers`).";
         };
+        # modules/postgres.ts:217
         connectionURI = lib.mkOption {
           type = lib.types.functionTo lib.types.str;
           default = {
@@ -387,6 +439,7 @@ let
           readOnly = true;
           description = "A function from `{ dbName }` to a [connection URI](https://www.postgresql.org/docs/current/libpq-connect.html#LIBPQ-CONNSTRING-URIS) for the database.";
         };
+        # modules/postgres.ts:223
         hbaConfFile = lib.mkOption {
           type = lib.types.package;
           default = hbaConfFile;
@@ -395,6 +448,7 @@ let
           internal = true;
           description = "The generated `pg_hba.conf`.";
         };
+        # modules/postgres.ts:229
         defaultSettings = lib.mkOption {
           type = lib.types.attrsOf (lib.types.oneOf [
             lib.types.bool
@@ -423,6 +477,7 @@ let
       };
       config.outputs = {
         settings.processes = {
+          # modules/postgres.ts:392
           "${name}-init" = {
             command = pkgs.writeShellApplication {
               name = "setup-postgres";
@@ -463,8 +518,8 @@ let
                   first_run=1
                 fi
                 install -m 0600 ${lib.escapeShellArg postgresqlConf} "$PGDATA/postgresql.conf"
-                ${if config.socketDir == "" then "" else "mkdir -p -- ${lib.escapeShellArg config.socketDir}"}
-                ensure_needed=${lib.escapeShellArg (if config.ensureDatabases != [ ] || config.ensureUsers != [ ] then "1" else "0")}
+                ${value5}
+                ensure_needed=${valueArg2}
                 if [[ $first_run == 1 || $ensure_needed == 1 ]]; then
                   PGHOST=$(mktemp -d "''${TMPDIR:-/tmp}/pg-init-XXXXXX")
                   export PGHOST
@@ -472,7 +527,7 @@ let
                   pg_ctl -D "$PGDATA" -w -o "-c listen_addresses=''' -c unix_socket_directories='$PGHOST'" start
                   if [[ $first_run == 1 ]]; then
                     psql_admin -d postgres -f ${lib.escapeShellArg initialSql}
-                    ${lib.concatStrings (map (db3: lib.concatStrings (map (schema: "apply_schema ${lib.escapeShellArg db3.name} ${lib.escapeShellArg "${schema}"}\n") (if db3.schemas != null then db3.schemas else [ ]))) config.initialDatabases)}${if config.initialScript.after != null then "psql_admin -d postgres -f ${lib.escapeShellArg (pkgs.writeText "initial-after.sql" config.initialScript.after)}\n" else ""}
+                    ${text}${value3}
                   fi
                   psql_admin -d postgres -f ${lib.escapeShellArg ensureSql}
                 fi
@@ -480,6 +535,7 @@ let
             };
             namespace = lib.mkDefault config.namespace;
           };
+          # modules/postgres.ts:395
           ${name} = {
             command = pkgs.writeShellApplication {
               name = "start-postgres";
@@ -488,13 +544,19 @@ let
               text = ''
                 PGDATA=${runtimePath config.dataDir}
                 export PGDATA
-                ${if config.socketDir == "" then "exec postgres" else "exec postgres -k ${runtimePath config.socketDir}"}
+                ${value4}
               '';
             };
             depends_on = { "${name}-init".condition = "process_completed_successfully"; };
             readiness_probe = {
               exec = {
-                command = "for _ in $(${lib.escapeShellArg (lib.getExe' pkgs.coreutils "seq")} 60); do ${lib.escapeShellArg (lib.getExe' postgresPackage "pg_isready")} ${if config.socketDir == "" then "-h ${lib.escapeShellArg (if config.listen_addresses == "*" || config.listen_addresses == "0.0.0.0" then "127.0.0.1" else config.listen_addresses)}" else "-h ${runtimePath config.socketDir}"} -p ${toString config.port} -d template1 ${superuserArgs} >/dev/null 2>&1 && exit 0; ${lib.escapeShellArg (lib.getExe' pkgs.coreutils "sleep")} 0.05; done; exit 1";
+                command = ''
+                  for _ in $(${lib.escapeShellArg (lib.getExe' pkgs.coreutils "seq")} 60); do
+                    ${readinessCheck} >/dev/null 2>&1 && exit 0
+                    ${lib.escapeShellArg (lib.getExe' pkgs.coreutils "sleep")} 0.05
+                  done
+                  exit 1
+                '';
               };
               initial_delay_seconds = 0;
               period_seconds = 1;

@@ -8,6 +8,9 @@ let
       hostArg = lib.escapeShellArg host;
       redisCliArg = lib.escapeShellArg (lib.getExe' config.package "redis-cli");
       host = if config.bind != null then config.bind else "127.0.0.1";
+      escapeShellArgs =
+        lib.escapeShellArgs
+          (lib.mapAttrsToList (name1: node1: "${host}:${toString node1.port}") config.nodes);
     in
     {
       options = {
@@ -24,7 +27,9 @@ let
           defaultText = lib.literalExpression "\"redis-cluster.\${name}\"";
           description = "The process-compose namespace the instance's processes are grouped under.";
         };
+        # modules/redis-cluster.ts:43
         package = lib.mkPackageOption pkgs "redis" { };
+        # modules/redis-cluster.ts:44
         nodes = lib.mkOption {
           type = lib.types.attrsOf (lib.types.submodule {
             options = {
@@ -49,17 +54,20 @@ let
           };
           description = "The cluster's nodes, by name: each runs as the process `<name>-<node>`.";
         };
+        # modules/redis-cluster.ts:58
         bind = lib.mkOption {
           type = lib.types.nullOr lib.types.str;
           default = "127.0.0.1";
           example = "127.0.0.1";
           description = "The IP interface every node binds to. `null` means all interfaces.";
         };
+        # modules/redis-cluster.ts:63
         timeout = lib.mkOption {
           type = lib.types.int;
           default = 2000;
           description = "`cluster-node-timeout`, in milliseconds: after it a node is considered failing and a replica of a failed master takes over.";
         };
+        # modules/redis-cluster.ts:67
         replicas = lib.mkOption {
           type = lib.types.int;
           default = 1;
@@ -77,13 +85,14 @@ let
       config.outputs = {
         settings.processes =
           {
+            # modules/redis-cluster.ts:125
             "${name}-cluster-create" = {
               command = pkgs.writeShellApplication {
                 name = "redis-cluster-create";
                 runtimeInputs = [ config.package pkgs.gnugrep pkgs.coreutils ];
                 excludeShellChecks = [ "SC1003" "SC1110" "SC1111" "SC1112" "SC2016" ];
                 text = ''
-                  hosts=(${lib.escapeShellArgs (lib.mapAttrsToList (name1: node1: "${host}:${toString node1.port}") config.nodes)})
+                  hosts=(${escapeShellArgs})
                   first=''${hosts[0]}
                   info() { redis-cli -h "''${first%:*}" -p "''${first##*:}" cluster info; }
                   # Nodes keep their slots in nodes-<port>.conf (in dataDir): a cluster made by an
@@ -110,33 +119,57 @@ let
               namespace = lib.mkDefault config.namespace;
             };
           }
-          // lib.mapAttrs' (node3: nodeCfg: lib.nameValuePair "${name}-${node3}" {
-            command = pkgs.writeShellApplication {
-              name = "start-redis-cluster-node";
-              runtimeInputs = [ pkgs.coreutils config.package ];
-              excludeShellChecks = [ "SC1003" "SC1110" "SC1111" "SC1112" "SC2016" ];
-              text = ''
-                data=${runtimePath config.dataDir}
-                mkdir -p -- "$data"
-                exec redis-server ${lib.escapeShellArg (pkgs.writeText "redis.conf" (lib.concatStrings [ "port ${toString nodeCfg.port}\n" "cluster-enabled yes\n" "cluster-config-file nodes-${toString nodeCfg.port}.conf\n" "cluster-node-timeout ${toString config.timeout}\n" "appendonly yes\n" "appendfilename \"appendonly-${toString nodeCfg.port}.aof\"\n" "dbfilename \"dump-${toString nodeCfg.port}.rdb\"\n" (if config.bind != null then "bind ${config.bind}\n" else "") nodeCfg.extraConfig "\n" ]))} --dir "$data"
-              '';
-            };
-            readiness_probe = {
-              exec = {
-                command = "for _ in $(${lib.escapeShellArg (lib.getExe' pkgs.coreutils "seq")} 60); do ${redisCliArg} -h ${hostArg} -p ${toString nodeCfg.port} ping | ${lib.escapeShellArg (lib.getExe' pkgs.gnugrep "grep")} -qx PONG >/dev/null 2>&1 && exit 0; ${lib.escapeShellArg (lib.getExe' pkgs.coreutils "sleep")} 0.05; done; exit 1";
-              };
-              initial_delay_seconds = 0;
-              period_seconds = 1;
-              timeout_seconds = 5;
-              success_threshold = 1;
-              failure_threshold = 30;
-            };
-            availability = { restart = "on_failure"; max_restarts = 5; };
-            shutdown = {
-              command = "${redisCliArg} -h ${hostArg} -p ${toString nodeCfg.port} shutdown nosave";
-            };
-            namespace = lib.mkDefault config.namespace;
-          }) config.nodes;
+          // lib.mapAttrs'
+            (node3: nodeCfg:
+              let
+                writeTextArg = lib.escapeShellArg (pkgs.writeText "redis.conf" (lib.concatStrings [
+                  "port ${toString nodeCfg.port}\n"
+                  "cluster-enabled yes\n"
+                  "cluster-config-file nodes-${toString nodeCfg.port}.conf\n"
+                  "cluster-node-timeout ${toString config.timeout}\n"
+                  "appendonly yes\n"
+                  "appendfilename \"appendonly-${toString nodeCfg.port}.aof\"\n"
+                  "dbfilename \"dump-${toString nodeCfg.port}.rdb\"\n"
+                  (if config.bind != null then "bind ${config.bind}\n" else "")
+                  nodeCfg.extraConfig
+                  "\n"
+                ]));
+                readinessCheck = "${redisCliArg} -h ${hostArg} -p ${toString nodeCfg.port} ping | ${lib.escapeShellArg (lib.getExe' pkgs.gnugrep "grep")} -qx PONG";
+              in
+              lib.nameValuePair "${name}-${node3}" {
+                command = pkgs.writeShellApplication {
+                  name = "start-redis-cluster-node";
+                  runtimeInputs = [ pkgs.coreutils config.package ];
+                  excludeShellChecks = [ "SC1003" "SC1110" "SC1111" "SC1112" "SC2016" ];
+                  text = ''
+                    data=${runtimePath config.dataDir}
+                    mkdir -p -- "$data"
+                    exec redis-server ${writeTextArg} --dir "$data"
+                  '';
+                };
+                readiness_probe = {
+                  exec = {
+                    command = ''
+                      for _ in $(${lib.escapeShellArg (lib.getExe' pkgs.coreutils "seq")} 60); do
+                        ${readinessCheck} >/dev/null 2>&1 && exit 0
+                        ${lib.escapeShellArg (lib.getExe' pkgs.coreutils "sleep")} 0.05
+                      done
+                      exit 1
+                    '';
+                  };
+                  initial_delay_seconds = 0;
+                  period_seconds = 1;
+                  timeout_seconds = 5;
+                  success_threshold = 1;
+                  failure_threshold = 30;
+                };
+                availability = { restart = "on_failure"; max_restarts = 5; };
+                shutdown = {
+                  command = "${redisCliArg} -h ${hostArg} -p ${toString nodeCfg.port} shutdown nosave";
+                };
+                namespace = lib.mkDefault config.namespace;
+              })
+            config.nodes;
       };
     };
 in

@@ -23,6 +23,22 @@ let
       ]);
       redisCliArg = lib.escapeShellArg (lib.getExe' config.package "redis-cli");
       grepArg = lib.escapeShellArg (lib.getExe' pkgs.gnugrep "grep");
+      readinessCheck =
+        if config.unixSocket != null && config.port == 0 then
+          "${redisCliArg} -s ${valueArg} ping | ${grepArg} -qx PONG"
+        else
+          "${redisCliArg} -p ${toString config.port} ping | ${grepArg} -qx PONG";
+      valueArg =
+        lib.escapeShellArg
+          (
+            if config.unixSocket != null then
+              if lib.hasPrefix "/" config.unixSocket then
+                config.unixSocket
+              else
+                "${config.dataDir}/${config.unixSocket}"
+            else
+              ""
+          );
     in
     {
       options = {
@@ -39,30 +55,36 @@ let
           defaultText = lib.literalExpression "\"redis.\${name}\"";
           description = "The process-compose namespace the instance's processes are grouped under.";
         };
+        # modules/redis.ts:70
         package = lib.mkPackageOption pkgs "redis" { };
+        # modules/redis.ts:71
         bind = lib.mkOption {
           type = lib.types.nullOr lib.types.str;
           default = "127.0.0.1";
           example = "127.0.0.1";
           description = "The IP interface to bind to. `null` means all interfaces.";
         };
+        # modules/redis.ts:76
         port = lib.mkOption {
           type = lib.types.port;
           default = 6379;
           description = "The TCP port to accept connections on. With `0`, Redis does not listen on TCP (use `unixSocket`).";
         };
+        # modules/redis.ts:80
         unixSocket = lib.mkOption {
           type = lib.types.nullOr lib.types.str;
           default = null;
           example = "redis.sock";
           description = "The path of the Unix socket to listen on; a relative path is relative to `dataDir`.";
         };
+        # modules/redis.ts:85
         unixSocketPerm = lib.mkOption {
           type = lib.types.int;
           default = 660;
           example = 600;
           description = "Permissions of the Unix socket, as the octal digits redis.conf's `unixsocketperm` takes.";
         };
+        # modules/redis.ts:90
         extraConfig = lib.mkOption {
           type = lib.types.lines;
           default = "";
@@ -79,6 +101,7 @@ let
       };
       config.outputs = {
         settings.processes = {
+          # modules/redis.ts:121
           ${name} = {
             command = pkgs.writeShellApplication {
               name = "start-redis";
@@ -92,7 +115,13 @@ let
             };
             readiness_probe = {
               exec = {
-                command = "for _ in $(${lib.escapeShellArg (lib.getExe' pkgs.coreutils "seq")} 60); do ${if config.unixSocket != null && config.port == 0 then "${redisCliArg} -s ${lib.escapeShellArg (if config.unixSocket != null then if lib.hasPrefix "/" config.unixSocket then config.unixSocket else "${config.dataDir}/${config.unixSocket}" else "")} ping | ${grepArg} -qx PONG" else "${redisCliArg} -p ${toString config.port} ping | ${grepArg} -qx PONG"} >/dev/null 2>&1 && exit 0; ${lib.escapeShellArg (lib.getExe' pkgs.coreutils "sleep")} 0.05; done; exit 1";
+                command = ''
+                  for _ in $(${lib.escapeShellArg (lib.getExe' pkgs.coreutils "seq")} 60); do
+                    ${readinessCheck} >/dev/null 2>&1 && exit 0
+                    ${lib.escapeShellArg (lib.getExe' pkgs.coreutils "sleep")} 0.05
+                  done
+                  exit 1
+                '';
               };
               initial_delay_seconds = 0;
               period_seconds = 1;

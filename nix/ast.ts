@@ -52,7 +52,13 @@ export type BinaryOperator =
   | ">"
   | ">=";
 
-export type NixNode =
+/**
+ * A Nix expression. Any node may carry a `hint`: the name to give it should the
+ * compiler bind it in a `let` (the DSL's `named`); printing ignores it.
+ */
+export type NixNode = NixNodeKinds & { readonly hint?: string };
+
+type NixNodeKinds =
   | { kind: "null" }
   | { kind: "bool"; value: boolean }
   | { kind: "int"; value: number }

@@ -47,6 +47,32 @@ describe("compiler output", async () => {
     });
   }
 
+  it("leads back to the source: a comment naming the TS file and line above each option and process", () => {
+    for (const f of files.filter((x) => /^[a-z-]+\.nix$/.test(x.path) && !["default.nix", "modules.nix", "flake-module.nix"].includes(x.path))) {
+      const lines = f.content.split("\n");
+      const comments = lines.flatMap((l) => [.../^\s*# ((?:modules)\/[\w/.-]+\.ts):(\d+)$/.exec(l) ?? []].slice(1, 3));
+      expect(comments.length, f.path).toBeGreaterThan(0);
+      for (let i = 0; i < comments.length; i += 2) {
+        const src = readFileSync(join(root, comments[i]!), "utf8").split("\n");
+        expect(Number(comments[i + 1]), `${f.path}: ${comments[i]}:${comments[i + 1]}`).toBeLessThanOrEqual(src.length);
+      }
+      // Every process under settings.processes and every option of the service has its comment.
+      lines.forEach((l, i) => {
+        if (/^ {8}(\$\{name\}|"[^"]*") = \{$/.test(l) || /^ {6}(?!enable|dataDir|namespace|outputs)\w+ = lib\.mk(Option|PackageOption)/.test(l)) {
+          expect(lines[i - 1], `${f.path}:${i + 1}: ${l.trim()}`).toMatch(/^\s*# modules\/[\w/.-]+\.ts:\d+$/);
+        }
+      });
+    }
+  });
+
+  it("keeps interpolations short: a long one is bound in a let", () => {
+    for (const f of files.filter((x) => x.path.endsWith(".nix"))) {
+      for (const l of f.content.split("\n")) {
+        for (const m of l.matchAll(/\$\{((?:[^{}]|\{[^{}]*\})*)\}/g)) expect(m[1]!.length, `${f.path}: ${l.trim()}`).toBeLessThanOrEqual(120);
+      }
+    }
+  });
+
   it("lists every service in default.nix and modules.nix", () => {
     const services = files.filter((f) => /^[a-z-]+\.nix$/.test(f.path) && !["default.nix", "modules.nix", "flake-module.nix"].includes(f.path));
     const dflt = files.find((f) => f.path === "default.nix")!.content;

@@ -148,7 +148,7 @@ describe("constructs", () => {
         ],
       }),
     );
-    expect(out).toMatch(/\/\/ lib\.optionalAttrs config\.ui \{\s*"\$\{name\}-ui" = \{/);
+    expect(out).toMatch(/\/\/ lib\.optionalAttrs config\.ui \{\s*# test\/dsl\.test\.ts:\d+\s*"\$\{name\}-ui" = \{/);
   });
 
   it("nonEmpty and orElse", () => {

@@ -104,7 +104,7 @@ describe.skipIf(!seeded)("[nix eval] three postgres and two redis instances in p
   it("probes each server where it listens", () => {
     const probe = (p: string) => (procs(ev)[p]!.readiness_probe as { exec: { command: string } }).exec.command;
     // Polling probes: the check, retried every 50 ms within one probe.
-    expect(probe("pg1")).toMatch(/^for _ in \$\(\S+\/bin\/seq 60\); do \S+\/bin\/pg_isready -h 127\.0\.0\.1 -p 5432 -d template1  >\/dev\/null 2>&1 && exit 0; \S+\/bin\/sleep 0\.05; done; exit 1$/);
+    expect(probe("pg1")).toMatch(/^for _ in \$\(\S+\/bin\/seq 60\); do\n  \S+\/bin\/pg_isready -h 127\.0\.0\.1 -p 5432 -d template1  >\/dev\/null 2>&1 && exit 0\n  \S+\/bin\/sleep 0\.05\ndone\nexit 1\n$/);
     expect(probe("pg2")).toMatch(/\/bin\/pg_isready -h "\$\(\/nix\/store\/\S+\/bin\/realpath -m -- \.\/sockets\)" -p 5433 -d template1 -U admin >/);
     expect(probe("r1")).toMatch(/\/bin\/redis-cli -p 6379 ping \| \S+\/bin\/grep -qx PONG >/);
     expect(probe("r2")).toMatch(/\/bin\/redis-cli -p 6380 ping \| /);

@@ -5,7 +5,7 @@
  * The compiler (compiler/lower.ts) lowers everything else — options, derived
  * options, composition, `let` sharing — the same way for every backend.
  */
-import type { BackendPrimitive, ProcessDecl, ProcessItem } from "../../dsl";
+import type { BackendPrimitive, ProcessDecl, ProcessItem, SourceLocation } from "../../dsl";
 import type { Binding, NixNode } from "../../nix/ast";
 
 export interface Backend {
@@ -18,8 +18,13 @@ export interface Backend {
   /**
    * Definitions under each instance's `config.outputs` for its processes.
    * @param guard runs a lowering step, reporting errors at the item's TS source line.
+   * @param comment the source comment (`modules/x.ts:12`) for a location, put above each process.
    */
-  instanceConfig(items: readonly ProcessItem[], guard: <T>(at: ProcessItem, f: () => T) => T): Binding[];
+  instanceConfig(
+    items: readonly ProcessItem[],
+    guard: <T>(at: ProcessItem, f: () => T) => T,
+    comment: (loc: SourceLocation | undefined) => string | undefined,
+  ): Binding[];
   /**
    * The service's top-level definitions that merge the outputs of enabled instances.
    * @param forEnabled wraps a per-instance value (given the instance's node) into a merge over enabled instances.

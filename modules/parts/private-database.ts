@@ -61,9 +61,9 @@ const urlEscapes = urlEscaped.map((c) => `%${c.charCodeAt(0).toString(16).toUppe
  * `p%40ss%20word`; at build time for a literal, else with `lib.replaceStrings`.
  */
 export const percentEncode = (v: Val<string>): Val<string> =>
-  typeof v === "string"
-    ? [...v].map((c) => (urlEscaped.includes(c) ? urlEscapes[urlEscaped.indexOf(c)]! : c)).join("")
-    : replaceStrings(urlEscaped, urlEscapes, v);
+  typeof v === "string" ? [...v].map((c) => (urlEscaped.includes(c) ? urlEscapes[urlEscaped.indexOf(c)]! : c)).join("") : percentEncoded(v);
+
+const percentEncoded = helper("percentEncode", "component", (v: Expr<string>) => replaceStrings(urlEscaped, urlEscapes, v));
 
 /** A psql meta-command argument: single-quoted, with `'` doubled and `\` escaped. */
 const psqlArg = helper("psqlArg", "arg", (v: Expr<string>) => rawSql(s`'${replaceStrings(["\\", "'"], ["\\\\", "''"], v)}'`));

@@ -22,6 +22,7 @@ import {
   type ProcessItem,
   type Readiness,
   SIGNAL_NUMBERS,
+  type SourceLocation,
   type StartCondition,
 } from "../../../dsl";
 import {
@@ -99,14 +100,16 @@ export function lowerProbe(r: Readiness): NixNode {
   ];
   if ("exec" in r) {
     const coreutils = (program: string): NixNode => nApply(nLib("escapeShellArg"), nApply(nLib("getExe'"), nSelect(nVar("pkgs"), "coreutils"), nStr(program)));
+    // One line per step; the check keeps its own node (named, so a long one is bound in a `let`).
+    const check: NixNode = { ...r.exec.node, hint: r.exec.node.hint ?? "readinessCheck" };
     const command = nStr(
       "for _ in $(",
       coreutils("seq"),
-      ` ${within * 20}); do `,
-      r.exec.node,
-      " >/dev/null 2>&1 && exit 0; ",
+      ` ${within * 20}); do\n  `,
+      check,
+      " >/dev/null 2>&1 && exit 0\n  ",
       coreutils("sleep"),
-      " 0.05; done; exit 1",
+      " 0.05\ndone\nexit 1\n",
     );
     return nAttrs([nBind("exec", nAttrs([nBind("command", command)])), ...timing(within + 2)]);
   }
@@ -151,18 +154,26 @@ function processBody(p: ProcessDecl | ProcessExtension, ownNamespace: boolean): 
 }
 
 /** `settings.processes` of one instance: its processes, families and extensions merged. */
-function instanceProcesses(items: readonly ProcessItem[], guard: <T>(at: ProcessItem, f: () => T) => T): NixNode {
+function instanceProcesses(
+  items: readonly ProcessItem[],
+  guard: <T>(at: ProcessItem, f: () => T) => T,
+  comment: (loc: SourceLocation | undefined) => string | undefined,
+): NixNode {
+  const bind = (p: ProcessDecl | ProcessExtension, own: boolean): Binding => {
+    const c = comment(p.location);
+    return { kind: "attr", path: [keyOf(lower(p.name))], value: processBody(p, own), ...(c === undefined ? {} : { comment: c }) };
+  };
   const statics = items.filter((p): p is ProcessDecl => p.kind === "process" && p.condition === undefined);
   const conditional = items.filter((p): p is ProcessDecl & { condition: Expr<boolean> } => p.kind === "process" && p.condition !== undefined);
   const families = items.filter((p): p is ProcessFamily => p.kind === "process-family");
   const extensions = items.filter((p): p is ProcessExtension => p.kind === "process-extension");
   return updateAll([
     nAttrs([
-      ...statics.map((p) => guard(p, () => nBind(keyOf(lower(p.name)), processBody(p, true)))),
-      ...extensions.map((p) => guard(p, () => nBind(keyOf(lower(p.name)), processBody(p, false)))),
+      ...statics.map((p) => guard(p, () => bind(p, true))),
+      ...extensions.map((p) => guard(p, () => bind(p, false))),
     ]),
     ...conditional.map((p) =>
-      guard(p, () => nApply(nLib("optionalAttrs"), p.condition.node, nAttrs([nBind(keyOf(lower(p.name)), processBody(p, true))]))),
+      guard(p, () => nApply(nLib("optionalAttrs"), p.condition.node, nAttrs([bind(p, true)]))),
     ),
     ...families.map((f) =>
       guard(f, () =>
@@ -208,7 +219,7 @@ export const processCompose: Backend = {
       ),
     ),
   ],
-  instanceConfig: (items, guard) => [nBind(["settings", "processes"], instanceProcesses(items, guard))],
+  instanceConfig: (items, guard, comment) => [nBind(["settings", "processes"], instanceProcesses(items, guard, comment))],
   topConfig: (forEnabled) => [nBind(["settings", "processes"], forEnabled((instance) => nSelect(instance, "outputs", "settings", "processes")))],
   testProcess: (proc) => nBind(["settings", "processes", "test"], processBody(proc, false)),
 };
