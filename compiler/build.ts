@@ -3,12 +3,13 @@
  * `generated/` all at once (or, with `--check`, compares it with what is there).
  */
 import { existsSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { mkdir, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { basename, dirname, join, relative } from "node:path";
 import { pathToFileURL } from "node:url";
-import { type AnyService, DefinitionError, isService, isServiceTest, type ServiceTest } from "../dsl";
+import { type AnyService, DefinitionError, isService, isServiceTest, KNOWN_PACKAGES, type ServiceTest } from "../dsl";
 import { renderDocs } from "./docs";
-import { type LoweredService, lowerService, lowerTest } from "./lower";
+import { type LoweredService, lowerService, lowerTest, serviceOptions } from "./lower";
 import { nApply, nAttrs, nBind, nLambda, nLib, nList, nPattern, nSelect, type NixNode, nVar } from "../nix/ast";
 import { printNix } from "../nix/print";
 
@@ -143,6 +144,24 @@ function flakeModule(): NixNode {
 }
 
 /**
+ * The nixpkgs attribute names this project can know, for "did you mean" on a
+ * `pkgs.<attr>`: the DSL's common tools, the test-only package set (test/packages.json
+ * and the names test/nix/pkgs.nix defines), nixpkgs' builders, and every service's
+ * package option default.
+ */
+export function knownPackages(root: string, services: readonly AnyService[]): Set<string> {
+  const known = new Set<string>([...KNOWN_PACKAGES, "writeShellApplication", "writeText", "writeTextFile", "writeShellScript", "runCommand", "symlinkJoin", "callPackage"]);
+  const json = join(root, "test", "packages.json");
+  if (existsSync(json)) for (const k of Object.keys((JSON.parse(readFileSync(json, "utf8")) as { packages: object }).packages)) known.add(k);
+  const set = join(root, "test", "nix", "pkgs.nix");
+  if (existsSync(set)) for (const m of readFileSync(set, "utf8").matchAll(/^ {4}([A-Za-z_][\w-]*) =/gm)) known.add(m[1]!);
+  for (const svc of services) {
+    for (const o of Object.values(serviceOptions(svc))) if (o.packageAttr?.length === 1) known.add(o.packageAttr[0]!);
+  }
+  return known;
+}
+
+/**
  * Compiles every module into the contents of `generated/`, in memory.
  * @throws DefinitionError or BuildError; nothing is written.
  */
@@ -150,10 +169,11 @@ export async function compileAll(root: string, log: (line: string) => void = () 
   const files = await findModules(root);
   if (files.length === 0) throw new BuildError("no service modules found in modules/");
   const lowered: { svc: LoweredService; source: string }[] = [];
-  for (const file of files) {
-    const source = relative(root, file);
-    const svc = await loadService(file, root);
-    lowered.push({ svc: lowerService(svc, { root }), source });
+  const loaded: { svc: AnyService; source: string }[] = [];
+  for (const file of files) loaded.push({ svc: await loadService(file, root), source: relative(root, file) });
+  const known = knownPackages(root, loaded.map((l) => l.svc));
+  for (const { svc, source } of loaded) {
+    lowered.push({ svc: lowerService(svc, { root, knownPackages: known }), source });
     log(`  lowered ${svc.name} (${source})`);
   }
   const names = new Set(lowered.map((l) => l.svc.service.name));
@@ -175,7 +195,7 @@ export async function compileAll(root: string, log: (line: string) => void = () 
     }
     out.push({
       path: `tests/${test.name}.nix`,
-      content: printNix(lowerTest(test, { root }), {
+      content: printNix(lowerTest(test, { root, knownPackages: known }), {
         header: `${header(source)}
 
 Run tier: process-compose runs this until the \`test\` process exits (its exit code is the verdict).`,

@@ -60,6 +60,7 @@ import {
 import { printNix } from "../nix/print";
 import type { Backend } from "./backends/backend";
 import { keyOf, processCompose } from "./backends/process-compose";
+import { checkDependencies, checkPackageNames, checkTest, type ItemsOf } from "./checks";
 import { shareRepeated } from "./cse";
 
 /** Nix helper functions a lowered module may reference, emitted only when used. */
@@ -157,7 +158,23 @@ export interface LowerOptions {
   readonly backend?: Backend;
   /** The project root: source comments name files relative to it (default: the working directory). */
   readonly root?: string;
+  /** nixpkgs attribute names the project knows: a `pkgs.<attr>` close to one of them but not in it is a typo. */
+  readonly knownPackages?: ReadonlySet<string>;
 }
+
+/** What a service's callbacks (and its parts') declare, run in a throwaway context: for checks. */
+export const itemsOf: ItemsOf = (svc) => {
+  const ctx = makeCtx({ ...serviceOptions(svc), ...derivedShapeOf(svc) }, []);
+  const items: ProcessItem[] = [];
+  const instances: InstanceDecl[] = [];
+  for (const part of svc.parts) {
+    if (part.processes) items.push(...(part.processes(ctx) as ProcessItem[]));
+    if (part.instances) instances.push(...(part.instances(ctx) as InstanceDecl[]));
+  }
+  if (svc.processes) items.push(...svc.processes(ctx));
+  if (svc.instances) instances.push(...svc.instances(ctx));
+  return { items, instances };
+};
 
 /** `modules/redis.ts:57`, for a comment above what a TS line made. */
 export function sourceComment(loc: SourceLocation | undefined, root: string): string | undefined {
@@ -219,6 +236,7 @@ export function lowerService(svc: AnyService, opts: LowerOptions = {}): LoweredS
     ...(svc.instances ? guard(svc, "instances", () => svc.instances!(ctx)) : []),
   ];
   checkProcesses(items.filter((p): p is ProcessDecl => p.kind === "process"), svc);
+  checkDependencies(svc, items, itemsOf);
 
   const dependencies = [...new Set(instances.map((i) => i.service.name))].sort();
 
@@ -308,6 +326,7 @@ export function lowerService(svc: AnyService, opts: LowerOptions = {}): LoweredS
   ]);
 
   const module = nLambda(nPattern(["config", "lib", "pkgs"], true), nLet([...fileLets(instanceModule, svc, backend), nBind("instanceModule", instanceModule)], body));
+  if (opts.knownPackages) checkPackageNames(module, opts.knownPackages, svc.location);
   return {
     service: svc,
     module,
@@ -583,7 +602,9 @@ export function lowerTest(test: ServiceTest, opts: LowerOptions = {}): NixNode {
       nBind("text", proc.text.node),
     ]),
   );
+  checkTest(test, proc.dependsOn, itemsOf, serviceOptions);
   bindings.push(backend.testProcess(process("test", { command: expr<Pkg>(command, "package"), dependsOn: proc.dependsOn, oneshot: true })));
   const body = nAttrs(bindings);
+  if (opts.knownPackages) checkPackageNames(body, opts.knownPackages, test.location);
   return nLambda(nPattern(["config", "lib", "pkgs"], true), nLet(fileLets(body, test, backend), body));
 }

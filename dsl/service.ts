@@ -54,24 +54,15 @@ export function configRef<S extends Shape>(shape: S, root: NixNode): ConfigRef<S
   return out as ConfigRef<S>;
 }
 
+/** nixpkgs attributes every module may name as `pkgs.<attr>` (common tools), checked at type-check time. */
+// prettier-ignore
+export const KNOWN_PACKAGES = ["bash", "coreutils", "curl", "jq", "netcat", "findutils", "gawk", "gnugrep", "gnused", "postgresql", "redis", "procps", "util-linux"] as const;
+
 /**
  * nixpkgs attributes modules may name as `pkgs.<attr>`. Listing them catches typos
  * at type-check time; `pkgs.get("attr")` reaches any other attribute.
  */
-export type KnownPackage =
-  | "bash"
-  | "coreutils"
-  | "curl"
-  | "jq"
-  | "netcat"
-  | "findutils"
-  | "gawk"
-  | "gnugrep"
-  | "gnused"
-  | "postgresql"
-  | "redis"
-  | "procps"
-  | "util-linux";
+export type KnownPackage = (typeof KNOWN_PACKAGES)[number];
 
 /** The package set, as expressions: `pkgs.coreutils`. */
 export type Pkgs = { readonly [K in KnownPackage]: Expr<Pkg> } & {
@@ -79,7 +70,11 @@ export type Pkgs = { readonly [K in KnownPackage]: Expr<Pkg> } & {
   get(attr: string): Expr<Pkg>;
 };
 
-const pkgExpr = (attr: string): Expr<Pkg> => expr<Pkg>(nSelect(nVar("pkgs"), attr), "package");
+/** Property of a `pkgs.<attr>` node: the TS line that named the attribute (for the compiler's "did you mean"). */
+export const PKG_LOCATION = "pkgLocation" as const;
+
+const pkgExpr = (attr: string): Expr<Pkg> =>
+  expr<Pkg>({ ...nSelect(nVar("pkgs"), attr), [PKG_LOCATION]: callSite() } as unknown as NixNode, "package");
 
 /** The `pkgs` handle: any attribute is a package expression. */
 export const pkgs: Pkgs = new Proxy({} as Pkgs, {

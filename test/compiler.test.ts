@@ -200,6 +200,72 @@ describe("invalid definitions", () => {
     expect(nix).toMatch(/exec memcached --listen=127\.0\.0\.1 --port=\$\{toString config\.port\} \$\{lib\.escapeShellArgs\s+config\.extraArgs\}/);
   });
 
+  it("refuses a dependsOn on a process nobody declares, at the depending process's line", async () => {
+    const dir = project(
+      "dangling",
+      "svc.ts",
+      header +
+        `export default defineService({
+  name: "svc",
+  description: "x",
+  options: {},
+  processes: ({ name }) => [
+    process(s\`\${name}-init\`, { command: script({ name: "i", text: sh\`true\` }), oneshot: true }),
+    process(name, { command: script({ name: "x", text: sh\`true\` }), dependsOn: [{ process: s\`\${name}-inti\`, condition: "succeeded" }] }),
+  ],
+});
+`,
+    );
+    await expect(compileAll(dir)).rejects.toThrow(
+      /modules\/svc\.ts:8:\d+: depends on the process "\$\{name\}-inti", which neither svc nor an instance it declares has; its processes: "\$\{name\}-init", "\$\{name\}"/,
+    );
+  });
+
+  it("refuses a test that waits for a process its instances lack, and two instances on one port", async () => {
+    const svc = header + `export default defineService({
+  name: "svc",
+  description: "x",
+  options: { port: t.port({ default: 7000 }) },
+  processes: ({ name }) => [process(name, { command: script({ name: "x", text: sh\`true\` }) })],
+});
+`;
+    const test = (instances: string, wait: string) => `import { defineTest, sh } from "../dsl";
+import svc from "./svc";
+export default defineTest({
+  name: "svc",
+  services: { svc },
+  instances: { svc: ${instances} },
+  test: () => ({ text: sh\`true\`, dependsOn: [{ process: ${JSON.stringify(wait)}, condition: "ready" }] }),
+});
+`;
+    const a = project("test-wait", "svc.ts", svc);
+    writeFileSync(join(a, "modules", "svc.test.ts"), test("{ s1: {} }", "s2"));
+    await expect(compileAll(a)).rejects.toThrow(/modules\/svc\.test\.ts:3:\d+: the test waits for the process "s2", which none of its instances has; they have: "s1"/);
+    const b = project("test-ports", "svc.ts", svc);
+    writeFileSync(join(b, "modules", "svc.test.ts"), test("{ s1: {}, s2: {} }", "s2"));
+    await expect(compileAll(b)).rejects.toThrow(/modules\/svc\.test\.ts:3:\d+: port 7000 is used twice: svc\."s1"\.port and svc\."s2"\.port/);
+  });
+
+  it("suggests the package meant by a misspelt pkgs attribute, at its line", async () => {
+    const dir = project(
+      "typo",
+      "svc.ts",
+      header +
+        `export default defineService({
+  name: "svc",
+  description: "x",
+  options: {},
+  processes: ({ name, pkgs }) => [
+    process(name, { command: script({ name: "x", runtimeInputs: [pkgs.get("netcatt")], text: sh\`true\` }) }),
+  ],
+});
+`,
+    );
+    mkdirSync(join(dir, "test"));
+    writeFileSync(join(dir, "test", "packages.json"), readFileSync(join(root, "test", "packages.json")));
+    await expect(compileAll(dir)).rejects.toThrow(/modules\/svc\.ts:7:\d+: pkgs\.netcatt is not a package this project knows; did you mean pkgs\.netcat\b/);
+  });
+
   it("reports an error thrown by module code at the module's line", async () => {
     const dir = project(
       "throws",
