@@ -35,6 +35,7 @@ import {
   type ServiceContext,
   type ServiceTest,
   type Shape,
+  SCRIPT_ORIGIN,
   SHELLCHECK_EXCLUDES,
   testContext,
 } from "../dsl";
@@ -62,6 +63,7 @@ import type { Backend } from "./backends/backend";
 import { keyOf, processCompose } from "./backends/process-compose";
 import { checkDependencies, checkPackageNames, checkTest, type ItemsOf } from "./checks";
 import { shareRepeated } from "./cse";
+import { checkScripts } from "./shellcheck";
 
 /** Nix helper functions a lowered module may reference, emitted only when used. */
 const PRELUDE: Record<string, NixNode> = {
@@ -286,6 +288,7 @@ export function lowerService(svc: AnyService, opts: LowerOptions = {}): LoweredS
 
   const fixed = new Set<string>();
   const instanceBody = nAttrs([nBind("options", nAttrs(optionBindings)), nBind(["config", "outputs"], nAttrs(outputsConfig))]);
+  checkScripts([instanceBody], new Map(lets.map((l) => [l.binder, l.value.node])));
   const shared = shareRepeated(
     lets.map((l) => nFreshBind(l.binder, l.value.node)),
     instanceBody,
@@ -335,6 +338,10 @@ export function lowerService(svc: AnyService, opts: LowerOptions = {}): LoweredS
     derived,
     instance: { lets: shared.lets, body: shared.body, fixed: outerNames(instanceBody, lets) },
   };
+}
+
+function withScriptOrigin(n: NixNode, origin: SourceLocation | undefined): NixNode {
+  return origin ? ({ ...n, [SCRIPT_ORIGIN]: origin } as unknown as NixNode) : n;
 }
 
 function withComment(b: Binding, comment: string | undefined): Binding {
@@ -593,7 +600,7 @@ export function lowerTest(test: ServiceTest, opts: LowerOptions = {}): NixNode {
     }
   }
   const proc = guard(test, "test", () => test.test(testContext(test, (svc) => ({ ...serviceOptions(svc), ...derivedShapeOf(svc) }))), test.location);
-  const command = nApply(
+  const command = withScriptOrigin(nApply(
     nSelect(nVar("pkgs"), "writeShellApplication"),
     nAttrs([
       nBind("name", nStr(`${test.name}-test`)),
@@ -601,7 +608,8 @@ export function lowerTest(test: ServiceTest, opts: LowerOptions = {}): NixNode {
       nBind("excludeShellChecks", lower(SHELLCHECK_EXCLUDES)),
       nBind("text", proc.text.node),
     ]),
-  );
+  ), proc.text.info.origin ?? test.location);
+  checkScripts([command], new Map());
   checkTest(test, proc.dependsOn, itemsOf, serviceOptions);
   bindings.push(backend.testProcess(process("test", { command: expr<Pkg>(command, "package"), dependsOn: proc.dependsOn, oneshot: true })));
   const body = nAttrs(bindings);

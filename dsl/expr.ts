@@ -80,6 +80,8 @@ export interface ExprInfo {
   readonly role?: Role;
   /** The option type its value has, when it comes from an option: gives field access and element kinds. */
   readonly type?: OptionType<unknown>;
+  /** Where the text's first line was written (an `sh` template), to map findings on it back to TS lines. */
+  readonly origin?: SourceLocation;
 }
 
 /**
@@ -338,7 +340,11 @@ export type ShellInterpolable = Interpolable | Expr<ShellCode> | Expr<readonly s
  * @example sh`exec redis-server ${conf} --dir ${cfg.dataDir}`
  */
 export function sh(strings: TemplateStringsArray, ...values: ShellInterpolable[]): Expr<ShellCode> {
-  return withRole(template<ShellCode>(strings, values, (v) => shellPart(v)), "shell");
+  const at = callSite();
+  const e = template<ShellCode>(strings, values, (v) => shellPart(v));
+  // A template that starts with a newline is dedented: its text starts on the next line.
+  const origin = at && { ...at, line: at.line + (/^[ \t]*\n/.test(strings[0] ?? "") ? 1 : 0) };
+  return expr<ShellCode>(e.node, e.kind, origin ? { role: "shell", origin } : { role: "shell" });
 }
 
 function shellPart(v: unknown): StringPart {

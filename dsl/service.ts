@@ -301,10 +301,13 @@ export function mkDefault<T>(v: DeepVal<T> | Expr<T>): Expr<T> {
  */
 export const SHELLCHECK_EXCLUDES = ["SC1003", "SC1110", "SC1111", "SC1112", "SC2016"] as const;
 
+/** Property of a script's `writeShellApplication` node: where its text was written (see `ExprInfo.origin`). */
+export const SCRIPT_ORIGIN = "scriptOrigin" as const;
+
 /**
  * A shell script package: `pkgs.writeShellApplication` (bash with errexit,
  * nounset and pipefail, `runtimeInputs` on PATH, checked by ShellCheck except
- * {@link SHELLCHECK_EXCLUDES}).
+ * {@link SHELLCHECK_EXCLUDES} — at build time too, findings reported at the TS line).
  */
 export function script(opts: {
   /** The program name (`bin/<name>`). */
@@ -314,8 +317,7 @@ export function script(opts: {
   /** The script body: shell code, usually an `sh` template. */
   readonly text: Expr<ShellCode>;
 }): Expr<Pkg> {
-  return expr<Pkg>(
-    nApply(
+  const node = nApply(
       nSelect(nVar("pkgs"), "writeShellApplication"),
       nAttrs([
         nBind("name", lower(opts.name)),
@@ -323,9 +325,8 @@ export function script(opts: {
         nBind("excludeShellChecks", lower(SHELLCHECK_EXCLUDES)),
         nBind("text", opts.text.node),
       ]),
-    ),
-    "package",
-  );
+    );
+  return expr<Pkg>({ ...node, [SCRIPT_ORIGIN]: opts.text.info.origin ?? callSite() } as unknown as NixNode, "package");
 }
 
 /** A text file in the store: `pkgs.writeText name text`. */

@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { compileAll, diffGenerated, typecheck } from "../compiler/build";
+import { shellcheckAvailable } from "../compiler/shellcheck";
 import { DefinitionError } from "../dsl";
 
 const root = join(__dirname, "..");
@@ -264,6 +265,33 @@ export default defineTest({
     mkdirSync(join(dir, "test"));
     writeFileSync(join(dir, "test", "packages.json"), readFileSync(join(root, "test", "packages.json")));
     await expect(compileAll(dir)).rejects.toThrow(/modules\/svc\.ts:7:\d+: pkgs\.netcatt is not a package this project knows; did you mean pkgs\.netcat\b/);
+  });
+
+  it.skipIf(!shellcheckAvailable())("runs ShellCheck on scripts at build time, reporting a finding at the sh template's line", async () => {
+    const dir = project(
+      "shellcheck",
+      "svc.ts",
+      header +
+        `export default defineService({
+  name: "svc",
+  description: "x",
+  options: { port: t.port({ default: 1 }) },
+  processes: ({ name, cfg }) => [
+    process(name, {
+      command: script({
+        name: "x",
+        text: sh\`
+          port=\${cfg.port}
+          files=$(ls)
+          echo $files "$port"
+        \`,
+      }),
+    }),
+  ],
+});
+`,
+    );
+    await expect(compileAll(dir)).rejects.toThrow(/modules\/svc\.ts:14:1: ShellCheck SC2086: Double quote to prevent globbing and word splitting\.\n\s+echo \$files "\$port"/);
   });
 
   it("reports an error thrown by module code at the module's line", async () => {
