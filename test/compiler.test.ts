@@ -291,7 +291,7 @@ export default defineTest({
 });
 `,
     );
-    await expect(compileAll(dir)).rejects.toThrow(/modules\/svc\.ts:14:1: ShellCheck SC2086: Double quote to prevent globbing and word splitting\.\n\s+echo \$files "\$port"/);
+    await expect(compileAll(dir)).rejects.toThrow(/modules\/svc\.ts:13:1: ShellCheck SC2086: Double quote to prevent globbing and word splitting\.\n\s+echo \$files "\$port"/);
   });
 
   it("reports an error thrown by module code at the module's line", async () => {
