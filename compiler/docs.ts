@@ -37,7 +37,9 @@ function typeText(opt: OptionType<unknown>): string {
 
 function defaultText(opt: OptionType<unknown>, path: string): string | undefined {
   if (opt.ctor.name === "package" && opt.packageAttr) return `pkgs.${opt.packageAttr.join(".")}`;
-  if (opt.meta.defaultText !== undefined) return opt.meta.defaultText;
+  const dt = opt.meta.defaultText;
+  if (typeof dt === "string") return dt;
+  if (dt !== undefined) return dt.md;
   const node = defaultNode(opt, path);
   return node ? printNix(node).trim() : undefined;
 }
@@ -81,7 +83,8 @@ export function renderDocs(lowered: LoweredService, sourcePath: string): string 
     if (opt.meta.description) lines.push(opt.meta.description.trim(), "");
     lines.push(`- Type: ${typeText(opt)}${opt.meta.readOnly ? " (read-only)" : ""}`);
     const d = opt === builtinOptions.namespace ? `"${svc.name}.<name>"` : defaultText(opt, path);
-    if (d !== undefined) lines.push(`- Default: ${code(d)}`);
+    const md = typeof opt.meta.defaultText === "object" && opt !== builtinOptions.namespace;
+    if (d !== undefined) lines.push(`- Default: ${md ? d : code(d)}`);
     let ex = exampleText(opt);
     if (ex === undefined && opt.meta.example !== undefined && !isExpr(opt.meta.example)) {
       ex = printNix(lower(opt.meta.example)).trim();

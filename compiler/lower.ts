@@ -94,7 +94,22 @@ export interface LoweredService {
   readonly instance: { readonly lets: readonly Binding[]; readonly body: NixNode; readonly fixed: ReadonlySet<string> };
 }
 
-const defaultCtx: DefaultContext = { name: expr<string>(nVar("name"), "string"), pkgs };
+/** The context option defaults get: `cfg` reads the instance's options, by name. */
+function defaultContext(shape?: Shape): DefaultContext {
+  const known = shape ? configRef({ ...builtinOptions, ...shape }, nVar("config")) : undefined;
+  const cfg = new Proxy({} as DefaultContext["cfg"], {
+    get: (_, key) => {
+      if (typeof key !== "string") return undefined;
+      const ref = known ? (known as Record<string, unknown>)[key] : expr(nSelect(nVar("config"), key), "any");
+      if (ref === undefined) throw new Error(`default: cfg.${key}: the instance has no option "${key}"`);
+      return ref;
+    },
+  });
+  return { name: expr<string>(nVar("name"), "string"), pkgs, cfg };
+}
+
+const defaultCtx: DefaultContext = defaultContext();
+let currentDefaultCtx: DefaultContext = defaultCtx;
 
 /** The options of an instance of `svc`: its parts' then its own. */
 export function serviceOptions(svc: AnyService): Shape {
@@ -257,6 +272,7 @@ export function lowerService(svc: AnyService, opts: LowerOptions = {}): LoweredS
     );
   }
 
+  currentDefaultCtx = defaultContext({ ...options, ...derived });
   const optionBindings: Binding[] = [
     nBind("enable", nApply(nLib("mkEnableOption"), nStr(`the ${svc.name} instance`))),
     nBind("dataDir", lowerOption(builtinOptions.dataDir, "dataDir")),
@@ -274,6 +290,7 @@ export function lowerService(svc: AnyService, opts: LowerOptions = {}): LoweredS
     nBind("outputs", nAttrs(outputsOptions)),
   ];
 
+  currentDefaultCtx = defaultCtx;
   const outputsConfig: Binding[] = backend.instanceConfig(items, (at, f) => guard(svc, "process", f, at.location), comment);
   for (const dep of dependencies) {
     outputsConfig.push(
@@ -460,7 +477,12 @@ export function lowerType(opt: OptionType<unknown>): NixNode {
 export function defaultNode(opt: OptionType<unknown>, path: string): NixNode | undefined {
   const d = opt.meta.default;
   if (d === undefined) return undefined;
-  const value = typeof d === "function" ? (d as (c: DefaultContext) => unknown)(defaultCtx) : d;
+  let value: unknown;
+  try {
+    value = typeof d === "function" ? (d as (c: DefaultContext) => unknown)(currentDefaultCtx) : d;
+  } catch (e) {
+    throw new DefinitionError(`option ${path}: ${(e as Error).message}`, opt.location);
+  }
   if (!isExpr(value)) {
     const msg = opt.check(value);
     if (msg) throw new DefinitionError(`option ${path}: default: ${msg}`, opt.location);
@@ -487,7 +509,8 @@ export function lowerOption(opt: OptionType<unknown>, path: string): NixNode {
   if (def) {
     bindings.push(nBind("default", def));
     const literal = !isExpr(typeof m.default === "function" ? null : m.default) && typeof m.default !== "function";
-    if (m.defaultText !== undefined) bindings.push(nBind("defaultText", nApply(nLib("literalExpression"), nStr(m.defaultText))));
+    if (typeof m.defaultText === "string") bindings.push(nBind("defaultText", nApply(nLib("literalExpression"), nStr(m.defaultText))));
+    else if (m.defaultText !== undefined) bindings.push(nBind("defaultText", nApply(nLib("literalMD"), nStr(m.defaultText.md))));
     else if (!literal) bindings.push(nBind("defaultText", nApply(nLib("literalExpression"), nStr(printNix(def).trim()))));
   }
   if (m.example !== undefined) bindings.push(nBind("example", exampleNode(opt, path)));

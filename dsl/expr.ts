@@ -322,7 +322,7 @@ function template<T extends string>(
 /**
  * String interpolation: `` s`port ${cfg.port}` `` lowers to `"port ${toString config.port}"`.
  * Numbers are converted with `toString`; paths are copied to the store as Nix does.
- * A template starting with a newline is dedented (see the README's authoring guide).
+ * A template starting with a newline is dedented (see README.md, "The language, in dsl/").
  */
 export function s(strings: TemplateStringsArray, ...values: Interpolable[]): Expr<string> {
   return template<string>(strings, values, (v) => stringPart(v as Interpolable, "s``"));

@@ -13,20 +13,37 @@
 import { type DeepVal, type Expr, isExpr, type Kind, type NixFunction, type NixModule, type NixPath, type Pkg } from "./expr";
 import { callSite, type SourceLocation } from "./location";
 
-/** Where an option's default may need the instance: its `name` and `pkgs`. */
+/** Where an option's default may need the instance: its `name`, `pkgs`, and its other options. */
 export interface DefaultContext {
   /** The instance name (`services.<service>.<name>`). */
   readonly name: Expr<string>;
   /** The package set the module is evaluated with. */
   readonly pkgs: import("./service").Pkgs;
+  /**
+   * The instance's other options, by name (`cfg.port`): a default computed from them
+   * is still a default a user may override (unlike a `derived` option, which is
+   * read-only). Each handle knows its option's kind; the names are not checked by
+   * the type checker here (the compiler reports an unknown one at the option's line).
+   * @example default: ({ cfg }) => s`${cfg.dataDir}/sockets`
+   */
+  // Values are `Ref`s (`any` keeps them usable where an option name cannot be checked).
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  readonly cfg: { readonly [option: string]: any };
 }
+
+/** How a default is shown in docs: Nix source (`literalExpression`), or prose (`{ md }`, `literalMD`). */
+export type DefaultText = string | { readonly md: string };
 
 /** Documentation and behaviour shared by every option (see `lib.mkOption`). */
 export interface OptionMeta<T> {
   /** Default value: a literal, an expression, or a function of the instance. */
   default?: DeepVal<T> | ((ctx: DefaultContext) => DeepVal<T>);
-  /** How the default is shown in docs when it is an expression (`defaultText`). */
-  defaultText?: string;
+  /**
+   * How the default is shown in docs when it is an expression (`defaultText`): Nix
+   * source as a string (`lib.literalExpression`), or Markdown prose as `{ md: "…" }`
+   * (`lib.literalMD`), as NixOS's option docs want.
+   */
+  defaultText?: DefaultText;
   /** Markdown description; the first sentence is the summary. */
   description?: string;
   /** An example value (literal) or Nix source shown verbatim (`{ nix: "…" }`). */

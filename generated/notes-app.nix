@@ -193,8 +193,8 @@ let
           type = lib.types.str;
           default = "postgresql://notes:${percentEncode config.dbPassword}@127.0.0.1:${toString config.dbPort}/notes";
           defaultText =
-            lib.literalExpression
-              "\"postgresql://notes:<dbPassword, percent-encoded>@127.0.0.1:<dbPort>/notes\"";
+            lib.literalMD
+              "`postgresql://notes:<dbPassword>@127.0.0.1:<dbPort>/notes`, the password percent-encoded";
           readOnly = true;
           description = "The [libpq connection URI](https://www.postgresql.org/docs/current/libpq-connect.html#LIBPQ-CONNSTRING-URIS) notes-app connects with, password included.";
         };

@@ -210,8 +210,8 @@ let
           type = lib.types.str;
           default = "postgresql://passetto:${percentEncode config.dbPassword}@127.0.0.1:${toString config.dbPort}/passetto";
           defaultText =
-            lib.literalExpression
-              "\"postgresql://passetto:<dbPassword, percent-encoded>@127.0.0.1:<dbPort>/passetto\"";
+            lib.literalMD
+              "`postgresql://passetto:<dbPassword>@127.0.0.1:<dbPort>/passetto`, the password percent-encoded";
           readOnly = true;
           description = "The [libpq connection URI](https://www.postgresql.org/docs/current/libpq-connect.html#LIBPQ-CONNSTRING-URIS) passetto connects with, password included.";
         };

@@ -62,7 +62,8 @@ let
         replicationSlot = lib.mkOption {
           type = lib.types.str;
           default = "${lib.toLower (lib.replaceStrings [ "-" "." ] [ "_" "_" ] name)}_replica";
-          defaultText = lib.literalExpression "\"<name>_replica\" (lowercase, with - and . as _)";
+          defaultText =
+            lib.literalMD "`\"<name>_replica\"`, lowercase, with `-` and `.` replaced by `_`";
           description = "The physical replication slot on the primary that keeps the WAL the replica still needs.";
         };
         # modules/postgres-with-replica.ts:56

@@ -50,7 +50,7 @@ export default defineService({
     }),
     replicationSlot: t.str({
       default: ({ name }) => s`${toLower(replaceStrings(["-", "."], ["_", "_"], name))}_replica`,
-      defaultText: '"<name>_replica" (lowercase, with - and . as _)',
+      defaultText: { md: "`\"<name>_replica\"`, lowercase, with `-` and `.` replaced by `_`" },
       description: "The physical replication slot on the primary that keeps the WAL the replica still needs.",
     }),
     extraMasterDBSettings: t.deferredModule({

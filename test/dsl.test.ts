@@ -252,6 +252,35 @@ describe("constructs", () => {
   });
 });
 
+describe("option defaults", () => {
+  it("a default computed from other options stays overridable; prose defaultText is literalMD", () => {
+    const out = compile(
+      defineService({
+        name: "defaults",
+        description: "x",
+        options: {
+          port: t.port({ default: 7000 }),
+          sockets: t.str({ default: ({ cfg }) => s`${cfg.dataDir}/sockets-${cfg.port}`, defaultText: { md: "`<dataDir>/sockets-<port>`" } }),
+        },
+        processes: ({ name }) => [process(name, { command: cmd(sh`true`) })],
+      }),
+    );
+    expect(out).toContain('default = "${config.dataDir}/sockets-${toString config.port}";');
+    expect(out).toContain('defaultText = lib.literalMD "`<dataDir>/sockets-<port>`";');
+    expect(out).not.toMatch(/sockets = lib\.mkOption \{[^}]*readOnly/);
+  });
+
+  it("refuses a default that reads an option the instance lacks, at the option's line", () => {
+    const svc = defineService({
+      name: "nodefault",
+      description: "x",
+      options: { sockets: t.str({ default: ({ cfg }) => s`${cfg.nope}` }) },
+      processes: ({ name }) => [process(name, { command: cmd(sh`true`) })],
+    });
+    expect(() => lowerService(svc)).toThrow(/dsl\.test\.ts:\d+:\d+: option sockets: default: cfg\.nope: the instance has no option "nope"/);
+  });
+});
+
 describe("sharing: no expression evaluated twice where one binding would do", () => {
   it("binds a repeated expression once per instance, under its given name", () => {
     const out = compile(

@@ -146,7 +146,7 @@ export function privateDatabase<const R extends Shape = Record<never, never>>(
       connectionString: t.str({
         readOnly: true,
         default: s`postgresql://${percentEncode(spec.role)}:${percentEncode(cfg.dbPassword)}@127.0.0.1:${cfg.dbPort}/${percentEncode(spec.database)}`,
-        defaultText: `"postgresql://${spec.role}:<dbPassword, percent-encoded>@127.0.0.1:<dbPort>/${spec.database}"`,
+        defaultText: { md: `\`postgresql://${spec.role}:<dbPassword>@127.0.0.1:<dbPort>/${spec.database}\`, the password percent-encoded` },
         description: `The [libpq connection URI](https://www.postgresql.org/docs/current/libpq-connect.html#LIBPQ-CONNSTRING-URIS) ${spec.app} connects with, password included.`,
       }),
     }),
