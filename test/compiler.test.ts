@@ -91,7 +91,10 @@ describe("compiler output", async () => {
   });
 
   it("matches the committed generated/ (pnpm build-modules --check)", async () => {
-    expect(await diffGenerated(root, files)).toEqual([]);
+    expect(
+      await diffGenerated(root, files),
+      "generated/ is not what the compiler emits from modules/: run `pnpm build-modules`, review the diff, commit generated/",
+    ).toEqual([]);
   });
 
   it("keeps services-flake's process names", () => {
