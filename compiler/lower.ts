@@ -336,7 +336,14 @@ export function lowerService(svc: AnyService, opts: LowerOptions = {}): LoweredS
         // submoduleWith (shorthandOnlyDefinesConfig = false), as services-flake: an instance definition may carry `imports`.
         nBind(
           "type",
-          nApply(nLib("types", "attrsOf"), nApply(nLib("types", "submoduleWith"), nAttrs([nBind("modules", nList([nVar("instanceModule")]))]))),
+          nApply(
+            nLib("types", "attrsOf"),
+            nApply(
+              nLib("types", "submoduleWith"),
+              // `pkgs` as a module argument, as services-flake: `services.x."a" = { pkgs, ... }: { … };` works.
+              nAttrs([nBind("specialArgs", nAttrs([{ kind: "inherit", names: ["pkgs"] }])), nBind("modules", nList([nVar("instanceModule")]))]),
+            ),
+          ),
         ),
         nBind("default", nAttrs([])),
         nBind("description", nStr(svc.description.trim())),

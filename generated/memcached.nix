@@ -90,7 +90,7 @@ let
               failure_threshold = 30;
             };
             availability = { restart = "on_failure"; max_restarts = 5; };
-            namespace = lib.mkDefault config.namespace;
+            namespace = config.namespace;
           };
         };
       };
@@ -98,7 +98,10 @@ let
 in
 {
   options.services.memcached = lib.mkOption {
-    type = lib.types.attrsOf (lib.types.submoduleWith { modules = [ instanceModule ]; });
+    type = lib.types.attrsOf (lib.types.submoduleWith {
+      specialArgs = { inherit pkgs; };
+      modules = [ instanceModule ];
+    });
     default = { };
     description = "[memcached](https://memcached.org/), an in-memory key-value cache, one server per instance.";
   };
@@ -106,7 +109,13 @@ in
     settings.processes =
       lib.mkMerge
         (lib.mapAttrsToList
-          (_: instance: lib.mkIf instance.enable instance.outputs.settings.processes)
+          (_: instance:
+            lib.mkIf
+              instance.enable
+              (lib.mapAttrsRecursiveCond
+                (value: !(lib.isDerivation value))
+                (_: lib.mkDefault)
+                instance.outputs.settings.processes))
           config.services.memcached);
   };
 }

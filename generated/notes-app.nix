@@ -234,7 +234,7 @@ let
                 PORT = "${toString config.port}";
                 HOST = "127.0.0.1";
               };
-              namespace = lib.mkDefault config.namespace;
+              namespace = config.namespace;
             };
           }
           // lib.optionalAttrs config.pgweb.enable {
@@ -257,7 +257,7 @@ let
               };
               availability = { restart = "on_failure"; max_restarts = 5; };
               environment = { PGWEB_DATABASE_URL = "${config.connectionString}?sslmode=disable"; };
-              namespace = lib.mkDefault config.namespace;
+              namespace = config.namespace;
             };
           };
         services.postgres = {
@@ -285,7 +285,10 @@ in
 {
   imports = [ ./postgres.nix ];
   options.services.notes-app = lib.mkOption {
-    type = lib.types.attrsOf (lib.types.submoduleWith { modules = [ instanceModule ]; });
+    type = lib.types.attrsOf (lib.types.submoduleWith {
+      specialArgs = { inherit pkgs; };
+      modules = [ instanceModule ];
+    });
     default = { };
     description = "notes-app (`examples/notes-app` in services-ts), a small HTTP app keeping notes in a private PostgreSQL instance `services.postgres.\"<name>-db\"`. There the role `notes` (password `dbPassword`, scram-sha-256 on TCP; no trust) owns the database `notes`, created with the app's schema (and `schemas`) applied as that role. The process `<name>` runs the app, connected by `connectionString`; `<name>-pgweb` (with `pgweb.enable`) browses the database.";
   };
@@ -293,7 +296,13 @@ in
     settings.processes =
       lib.mkMerge
         (lib.mapAttrsToList
-          (_: instance: lib.mkIf instance.enable instance.outputs.settings.processes)
+          (_: instance:
+            lib.mkIf
+              instance.enable
+              (lib.mapAttrsRecursiveCond
+                (value: !(lib.isDerivation value))
+                (_: lib.mkDefault)
+                instance.outputs.settings.processes))
           config.services.notes-app);
     services.postgres =
       lib.mkMerge

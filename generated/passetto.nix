@@ -272,7 +272,7 @@ let
                 MASTER_PASSWORD = config.masterPassword;
                 PORT = "${toString config.port}";
               };
-              namespace = lib.mkDefault config.namespace;
+              namespace = config.namespace;
             };
           }
           // lib.optionalAttrs config.pgweb.enable {
@@ -295,7 +295,7 @@ let
               };
               availability = { restart = "on_failure"; max_restarts = 5; };
               environment = { PGWEB_DATABASE_URL = "${config.connectionString}?sslmode=disable"; };
-              namespace = lib.mkDefault config.namespace;
+              namespace = config.namespace;
             };
           };
         services.postgres = {
@@ -323,7 +323,10 @@ in
 {
   imports = [ ./postgres.nix ];
   options.services.passetto = lib.mkOption {
-    type = lib.types.attrsOf (lib.types.submoduleWith { modules = [ instanceModule ]; });
+    type = lib.types.attrsOf (lib.types.submoduleWith {
+      specialArgs = { inherit pkgs; };
+      modules = [ instanceModule ];
+    });
     default = { };
     description = "[passetto](https://github.com/juspay/passetto), an HTTP encryption service, with a private PostgreSQL instance `services.postgres.\"<name>-db\"`. There the role `passetto` (password `dbPassword`, scram-sha-256 on TCP; no trust) owns the database `passetto`, to which `schemas` are applied as that role on first start. The process `<name>` runs `passetto-init` once (on its first start) and then `passetto-server`, connected by `connectionString`; `<name>-pgweb` (with `pgweb.enable`) browses the database.";
   };
@@ -331,7 +334,13 @@ in
     settings.processes =
       lib.mkMerge
         (lib.mapAttrsToList
-          (_: instance: lib.mkIf instance.enable instance.outputs.settings.processes)
+          (_: instance:
+            lib.mkIf
+              instance.enable
+              (lib.mapAttrsRecursiveCond
+                (value: !(lib.isDerivation value))
+                (_: lib.mkDefault)
+                instance.outputs.settings.processes))
           config.services.passetto);
     services.postgres =
       lib.mkMerge

@@ -127,7 +127,7 @@ let
               '';
             };
             depends_on = { ${name}.condition = "process_healthy"; };
-            namespace = lib.mkDefault config.namespace;
+            namespace = config.namespace;
           };
           # modules/postgres-with-replica.ts:127
           "${name}-replica-init" = {
@@ -162,7 +162,10 @@ in
 {
   imports = [ ./postgres.nix ];
   options.services.postgres-with-replica = lib.mkOption {
-    type = lib.types.attrsOf (lib.types.submoduleWith { modules = [ instanceModule ]; });
+    type = lib.types.attrsOf (lib.types.submoduleWith {
+      specialArgs = { inherit pkgs; };
+      modules = [ instanceModule ];
+    });
     default = { };
     description = "A PostgreSQL primary (`services.postgres.<name>`) with a streaming, read-only replica (`services.postgres.<name>-replica`). `pg-basebackup-<name>` clones the primary once, through a replication slot, as a role that has only REPLICATION and LOGIN; later starts reuse the replica's data.";
   };
@@ -170,7 +173,13 @@ in
     settings.processes =
       lib.mkMerge
         (lib.mapAttrsToList
-          (_: instance: lib.mkIf instance.enable instance.outputs.settings.processes)
+          (_: instance:
+            lib.mkIf
+              instance.enable
+              (lib.mapAttrsRecursiveCond
+                (value: !(lib.isDerivation value))
+                (_: lib.mkDefault)
+                instance.outputs.settings.processes))
           config.services.postgres-with-replica);
     services.postgres =
       lib.mkMerge

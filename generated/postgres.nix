@@ -533,7 +533,7 @@ let
                 fi
               '';
             };
-            namespace = lib.mkDefault config.namespace;
+            namespace = config.namespace;
           };
           # modules/postgres.ts:395
           ${name} = {
@@ -566,7 +566,7 @@ let
             };
             availability = { restart = "on_failure"; max_restarts = 5; };
             shutdown = { signal = 2; };
-            namespace = lib.mkDefault config.namespace;
+            namespace = config.namespace;
           };
         };
       };
@@ -574,7 +574,10 @@ let
 in
 {
   options.services.postgres = lib.mkOption {
-    type = lib.types.attrsOf (lib.types.submoduleWith { modules = [ instanceModule ]; });
+    type = lib.types.attrsOf (lib.types.submoduleWith {
+      specialArgs = { inherit pkgs; };
+      modules = [ instanceModule ];
+    });
     default = { };
     description = "[PostgreSQL](https://www.postgresql.org/) database server, one cluster per instance. The `<name>-init` process creates the cluster on first start and applies `ensureDatabases` / `ensureUsers` on every start; `<name>` runs the server.";
   };
@@ -582,7 +585,13 @@ in
     settings.processes =
       lib.mkMerge
         (lib.mapAttrsToList
-          (_: instance: lib.mkIf instance.enable instance.outputs.settings.processes)
+          (_: instance:
+            lib.mkIf
+              instance.enable
+              (lib.mapAttrsRecursiveCond
+                (value: !(lib.isDerivation value))
+                (_: lib.mkDefault)
+                instance.outputs.settings.processes))
           config.services.postgres);
   };
 }

@@ -116,7 +116,7 @@ let
               depends_on = lib.mapAttrs' (node2: _: lib.nameValuePair "${name}-${node2}" {
                 condition = "process_healthy";
               }) config.nodes;
-              namespace = lib.mkDefault config.namespace;
+              namespace = config.namespace;
             };
           }
           // lib.mapAttrs'
@@ -167,7 +167,7 @@ let
                 shutdown = {
                   command = "${redisCliArg} -h ${hostArg} -p ${toString nodeCfg.port} shutdown nosave";
                 };
-                namespace = lib.mkDefault config.namespace;
+                namespace = config.namespace;
               })
             config.nodes;
       };
@@ -175,7 +175,10 @@ let
 in
 {
   options.services.redis-cluster = lib.mkOption {
-    type = lib.types.attrsOf (lib.types.submoduleWith { modules = [ instanceModule ]; });
+    type = lib.types.attrsOf (lib.types.submoduleWith {
+      specialArgs = { inherit pkgs; };
+      modules = [ instanceModule ];
+    });
     default = { };
     description = "A [Redis Cluster](https://redis.io/docs/latest/operate/oss_and_stack/management/scaling/): one server per node; `<name>-cluster-create` joins them into a cluster once, with `replicas` replicas per master (six nodes: 3 masters, 3 replicas).";
   };
@@ -183,7 +186,13 @@ in
     settings.processes =
       lib.mkMerge
         (lib.mapAttrsToList
-          (_: instance: lib.mkIf instance.enable instance.outputs.settings.processes)
+          (_: instance:
+            lib.mkIf
+              instance.enable
+              (lib.mapAttrsRecursiveCond
+                (value: !(lib.isDerivation value))
+                (_: lib.mkDefault)
+                instance.outputs.settings.processes))
           config.services.redis-cluster);
   };
 }

@@ -130,7 +130,7 @@ let
               failure_threshold = 30;
             };
             availability = { restart = "on_failure"; max_restarts = 5; };
-            namespace = lib.mkDefault config.namespace;
+            namespace = config.namespace;
           };
         };
       };
@@ -138,7 +138,10 @@ let
 in
 {
   options.services.redis = lib.mkOption {
-    type = lib.types.attrsOf (lib.types.submoduleWith { modules = [ instanceModule ]; });
+    type = lib.types.attrsOf (lib.types.submoduleWith {
+      specialArgs = { inherit pkgs; };
+      modules = [ instanceModule ];
+    });
     default = { };
     description = "[Redis](https://redis.io/) in-memory data store, one server per instance.";
   };
@@ -146,7 +149,13 @@ in
     settings.processes =
       lib.mkMerge
         (lib.mapAttrsToList
-          (_: instance: lib.mkIf instance.enable instance.outputs.settings.processes)
+          (_: instance:
+            lib.mkIf
+              instance.enable
+              (lib.mapAttrsRecursiveCond
+                (value: !(lib.isDerivation value))
+                (_: lib.mkDefault)
+                instance.outputs.settings.processes))
           config.services.redis);
   };
 }

@@ -37,6 +37,7 @@ import {
   nInt,
   nLambda,
   nLib,
+  nNot,
   nSelect,
   nStr,
   nVar,
@@ -149,7 +150,7 @@ function processBody(p: ProcessDecl | ProcessExtension, ownNamespace: boolean): 
   if (pc.is_daemon !== undefined) b.push(nBind("is_daemon", nBool(pc.is_daemon)));
   if (pc.disabled !== undefined) b.push(nBind("disabled", lower(pc.disabled)));
   if (pc.namespace !== undefined) b.push(nBind("namespace", lower(pc.namespace)));
-  else if (ownNamespace) b.push(nBind("namespace", nApply(nLib("mkDefault"), nSelect(nVar("config"), "namespace"))));
+  else if (ownNamespace) b.push(nBind("namespace", nSelect(nVar("config"), "namespace")));
   return nAttrs(b);
 }
 
@@ -220,6 +221,22 @@ export const processCompose: Backend = {
     ),
   ],
   instanceConfig: (items, guard, comment) => [nBind(["settings", "processes"], instanceProcesses(items, guard, comment))],
-  topConfig: (forEnabled) => [nBind(["settings", "processes"], forEnabled((instance) => nSelect(instance, "outputs", "settings", "processes")))],
+  // Every setting a module chooses is a default, field by field (`lib.mkDefault` on each
+  // leaf, derivations left whole): a user's `settings.processes.<name>.availability.max_restarts = 10;`
+  // overrides that one field without `mkForce`, and attribute sets (`depends_on`,
+  // `environment`) still merge with the user's entries.
+  topConfig: (forEnabled) => [
+    nBind(
+      ["settings", "processes"],
+      forEnabled((instance) =>
+        nApply(
+          nLib("mapAttrsRecursiveCond"),
+          nLambda({ kind: "ident", name: "value" }, nNot(nApply(nLib("isDerivation"), nVar("value")))),
+          nLambda({ kind: "ident", name: "_" }, nLib("mkDefault")),
+          nSelect(instance, "outputs", "settings", "processes"),
+        ),
+      ),
+    ),
+  ],
   testProcess: (proc) => nBind(["settings", "processes", "test"], processBody(proc, false)),
 };

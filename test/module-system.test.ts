@@ -1,0 +1,67 @@
+/**
+ * Module-system behaviour a Nix user expects: instance definitions in every form
+ * services-flake accepts (functions of `{ pkgs, name, config, lib, ... }`), and
+ * process settings a module chooses overridden field by field from the user's
+ * `settings.processes.<name>` without `mkForce`, lists and attribute sets merging.
+ */
+import { join } from "node:path";
+import { beforeAll, describe, expect, it } from "vitest";
+import { evalProcessComposeFull, nixAvailable, nixPath, type ProcessComposeEval, repoRoot, upstreamSeeded, upstreamSkipReason } from "./support/nix";
+
+const seeded = nixAvailable() && upstreamSeeded();
+if (nixAvailable() && !seeded) console.warn(`[nix eval] module system skipped: ${upstreamSkipReason}`);
+
+describe.skipIf(!seeded)("[nix eval] module system: instance definition forms and overrides", () => {
+  let ev: ProcessComposeEval;
+  const procs = () => ev.settings.processes ?? {};
+  beforeAll(() => {
+    ev = evalProcessComposeFull(`[
+      ${nixPath(join(repoRoot, "generated", "default.nix"))}
+      {
+        services.postgres."db" = { pkgs, name, config, lib, ... }: {
+          enable = true;
+          package = pkgs.postgresql;
+          port = 5500;
+          dataDir = "./state/\${name}";
+          initialDatabases = lib.mkIf config.enable [ { name = "app"; } ];
+        };
+        services.redis."r1" = { name, ... }: { imports = [ { enable = true; } ]; port = 6400; };
+        services.postgres-with-replica."pr" = { enable = true; port = 5600; replicaPort = 5601; };
+
+        settings.processes."r1" = {
+          availability.max_restarts = 10;
+          readiness_probe.period_seconds = 7;
+          environment.FOO = "bar";
+        };
+        settings.processes."db".depends_on."r1".condition = "process_healthy";
+        settings.processes."db".shutdown.timeout_seconds = 20;
+        settings.processes."pg-basebackup-pr".availability.restart = "always";
+        settings.processes."pr-replica".environment.ROLE = "replica";
+      }
+    ]`);
+  });
+
+  it("accepts instances written as functions of { pkgs, name, config, lib, ... } and with imports", () => {
+    expect(Object.keys(procs())).toEqual(expect.arrayContaining(["db", "db-init", "r1", "pr", "pr-replica", "pg-basebackup-pr"]));
+    expect(procs()["db"]!.namespace).toBe("postgres.db");
+  });
+
+  it("overrides one field of a restart policy and a probe, keeping the module's other fields", () => {
+    expect(procs()["r1"]!.availability).toMatchObject({ restart: "on_failure", max_restarts: 10 });
+    expect(procs()["r1"]!.readiness_probe).toMatchObject({ period_seconds: 7, failure_threshold: 30, initial_delay_seconds: 0 });
+    expect((procs()["r1"]!.readiness_probe as { exec: { command: string } }).exec.command).toContain("redis-cli");
+  });
+
+  it("merges the user's environment and depends_on entries with the module's", () => {
+    expect(procs()["r1"]!.environment).toEqual(["FOO=bar"]);
+    expect(procs()["db"]!.depends_on).toEqual({ "db-init": { condition: "process_completed_successfully" }, r1: { condition: "process_healthy" } });
+    expect(procs()["db"]!.shutdown).toMatchObject({ signal: 2, timeout_seconds: 20 });
+  });
+
+  it("overrides the processes of a composite service and of the instances it composes", () => {
+    expect(procs()["pg-basebackup-pr"]!.availability).toMatchObject({ restart: "always" });
+    expect(procs()["pg-basebackup-pr"]!.depends_on).toEqual({ pr: { condition: "process_healthy" } });
+    expect(procs()["pr-replica"]!.environment).toEqual(["ROLE=replica"]);
+    expect(procs()["pr-replica"]!.availability).toMatchObject({ restart: "on_failure", max_restarts: 5 });
+  });
+});
