@@ -1,29 +1,47 @@
 /**
- * `pnpm build-modules [--check] [--no-typecheck]`
+ * `pnpm build-modules [--check] [--no-typecheck] [--watch]`
  *
  * Regenerates `generated/` from `modules/`. With `--check`, writes nothing and
- * exits 1 when `generated/` differs from what the compiler emits.
+ * exits 1 when `generated/` differs from what the compiler emits. With `--watch`,
+ * builds once and then again whenever `modules/`, `dsl/` or `nix/` change.
  */
+import { type ChildProcess, spawn } from "node:child_process";
+import { type Dirent, existsSync, type FSWatcher, lstatSync, readdirSync, watch as fsWatch } from "node:fs";
 import { performance } from "node:perf_hooks";
 import { parseArgs } from "node:util";
 import { fileURLToPath } from "node:url";
-import { dirname, join, resolve } from "node:path";
+import { dirname, join, relative, resolve } from "node:path";
 import { DefinitionError } from "../dsl";
 import { BuildError, compileAll, diffGenerated, findModules, findTests, typecheck, writeGenerated } from "./build";
 
-const usage = `usage: pnpm build-modules [--check] [--no-typecheck] [--root DIR]
+const usage = `usage: pnpm build-modules [--check] [--no-typecheck] [--watch] [--root DIR]
 
   --check         compare generated/ with the compiler's output; write nothing; exit 1 if they differ
   --no-typecheck  skip the TypeScript type check of modules/ (faster; the tests still run it)
+  --watch         build, then rebuild whenever modules/, dsl/ or nix/ change (one line per rebuild;
+                  a failing build is reported and watching goes on); Ctrl-C stops
   --root DIR      project directory holding modules/ and generated/ (default: this checkout)
 `;
+
+/** The folders whose files a build reads. */
+const WATCHED = ["modules", "dsl", "nix"] as const;
+
+/** Quiet time after the last change before a rebuild starts. */
+const DEBOUNCE_MS = 150;
+
+const log = (line: string) => process.stderr.write(`${line}\n`);
 
 async function main(): Promise<number> {
   let args;
   try {
     args = parseArgs({
-      options: { check: { type: "boolean", default: false }, "no-typecheck": { type: "boolean", default: false },
-        root: { type: "string" }, help: { type: "boolean", short: "h" } },
+      options: {
+        check: { type: "boolean", default: false },
+        "no-typecheck": { type: "boolean", default: false },
+        watch: { type: "boolean", default: false },
+        root: { type: "string" },
+        help: { type: "boolean", short: "h" },
+      },
       strict: true,
     }).values;
   } catch (e) {
@@ -34,19 +52,29 @@ async function main(): Promise<number> {
     process.stdout.write(usage);
     return 0;
   }
+  if (args.watch && args.check) {
+    process.stderr.write(`--watch and --check exclude each other\n\n${usage}`);
+    return 2;
+  }
   const root = resolve(args.root ?? join(dirname(fileURLToPath(import.meta.url)), ".."));
-  const log = (line: string) => process.stderr.write(`${line}\n`);
+  const typecheckModules = !args["no-typecheck"];
+  if (args.watch) return watch(root, typecheckModules);
+  return build(root, { check: args.check ?? false, typecheck: typecheckModules });
+}
+
+/** One build, as `pnpm build-modules` does it: 0 when done, 1 on an invalid definition or a stale `generated/` (with `check`). */
+async function build(root: string, opts: { check: boolean; typecheck: boolean }): Promise<number> {
   const t0 = performance.now();
   try {
     const modules = [...(await findModules(root)), ...(await findTests(root))];
-    if (!args["no-typecheck"]) {
+    if (opts.typecheck) {
       log(`type-checking ${modules.length} modules…`);
       await typecheck(root, modules);
     }
     log("lowering services…");
     const files = await compileAll(root, log);
     const ms = Math.round(performance.now() - t0);
-    if (args.check) {
+    if (opts.check) {
       const diff = await diffGenerated(root, files);
       if (diff.length > 0) {
         log(`generated/ is out of date (${diff.length} file${diff.length === 1 ? "" : "s"}):`);
@@ -68,6 +96,203 @@ async function main(): Promise<number> {
     }
     throw e;
   }
+}
+
+/**
+ * Watches the folder `dir` of `root` and every folder below it (one non-recursive
+ * watch per folder, so that a file replaced by a rename, as editors and `sed -i`
+ * save, keeps being watched), calling `onChange` with the changed path relative to
+ * `root` (folders with a trailing `/`). Folders created later are watched too.
+ * Symbolic links inside are not followed; `dir` itself may be one.
+ */
+function watchTree(
+  root: string,
+  dir: string,
+  onChange: (path: string) => void,
+  onError: (e: Error) => void,
+): { close(): void } {
+  const watchers = new Map<string, FSWatcher>();
+  const add = (path: string) => {
+    if (watchers.has(path)) return;
+    let w: FSWatcher;
+    try {
+      w = fsWatch(path, (_event, filename) => {
+        const name = filename?.toString();
+        const changed = name === undefined ? path : join(path, name);
+        let isDir = name === undefined;
+        if (name !== undefined) {
+          try {
+            isDir = lstatSync(changed).isDirectory();
+          } catch {
+            // Removed: so is the watch of a removed folder.
+            for (const [p, pw] of watchers)
+              if (p === changed || p.startsWith(`${changed}/`)) (pw.close(), watchers.delete(p));
+          }
+        }
+        if (isDir && name !== undefined) add(changed);
+        onChange(`${relative(root, changed)}${isDir ? "/" : ""}`);
+      });
+    } catch (e) {
+      if (path === join(root, dir)) onError(e as Error);
+      return;
+    }
+    w.on("error", (e) => {
+      if (path === join(root, dir)) onError(e);
+      else (w.close(), watchers.delete(path));
+    });
+    watchers.set(path, w);
+    let entries: Dirent[] = [];
+    try {
+      entries = readdirSync(path, { withFileTypes: true });
+    } catch {
+      // Gone already.
+    }
+    for (const e of entries) if (e.isDirectory()) add(join(path, e.name));
+  };
+  add(join(root, dir));
+  return {
+    close: () => {
+      for (const w of watchers.values()) w.close();
+      watchers.clear();
+    },
+  };
+}
+
+/** `HH:MM:SS`, local time. */
+const timestamp = () => new Date().toTimeString().slice(0, 8);
+
+/** What a rebuild's output says, on one line (a type check's diagnostics each on a line below). */
+function rebuildResult(
+  code: number | null,
+  signal: NodeJS.Signals | null,
+  stderr: string,
+  ms: number,
+  changed: readonly string[],
+): string {
+  const what =
+    changed.length === 0
+      ? ""
+      : changed.length === 1
+        ? ` (${changed[0]})`
+        : ` (${changed[0]} and ${changed.length - 1} more)`;
+  if (code === 0) return `rebuilt in ${ms} ms${what}`;
+  const lines = stderr.split("\n");
+  const start = lines.findIndex((l) => l.startsWith("error: "));
+  if (start >= 0)
+    return lines
+      .slice(start)
+      .filter((l) => l !== "" && l !== "generated/ was not changed.")
+      .join("\n");
+  return `build failed (${signal ?? `exit code ${code}`})${what}:\n${stderr.trimEnd()}`;
+}
+
+/**
+ * `--watch`: builds once here, then rebuilds on every change to `modules/`, `dsl/`
+ * or `nix/` (debounced), each time in a fresh process — Node caches the ES
+ * modules a build imports, so a rebuild in this process would see the old ones.
+ * Builds never overlap: changes during one start another when it ends. Resolves
+ * (with 0) on SIGINT or SIGTERM, after the build under way, if any, has finished.
+ */
+async function watch(root: string, typecheckModules: boolean): Promise<number> {
+  try {
+    await build(root, { check: false, typecheck: typecheckModules });
+  } catch (e) {
+    log(`error: ${(e as Error).stack ?? String(e)}`);
+  }
+
+  // The same program in a fresh node with the same loader (tsx's, in process.execArgv):
+  // `tsx compiler/cli.ts --root <root> [--no-typecheck]`.
+  const childArgs = [
+    ...process.execArgv,
+    fileURLToPath(import.meta.url),
+    "--root",
+    root,
+    ...(typecheckModules ? [] : ["--no-typecheck"]),
+  ];
+  const pending = new Set<string>();
+  let timer: NodeJS.Timeout | undefined;
+  let running: ChildProcess | undefined;
+  let stopping = false;
+  let exitCode = 0;
+  let finish: (code: number) => void = () => {};
+  const done = new Promise<number>((r) => (finish = r));
+
+  const rebuild = () => {
+    timer = undefined;
+    if (running || stopping || pending.size === 0) return;
+    const changed = [...pending].sort();
+    pending.clear();
+    const t0 = performance.now();
+    let stderr = "";
+    // Its own process group: a Ctrl-C reaches only this process, which lets the
+    // build finish writing generated/ before exiting.
+    const child = spawn(process.execPath, childArgs, {
+      cwd: process.cwd(),
+      stdio: ["ignore", "pipe", "pipe"],
+      detached: true,
+    });
+    running = child;
+    child.stdout!.on("data", (d: Buffer) => (stderr += d.toString()));
+    child.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
+    child.on("error", (e) => (stderr += `${e.message}\n`));
+    child.on("close", (code, signal) => {
+      running = undefined;
+      if (stopping) return finish(exitCode);
+      log(`[${timestamp()}] ${rebuildResult(code, signal, stderr, Math.round(performance.now() - t0), changed)}`);
+      if (pending.size > 0) schedule();
+    });
+  };
+  const schedule = () => {
+    if (stopping) return;
+    if (timer) clearTimeout(timer);
+    timer = setTimeout(rebuild, DEBOUNCE_MS);
+  };
+
+  const trees: { close(): void }[] = [];
+  const stop = (code: number) => {
+    if (timer) clearTimeout(timer);
+    for (const t of trees) t.close();
+    if (!stopping) {
+      stopping = true;
+      exitCode = code;
+      if (running) log("stopping after the build under way…");
+    } else if (running?.pid !== undefined) {
+      try {
+        process.kill(-running.pid, "SIGTERM"); // a second Ctrl-C: do not wait
+      } catch {
+        // It has just ended.
+      }
+    }
+    if (!running) finish(code);
+  };
+  for (const dir of WATCHED) {
+    if (!existsSync(join(root, dir))) continue;
+    trees.push(
+      watchTree(
+        root,
+        dir,
+        (path) => {
+          // Editors' swap and backup files are not sources; a new folder may hold some.
+          if (/\.(ts|mts|cts|json)$/.test(path) || path.endsWith("/")) {
+            pending.add(path);
+            schedule();
+          }
+        },
+        (e) => {
+          log(`error: cannot watch ${dir}/: ${e.message}`);
+          stop(1);
+        },
+      ),
+    );
+  }
+  const onSignal = () => stop(0);
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+  log(`[${timestamp()}] watching ${WATCHED.map((d) => `${d}/`).join(", ")} for changes (Ctrl-C to stop)`);
+  const code = await done;
+  process.off("SIGINT", onSignal);
+  process.off("SIGTERM", onSignal);
+  return code;
 }
 
 process.exitCode = await main();

@@ -10,6 +10,7 @@
 import {
   type AnyPart,
   type AnyService,
+  type Assertion,
   BACKEND_PRIMITIVE,
   builtinOptions,
   configRef,
@@ -252,6 +253,10 @@ export function lowerService(svc: AnyService, opts: LowerOptions = {}): LoweredS
     ...fromParts<InstanceDecl>("instances"),
     ...(svc.instances ? guard(svc, "instances", () => svc.instances!(ctx)) : []),
   ];
+  const assertions: Assertion[] = [
+    ...svc.parts.flatMap((part: AnyPart) => (part.assertions ? guard(svc, `part ${part.name}: assertions`, () => [...part.assertions!(ctx)], part.location) : [])),
+    ...(svc.assertions ? guard(svc, "assertions", () => [...svc.assertions!(ctx)]) : []),
+  ];
   checkProcesses(items.filter((p): p is ProcessDecl => p.kind === "process"), svc);
   checkDependencies(svc, items, itemsOf);
 
@@ -291,7 +296,15 @@ export function lowerService(svc: AnyService, opts: LowerOptions = {}): LoweredS
   ];
 
   currentDefaultCtx = defaultCtx;
-  const outputsConfig: Binding[] = backend.instanceConfig(items, (at, f) => guard(svc, "process", f, at.location), comment);
+  // Assertions guard what the instance contributes: forcing its processes checks them.
+  const checked = (value: NixNode): NixNode =>
+    assertions.reduceRight(
+      (inner, a) => nApply(nLib("throwIfNot"), lower(a.assertion), nStr(`services.${svc.name}."`, nVar("name"), '": ', ...messageParts(a.message)), inner),
+      value,
+    );
+  const outputsConfig: Binding[] = backend
+    .instanceConfig(items, (at, f) => guard(svc, "process", f, at.location), comment)
+    .map((b) => (b.kind === "attr" ? { ...b, value: checked(b.value) } : b));
   for (const dep of dependencies) {
     outputsConfig.push(
       nBind(
@@ -362,6 +375,11 @@ export function lowerService(svc: AnyService, opts: LowerOptions = {}): LoweredS
     derived,
     instance: { lets: shared.lets, body: shared.body, fixed: outerNames(instanceBody, lets) },
   };
+}
+
+function messageParts(m: unknown): (string | NixNode)[] {
+  const n = lower(m);
+  return n.kind === "string" ? n.parts : [n];
 }
 
 function withScriptOrigin(n: NixNode, origin: SourceLocation | undefined): NixNode {

@@ -161,6 +161,7 @@ export type FieldsOf<T> = [T] extends [Opaque]
  */
 export type Ref<T> = Expr<T> & FieldsOf<T>;
 
+/** Whether `v` is an expression handle (an {@link Expr}, from any loaded copy of dsl/). */
 export function isExpr(v: unknown): v is Expr<unknown> {
   return typeof v === "object" && v !== null && (v as Record<symbol, unknown>)[EXPR_BRAND] === true;
 }
@@ -514,6 +515,21 @@ export const and = (...xs: Val<boolean>[]): Expr<boolean> =>
 /** `a || b || …`. */
 export const or = (...xs: Val<boolean>[]): Expr<boolean> =>
   expr(xs.map(lower).reduce((l, r) => nBinop("||", l, r)), "bool");
+
+/** How many elements a list has, or attributes an attribute set (`builtins.length`, of `builtins.attrNames`). */
+export function count(x: Expr<readonly unknown[] | Readonly<Record<string, unknown>>>): Expr<number> {
+  const b = (f: string) => nSelect(nVar("builtins"), f);
+  if (x.kind === "list") return expr(nApply(b("length"), x.node), "int");
+  if (x.kind === "attrs") return expr(nApply(b("length"), nApply(b("attrNames"), x.node)), "int");
+  throw new TypeError(`count(): expected a list or attribute set, got a ${x.kind}`);
+}
+
+/** `a >= b` (numbers). */
+export const gte = (a: Val<number>, b: Val<number>): Expr<boolean> => expr(nBinop(">=", lower(a), lower(b)), "bool");
+/** `a * b` (numbers). */
+export const times = (a: Val<number>, b: Val<number>): Expr<number> => expr(nBinop("*", lower(a), lower(b)), "int");
+/** `a + b` (numbers). */
+export const plus = (a: Val<number>, b: Val<number>): Expr<number> => expr(nBinop("+", lower(a), lower(b)), "int");
 
 /** Whether a list, string or attribute set has something in it: `x != [ ]` (`""`, `{ }`). */
 export function nonEmpty(x: Expr<readonly unknown[] | string | Readonly<Record<string, unknown>>>): Expr<boolean> {

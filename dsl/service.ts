@@ -124,6 +124,14 @@ export interface ServiceContext<S extends Shape> {
   ): ConfigRef<S2 & D2 & typeof builtinOptions>;
 }
 
+/** An invariant of an instance, checked by Nix at evaluation (see `ServiceDefinition.assertions`). */
+export interface Assertion {
+  /** Holds for a valid instance. */
+  readonly assertion: Val<boolean>;
+  /** What is wrong and how to fix it, naming the option(s). */
+  readonly message: Val<string>;
+}
+
 /** What a service (or a part) declares for each enabled instance. */
 export type ProcessItem = ProcessDecl | ProcessFamily | ProcessExtension;
 
@@ -149,6 +157,13 @@ export interface ServiceDefinition<S extends Shape, D extends Shape, P extends r
   readonly processes?: (ctx: ServiceContext<S & D & PartOptions<P>>) => readonly ProcessItem[];
   /** Instances of other services an enabled instance declares (composition). */
   readonly instances?: (ctx: ServiceContext<S & D & PartOptions<P>>) => readonly InstanceDecl[];
+  /**
+   * Invariants Nix checks when an enabled instance is evaluated (process-compose-flake
+   * has no `assertions` option, so they lower to `lib.throwIfNot`): a failed one stops
+   * evaluation with `services.<service>."<instance>": <message>`. Say which option is wrong.
+   * @example assertions: ({ cfg }) => [{ assertion: nonEmpty(cfg.schemas), message: "schemas is empty: …" }]
+   */
+  readonly assertions?: (ctx: ServiceContext<S & D & PartOptions<P>>) => readonly Assertion[];
   /** A usage example for docs (Nix source of the instance's settings). */
   readonly example?: string;
 }
@@ -166,11 +181,13 @@ export interface Service<S extends Shape = Shape, D extends Shape = Shape> {
   readonly derived?: (ctx: ServiceContext<Shape>) => Shape;
   readonly processes?: (ctx: ServiceContext<Shape>) => readonly ProcessItem[];
   readonly instances?: (ctx: ServiceContext<Shape>) => readonly InstanceDecl[];
+  readonly assertions?: (ctx: ServiceContext<Shape>) => readonly Assertion[];
   readonly location: SourceLocation | undefined;
   /** Type-level only: the options and derived options of an instance. */
   readonly __shape?: { options: S; derived: D };
 }
 
+/** A service of any options (what the compiler and `instance()` take). */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type AnyService = Service<any, any>;
 
@@ -205,6 +222,7 @@ export interface PartDefinition<S extends Shape, D extends Shape, R extends Shap
   readonly derived?: (ctx: ServiceContext<S & R>) => D;
   readonly processes?: (ctx: ServiceContext<S & R & D>) => readonly ProcessItem[];
   readonly instances?: (ctx: ServiceContext<S & R & D>) => readonly InstanceDecl[];
+  readonly assertions?: (ctx: ServiceContext<S & R & D>) => readonly Assertion[];
 }
 
 /** A defined part (see {@link definePart}). */
@@ -215,6 +233,7 @@ export interface Part<S extends Shape = Shape, D extends Shape = Shape, R extend
   readonly __types?: { readonly options: S; readonly derived: D };
 }
 
+/** A part of any options (what `parts: [...]` takes). */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type AnyPart = Part<any, any, any>;
 

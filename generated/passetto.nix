@@ -105,9 +105,6 @@ let
         "RESET ROLE;\n"
         (if config.initialScript != null then "${config.initialScript}\n" else "")
       ]);
-      textArg =
-        lib.escapeShellArg
-          "error: services.passetto.${name}.schemas is empty, but passetto needs its schema (service/pgsql/create_schema.sql in its source). Set it, then remove ${rootConfig.services.postgres."${name}-db".dataDir}: the database was created without it.";
     in
     {
       options = {
@@ -141,7 +138,7 @@ let
           type = lib.types.listOf lib.types.path;
           example =
             lib.literalExpression "[ \"\${inputs.passetto}/service/pgsql/create_schema.sql\" ]";
-          description = "SQL files applied in order, as the role `passetto`, to the database `passetto` when it is created. passetto's own is `service/pgsql/create_schema.sql` in its source (the package does not ship it). Required: with none, `<name>` stops at its start with an error saying so.";
+          description = "SQL files applied in order, as the role `passetto`, to the database `passetto` when it is created. passetto's own is `service/pgsql/create_schema.sql` in its source (the package does not ship it). Required: with none, evaluation stops with an error saying so.";
         };
         # modules/parts/private-database.ts:131
         initialScript = lib.mkOption {
@@ -179,7 +176,7 @@ let
           default = { };
           description = "A web UI for passetto's database.";
         };
-        # modules/passetto.ts:47
+        # modules/passetto.ts:46
         package =
           lib.mkPackageOption
             pkgs
@@ -187,19 +184,19 @@ let
             {
               extraDescription = "Provides `passetto-init` and `passetto-server` (built with the PostgreSQL backend).";
             };
-        # modules/passetto.ts:50
+        # modules/passetto.ts:49
         port = lib.mkOption {
           type = lib.types.port;
           default = 8012;
           description = "The TCP port passetto-server listens on (its `PORT`; passetto's default is 8012).";
         };
-        # modules/passetto.ts:54
+        # modules/passetto.ts:53
         masterPassword = lib.mkOption {
           type = lib.types.str;
           default = "1";
           description = "passetto's master password (`MASTER_PASSWORD`, and `passetto-init`'s first argument). It must open the master key in the database: passetto's create_schema.sql inserts one, which the seed configuration opened with the default. Development only: it ends up in the Nix store.";
         };
-        # modules/passetto.ts:60
+        # modules/passetto.ts:59
         keys = lib.mkOption {
           type = lib.types.int;
           default = 3;
@@ -232,72 +229,73 @@ let
       };
       config.outputs = {
         settings.processes =
-          {
-            # modules/passetto.ts:69
-            ${name} = {
-              command = pkgs.writeShellApplication {
-                name = "start-passetto";
-                runtimeInputs = [ config.package ];
-                excludeShellChecks = [ "SC1003" "SC1110" "SC1111" "SC1112" "SC2016" ];
-                text = ''
-                  # An undefined list option is [] (lib's emptyValue) and the DSL has no assertions: say it here.
-                  schemas_given=${lib.escapeShellArg (if config.schemas != [ ] then "1" else "0")}
-                  if [[ $schemas_given == 0 ]]; then
-                    echo ${textArg} >&2
-                    exit 1
-                  fi
-                  state=${runtimePath config.dataDir}
-                  mkdir -p "$state"
-                  # passetto-init adds keys each time it runs: only on the first start.
-                  if [[ ! -f "$state/keys-initialised" ]]; then
-                    echo "initialising passetto's key storage with ${toString config.keys} keys"
-                    passetto-init "$MASTER_PASSWORD" ${toString config.keys}
-                    touch "$state/keys-initialised"
-                  fi
-                  exec passetto-server
-                '';
-              };
-              depends_on = { "${name}-db".condition = "process_healthy"; };
-              readiness_probe = {
-                http_get = { host = "127.0.0.1"; port = config.port; path = "/status"; };
-                initial_delay_seconds = 0;
-                period_seconds = 1;
-                timeout_seconds = 2;
-                success_threshold = 1;
-                failure_threshold = 30;
-              };
-              availability = { restart = "on_failure"; max_restarts = 5; };
-              environment = {
-                PASSETTO_PG_BACKEND_CONN_STRING = config.connectionString;
-                MASTER_PASSWORD = config.masterPassword;
-                PORT = "${toString config.port}";
-              };
-              namespace = config.namespace;
-            };
-          }
-          // lib.optionalAttrs config.pgweb.enable {
-            # modules/parts/pgweb.ts:39
-            "${name}-pgweb" = {
-              command = pkgs.writeShellApplication {
-                name = "start-pgweb";
-                runtimeInputs = [ config.pgweb.package ];
-                excludeShellChecks = [ "SC1003" "SC1110" "SC1111" "SC1112" "SC2016" ];
-                text = "exec pgweb --bind=127.0.0.1 --listen=${toString config.pgweb.port} --skip-open";
-              };
-              depends_on = { "${name}-db".condition = "process_healthy"; };
-              readiness_probe = {
-                http_get = { host = "127.0.0.1"; port = config.pgweb.port; path = "/"; };
-                initial_delay_seconds = 0;
-                period_seconds = 1;
-                timeout_seconds = 2;
-                success_threshold = 1;
-                failure_threshold = 30;
-              };
-              availability = { restart = "on_failure"; max_restarts = 5; };
-              environment = { PGWEB_DATABASE_URL = "${config.connectionString}?sslmode=disable"; };
-              namespace = config.namespace;
-            };
-          };
+          lib.throwIfNot
+            (config.schemas != [ ])
+            "services.passetto.\"${name}\": schemas is empty, but passetto needs its schema (service/pgsql/create_schema.sql in its source): set schemas."
+            (
+              {
+                # modules/passetto.ts:76
+                ${name} = {
+                  command = pkgs.writeShellApplication {
+                    name = "start-passetto";
+                    runtimeInputs = [ config.package ];
+                    excludeShellChecks = [ "SC1003" "SC1110" "SC1111" "SC1112" "SC2016" ];
+                    text = ''
+                      state=${runtimePath config.dataDir}
+                      mkdir -p "$state"
+                      # passetto-init adds keys each time it runs: only on the first start.
+                      if [[ ! -f "$state/keys-initialised" ]]; then
+                        echo "initialising passetto's key storage with ${toString config.keys} keys"
+                        passetto-init "$MASTER_PASSWORD" ${toString config.keys}
+                        touch "$state/keys-initialised"
+                      fi
+                      exec passetto-server
+                    '';
+                  };
+                  depends_on = { "${name}-db".condition = "process_healthy"; };
+                  readiness_probe = {
+                    http_get = { host = "127.0.0.1"; port = config.port; path = "/status"; };
+                    initial_delay_seconds = 0;
+                    period_seconds = 1;
+                    timeout_seconds = 2;
+                    success_threshold = 1;
+                    failure_threshold = 30;
+                  };
+                  availability = { restart = "on_failure"; max_restarts = 5; };
+                  environment = {
+                    PASSETTO_PG_BACKEND_CONN_STRING = config.connectionString;
+                    MASTER_PASSWORD = config.masterPassword;
+                    PORT = "${toString config.port}";
+                  };
+                  namespace = config.namespace;
+                };
+              }
+              // lib.optionalAttrs config.pgweb.enable {
+                # modules/parts/pgweb.ts:39
+                "${name}-pgweb" = {
+                  command = pkgs.writeShellApplication {
+                    name = "start-pgweb";
+                    runtimeInputs = [ config.pgweb.package ];
+                    excludeShellChecks = [ "SC1003" "SC1110" "SC1111" "SC1112" "SC2016" ];
+                    text = "exec pgweb --bind=127.0.0.1 --listen=${toString config.pgweb.port} --skip-open";
+                  };
+                  depends_on = { "${name}-db".condition = "process_healthy"; };
+                  readiness_probe = {
+                    http_get = { host = "127.0.0.1"; port = config.pgweb.port; path = "/"; };
+                    initial_delay_seconds = 0;
+                    period_seconds = 1;
+                    timeout_seconds = 2;
+                    success_threshold = 1;
+                    failure_threshold = 30;
+                  };
+                  availability = { restart = "on_failure"; max_restarts = 5; };
+                  environment = {
+                    PGWEB_DATABASE_URL = "${config.connectionString}?sslmode=disable";
+                  };
+                  namespace = config.namespace;
+                };
+              }
+            );
         services.postgres = {
           "${name}-db" = {
             imports = [ config.extraDbSettings ];

@@ -218,22 +218,22 @@ let
           defaultText = lib.literalExpression "\"postgres.\${name}\"";
           description = "The process-compose namespace the instance's processes are grouped under.";
         };
-        # modules/postgres.ts:119
-        package = lib.mkPackageOption pkgs "postgresql" { };
         # modules/postgres.ts:120
+        package = lib.mkPackageOption pkgs "postgresql" { };
+        # modules/postgres.ts:121
         extensions = lib.mkOption {
           type = lib.types.nullOr (lib.types.functionTo (lib.types.listOf lib.types.package));
           default = null;
           example = lib.literalExpression "extensions: [ extensions.pg_cron extensions.postgis ]";
           description = "Extensions to add, as a function of `package.pkgs` (the package's `withPackages`).";
         };
-        # modules/postgres.ts:125
+        # modules/postgres.ts:126
         socketDir = lib.mkOption {
           type = lib.types.str;
           default = "";
           description = "Directory of the Unix-domain socket. Empty: no Unix socket, TCP/IP only (see [unix_socket_directories](https://www.postgresql.org/docs/current/runtime-config-connection.html#GUC-UNIX-SOCKET-DIRECTORIES)).";
         };
-        # modules/postgres.ts:131
+        # modules/postgres.ts:132
         hbaConf = lib.mkOption {
           type = lib.types.listOf (lib.types.submodule {
             options = {
@@ -271,39 +271,39 @@ let
           ];
           description = "Entries added to `pg_hba.conf` after the defaults (trust for local connections and loopback TCP). See [pg_hba.conf](https://www.postgresql.org/docs/current/auth-pg-hba-conf.html).";
         };
-        # modules/postgres.ts:138
+        # modules/postgres.ts:139
         listen_addresses = lib.mkOption {
           type = lib.types.str;
           default = "127.0.0.1";
           example = "127.0.0.1";
           description = "Addresses the server listens on (`listen_addresses`).";
         };
-        # modules/postgres.ts:139
+        # modules/postgres.ts:140
         port = lib.mkOption {
           type = lib.types.port;
           default = 5432;
           description = "The TCP port to accept connections on.";
         };
-        # modules/postgres.ts:140
+        # modules/postgres.ts:141
         superuser = lib.mkOption {
           type = lib.types.nullOr lib.types.str;
           default = null;
           description = "Name of the superuser `initdb` creates; `null` means the user running it (`$USER`).";
         };
-        # modules/postgres.ts:141
+        # modules/postgres.ts:142
         createDatabase = lib.mkOption {
           type = lib.types.bool;
           default = true;
           description = "On first start, create a database named like the superuser. Only applies when `initialDatabases` is empty.";
         };
-        # modules/postgres.ts:145
+        # modules/postgres.ts:146
         initdbArgs = lib.mkOption {
           type = lib.types.listOf lib.types.lines;
           default = [ "--locale=C" "--encoding=UTF8" ];
           example = [ "--data-checksums" "--allow-group-access" ];
           description = "Arguments passed to `initdb` when the data directory is created, one argument per element.";
         };
-        # modules/postgres.ts:150
+        # modules/postgres.ts:151
         settings = lib.mkOption {
           type = lib.types.attrsOf (lib.types.oneOf [
             lib.types.bool
@@ -315,7 +315,7 @@ let
           example = { log_connections = true; log_statement = "all"; shared_buffers = "128MB"; };
           description = "`postgresql.conf` settings, over the defaults (`listen_addresses`, `port`, `unix_socket_directories`, `hba_file`). Strings are single-quoted with quotes and backslashes escaped; booleans become `on`/`off`.";
         };
-        # modules/postgres.ts:157
+        # modules/postgres.ts:158
         initialDatabases = lib.mkOption {
           type = lib.types.listOf (lib.types.submodule {
             options = {
@@ -336,7 +336,7 @@ let
               "[ { name = \"app\"; schemas = [ ./schema ./seed.sql ]; } { name = \"scratch\"; } ]";
           description = "Databases created on first start, each with its schemas applied in order.";
         };
-        # modules/postgres.ts:171
+        # modules/postgres.ts:172
         initialScript = lib.mkOption {
           type = lib.types.submodule {
             options = {
@@ -355,14 +355,14 @@ let
           default = { };
           description = "SQL run once, when the cluster is created.";
         };
-        # modules/postgres.ts:178
+        # modules/postgres.ts:179
         ensureDatabases = lib.mkOption {
           type = lib.types.listOf lib.types.str;
           default = [ ];
           example = [ "app" "analytics" ];
           description = "Databases created on every start if missing (as NixOS's `services.postgresql.ensureDatabases`).";
         };
-        # modules/postgres.ts:183
+        # modules/postgres.ts:184
         ensureUsers = lib.mkOption {
           type = lib.types.listOf (lib.types.submodule {
             options = {
@@ -426,7 +426,7 @@ let
               "[ { name = \"app\"; ensureDBOwnership = true; ensureClauses.createdb = true; } ]";
           description = "Roles created and altered on every start if needed (as NixOS's `services.postgresql.ensureUsers`).";
         };
-        # modules/postgres.ts:217
+        # modules/postgres.ts:218
         connectionURI = lib.mkOption {
           type = lib.types.functionTo lib.types.str;
           default = {
@@ -439,7 +439,7 @@ let
           readOnly = true;
           description = "A function from `{ dbName }` to a [connection URI](https://www.postgresql.org/docs/current/libpq-connect.html#LIBPQ-CONNSTRING-URIS) for the database.";
         };
-        # modules/postgres.ts:223
+        # modules/postgres.ts:224
         hbaConfFile = lib.mkOption {
           type = lib.types.package;
           default = hbaConfFile;
@@ -448,7 +448,7 @@ let
           internal = true;
           description = "The generated `pg_hba.conf`.";
         };
-        # modules/postgres.ts:229
+        # modules/postgres.ts:230
         defaultSettings = lib.mkOption {
           type = lib.types.attrsOf (lib.types.oneOf [
             lib.types.bool
@@ -476,8 +476,10 @@ let
         };
       };
       config.outputs = {
-        settings.processes = {
-          # modules/postgres.ts:392
+        settings.processes = lib.throwIfNot (
+          config.port != 0
+        ) "services.postgres.\"${name}\": port is 0: PostgreSQL needs a TCP port (1-65535), which also names its Unix socket." {
+          # modules/postgres.ts:401
           "${name}-init" = {
             command = pkgs.writeShellApplication {
               name = "setup-postgres";
@@ -535,7 +537,7 @@ let
             };
             namespace = config.namespace;
           };
-          # modules/postgres.ts:395
+          # modules/postgres.ts:404
           ${name} = {
             command = pkgs.writeShellApplication {
               name = "start-postgres";

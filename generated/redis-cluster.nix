@@ -7,7 +7,9 @@ let
     let
       hostArg = lib.escapeShellArg host;
       redisCliArg = lib.escapeShellArg (lib.getExe' config.package "redis-cli");
+      nodeCount = builtins.length (builtins.attrNames config.nodes);
       host = if config.bind != null then config.bind else "127.0.0.1";
+      nodesNeeded = 3 * (config.replicas + 1);
       escapeShellArgs =
         lib.escapeShellArgs
           (lib.mapAttrsToList (name1: node1: "${host}:${toString node1.port}") config.nodes);
@@ -27,9 +29,9 @@ let
           defaultText = lib.literalExpression "\"redis-cluster.\${name}\"";
           description = "The process-compose namespace the instance's processes are grouped under.";
         };
-        # modules/redis-cluster.ts:43
+        # modules/redis-cluster.ts:47
         package = lib.mkPackageOption pkgs "redis" { };
-        # modules/redis-cluster.ts:44
+        # modules/redis-cluster.ts:48
         nodes = lib.mkOption {
           type = lib.types.attrsOf (lib.types.submodule {
             options = {
@@ -54,20 +56,20 @@ let
           };
           description = "The cluster's nodes, by name: each runs as the process `<name>-<node>`.";
         };
-        # modules/redis-cluster.ts:58
+        # modules/redis-cluster.ts:62
         bind = lib.mkOption {
           type = lib.types.nullOr lib.types.str;
           default = "127.0.0.1";
           example = "127.0.0.1";
           description = "The IP interface every node binds to. `null` means all interfaces.";
         };
-        # modules/redis-cluster.ts:63
+        # modules/redis-cluster.ts:67
         timeout = lib.mkOption {
           type = lib.types.int;
           default = 2000;
           description = "`cluster-node-timeout`, in milliseconds: after it a node is considered failing and a replica of a failed master takes over.";
         };
-        # modules/redis-cluster.ts:67
+        # modules/redis-cluster.ts:71
         replicas = lib.mkOption {
           type = lib.types.int;
           default = 1;
@@ -84,92 +86,97 @@ let
       };
       config.outputs = {
         settings.processes =
-          {
-            # modules/redis-cluster.ts:125
-            "${name}-cluster-create" = {
-              command = pkgs.writeShellApplication {
-                name = "redis-cluster-create";
-                runtimeInputs = [ config.package pkgs.gnugrep pkgs.coreutils ];
-                excludeShellChecks = [ "SC1003" "SC1110" "SC1111" "SC1112" "SC2016" ];
-                text = ''
-                  hosts=(${escapeShellArgs})
-                  first=''${hosts[0]}
-                  info() { redis-cli -h "''${first%:*}" -p "''${first##*:}" cluster info; }
-                  # Nodes keep their slots in nodes-<port>.conf (in dataDir): a cluster made by an
-                  # earlier run comes back with every slot assigned, and is left as it is.
-                  if info | grep -q '^cluster_slots_assigned:16384'; then
-                    echo "redis cluster already created"
-                  else
-                    redis-cli --cluster create "''${hosts[@]}" --cluster-replicas ${toString config.replicas} --cluster-yes
-                  fi
-                  # Wait until every slot is served (at most 30 s).
-                  for _ in $(seq 1 60); do
-                    if info | grep -q '^cluster_state:ok'; then
-                      exit 0
-                    fi
-                    sleep 0.5
-                  done
-                  echo "the cluster did not reach cluster_state:ok" >&2
-                  exit 1
-                '';
-              };
-              depends_on = lib.mapAttrs' (node2: _: lib.nameValuePair "${name}-${node2}" {
-                condition = "process_healthy";
-              }) config.nodes;
-              namespace = config.namespace;
-            };
-          }
-          // lib.mapAttrs'
-            (node3: nodeCfg:
-              let
-                writeTextArg = lib.escapeShellArg (pkgs.writeText "redis.conf" (lib.concatStrings [
-                  "port ${toString nodeCfg.port}\n"
-                  "cluster-enabled yes\n"
-                  "cluster-config-file nodes-${toString nodeCfg.port}.conf\n"
-                  "cluster-node-timeout ${toString config.timeout}\n"
-                  "appendonly yes\n"
-                  "appendfilename \"appendonly-${toString nodeCfg.port}.aof\"\n"
-                  "dbfilename \"dump-${toString nodeCfg.port}.rdb\"\n"
-                  (if config.bind != null then "bind ${config.bind}\n" else "")
-                  nodeCfg.extraConfig
-                  "\n"
-                ]));
-                readinessCheck = "${redisCliArg} -h ${hostArg} -p ${toString nodeCfg.port} ping | ${lib.escapeShellArg (lib.getExe' pkgs.gnugrep "grep")} -qx PONG";
-              in
-              lib.nameValuePair "${name}-${node3}" {
-                command = pkgs.writeShellApplication {
-                  name = "start-redis-cluster-node";
-                  runtimeInputs = [ pkgs.coreutils config.package ];
-                  excludeShellChecks = [ "SC1003" "SC1110" "SC1111" "SC1112" "SC2016" ];
-                  text = ''
-                    data=${runtimePath config.dataDir}
-                    mkdir -p -- "$data"
-                    exec redis-server ${writeTextArg} --dir "$data"
-                  '';
-                };
-                readiness_probe = {
-                  exec = {
-                    command = ''
-                      for _ in $(${lib.escapeShellArg (lib.getExe' pkgs.coreutils "seq")} 60); do
-                        ${readinessCheck} >/dev/null 2>&1 && exit 0
-                        ${lib.escapeShellArg (lib.getExe' pkgs.coreutils "sleep")} 0.05
+          lib.throwIfNot
+            (nodeCount >= nodesNeeded)
+            "services.redis-cluster.\"${name}\": nodes has ${toString nodeCount} nodes, but a cluster needs at least 3 masters with ${toString config.replicas} replicas each: ${toString nodesNeeded} nodes."
+            (
+              {
+                # modules/redis-cluster.ts:140
+                "${name}-cluster-create" = {
+                  command = pkgs.writeShellApplication {
+                    name = "redis-cluster-create";
+                    runtimeInputs = [ config.package pkgs.gnugrep pkgs.coreutils ];
+                    excludeShellChecks = [ "SC1003" "SC1110" "SC1111" "SC1112" "SC2016" ];
+                    text = ''
+                      hosts=(${escapeShellArgs})
+                      first=''${hosts[0]}
+                      info() { redis-cli -h "''${first%:*}" -p "''${first##*:}" cluster info; }
+                      # Nodes keep their slots in nodes-<port>.conf (in dataDir): a cluster made by an
+                      # earlier run comes back with every slot assigned, and is left as it is.
+                      if info | grep -q '^cluster_slots_assigned:16384'; then
+                        echo "redis cluster already created"
+                      else
+                        redis-cli --cluster create "''${hosts[@]}" --cluster-replicas ${toString config.replicas} --cluster-yes
+                      fi
+                      # Wait until every slot is served (at most 30 s).
+                      for _ in $(seq 1 60); do
+                        if info | grep -q '^cluster_state:ok'; then
+                          exit 0
+                        fi
+                        sleep 0.5
                       done
+                      echo "the cluster did not reach cluster_state:ok" >&2
                       exit 1
                     '';
                   };
-                  initial_delay_seconds = 0;
-                  period_seconds = 1;
-                  timeout_seconds = 5;
-                  success_threshold = 1;
-                  failure_threshold = 30;
+                  depends_on = lib.mapAttrs' (node2: _: lib.nameValuePair "${name}-${node2}" {
+                    condition = "process_healthy";
+                  }) config.nodes;
+                  namespace = config.namespace;
                 };
-                availability = { restart = "on_failure"; max_restarts = 5; };
-                shutdown = {
-                  command = "${redisCliArg} -h ${hostArg} -p ${toString nodeCfg.port} shutdown nosave";
-                };
-                namespace = config.namespace;
-              })
-            config.nodes;
+              }
+              // lib.mapAttrs'
+                (node3: nodeCfg:
+                  let
+                    writeTextArg = lib.escapeShellArg (pkgs.writeText "redis.conf" (lib.concatStrings [
+                      "port ${toString nodeCfg.port}\n"
+                      "cluster-enabled yes\n"
+                      "cluster-config-file nodes-${toString nodeCfg.port}.conf\n"
+                      "cluster-node-timeout ${toString config.timeout}\n"
+                      "appendonly yes\n"
+                      "appendfilename \"appendonly-${toString nodeCfg.port}.aof\"\n"
+                      "dbfilename \"dump-${toString nodeCfg.port}.rdb\"\n"
+                      (if config.bind != null then "bind ${config.bind}\n" else "")
+                      nodeCfg.extraConfig
+                      "\n"
+                    ]));
+                    readinessCheck = "${redisCliArg} -h ${hostArg} -p ${toString nodeCfg.port} ping | ${lib.escapeShellArg (lib.getExe' pkgs.gnugrep "grep")} -qx PONG";
+                  in
+                  lib.nameValuePair "${name}-${node3}" {
+                    command = pkgs.writeShellApplication {
+                      name = "start-redis-cluster-node";
+                      runtimeInputs = [ pkgs.coreutils config.package ];
+                      excludeShellChecks = [ "SC1003" "SC1110" "SC1111" "SC1112" "SC2016" ];
+                      text = ''
+                        data=${runtimePath config.dataDir}
+                        mkdir -p -- "$data"
+                        exec redis-server ${writeTextArg} --dir "$data"
+                      '';
+                    };
+                    readiness_probe = {
+                      exec = {
+                        command = ''
+                          for _ in $(${lib.escapeShellArg (lib.getExe' pkgs.coreutils "seq")} 60); do
+                            ${readinessCheck} >/dev/null 2>&1 && exit 0
+                            ${lib.escapeShellArg (lib.getExe' pkgs.coreutils "sleep")} 0.05
+                          done
+                          exit 1
+                        '';
+                      };
+                      initial_delay_seconds = 0;
+                      period_seconds = 1;
+                      timeout_seconds = 5;
+                      success_threshold = 1;
+                      failure_threshold = 30;
+                    };
+                    availability = { restart = "on_failure"; max_restarts = 5; };
+                    shutdown = {
+                      command = "${redisCliArg} -h ${hostArg} -p ${toString nodeCfg.port} shutdown nosave";
+                    };
+                    namespace = config.namespace;
+                  })
+                config.nodes
+            );
       };
     };
 in

@@ -9,8 +9,7 @@
  * `modules/notes-app.ts` uses too; its run-tier stack (test/stacks/notes-app.nix)
  * exercises them for real.
  */
-import { cond, defineService, nonEmpty, process, runtimePath, s, script, sh, t } from "../dsl";
-import postgres from "./postgres";
+import { defineService, nonEmpty, process, runtimePath, s, script, sh, t } from "../dsl";
 import { pgweb } from "./parts/pgweb";
 import { privateDatabase, privateDbName } from "./parts/private-database";
 
@@ -39,7 +38,7 @@ export default defineService({
       description:
         "SQL files applied in order, as the role `passetto`, to the database `passetto` when it is created. " +
         "passetto's own is `service/pgsql/create_schema.sql` in its source (the package does not ship it). " +
-        "Required: with none, `<name>` stops at its start with an error saying so.",
+        "Required: with none, evaluation stops with an error saying so.",
     }),
     pgweb("passetto"),
   ],
@@ -65,18 +64,20 @@ export default defineService({
     }),
   },
 
-  processes: ({ name, cfg, instanceOf }) => [
+  // An undefined list option is [] (lib's emptyValue): say what is missing before anything starts.
+  assertions: ({ cfg }) => [
+    {
+      assertion: nonEmpty(cfg.schemas),
+      message: "schemas is empty, but passetto needs its schema (service/pgsql/create_schema.sql in its source): set schemas.",
+    },
+  ],
+
+  processes: ({ name, cfg }) => [
     process(name, {
       command: script({
         name: "start-passetto",
         runtimeInputs: [cfg.package],
         text: sh`
-          # An undefined list option is [] (lib's emptyValue) and the DSL has no assertions: say it here.
-          schemas_given=${cond(nonEmpty(cfg.schemas), "1", "0")}
-          if [[ $schemas_given == 0 ]]; then
-            echo ${s`error: services.passetto.${name}.schemas is empty, but passetto needs its schema (service/pgsql/create_schema.sql in its source). Set it, then remove ${instanceOf(postgres, privateDbName(name)).dataDir}: the database was created without it.`} >&2
-            exit 1
-          fi
           state=${runtimePath(cfg.dataDir)}
           mkdir -p "$state"
           # passetto-init adds keys each time it runs: only on the first start.

@@ -24,6 +24,7 @@ import {
   mapList,
   matches,
   named,
+  neq,
   nix,
   nonEmpty,
   notNull,
@@ -239,6 +240,14 @@ export default defineService({
       }),
     };
   },
+
+  assertions: ({ cfg }) => [
+    {
+      // PostgreSQL takes port 0 as "no port" and then cannot be reached (nor probed) over TCP.
+      assertion: neq(cfg.port, 0),
+      message: "port is 0: PostgreSQL needs a TCP port (1-65535), which also names its Unix socket.",
+    },
+  ],
 
   processes: ({ name, cfg, pkgs, let: bind }) => {
     // With extensions, the server package is package.withPackages extensions (as services-flake does).

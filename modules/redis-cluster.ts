@@ -6,6 +6,10 @@
  * Cluster tutorial: https://redis.io/docs/latest/operate/oss_and_stack/management/scaling/
  */
 import {
+  count,
+  gte,
+  plus,
+  times,
   concatStrings,
   cond,
   defineService,
@@ -65,6 +69,17 @@ export default defineService({
       description: "`cluster-node-timeout`, in milliseconds: after it a node is considered failing and a replica of a failed master takes over.",
     }),
     replicas: t.int({ default: 1, description: "Replicas per master (`--cluster-replicas`)." }),
+  },
+  // redis-cli --cluster create needs at least 3 masters, each with `replicas` replicas.
+  assertions: ({ cfg }) => {
+    const nodeCount = named("nodeCount", count(cfg.nodes));
+    const needed = named("nodesNeeded", times(3, plus(cfg.replicas, 1)));
+    return [
+      {
+        assertion: gte(nodeCount, needed),
+        message: s`nodes has ${nodeCount} nodes, but a cluster needs at least 3 masters with ${cfg.replicas} replicas each: ${needed} nodes.`,
+      },
+    ];
   },
   processes: ({ name, cfg, pkgs }) => {
     const host = named("host", orElse(cfg.bind, "127.0.0.1"));

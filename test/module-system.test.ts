@@ -65,3 +65,22 @@ describe.skipIf(!seeded)("[nix eval] module system: instance definition forms an
     expect(procs()["pr-replica"]!.availability).toMatchObject({ restart: "on_failure", max_restarts: 5 });
   });
 });
+
+describe.skipIf(!seeded)("[nix eval] module system: assertions stop evaluation naming the instance and the option", () => {
+  const evalWith = (config: string) => () =>
+    evalProcessComposeFull(`[ ${nixPath(join(repoRoot, "generated", "default.nix"))} { ${config} } ]`);
+
+  it("redis-cluster: fewer nodes than 3 masters with their replicas", () => {
+    expect(evalWith(`services.redis-cluster."c" = { enable = true; nodes = { a.port = 21001; b.port = 21002; c.port = 21003; }; };`)).toThrow(
+      /services\.redis-cluster\."c": nodes has 3 nodes, but a cluster needs at least 3 masters with 1 replicas each: 6 nodes\./,
+    );
+  });
+
+  it("postgres: port 0", () => {
+    expect(evalWith(`services.postgres."p" = { enable = true; port = 0; };`)).toThrow(/services\.postgres\."p": port is 0: PostgreSQL needs a TCP port/);
+  });
+
+  it("a disabled instance is not checked", () => {
+    expect(evalWith(`services.postgres."p".port = 0; services.redis."r".enable = true;`)).not.toThrow();
+  });
+});
