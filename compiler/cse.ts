@@ -20,7 +20,7 @@ const isNamed = (n: NixNode): boolean => typeof (n as { hint?: unknown }).hint =
 /** Names bound outside the instance module, usable from its `let`. */
 const OUTER = new Set(["lib", "pkgs", "builtins", "toString", "map", "true", "false", "null", "rootConfig", "sqlLiteral", "sqlIdentifier"]);
 /** Names that make an expression instance-dependent. */
-const INSTANCE = new Set(["config", "name", "pkgs", "rootConfig"]);
+const INSTANCE = new Set(["config", "name", "options", "pkgs", "rootConfig"]);
 
 interface Info {
   readonly key: string;

@@ -53,6 +53,9 @@ import {
   nLet,
   nLib,
   nList,
+  nBinop,
+  nNot,
+  nPath,
   nPattern,
   nSelect,
   nStr,
@@ -290,27 +293,64 @@ export function lowerService(svc: AnyService, opts: LowerOptions = {}): LoweredS
         nBind("description", nStr(builtinOptions.namespace.meta.description ?? "")),
       ]),
     ),
+    nBind(
+      "declaredBy",
+      mkOption([
+        nBind("type", nApply(nLib("types", "listOf"), nLib("types", "str"))),
+        nBind("default", nList([])),
+        nBind("internal", nBool(true)),
+        nBind("description", nStr("The composite instances that declare this one (they set it), for the collision check.")),
+      ]),
+    ),
     ...Object.entries(options).map(([k, o]) => withComment(nBind(k, lowerOption(o, k)), comment(o.location))),
     ...Object.entries(derived).map(([k, o]) => withComment(nBind(k, lowerOption(o, k)), comment(o.location))),
     nBind("outputs", nAttrs(outputsOptions)),
   ];
 
   currentDefaultCtx = defaultCtx;
+  // An instance a composite declares must not also be one the user declares: their
+  // definitions would merge silently. The user's are those from files outside generated/.
+  const ownEnables: NixNode = {
+    ...nApply(
+      nSelect(nVar("builtins"), "filter"),
+      nLambda({ kind: "ident", name: "def" }, nNot(nApply(nLib("hasPrefix"), nApply(nVar("toString"), nPath("./.")), nSelect(nVar("def"), "file")))),
+      nSelect(nVar("options"), "enable", "definitionsWithLocations"),
+    ),
+    hint: "userEnableDefinitions",
+  };
+  const notDeclaredTwice = (value: NixNode): NixNode =>
+    nApply(
+      nLib("throwIf"),
+      { ...nBinop("&&", nBinop("!=", nSelect(nVar("config"), "declaredBy"), nList([])), nBinop("!=", ownEnables, nList([]))), hint: "declaredTwice" },
+      {
+        ...nStr(
+        `services.${svc.name}."`,
+        nVar("name"),
+        '" is declared by ',
+        nApply(nLib("concatStringsSep"), nStr(" and "), nSelect(nVar("config"), "declaredBy")),
+        ", and defined as an instance of its own in ",
+        nApply(nLib("concatMapStringsSep"), nStr(", "), nLambda({ kind: "ident", name: "def" }, nSelect(nVar("def"), "file")), ownEnables),
+        ": the two would merge into one. Give your instance another name, or configure this one through the service that declares it.",
+        ),
+        hint: "declaredTwiceMessage",
+      },
+      value,
+    );
   // Assertions guard what the instance contributes: forcing its processes checks them.
   const checked = (value: NixNode): NixNode =>
     assertions.reduceRight(
       (inner, a) => nApply(nLib("throwIfNot"), lower(a.assertion), nStr(`services.${svc.name}."`, nVar("name"), '": ', ...messageParts(a.message)), inner),
-      value,
+      notDeclaredTwice(value),
     );
   const outputsConfig: Binding[] = backend
-    .instanceConfig(items, (at, f) => guard(svc, "process", f, at.location), comment)
+    .instanceConfig(items, (at, f) => guard(svc, "process", f, at.location), comment, nStr(`services.${svc.name}."`, nVar("name"), '"'))
     .map((b) => (b.kind === "attr" ? { ...b, value: checked(b.value) } : b));
   for (const dep of dependencies) {
     outputsConfig.push(
       nBind(
         ["services", dep],
         nAttrs(
-          instances.filter((i) => i.service.name === dep).map((i) => guard(svc, "instance", () => lowerInstance(i), i.location)),
+          instances.filter((i) => i.service.name === dep).map((i) => guard(svc, "instance", () => lowerInstance(i, svc.name), i.location)),
         ),
       ),
     );
@@ -324,7 +364,7 @@ export function lowerService(svc: AnyService, opts: LowerOptions = {}): LoweredS
     instanceBody,
     new Set([...outerNames(instanceBody, lets), ...fixed]),
   );
-  const instanceModule = nLambda(nPattern(["config", "name"], true), nLet(shared.lets, shared.body));
+  const instanceModule = nLambda(nPattern(["config", "name", "options"], true), nLet(shared.lets, shared.body));
 
   const forEnabled = (of: (instance: NixNode) => NixNode) =>
     nApply(
@@ -342,7 +382,7 @@ export function lowerService(svc: AnyService, opts: LowerOptions = {}): LoweredS
   ];
 
   const body = nAttrs([
-    ...(dependencies.length > 0 ? [nBind("imports", nList(dependencies.map((d) => ({ kind: "path", value: `./${d}.nix` }) as NixNode)))] : []),
+    nBind("imports", nList(["internal", ...dependencies].map((d) => ({ kind: "path", value: `./${d}.nix` }) as NixNode))),
     nBind(
       ["options", "services", svc.name],
       mkOption([
@@ -442,8 +482,10 @@ function checkProcesses(processes: readonly ProcessDecl[], svc: AnyService): voi
   }
 }
 
-function lowerInstance(i: InstanceDecl): Binding {
+/** An instance declaration's definitions; `by`: the declaring composite service, recorded in `declaredBy`. */
+function lowerInstance(i: InstanceDecl, by?: string): Binding {
   const bindings: Binding[] = [];
+  if (by !== undefined) bindings.push(nBind("declaredBy", nList([nStr(`services.${by}."`, nVar("name"), '"')])));
   if (i.imports.length > 0) bindings.push(nBind("imports", nList(i.imports.map((m) => m.node))));
   const known = { ...builtinOptions, ...serviceOptions(i.service) };
   for (const [k, v] of Object.entries(i.config)) {

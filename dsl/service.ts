@@ -42,7 +42,7 @@ export const builtinOptions = {
 } satisfies Shape;
 
 /** Names a module may not use for its own options. */
-export const reservedOptionNames = new Set([...Object.keys(builtinOptions), "outputs"]);
+export const reservedOptionNames = new Set([...Object.keys(builtinOptions), "outputs", "declaredBy"]);
 
 /** Handles on an instance's configured option values: `cfg.port`, `cfg.initialScript.before`. */
 export type ConfigRef<S extends Shape> = { readonly [K in keyof S]: Ref<Infer<S[K]>> };

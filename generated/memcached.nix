@@ -3,14 +3,54 @@
 { config, lib, pkgs, ... }:
 let
   runtimePath = path: "\"$(${lib.escapeShellArg (lib.getExe' pkgs.coreutils "realpath")} -m -- ${lib.escapeShellArg path})\"";
-  instanceModule = { config, name, ... }:
+  instanceModule = { config, name, options, ... }:
     let
+      processes = {
+        # modules/memcached.ts:39
+        ${name} = {
+          command = pkgs.writeShellApplication {
+            name = "start-memcached";
+            runtimeInputs = [ config.package pkgs.coreutils ];
+            excludeShellChecks = [ "SC1003" "SC1110" "SC1111" "SC1112" "SC2016" ];
+            text = ''
+              data=${runtimePath config.dataDir}
+              mkdir -p -- "$data"
+              cd -- "$data"
+              exec memcached --port=${toString config.port} ${value1} ${lib.escapeShellArgs config.startArgs}
+            '';
+          };
+          readiness_probe = {
+            exec = {
+              command = ''
+                for _ in $(${lib.escapeShellArg (lib.getExe' pkgs.coreutils "seq")} 60); do
+                  ${readinessCheck} >/dev/null 2>&1 && exit 0
+                  ${lib.escapeShellArg (lib.getExe' pkgs.coreutils "sleep")} 0.05
+                done
+                exit 1
+              '';
+            };
+            initial_delay_seconds = 0;
+            period_seconds = 1;
+            timeout_seconds = 5;
+            success_threshold = 1;
+            failure_threshold = 30;
+          };
+          availability = { restart = "on_failure"; max_restarts = 5; };
+          namespace = config.namespace;
+        };
+      };
+      declaredTwiceMessage = "services.memcached.\"${name}\" is declared by ${lib.concatStringsSep " and " config.declaredBy}, and defined as an instance of its own in ${lib.concatMapStringsSep ", " (def: def.file) userEnableDefinitions}: the two would merge into one. Give your instance another name, or configure this one through the service that declares it.";
+      declaredTwice = config.declaredBy != [ ] && userEnableDefinitions != [ ];
+      userEnableDefinitions =
+        builtins.filter
+          (def: !(lib.hasPrefix (toString ./.) def.file))
+          options.enable.definitionsWithLocations;
       readinessCheck = ''
         printf 'version''\r
         quit''\r
-        ' | ${lib.escapeShellArg (lib.getExe' pkgs.netcat "nc")} -q 1 ${value1} ${toString config.port} | ${lib.escapeShellArg (lib.getExe' pkgs.gnugrep "grep")} -q '^VERSION ''\''';
-      value1 = if config.bind != null then "${lib.escapeShellArg config.bind}" else "127.0.0.1";
-      value2 = if config.bind != null then "--listen=${lib.escapeShellArg config.bind}" else "";
+        ' | ${lib.escapeShellArg (lib.getExe' pkgs.netcat "nc")} -q 1 ${value2} ${toString config.port} | ${lib.escapeShellArg (lib.getExe' pkgs.gnugrep "grep")} -q '^VERSION ''\''';
+      value1 = if config.bind != null then "--listen=${lib.escapeShellArg config.bind}" else "";
+      value2 = if config.bind != null then "${lib.escapeShellArg config.bind}" else "127.0.0.1";
     in
     {
       options = {
@@ -26,6 +66,12 @@ let
           default = "memcached.${name}";
           defaultText = lib.literalExpression "\"memcached.\${name}\"";
           description = "The process-compose namespace the instance's processes are grouped under.";
+        };
+        declaredBy = lib.mkOption {
+          type = lib.types.listOf lib.types.str;
+          default = [ ];
+          internal = true;
+          description = "The composite instances that declare this one (they set it), for the collision check.";
         };
         # modules/memcached.ts:18
         package = lib.mkPackageOption pkgs "memcached" { };
@@ -50,6 +96,12 @@ let
           description = "Additional arguments passed to `memcached`, one argument per element, each quoted for the shell (services-flake joins them with spaces unquoted, so an element could split into several arguments).";
         };
         outputs = {
+          processOwners = lib.mkOption {
+            type = lib.types.attrsOf (lib.types.listOf lib.types.str);
+            internal = true;
+            readOnly = true;
+            description = "The processes this instance declares, each with the instance's path (for the collision check).";
+          };
           settings = lib.mkOption {
             type = lib.types.lazyAttrsOf lib.types.raw;
             internal = true;
@@ -59,44 +111,14 @@ let
         };
       };
       config.outputs = {
-        settings.processes = {
-          # modules/memcached.ts:39
-          ${name} = {
-            command = pkgs.writeShellApplication {
-              name = "start-memcached";
-              runtimeInputs = [ config.package pkgs.coreutils ];
-              excludeShellChecks = [ "SC1003" "SC1110" "SC1111" "SC1112" "SC2016" ];
-              text = ''
-                data=${runtimePath config.dataDir}
-                mkdir -p -- "$data"
-                cd -- "$data"
-                exec memcached --port=${toString config.port} ${value2} ${lib.escapeShellArgs config.startArgs}
-              '';
-            };
-            readiness_probe = {
-              exec = {
-                command = ''
-                  for _ in $(${lib.escapeShellArg (lib.getExe' pkgs.coreutils "seq")} 60); do
-                    ${readinessCheck} >/dev/null 2>&1 && exit 0
-                    ${lib.escapeShellArg (lib.getExe' pkgs.coreutils "sleep")} 0.05
-                  done
-                  exit 1
-                '';
-              };
-              initial_delay_seconds = 0;
-              period_seconds = 1;
-              timeout_seconds = 5;
-              success_threshold = 1;
-              failure_threshold = 30;
-            };
-            availability = { restart = "on_failure"; max_restarts = 5; };
-            namespace = config.namespace;
-          };
-        };
+        settings.processes = lib.throwIf declaredTwice declaredTwiceMessage processes;
+        processOwners = lib.throwIf declaredTwice declaredTwiceMessage (lib.genAttrs (builtins.attrNames
+          processes) (_: [ "services.memcached.\"${name}\"" ]));
       };
     };
 in
 {
+  imports = [ ./internal.nix ];
   options.services.memcached = lib.mkOption {
     type = lib.types.attrsOf (lib.types.submoduleWith {
       specialArgs = { inherit pkgs; };
@@ -106,6 +128,11 @@ in
     description = "[memcached](https://memcached.org/), an in-memory key-value cache, one server per instance.";
   };
   config = {
+    servicesTs.processOwners =
+      lib.mkMerge
+        (lib.mapAttrsToList
+          (_: instance: lib.mkIf instance.enable instance.outputs.processOwners)
+          config.services.memcached);
     settings.processes =
       lib.mkMerge
         (lib.mapAttrsToList

@@ -83,7 +83,7 @@ let
   rootConfig = config;
   sqlLiteral = s: "'${lib.replaceStrings [ "'" ] [ "''" ] s}'";
   sqlIdentifier = s: "\"${lib.replaceStrings [ "\"" ] [ "\"\"" ] s}\"";
-  instanceModule = { config, name, ... }:
+  instanceModule = { config, name, options, ... }:
     let
       dbHbaFile = pkgs.writeText "pg_hba.conf" (lib.concatStrings [
         ''
@@ -107,6 +107,58 @@ let
         "RESET ROLE;\n"
         (if config.initialScript != null then "${config.initialScript}\n" else "")
       ]);
+      processes =
+        {
+          # modules/notes-app.ts:51
+          ${name} = {
+            command = config.package;
+            depends_on = { "${name}-db".condition = "process_healthy"; };
+            readiness_probe = {
+              http_get = { host = "127.0.0.1"; port = config.port; path = "/status"; };
+              initial_delay_seconds = 0;
+              period_seconds = 1;
+              timeout_seconds = 2;
+              success_threshold = 1;
+              failure_threshold = 30;
+            };
+            availability = { restart = "on_failure"; max_restarts = 5; };
+            environment = {
+              DATABASE_URL = config.connectionString;
+              PORT = "${toString config.port}";
+              HOST = "127.0.0.1";
+            };
+            namespace = config.namespace;
+          };
+        }
+        // lib.optionalAttrs config.pgweb.enable {
+          # modules/parts/pgweb.ts:39
+          "${name}-pgweb" = {
+            command = pkgs.writeShellApplication {
+              name = "start-pgweb";
+              runtimeInputs = [ config.pgweb.package ];
+              excludeShellChecks = [ "SC1003" "SC1110" "SC1111" "SC1112" "SC2016" ];
+              text = "exec pgweb --bind=127.0.0.1 --listen=${toString config.pgweb.port} --skip-open";
+            };
+            depends_on = { "${name}-db".condition = "process_healthy"; };
+            readiness_probe = {
+              http_get = { host = "127.0.0.1"; port = config.pgweb.port; path = "/"; };
+              initial_delay_seconds = 0;
+              period_seconds = 1;
+              timeout_seconds = 2;
+              success_threshold = 1;
+              failure_threshold = 30;
+            };
+            availability = { restart = "on_failure"; max_restarts = 5; };
+            environment = { PGWEB_DATABASE_URL = "${config.connectionString}?sslmode=disable"; };
+            namespace = config.namespace;
+          };
+        };
+      declaredTwiceMessage = "services.notes-app.\"${name}\" is declared by ${lib.concatStringsSep " and " config.declaredBy}, and defined as an instance of its own in ${lib.concatMapStringsSep ", " (def: def.file) userEnableDefinitions}: the two would merge into one. Give your instance another name, or configure this one through the service that declares it.";
+      declaredTwice = config.declaredBy != [ ] && userEnableDefinitions != [ ];
+      userEnableDefinitions =
+        builtins.filter
+          (def: !(lib.hasPrefix (toString ./.) def.file))
+          options.enable.definitionsWithLocations;
     in
     {
       options = {
@@ -122,6 +174,12 @@ let
           default = "notes-app.${name}";
           defaultText = lib.literalExpression "\"notes-app.\${name}\"";
           description = "The process-compose namespace the instance's processes are grouped under.";
+        };
+        declaredBy = lib.mkOption {
+          type = lib.types.listOf lib.types.str;
+          default = [ ];
+          internal = true;
+          description = "The composite instances that declare this one (they set it), for the collision check.";
         };
         # modules/parts/private-database.ts:115
         dbPort = lib.mkOption {
@@ -199,6 +257,12 @@ let
           description = "The [libpq connection URI](https://www.postgresql.org/docs/current/libpq-connect.html#LIBPQ-CONNSTRING-URIS) notes-app connects with, password included.";
         };
         outputs = {
+          processOwners = lib.mkOption {
+            type = lib.types.attrsOf (lib.types.listOf lib.types.str);
+            internal = true;
+            readOnly = true;
+            description = "The processes this instance declares, each with the instance's path (for the collision check).";
+          };
           settings = lib.mkOption {
             type = lib.types.lazyAttrsOf lib.types.raw;
             internal = true;
@@ -214,54 +278,12 @@ let
         };
       };
       config.outputs = {
-        settings.processes =
-          {
-            # modules/notes-app.ts:51
-            ${name} = {
-              command = config.package;
-              depends_on = { "${name}-db".condition = "process_healthy"; };
-              readiness_probe = {
-                http_get = { host = "127.0.0.1"; port = config.port; path = "/status"; };
-                initial_delay_seconds = 0;
-                period_seconds = 1;
-                timeout_seconds = 2;
-                success_threshold = 1;
-                failure_threshold = 30;
-              };
-              availability = { restart = "on_failure"; max_restarts = 5; };
-              environment = {
-                DATABASE_URL = config.connectionString;
-                PORT = "${toString config.port}";
-                HOST = "127.0.0.1";
-              };
-              namespace = config.namespace;
-            };
-          }
-          // lib.optionalAttrs config.pgweb.enable {
-            # modules/parts/pgweb.ts:39
-            "${name}-pgweb" = {
-              command = pkgs.writeShellApplication {
-                name = "start-pgweb";
-                runtimeInputs = [ config.pgweb.package ];
-                excludeShellChecks = [ "SC1003" "SC1110" "SC1111" "SC1112" "SC2016" ];
-                text = "exec pgweb --bind=127.0.0.1 --listen=${toString config.pgweb.port} --skip-open";
-              };
-              depends_on = { "${name}-db".condition = "process_healthy"; };
-              readiness_probe = {
-                http_get = { host = "127.0.0.1"; port = config.pgweb.port; path = "/"; };
-                initial_delay_seconds = 0;
-                period_seconds = 1;
-                timeout_seconds = 2;
-                success_threshold = 1;
-                failure_threshold = 30;
-              };
-              availability = { restart = "on_failure"; max_restarts = 5; };
-              environment = { PGWEB_DATABASE_URL = "${config.connectionString}?sslmode=disable"; };
-              namespace = config.namespace;
-            };
-          };
+        settings.processes = lib.throwIf declaredTwice declaredTwiceMessage processes;
+        processOwners = lib.throwIf declaredTwice declaredTwiceMessage (lib.genAttrs (builtins.attrNames
+          processes) (_: [ "services.notes-app.\"${name}\"" ]));
         services.postgres = {
           "${name}-db" = {
+            declaredBy = [ "services.notes-app.\"${name}\"" ];
             imports = [ config.extraDbSettings ];
             enable = true;
             port = config.dbPort;
@@ -283,7 +305,7 @@ let
     };
 in
 {
-  imports = [ ./postgres.nix ];
+  imports = [ ./internal.nix ./postgres.nix ];
   options.services.notes-app = lib.mkOption {
     type = lib.types.attrsOf (lib.types.submoduleWith {
       specialArgs = { inherit pkgs; };
@@ -293,6 +315,11 @@ in
     description = "notes-app (`examples/notes-app` in services-ts), a small HTTP app keeping notes in a private PostgreSQL instance `services.postgres.\"<name>-db\"`. There the role `notes` (password `dbPassword`, scram-sha-256 on TCP; no trust) owns the database `notes`, created with the app's schema (and `schemas`) applied as that role. The process `<name>` runs the app, connected by `connectionString`; `<name>-pgweb` (with `pgweb.enable`) browses the database.";
   };
   config = {
+    servicesTs.processOwners =
+      lib.mkMerge
+        (lib.mapAttrsToList
+          (_: instance: lib.mkIf instance.enable instance.outputs.processOwners)
+          config.services.notes-app);
     settings.processes =
       lib.mkMerge
         (lib.mapAttrsToList

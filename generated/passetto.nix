@@ -84,7 +84,7 @@ let
   rootConfig = config;
   sqlLiteral = s: "'${lib.replaceStrings [ "'" ] [ "''" ] s}'";
   sqlIdentifier = s: "\"${lib.replaceStrings [ "\"" ] [ "\"\"" ] s}\"";
-  instanceModule = { config, name, ... }:
+  instanceModule = { config, name, options, ... }:
     let
       dbHbaFile = pkgs.writeText "pg_hba.conf" (lib.concatStrings [
         ''
@@ -105,6 +105,73 @@ let
         "RESET ROLE;\n"
         (if config.initialScript != null then "${config.initialScript}\n" else "")
       ]);
+      processes =
+        {
+          # modules/passetto.ts:76
+          ${name} = {
+            command = pkgs.writeShellApplication {
+              name = "start-passetto";
+              runtimeInputs = [ config.package ];
+              excludeShellChecks = [ "SC1003" "SC1110" "SC1111" "SC1112" "SC2016" ];
+              text = ''
+                state=${runtimePath config.dataDir}
+                mkdir -p "$state"
+                # passetto-init adds keys each time it runs: only on the first start.
+                if [[ ! -f "$state/keys-initialised" ]]; then
+                  echo "initialising passetto's key storage with ${toString config.keys} keys"
+                  passetto-init "$MASTER_PASSWORD" ${toString config.keys}
+                  touch "$state/keys-initialised"
+                fi
+                exec passetto-server
+              '';
+            };
+            depends_on = { "${name}-db".condition = "process_healthy"; };
+            readiness_probe = {
+              http_get = { host = "127.0.0.1"; port = config.port; path = "/status"; };
+              initial_delay_seconds = 0;
+              period_seconds = 1;
+              timeout_seconds = 2;
+              success_threshold = 1;
+              failure_threshold = 30;
+            };
+            availability = { restart = "on_failure"; max_restarts = 5; };
+            environment = {
+              PASSETTO_PG_BACKEND_CONN_STRING = config.connectionString;
+              MASTER_PASSWORD = config.masterPassword;
+              PORT = "${toString config.port}";
+            };
+            namespace = config.namespace;
+          };
+        }
+        // lib.optionalAttrs config.pgweb.enable {
+          # modules/parts/pgweb.ts:39
+          "${name}-pgweb" = {
+            command = pkgs.writeShellApplication {
+              name = "start-pgweb";
+              runtimeInputs = [ config.pgweb.package ];
+              excludeShellChecks = [ "SC1003" "SC1110" "SC1111" "SC1112" "SC2016" ];
+              text = "exec pgweb --bind=127.0.0.1 --listen=${toString config.pgweb.port} --skip-open";
+            };
+            depends_on = { "${name}-db".condition = "process_healthy"; };
+            readiness_probe = {
+              http_get = { host = "127.0.0.1"; port = config.pgweb.port; path = "/"; };
+              initial_delay_seconds = 0;
+              period_seconds = 1;
+              timeout_seconds = 2;
+              success_threshold = 1;
+              failure_threshold = 30;
+            };
+            availability = { restart = "on_failure"; max_restarts = 5; };
+            environment = { PGWEB_DATABASE_URL = "${config.connectionString}?sslmode=disable"; };
+            namespace = config.namespace;
+          };
+        };
+      declaredTwiceMessage = "services.passetto.\"${name}\" is declared by ${lib.concatStringsSep " and " config.declaredBy}, and defined as an instance of its own in ${lib.concatMapStringsSep ", " (def: def.file) userEnableDefinitions}: the two would merge into one. Give your instance another name, or configure this one through the service that declares it.";
+      declaredTwice = config.declaredBy != [ ] && userEnableDefinitions != [ ];
+      userEnableDefinitions =
+        builtins.filter
+          (def: !(lib.hasPrefix (toString ./.) def.file))
+          options.enable.definitionsWithLocations;
     in
     {
       options = {
@@ -120,6 +187,12 @@ let
           default = "passetto.${name}";
           defaultText = lib.literalExpression "\"passetto.\${name}\"";
           description = "The process-compose namespace the instance's processes are grouped under.";
+        };
+        declaredBy = lib.mkOption {
+          type = lib.types.listOf lib.types.str;
+          default = [ ];
+          internal = true;
+          description = "The composite instances that declare this one (they set it), for the collision check.";
         };
         # modules/parts/private-database.ts:115
         dbPort = lib.mkOption {
@@ -213,6 +286,12 @@ let
           description = "The [libpq connection URI](https://www.postgresql.org/docs/current/libpq-connect.html#LIBPQ-CONNSTRING-URIS) passetto connects with, password included.";
         };
         outputs = {
+          processOwners = lib.mkOption {
+            type = lib.types.attrsOf (lib.types.listOf lib.types.str);
+            internal = true;
+            readOnly = true;
+            description = "The processes this instance declares, each with the instance's path (for the collision check).";
+          };
           settings = lib.mkOption {
             type = lib.types.lazyAttrsOf lib.types.raw;
             internal = true;
@@ -232,72 +311,14 @@ let
           lib.throwIfNot
             (config.schemas != [ ])
             "services.passetto.\"${name}\": schemas is empty, but passetto needs its schema (service/pgsql/create_schema.sql in its source): set schemas."
-            (
-              {
-                # modules/passetto.ts:76
-                ${name} = {
-                  command = pkgs.writeShellApplication {
-                    name = "start-passetto";
-                    runtimeInputs = [ config.package ];
-                    excludeShellChecks = [ "SC1003" "SC1110" "SC1111" "SC1112" "SC2016" ];
-                    text = ''
-                      state=${runtimePath config.dataDir}
-                      mkdir -p "$state"
-                      # passetto-init adds keys each time it runs: only on the first start.
-                      if [[ ! -f "$state/keys-initialised" ]]; then
-                        echo "initialising passetto's key storage with ${toString config.keys} keys"
-                        passetto-init "$MASTER_PASSWORD" ${toString config.keys}
-                        touch "$state/keys-initialised"
-                      fi
-                      exec passetto-server
-                    '';
-                  };
-                  depends_on = { "${name}-db".condition = "process_healthy"; };
-                  readiness_probe = {
-                    http_get = { host = "127.0.0.1"; port = config.port; path = "/status"; };
-                    initial_delay_seconds = 0;
-                    period_seconds = 1;
-                    timeout_seconds = 2;
-                    success_threshold = 1;
-                    failure_threshold = 30;
-                  };
-                  availability = { restart = "on_failure"; max_restarts = 5; };
-                  environment = {
-                    PASSETTO_PG_BACKEND_CONN_STRING = config.connectionString;
-                    MASTER_PASSWORD = config.masterPassword;
-                    PORT = "${toString config.port}";
-                  };
-                  namespace = config.namespace;
-                };
-              }
-              // lib.optionalAttrs config.pgweb.enable {
-                # modules/parts/pgweb.ts:39
-                "${name}-pgweb" = {
-                  command = pkgs.writeShellApplication {
-                    name = "start-pgweb";
-                    runtimeInputs = [ config.pgweb.package ];
-                    excludeShellChecks = [ "SC1003" "SC1110" "SC1111" "SC1112" "SC2016" ];
-                    text = "exec pgweb --bind=127.0.0.1 --listen=${toString config.pgweb.port} --skip-open";
-                  };
-                  depends_on = { "${name}-db".condition = "process_healthy"; };
-                  readiness_probe = {
-                    http_get = { host = "127.0.0.1"; port = config.pgweb.port; path = "/"; };
-                    initial_delay_seconds = 0;
-                    period_seconds = 1;
-                    timeout_seconds = 2;
-                    success_threshold = 1;
-                    failure_threshold = 30;
-                  };
-                  availability = { restart = "on_failure"; max_restarts = 5; };
-                  environment = {
-                    PGWEB_DATABASE_URL = "${config.connectionString}?sslmode=disable";
-                  };
-                  namespace = config.namespace;
-                };
-              }
-            );
+            (lib.throwIf declaredTwice declaredTwiceMessage processes);
+        processOwners = lib.throwIfNot (
+          config.schemas != [ ]
+        ) "services.passetto.\"${name}\": schemas is empty, but passetto needs its schema (service/pgsql/create_schema.sql in its source): set schemas." (lib.throwIf declaredTwice declaredTwiceMessage (lib.genAttrs (builtins.attrNames
+          processes) (_: [ "services.passetto.\"${name}\"" ])));
         services.postgres = {
           "${name}-db" = {
+            declaredBy = [ "services.passetto.\"${name}\"" ];
             imports = [ config.extraDbSettings ];
             enable = true;
             port = config.dbPort;
@@ -319,7 +340,7 @@ let
     };
 in
 {
-  imports = [ ./postgres.nix ];
+  imports = [ ./internal.nix ./postgres.nix ];
   options.services.passetto = lib.mkOption {
     type = lib.types.attrsOf (lib.types.submoduleWith {
       specialArgs = { inherit pkgs; };
@@ -329,6 +350,11 @@ in
     description = "[passetto](https://github.com/juspay/passetto), an HTTP encryption service, with a private PostgreSQL instance `services.postgres.\"<name>-db\"`. There the role `passetto` (password `dbPassword`, scram-sha-256 on TCP; no trust) owns the database `passetto`, to which `schemas` are applied as that role on first start. The process `<name>` runs `passetto-init` once (on its first start) and then `passetto-server`, connected by `connectionString`; `<name>-pgweb` (with `pgweb.enable`) browses the database.";
   };
   config = {
+    servicesTs.processOwners =
+      lib.mkMerge
+        (lib.mapAttrsToList
+          (_: instance: lib.mkIf instance.enable instance.outputs.processOwners)
+          config.services.passetto);
     settings.processes =
       lib.mkMerge
         (lib.mapAttrsToList

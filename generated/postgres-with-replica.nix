@@ -5,8 +5,46 @@ let
   runtimePath = path: "\"$(${lib.escapeShellArg (lib.getExe' pkgs.coreutils "realpath")} -m -- ${lib.escapeShellArg path})\"";
   rootConfig = config;
   sqlLiteral = s: "'${lib.replaceStrings [ "'" ] [ "''" ] s}'";
-  instanceModule = { config, name, ... }:
+  instanceModule = { config, name, options, ... }:
     let
+      processes = {
+        # modules/postgres-with-replica.ts:97
+        "pg-basebackup-${name}" = {
+          command = pkgs.writeShellApplication {
+            name = "pg-basebackup";
+            runtimeInputs = [ config.package pkgs.coreutils ];
+            excludeShellChecks = [ "SC1003" "SC1110" "SC1111" "SC1112" "SC2016" ];
+            text = ''
+              REPLICA_DATA=${runtimePath rootConfig.services.postgres."${name}-replica".dataDir}
+              if [[ -f "$REPLICA_DATA/PG_VERSION" ]]; then
+                echo "$REPLICA_DATA already holds the replica; not cloning again"
+                exit 0
+              fi
+              if [[ -d "$REPLICA_DATA" && -n "$(ls -A "$REPLICA_DATA")" ]]; then
+                echo "error: $REPLICA_DATA is not empty but holds no cluster; move it away to clone again" >&2
+                exit 1
+              fi
+              mkdir -p "$(dirname "$REPLICA_DATA")"
+              connect=(-h ${valueArg} -p ${toString rootConfig.services.postgres.${name}.port} -U ${lib.escapeShellArg config.replicationUser})
+              slot_args=(--slot=${lib.escapeShellArg config.replicationSlot})
+              slots=$(psql -X -At "''${connect[@]}" -d postgres -c ${textArg})
+              if [[ $slots == 0 ]]; then
+                slot_args+=(--create-slot)
+              fi
+              echo "cloning the primary into $REPLICA_DATA"
+              pg_basebackup "''${connect[@]}" -D "$REPLICA_DATA" -R -X stream --checkpoint=fast "''${slot_args[@]}"
+            '';
+          };
+          depends_on = { ${name}.condition = "process_healthy"; };
+          namespace = config.namespace;
+        };
+      };
+      declaredTwiceMessage = "services.postgres-with-replica.\"${name}\" is declared by ${lib.concatStringsSep " and " config.declaredBy}, and defined as an instance of its own in ${lib.concatMapStringsSep ", " (def: def.file) userEnableDefinitions}: the two would merge into one. Give your instance another name, or configure this one through the service that declares it.";
+      declaredTwice = config.declaredBy != [ ] && userEnableDefinitions != [ ];
+      userEnableDefinitions =
+        builtins.filter
+          (def: !(lib.hasPrefix (toString ./.) def.file))
+          options.enable.definitionsWithLocations;
       valueArg =
         lib.escapeShellArg
           (
@@ -35,6 +73,12 @@ let
           default = "postgres-with-replica.${name}";
           defaultText = lib.literalExpression "\"postgres-with-replica.\${name}\"";
           description = "The process-compose namespace the instance's processes are grouped under.";
+        };
+        declaredBy = lib.mkOption {
+          type = lib.types.listOf lib.types.str;
+          default = [ ];
+          internal = true;
+          description = "The composite instances that declare this one (they set it), for the collision check.";
         };
         # modules/postgres-with-replica.ts:44
         package = lib.mkPackageOption pkgs "postgresql" {
@@ -83,6 +127,12 @@ let
           description = "Options for the replica's `services.postgres` instance (any postgres option).";
         };
         outputs = {
+          processOwners = lib.mkOption {
+            type = lib.types.attrsOf (lib.types.listOf lib.types.str);
+            internal = true;
+            readOnly = true;
+            description = "The processes this instance declares, each with the instance's path (for the collision check).";
+          };
           settings = lib.mkOption {
             type = lib.types.lazyAttrsOf lib.types.raw;
             internal = true;
@@ -98,44 +148,26 @@ let
         };
       };
       config.outputs = {
-        settings.processes = {
-          # modules/postgres-with-replica.ts:97
-          "pg-basebackup-${name}" = {
-            command = pkgs.writeShellApplication {
-              name = "pg-basebackup";
-              runtimeInputs = [ config.package pkgs.coreutils ];
-              excludeShellChecks = [ "SC1003" "SC1110" "SC1111" "SC1112" "SC2016" ];
-              text = ''
-                REPLICA_DATA=${runtimePath rootConfig.services.postgres."${name}-replica".dataDir}
-                if [[ -f "$REPLICA_DATA/PG_VERSION" ]]; then
-                  echo "$REPLICA_DATA already holds the replica; not cloning again"
-                  exit 0
-                fi
-                if [[ -d "$REPLICA_DATA" && -n "$(ls -A "$REPLICA_DATA")" ]]; then
-                  echo "error: $REPLICA_DATA is not empty but holds no cluster; move it away to clone again" >&2
-                  exit 1
-                fi
-                mkdir -p "$(dirname "$REPLICA_DATA")"
-                connect=(-h ${valueArg} -p ${toString rootConfig.services.postgres.${name}.port} -U ${lib.escapeShellArg config.replicationUser})
-                slot_args=(--slot=${lib.escapeShellArg config.replicationSlot})
-                slots=$(psql -X -At "''${connect[@]}" -d postgres -c ${textArg})
-                if [[ $slots == 0 ]]; then
-                  slot_args+=(--create-slot)
-                fi
-                echo "cloning the primary into $REPLICA_DATA"
-                pg_basebackup "''${connect[@]}" -D "$REPLICA_DATA" -R -X stream --checkpoint=fast "''${slot_args[@]}"
-              '';
-            };
-            depends_on = { ${name}.condition = "process_healthy"; };
-            namespace = config.namespace;
-          };
-          # modules/postgres-with-replica.ts:127
-          "${name}-replica-init" = {
-            depends_on = { "pg-basebackup-${name}".condition = "process_completed_successfully"; };
-          };
-        };
+        settings.processes =
+          lib.throwIf
+            declaredTwice
+            declaredTwiceMessage
+            (
+              processes
+              // {
+                # modules/postgres-with-replica.ts:127
+                "${name}-replica-init" = {
+                  depends_on = {
+                    "pg-basebackup-${name}".condition = "process_completed_successfully";
+                  };
+                };
+              }
+            );
+        processOwners = lib.throwIf declaredTwice declaredTwiceMessage (lib.genAttrs (builtins.attrNames
+          processes) (_: [ "services.postgres-with-replica.\"${name}\"" ]));
         services.postgres = {
           ${name} = {
+            declaredBy = [ "services.postgres-with-replica.\"${name}\"" ];
             imports = [ config.extraMasterDBSettings ];
             enable = true;
             package = lib.mkDefault config.package;
@@ -149,6 +181,7 @@ let
             ];
           };
           "${name}-replica" = {
+            declaredBy = [ "services.postgres-with-replica.\"${name}\"" ];
             imports = [ config.extraReplicaDBSettings ];
             enable = true;
             package = lib.mkDefault config.package;
@@ -160,7 +193,7 @@ let
     };
 in
 {
-  imports = [ ./postgres.nix ];
+  imports = [ ./internal.nix ./postgres.nix ];
   options.services.postgres-with-replica = lib.mkOption {
     type = lib.types.attrsOf (lib.types.submoduleWith {
       specialArgs = { inherit pkgs; };
@@ -170,6 +203,11 @@ in
     description = "A PostgreSQL primary (`services.postgres.<name>`) with a streaming, read-only replica (`services.postgres.<name>-replica`). `pg-basebackup-<name>` clones the primary once, through a replication slot, as a role that has only REPLICATION and LOGIN; later starts reuse the replica's data.";
   };
   config = {
+    servicesTs.processOwners =
+      lib.mkMerge
+        (lib.mapAttrsToList
+          (_: instance: lib.mkIf instance.enable instance.outputs.processOwners)
+          config.services.postgres-with-replica);
     settings.processes =
       lib.mkMerge
         (lib.mapAttrsToList

@@ -18,7 +18,7 @@ let
   runtimePath = path: "\"$(${lib.escapeShellArg (lib.getExe' pkgs.coreutils "realpath")} -m -- ${lib.escapeShellArg path})\"";
   sqlLiteral = s: "'${lib.replaceStrings [ "'" ] [ "''" ] s}'";
   sqlIdentifier = s: "\"${lib.replaceStrings [ "\"" ] [ "\"\"" ] s}\"";
-  instanceModule = { config, name, ... }:
+  instanceModule = { config, name, options, ... }:
     let
       hbaConfFile =
         pkgs.writeText
@@ -163,11 +163,110 @@ let
               ])
             config.ensureUsers))
       ]);
+      processes = {
+        # modules/postgres.ts:401
+        "${name}-init" = {
+          command = pkgs.writeShellApplication {
+            name = "setup-postgres";
+            runtimeInputs = [ postgresPackage pkgs.coreutils ];
+            excludeShellChecks = [ "SC1003" "SC1110" "SC1111" "SC1112" "SC2016" ];
+            text = ''
+              PGDATA=${runtimePath config.dataDir}
+              export PGDATA
+              export PGPORT=${toString config.port}
+              export LC_ALL=C
+
+              psql_admin() {
+                psql -X -q -v ON_ERROR_STOP=1 ${superuserArgs} "$@"
+              }
+              # apply_schema DATABASE PATH: a .sql file, or a directory whose *.sql files run in name order.
+              apply_schema() {
+                if [[ -d "$2" ]]; then
+                  for f in "$2"/*.sql; do
+                    [[ -e "$f" ]] || continue
+                    echo "applying $f to $1"
+                    psql_admin -d "$1" -f "$f"
+                  done
+                else
+                  echo "applying $2 to $1"
+                  psql_admin -d "$1" -f "$2"
+                fi
+              }
+
+              first_run=0
+              if [[ ! -f "$PGDATA/PG_VERSION" ]]; then
+                if [[ -d "$PGDATA" && -n "$(ls -A "$PGDATA")" ]]; then
+                  echo "error: $PGDATA is not empty but holds no PostgreSQL cluster (no PG_VERSION); move it away or set dataDir" >&2
+                  exit 1
+                fi
+                echo "creating the cluster in $PGDATA"
+                mkdir -p "$PGDATA"
+                initdb ${lib.escapeShellArgs config.initdbArgs} ${superuserArgs} -D "$PGDATA"
+                first_run=1
+              fi
+              install -m 0600 ${lib.escapeShellArg postgresqlConf} "$PGDATA/postgresql.conf"
+              ${value2}
+              ensure_needed=${valueArg1}
+              if [[ $first_run == 1 || $ensure_needed == 1 ]]; then
+                PGHOST=$(mktemp -d "''${TMPDIR:-/tmp}/pg-init-XXXXXX")
+                export PGHOST
+                trap 'pg_ctl -D "$PGDATA" -m fast -w stop >/dev/null || true; rm -rf "$PGHOST"' EXIT
+                pg_ctl -D "$PGDATA" -w -o "-c listen_addresses=''' -c unix_socket_directories='$PGHOST'" start
+                if [[ $first_run == 1 ]]; then
+                  psql_admin -d postgres -f ${lib.escapeShellArg initialSql}
+                  ${text}${value3}
+                fi
+                psql_admin -d postgres -f ${lib.escapeShellArg ensureSql}
+              fi
+            '';
+          };
+          namespace = config.namespace;
+        };
+        # modules/postgres.ts:404
+        ${name} = {
+          command = pkgs.writeShellApplication {
+            name = "start-postgres";
+            runtimeInputs = [ postgresPackage pkgs.coreutils ];
+            excludeShellChecks = [ "SC1003" "SC1110" "SC1111" "SC1112" "SC2016" ];
+            text = ''
+              PGDATA=${runtimePath config.dataDir}
+              export PGDATA
+              ${value4}
+            '';
+          };
+          depends_on = { "${name}-init".condition = "process_completed_successfully"; };
+          readiness_probe = {
+            exec = {
+              command = ''
+                for _ in $(${lib.escapeShellArg (lib.getExe' pkgs.coreutils "seq")} 60); do
+                  ${readinessCheck} >/dev/null 2>&1 && exit 0
+                  ${lib.escapeShellArg (lib.getExe' pkgs.coreutils "sleep")} 0.05
+                done
+                exit 1
+              '';
+            };
+            initial_delay_seconds = 0;
+            period_seconds = 1;
+            timeout_seconds = 5;
+            success_threshold = 1;
+            failure_threshold = 30;
+          };
+          availability = { restart = "on_failure"; max_restarts = 5; };
+          shutdown = { signal = 2; };
+          namespace = config.namespace;
+        };
+      };
+      declaredTwiceMessage = "services.postgres.\"${name}\" is declared by ${lib.concatStringsSep " and " config.declaredBy}, and defined as an instance of its own in ${lib.concatMapStringsSep ", " (def: def.file) userEnableDefinitions}: the two would merge into one. Give your instance another name, or configure this one through the service that declares it.";
+      declaredTwice = config.declaredBy != [ ] && userEnableDefinitions != [ ];
+      userEnableDefinitions =
+        builtins.filter
+          (def: !(lib.hasPrefix (toString ./.) def.file))
+          options.enable.definitionsWithLocations;
       superuserArgs =
         if config.superuser != null then "-U ${lib.escapeShellArg config.superuser}" else "";
-      readinessCheck = "${lib.escapeShellArg (lib.getExe' postgresPackage "pg_isready")} ${value2} -p ${toString config.port} -d template1 ${superuserArgs}";
-      value2 =
-        if config.socketDir == "" then "-h ${valueArg1}" else "-h ${runtimePath config.socketDir}";
+      readinessCheck = "${lib.escapeShellArg (lib.getExe' postgresPackage "pg_isready")} ${value5} -p ${toString config.port} -d template1 ${superuserArgs}";
+      value5 =
+        if config.socketDir == "" then "-h ${valueArg2}" else "-h ${runtimePath config.socketDir}";
       text =
         lib.concatStrings
           (map
@@ -182,7 +281,7 @@ let
           "psql_admin -d postgres -f ${writeTextArg}\n"
         else
           "";
-      valueArg1 =
+      valueArg2 =
         lib.escapeShellArg
           (
             if config.listen_addresses == "*" || config.listen_addresses == "0.0.0.0" then
@@ -195,10 +294,10 @@ let
           "exec postgres"
         else
           "exec postgres -k ${runtimePath config.socketDir}";
-      valueArg2 =
+      valueArg1 =
         lib.escapeShellArg
           (if config.ensureDatabases != [ ] || config.ensureUsers != [ ] then "1" else "0");
-      value5 =
+      value2 =
         if config.socketDir == "" then "" else "mkdir -p -- ${lib.escapeShellArg config.socketDir}";
       writeTextArg =
         lib.escapeShellArg (pkgs.writeText "initial-after.sql" config.initialScript.after);
@@ -217,6 +316,12 @@ let
           default = "postgres.${name}";
           defaultText = lib.literalExpression "\"postgres.\${name}\"";
           description = "The process-compose namespace the instance's processes are grouped under.";
+        };
+        declaredBy = lib.mkOption {
+          type = lib.types.listOf lib.types.str;
+          default = [ ];
+          internal = true;
+          description = "The composite instances that declare this one (they set it), for the collision check.";
         };
         # modules/postgres.ts:120
         package = lib.mkPackageOption pkgs "postgresql" { };
@@ -467,6 +572,12 @@ let
           description = "Settings `settings` overrides.";
         };
         outputs = {
+          processOwners = lib.mkOption {
+            type = lib.types.attrsOf (lib.types.listOf lib.types.str);
+            internal = true;
+            readOnly = true;
+            description = "The processes this instance declares, each with the instance's path (for the collision check).";
+          };
           settings = lib.mkOption {
             type = lib.types.lazyAttrsOf lib.types.raw;
             internal = true;
@@ -476,105 +587,20 @@ let
         };
       };
       config.outputs = {
-        settings.processes = lib.throwIfNot (
+        settings.processes =
+          lib.throwIfNot
+            (config.port != 0)
+            "services.postgres.\"${name}\": port is 0: PostgreSQL needs a TCP port (1-65535), which also names its Unix socket."
+            (lib.throwIf declaredTwice declaredTwiceMessage processes);
+        processOwners = lib.throwIfNot (
           config.port != 0
-        ) "services.postgres.\"${name}\": port is 0: PostgreSQL needs a TCP port (1-65535), which also names its Unix socket." {
-          # modules/postgres.ts:401
-          "${name}-init" = {
-            command = pkgs.writeShellApplication {
-              name = "setup-postgres";
-              runtimeInputs = [ postgresPackage pkgs.coreutils ];
-              excludeShellChecks = [ "SC1003" "SC1110" "SC1111" "SC1112" "SC2016" ];
-              text = ''
-                PGDATA=${runtimePath config.dataDir}
-                export PGDATA
-                export PGPORT=${toString config.port}
-                export LC_ALL=C
-
-                psql_admin() {
-                  psql -X -q -v ON_ERROR_STOP=1 ${superuserArgs} "$@"
-                }
-                # apply_schema DATABASE PATH: a .sql file, or a directory whose *.sql files run in name order.
-                apply_schema() {
-                  if [[ -d "$2" ]]; then
-                    for f in "$2"/*.sql; do
-                      [[ -e "$f" ]] || continue
-                      echo "applying $f to $1"
-                      psql_admin -d "$1" -f "$f"
-                    done
-                  else
-                    echo "applying $2 to $1"
-                    psql_admin -d "$1" -f "$2"
-                  fi
-                }
-
-                first_run=0
-                if [[ ! -f "$PGDATA/PG_VERSION" ]]; then
-                  if [[ -d "$PGDATA" && -n "$(ls -A "$PGDATA")" ]]; then
-                    echo "error: $PGDATA is not empty but holds no PostgreSQL cluster (no PG_VERSION); move it away or set dataDir" >&2
-                    exit 1
-                  fi
-                  echo "creating the cluster in $PGDATA"
-                  mkdir -p "$PGDATA"
-                  initdb ${lib.escapeShellArgs config.initdbArgs} ${superuserArgs} -D "$PGDATA"
-                  first_run=1
-                fi
-                install -m 0600 ${lib.escapeShellArg postgresqlConf} "$PGDATA/postgresql.conf"
-                ${value5}
-                ensure_needed=${valueArg2}
-                if [[ $first_run == 1 || $ensure_needed == 1 ]]; then
-                  PGHOST=$(mktemp -d "''${TMPDIR:-/tmp}/pg-init-XXXXXX")
-                  export PGHOST
-                  trap 'pg_ctl -D "$PGDATA" -m fast -w stop >/dev/null || true; rm -rf "$PGHOST"' EXIT
-                  pg_ctl -D "$PGDATA" -w -o "-c listen_addresses=''' -c unix_socket_directories='$PGHOST'" start
-                  if [[ $first_run == 1 ]]; then
-                    psql_admin -d postgres -f ${lib.escapeShellArg initialSql}
-                    ${text}${value3}
-                  fi
-                  psql_admin -d postgres -f ${lib.escapeShellArg ensureSql}
-                fi
-              '';
-            };
-            namespace = config.namespace;
-          };
-          # modules/postgres.ts:404
-          ${name} = {
-            command = pkgs.writeShellApplication {
-              name = "start-postgres";
-              runtimeInputs = [ postgresPackage pkgs.coreutils ];
-              excludeShellChecks = [ "SC1003" "SC1110" "SC1111" "SC1112" "SC2016" ];
-              text = ''
-                PGDATA=${runtimePath config.dataDir}
-                export PGDATA
-                ${value4}
-              '';
-            };
-            depends_on = { "${name}-init".condition = "process_completed_successfully"; };
-            readiness_probe = {
-              exec = {
-                command = ''
-                  for _ in $(${lib.escapeShellArg (lib.getExe' pkgs.coreutils "seq")} 60); do
-                    ${readinessCheck} >/dev/null 2>&1 && exit 0
-                    ${lib.escapeShellArg (lib.getExe' pkgs.coreutils "sleep")} 0.05
-                  done
-                  exit 1
-                '';
-              };
-              initial_delay_seconds = 0;
-              period_seconds = 1;
-              timeout_seconds = 5;
-              success_threshold = 1;
-              failure_threshold = 30;
-            };
-            availability = { restart = "on_failure"; max_restarts = 5; };
-            shutdown = { signal = 2; };
-            namespace = config.namespace;
-          };
-        };
+        ) "services.postgres.\"${name}\": port is 0: PostgreSQL needs a TCP port (1-65535), which also names its Unix socket." (lib.throwIf declaredTwice declaredTwiceMessage (lib.genAttrs (builtins.attrNames
+          processes) (_: [ "services.postgres.\"${name}\"" ])));
       };
     };
 in
 {
+  imports = [ ./internal.nix ];
   options.services.postgres = lib.mkOption {
     type = lib.types.attrsOf (lib.types.submoduleWith {
       specialArgs = { inherit pkgs; };
@@ -584,6 +610,11 @@ in
     description = "[PostgreSQL](https://www.postgresql.org/) database server, one cluster per instance. The `<name>-init` process creates the cluster on first start and applies `ensureDatabases` / `ensureUsers` on every start; `<name>` runs the server.";
   };
   config = {
+    servicesTs.processOwners =
+      lib.mkMerge
+        (lib.mapAttrsToList
+          (_: instance: lib.mkIf instance.enable instance.outputs.processOwners)
+          config.services.postgres);
     settings.processes =
       lib.mkMerge
         (lib.mapAttrsToList

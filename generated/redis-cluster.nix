@@ -3,8 +3,103 @@
 { config, lib, pkgs, ... }:
 let
   runtimePath = path: "\"$(${lib.escapeShellArg (lib.getExe' pkgs.coreutils "realpath")} -m -- ${lib.escapeShellArg path})\"";
-  instanceModule = { config, name, ... }:
+  instanceModule = { config, name, options, ... }:
     let
+      processes =
+        {
+          # modules/redis-cluster.ts:140
+          "${name}-cluster-create" = {
+            command = pkgs.writeShellApplication {
+              name = "redis-cluster-create";
+              runtimeInputs = [ config.package pkgs.gnugrep pkgs.coreutils ];
+              excludeShellChecks = [ "SC1003" "SC1110" "SC1111" "SC1112" "SC2016" ];
+              text = ''
+                hosts=(${escapeShellArgs})
+                first=''${hosts[0]}
+                info() { redis-cli -h "''${first%:*}" -p "''${first##*:}" cluster info; }
+                # Nodes keep their slots in nodes-<port>.conf (in dataDir): a cluster made by an
+                # earlier run comes back with every slot assigned, and is left as it is.
+                if info | grep -q '^cluster_slots_assigned:16384'; then
+                  echo "redis cluster already created"
+                else
+                  redis-cli --cluster create "''${hosts[@]}" --cluster-replicas ${toString config.replicas} --cluster-yes
+                fi
+                # Wait until every slot is served (at most 30 s).
+                for _ in $(seq 1 60); do
+                  if info | grep -q '^cluster_state:ok'; then
+                    exit 0
+                  fi
+                  sleep 0.5
+                done
+                echo "the cluster did not reach cluster_state:ok" >&2
+                exit 1
+              '';
+            };
+            depends_on = lib.mapAttrs' (node1: _: lib.nameValuePair "${name}-${node1}" {
+              condition = "process_healthy";
+            }) config.nodes;
+            namespace = config.namespace;
+          };
+        }
+        // lib.mapAttrs'
+          (node2: nodeCfg:
+            let
+              writeTextArg = lib.escapeShellArg (pkgs.writeText "redis.conf" (lib.concatStrings [
+                "port ${toString nodeCfg.port}\n"
+                "cluster-enabled yes\n"
+                "cluster-config-file nodes-${toString nodeCfg.port}.conf\n"
+                "cluster-node-timeout ${toString config.timeout}\n"
+                "appendonly yes\n"
+                "appendfilename \"appendonly-${toString nodeCfg.port}.aof\"\n"
+                "dbfilename \"dump-${toString nodeCfg.port}.rdb\"\n"
+                (if config.bind != null then "bind ${config.bind}\n" else "")
+                nodeCfg.extraConfig
+                "\n"
+              ]));
+              readinessCheck = "${redisCliArg} -h ${hostArg} -p ${toString nodeCfg.port} ping | ${lib.escapeShellArg (lib.getExe' pkgs.gnugrep "grep")} -qx PONG";
+            in
+            lib.nameValuePair "${name}-${node2}" {
+              command = pkgs.writeShellApplication {
+                name = "start-redis-cluster-node";
+                runtimeInputs = [ pkgs.coreutils config.package ];
+                excludeShellChecks = [ "SC1003" "SC1110" "SC1111" "SC1112" "SC2016" ];
+                text = ''
+                  data=${runtimePath config.dataDir}
+                  mkdir -p -- "$data"
+                  exec redis-server ${writeTextArg} --dir "$data"
+                '';
+              };
+              readiness_probe = {
+                exec = {
+                  command = ''
+                    for _ in $(${lib.escapeShellArg (lib.getExe' pkgs.coreutils "seq")} 60); do
+                      ${readinessCheck} >/dev/null 2>&1 && exit 0
+                      ${lib.escapeShellArg (lib.getExe' pkgs.coreutils "sleep")} 0.05
+                    done
+                    exit 1
+                  '';
+                };
+                initial_delay_seconds = 0;
+                period_seconds = 1;
+                timeout_seconds = 5;
+                success_threshold = 1;
+                failure_threshold = 30;
+              };
+              availability = { restart = "on_failure"; max_restarts = 5; };
+              shutdown = {
+                command = "${redisCliArg} -h ${hostArg} -p ${toString nodeCfg.port} shutdown nosave";
+              };
+              namespace = config.namespace;
+            })
+          config.nodes;
+      declaredTwiceMessage = "services.redis-cluster.\"${name}\" is declared by ${lib.concatStringsSep " and " config.declaredBy}, and defined as an instance of its own in ${lib.concatMapStringsSep ", " (def: def.file) userEnableDefinitions}: the two would merge into one. Give your instance another name, or configure this one through the service that declares it.";
+      text = "services.redis-cluster.\"${name}\": nodes has ${toString nodeCount} nodes, but a cluster needs at least 3 masters with ${toString config.replicas} replicas each: ${toString nodesNeeded} nodes.";
+      declaredTwice = config.declaredBy != [ ] && userEnableDefinitions != [ ];
+      userEnableDefinitions =
+        builtins.filter
+          (def: !(lib.hasPrefix (toString ./.) def.file))
+          options.enable.definitionsWithLocations;
+      shared = nodeCount >= nodesNeeded;
       hostArg = lib.escapeShellArg host;
       redisCliArg = lib.escapeShellArg (lib.getExe' config.package "redis-cli");
       nodeCount = builtins.length (builtins.attrNames config.nodes);
@@ -12,7 +107,7 @@ let
       nodesNeeded = 3 * (config.replicas + 1);
       escapeShellArgs =
         lib.escapeShellArgs
-          (lib.mapAttrsToList (name1: node1: "${host}:${toString node1.port}") config.nodes);
+          (lib.mapAttrsToList (name1: node3: "${host}:${toString node3.port}") config.nodes);
     in
     {
       options = {
@@ -28,6 +123,12 @@ let
           default = "redis-cluster.${name}";
           defaultText = lib.literalExpression "\"redis-cluster.\${name}\"";
           description = "The process-compose namespace the instance's processes are grouped under.";
+        };
+        declaredBy = lib.mkOption {
+          type = lib.types.listOf lib.types.str;
+          default = [ ];
+          internal = true;
+          description = "The composite instances that declare this one (they set it), for the collision check.";
         };
         # modules/redis-cluster.ts:47
         package = lib.mkPackageOption pkgs "redis" { };
@@ -76,6 +177,12 @@ let
           description = "Replicas per master (`--cluster-replicas`).";
         };
         outputs = {
+          processOwners = lib.mkOption {
+            type = lib.types.attrsOf (lib.types.listOf lib.types.str);
+            internal = true;
+            readOnly = true;
+            description = "The processes this instance declares, each with the instance's path (for the collision check).";
+          };
           settings = lib.mkOption {
             type = lib.types.lazyAttrsOf lib.types.raw;
             internal = true;
@@ -86,101 +193,14 @@ let
       };
       config.outputs = {
         settings.processes =
-          lib.throwIfNot
-            (nodeCount >= nodesNeeded)
-            "services.redis-cluster.\"${name}\": nodes has ${toString nodeCount} nodes, but a cluster needs at least 3 masters with ${toString config.replicas} replicas each: ${toString nodesNeeded} nodes."
-            (
-              {
-                # modules/redis-cluster.ts:140
-                "${name}-cluster-create" = {
-                  command = pkgs.writeShellApplication {
-                    name = "redis-cluster-create";
-                    runtimeInputs = [ config.package pkgs.gnugrep pkgs.coreutils ];
-                    excludeShellChecks = [ "SC1003" "SC1110" "SC1111" "SC1112" "SC2016" ];
-                    text = ''
-                      hosts=(${escapeShellArgs})
-                      first=''${hosts[0]}
-                      info() { redis-cli -h "''${first%:*}" -p "''${first##*:}" cluster info; }
-                      # Nodes keep their slots in nodes-<port>.conf (in dataDir): a cluster made by an
-                      # earlier run comes back with every slot assigned, and is left as it is.
-                      if info | grep -q '^cluster_slots_assigned:16384'; then
-                        echo "redis cluster already created"
-                      else
-                        redis-cli --cluster create "''${hosts[@]}" --cluster-replicas ${toString config.replicas} --cluster-yes
-                      fi
-                      # Wait until every slot is served (at most 30 s).
-                      for _ in $(seq 1 60); do
-                        if info | grep -q '^cluster_state:ok'; then
-                          exit 0
-                        fi
-                        sleep 0.5
-                      done
-                      echo "the cluster did not reach cluster_state:ok" >&2
-                      exit 1
-                    '';
-                  };
-                  depends_on = lib.mapAttrs' (node2: _: lib.nameValuePair "${name}-${node2}" {
-                    condition = "process_healthy";
-                  }) config.nodes;
-                  namespace = config.namespace;
-                };
-              }
-              // lib.mapAttrs'
-                (node3: nodeCfg:
-                  let
-                    writeTextArg = lib.escapeShellArg (pkgs.writeText "redis.conf" (lib.concatStrings [
-                      "port ${toString nodeCfg.port}\n"
-                      "cluster-enabled yes\n"
-                      "cluster-config-file nodes-${toString nodeCfg.port}.conf\n"
-                      "cluster-node-timeout ${toString config.timeout}\n"
-                      "appendonly yes\n"
-                      "appendfilename \"appendonly-${toString nodeCfg.port}.aof\"\n"
-                      "dbfilename \"dump-${toString nodeCfg.port}.rdb\"\n"
-                      (if config.bind != null then "bind ${config.bind}\n" else "")
-                      nodeCfg.extraConfig
-                      "\n"
-                    ]));
-                    readinessCheck = "${redisCliArg} -h ${hostArg} -p ${toString nodeCfg.port} ping | ${lib.escapeShellArg (lib.getExe' pkgs.gnugrep "grep")} -qx PONG";
-                  in
-                  lib.nameValuePair "${name}-${node3}" {
-                    command = pkgs.writeShellApplication {
-                      name = "start-redis-cluster-node";
-                      runtimeInputs = [ pkgs.coreutils config.package ];
-                      excludeShellChecks = [ "SC1003" "SC1110" "SC1111" "SC1112" "SC2016" ];
-                      text = ''
-                        data=${runtimePath config.dataDir}
-                        mkdir -p -- "$data"
-                        exec redis-server ${writeTextArg} --dir "$data"
-                      '';
-                    };
-                    readiness_probe = {
-                      exec = {
-                        command = ''
-                          for _ in $(${lib.escapeShellArg (lib.getExe' pkgs.coreutils "seq")} 60); do
-                            ${readinessCheck} >/dev/null 2>&1 && exit 0
-                            ${lib.escapeShellArg (lib.getExe' pkgs.coreutils "sleep")} 0.05
-                          done
-                          exit 1
-                        '';
-                      };
-                      initial_delay_seconds = 0;
-                      period_seconds = 1;
-                      timeout_seconds = 5;
-                      success_threshold = 1;
-                      failure_threshold = 30;
-                    };
-                    availability = { restart = "on_failure"; max_restarts = 5; };
-                    shutdown = {
-                      command = "${redisCliArg} -h ${hostArg} -p ${toString nodeCfg.port} shutdown nosave";
-                    };
-                    namespace = config.namespace;
-                  })
-                config.nodes
-            );
+          lib.throwIfNot shared text (lib.throwIf declaredTwice declaredTwiceMessage processes);
+        processOwners = lib.throwIfNot shared text (lib.throwIf declaredTwice declaredTwiceMessage (lib.genAttrs (builtins.attrNames
+          processes) (_: [ "services.redis-cluster.\"${name}\"" ])));
       };
     };
 in
 {
+  imports = [ ./internal.nix ];
   options.services.redis-cluster = lib.mkOption {
     type = lib.types.attrsOf (lib.types.submoduleWith {
       specialArgs = { inherit pkgs; };
@@ -190,6 +210,11 @@ in
     description = "A [Redis Cluster](https://redis.io/docs/latest/operate/oss_and_stack/management/scaling/): one server per node; `<name>-cluster-create` joins them into a cluster once, with `replicas` replicas per master (six nodes: 3 masters, 3 replicas).";
   };
   config = {
+    servicesTs.processOwners =
+      lib.mkMerge
+        (lib.mapAttrsToList
+          (_: instance: lib.mkIf instance.enable instance.outputs.processOwners)
+          config.services.redis-cluster);
     settings.processes =
       lib.mkMerge
         (lib.mapAttrsToList

@@ -4,7 +4,7 @@
 let
   redisConfArg = arg: "\"${lib.replaceStrings [ "\\" "\"" "\n" "\r" "\t" ] [ "\\\\" "\\\"" "\\n" "\\r" "\\t" ] arg}\"";
   runtimePath = path: "\"$(${lib.escapeShellArg (lib.getExe' pkgs.coreutils "realpath")} -m -- ${lib.escapeShellArg path})\"";
-  instanceModule = { config, name, ... }:
+  instanceModule = { config, name, options, ... }:
     let
       redisConfig = pkgs.writeText "redis.conf" (lib.concatStrings [
         "port ${toString config.port}\n"
@@ -21,6 +21,45 @@ let
         config.extraConfig
         "\n"
       ]);
+      processes = {
+        # modules/redis.ts:121
+        ${name} = {
+          command = pkgs.writeShellApplication {
+            name = "start-redis";
+            runtimeInputs = [ pkgs.coreutils config.package ];
+            excludeShellChecks = [ "SC1003" "SC1110" "SC1111" "SC1112" "SC2016" ];
+            text = ''
+              data=${runtimePath config.dataDir}
+              mkdir -p -- "$data"
+              exec redis-server ${lib.escapeShellArg redisConfig} --dir "$data"
+            '';
+          };
+          readiness_probe = {
+            exec = {
+              command = ''
+                for _ in $(${lib.escapeShellArg (lib.getExe' pkgs.coreutils "seq")} 60); do
+                  ${readinessCheck} >/dev/null 2>&1 && exit 0
+                  ${lib.escapeShellArg (lib.getExe' pkgs.coreutils "sleep")} 0.05
+                done
+                exit 1
+              '';
+            };
+            initial_delay_seconds = 0;
+            period_seconds = 1;
+            timeout_seconds = 5;
+            success_threshold = 1;
+            failure_threshold = 30;
+          };
+          availability = { restart = "on_failure"; max_restarts = 5; };
+          namespace = config.namespace;
+        };
+      };
+      declaredTwiceMessage = "services.redis.\"${name}\" is declared by ${lib.concatStringsSep " and " config.declaredBy}, and defined as an instance of its own in ${lib.concatMapStringsSep ", " (def: def.file) userEnableDefinitions}: the two would merge into one. Give your instance another name, or configure this one through the service that declares it.";
+      declaredTwice = config.declaredBy != [ ] && userEnableDefinitions != [ ];
+      userEnableDefinitions =
+        builtins.filter
+          (def: !(lib.hasPrefix (toString ./.) def.file))
+          options.enable.definitionsWithLocations;
       redisCliArg = lib.escapeShellArg (lib.getExe' config.package "redis-cli");
       grepArg = lib.escapeShellArg (lib.getExe' pkgs.gnugrep "grep");
       readinessCheck =
@@ -54,6 +93,12 @@ let
           default = "redis.${name}";
           defaultText = lib.literalExpression "\"redis.\${name}\"";
           description = "The process-compose namespace the instance's processes are grouped under.";
+        };
+        declaredBy = lib.mkOption {
+          type = lib.types.listOf lib.types.str;
+          default = [ ];
+          internal = true;
+          description = "The composite instances that declare this one (they set it), for the collision check.";
         };
         # modules/redis.ts:70
         package = lib.mkPackageOption pkgs "redis" { };
@@ -91,6 +136,12 @@ let
           description = "Additional lines appended to `redis.conf`, written as they are.";
         };
         outputs = {
+          processOwners = lib.mkOption {
+            type = lib.types.attrsOf (lib.types.listOf lib.types.str);
+            internal = true;
+            readOnly = true;
+            description = "The processes this instance declares, each with the instance's path (for the collision check).";
+          };
           settings = lib.mkOption {
             type = lib.types.lazyAttrsOf lib.types.raw;
             internal = true;
@@ -100,43 +151,14 @@ let
         };
       };
       config.outputs = {
-        settings.processes = {
-          # modules/redis.ts:121
-          ${name} = {
-            command = pkgs.writeShellApplication {
-              name = "start-redis";
-              runtimeInputs = [ pkgs.coreutils config.package ];
-              excludeShellChecks = [ "SC1003" "SC1110" "SC1111" "SC1112" "SC2016" ];
-              text = ''
-                data=${runtimePath config.dataDir}
-                mkdir -p -- "$data"
-                exec redis-server ${lib.escapeShellArg redisConfig} --dir "$data"
-              '';
-            };
-            readiness_probe = {
-              exec = {
-                command = ''
-                  for _ in $(${lib.escapeShellArg (lib.getExe' pkgs.coreutils "seq")} 60); do
-                    ${readinessCheck} >/dev/null 2>&1 && exit 0
-                    ${lib.escapeShellArg (lib.getExe' pkgs.coreutils "sleep")} 0.05
-                  done
-                  exit 1
-                '';
-              };
-              initial_delay_seconds = 0;
-              period_seconds = 1;
-              timeout_seconds = 5;
-              success_threshold = 1;
-              failure_threshold = 30;
-            };
-            availability = { restart = "on_failure"; max_restarts = 5; };
-            namespace = config.namespace;
-          };
-        };
+        settings.processes = lib.throwIf declaredTwice declaredTwiceMessage processes;
+        processOwners = lib.throwIf declaredTwice declaredTwiceMessage (lib.genAttrs (builtins.attrNames
+          processes) (_: [ "services.redis.\"${name}\"" ]));
       };
     };
 in
 {
+  imports = [ ./internal.nix ];
   options.services.redis = lib.mkOption {
     type = lib.types.attrsOf (lib.types.submoduleWith {
       specialArgs = { inherit pkgs; };
@@ -146,6 +168,11 @@ in
     description = "[Redis](https://redis.io/) in-memory data store, one server per instance.";
   };
   config = {
+    servicesTs.processOwners =
+      lib.mkMerge
+        (lib.mapAttrsToList
+          (_: instance: lib.mkIf instance.enable instance.outputs.processOwners)
+          config.services.redis);
     settings.processes =
       lib.mkMerge
         (lib.mapAttrsToList

@@ -38,6 +38,7 @@ import path from "node:path";
 import { isDeepStrictEqual } from "node:util";
 import fc from "fast-check";
 import { afterAll, describe, expect, it } from "vitest";
+import { internalModule } from "../compiler/build";
 import { lowerService } from "../compiler/lower";
 import { nAttrs, nBind, nLiteral, nStr, type NixNode } from "../nix/ast";
 import { printNix } from "../nix/print";
@@ -457,6 +458,8 @@ function writeModules(services: readonly AnyService[], config: NixNode): string 
     writeFileSync(f, printNix(lowerService(svc).module));
     return f;
   });
+  // Every service module imports ./internal.nix (the process owners and the collision check).
+  writeFileSync(path.join(dir, "internal.nix"), printNix(internalModule()));
   const cfg = path.join(dir, "config.nix");
   writeFileSync(cfg, printNix(config));
   return `[ ${[...files, cfg].map(nixPath).join(" ")} ]`;

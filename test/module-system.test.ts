@@ -84,3 +84,24 @@ describe.skipIf(!seeded)("[nix eval] module system: assertions stop evaluation n
     expect(evalWith(`services.postgres."p".port = 0; services.redis."r".enable = true;`)).not.toThrow();
   });
 });
+
+describe.skipIf(!seeded)("[nix eval] module system: collisions are refused with both definitions named", () => {
+  const evalWith = (config: string) => () =>
+    evalProcessComposeFull(`[ ${nixPath(join(repoRoot, "generated", "default.nix"))} { ${config} } ]`);
+
+  it("two enabled instances of different services making the same process", () => {
+    expect(evalWith(`services.redis."x".enable = true; services.memcached."x".enable = true;`)).toThrow(
+      /process "x" would be made by both services\.memcached\."x" and services\.redis\."x": give one of the instances another name/,
+    );
+  });
+
+  it("a user's own instance that a composite service also declares", () => {
+    expect(evalWith(`services.postgres-with-replica."db".enable = true; services.postgres."db-replica" = { enable = true; port = 5999; };`)).toThrow(
+      /services\.postgres\."db-replica" is declared by services\.postgres-with-replica\."db", and defined as an instance of its own in .*: the two would merge into one/,
+    );
+  });
+
+  it("no false alarm: distinct names, and a composite's instances configured through it", () => {
+    expect(evalWith(`services.redis."a".enable = true; services.memcached."b".enable = true; services.postgres-with-replica."db".enable = true;`)).not.toThrow();
+  });
+});

@@ -19,11 +19,13 @@ export interface Backend {
    * Definitions under each instance's `config.outputs` for its processes.
    * @param guard runs a lowering step, reporting errors at the item's TS source line.
    * @param comment the source comment (`modules/x.ts:12`) for a location, put above each process.
+   * @param owner the instance's path as a Nix string (`services.redis."r1"`), for messages.
    */
   instanceConfig(
     items: readonly ProcessItem[],
     guard: <T>(at: ProcessItem, f: () => T) => T,
     comment: (loc: SourceLocation | undefined) => string | undefined,
+    owner: NixNode,
   ): Binding[];
   /**
    * The service's top-level definitions that merge the outputs of enabled instances.

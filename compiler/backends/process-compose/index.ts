@@ -35,6 +35,7 @@ import {
   nBool,
   nFreshLambda,
   nInt,
+  nList,
   nLambda,
   nLib,
   nNot,
@@ -154,12 +155,15 @@ function processBody(p: ProcessDecl | ProcessExtension, ownNamespace: boolean): 
   return nAttrs(b);
 }
 
-/** `settings.processes` of one instance: its processes, families and extensions merged. */
+/**
+ * The processes of one instance: those it declares (processes, conditional ones,
+ * families), and the extensions of processes other instances declare.
+ */
 function instanceProcesses(
   items: readonly ProcessItem[],
   guard: <T>(at: ProcessItem, f: () => T) => T,
   comment: (loc: SourceLocation | undefined) => string | undefined,
-): NixNode {
+): { declared: NixNode; extensions: Binding[] } {
   const bind = (p: ProcessDecl | ProcessExtension, own: boolean): Binding => {
     const c = comment(p.location);
     return { kind: "attr", path: [keyOf(lower(p.name))], value: processBody(p, own), ...(c === undefined ? {} : { comment: c }) };
@@ -168,11 +172,8 @@ function instanceProcesses(
   const conditional = items.filter((p): p is ProcessDecl & { condition: Expr<boolean> } => p.kind === "process" && p.condition !== undefined);
   const families = items.filter((p): p is ProcessFamily => p.kind === "process-family");
   const extensions = items.filter((p): p is ProcessExtension => p.kind === "process-extension");
-  return updateAll([
-    nAttrs([
-      ...statics.map((p) => guard(p, () => bind(p, true))),
-      ...extensions.map((p) => guard(p, () => bind(p, false))),
-    ]),
+  const declared = updateAll([
+    nAttrs(statics.map((p) => guard(p, () => bind(p, true)))),
     ...conditional.map((p) =>
       guard(p, () => nApply(nLib("optionalAttrs"), p.condition.node, nAttrs([bind(p, true)]))),
     ),
@@ -186,6 +187,7 @@ function instanceProcesses(
       ),
     ),
   ]);
+  return { declared: { ...declared, hint: "processes" }, extensions: extensions.map((p) => guard(p, () => bind(p, false))) };
 }
 
 /**
@@ -208,6 +210,18 @@ export const processCompose: Backend = {
   primitives: { runtimePath },
   instanceOptions: () => [
     nBind(
+      "processOwners",
+      nApply(
+        nLib("mkOption"),
+        nAttrs([
+          nBind("type", nApply(nLib("types", "attrsOf"), nApply(nLib("types", "listOf"), nLib("types", "str")))),
+          nBind("internal", nBool(true)),
+          nBind("readOnly", nBool(true)),
+          nBind("description", nStr("The processes this instance declares, each with the instance's path (for the collision check).")),
+        ]),
+      ),
+    ),
+    nBind(
       "settings",
       nApply(
         nLib("mkOption"),
@@ -220,12 +234,23 @@ export const processCompose: Backend = {
       ),
     ),
   ],
-  instanceConfig: (items, guard, comment) => [nBind(["settings", "processes"], instanceProcesses(items, guard, comment))],
+  instanceConfig: (items, guard, comment, owner) => {
+    const { declared, extensions } = instanceProcesses(items, guard, comment);
+    return [
+      nBind(["settings", "processes"], extensions.length > 0 ? nBinop("//", declared, nAttrs(extensions)) : declared),
+      // Which instance makes which process, for the collision check (generated/internal.nix).
+      nBind(
+        "processOwners",
+        nApply(nLib("genAttrs"), nApply(nSelect(nVar("builtins"), "attrNames"), declared), nLambda({ kind: "ident", name: "_" }, nList([owner]))),
+      ),
+    ];
+  },
   // Every setting a module chooses is a default, field by field (`lib.mkDefault` on each
   // leaf, derivations left whole): a user's `settings.processes.<name>.availability.max_restarts = 10;`
   // overrides that one field without `mkForce`, and attribute sets (`depends_on`,
   // `environment`) still merge with the user's entries.
   topConfig: (forEnabled) => [
+    nBind(["servicesTs", "processOwners"], forEnabled((instance) => nSelect(instance, "outputs", "processOwners"))),
     nBind(
       ["settings", "processes"],
       forEnabled((instance) =>
