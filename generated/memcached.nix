@@ -6,7 +6,7 @@ let
   instanceModule = { config, name, options, ... }:
     let
       processes = {
-        # modules/memcached.ts:39
+        # modules/memcached.ts:42
         ${name} = {
           command = pkgs.writeShellApplication {
             name = "start-memcached";
@@ -111,9 +111,15 @@ let
         };
       };
       config.outputs = {
-        settings.processes = lib.throwIf declaredTwice declaredTwiceMessage processes;
-        processOwners = lib.throwIf declaredTwice declaredTwiceMessage (lib.genAttrs (builtins.attrNames
-          processes) (_: [ "services.memcached.\"${name}\"" ]));
+        settings.processes =
+          lib.throwIfNot
+            (config.port != 0)
+            "services.memcached.\"${name}\": port is 0: memcached would not listen on TCP, and this module has no Unix socket option. Set a port."
+            (lib.throwIf declaredTwice declaredTwiceMessage processes);
+        processOwners = lib.throwIfNot (
+          config.port != 0
+        ) "services.memcached.\"${name}\": port is 0: memcached would not listen on TCP, and this module has no Unix socket option. Set a port." (lib.throwIf declaredTwice declaredTwiceMessage (lib.genAttrs (builtins.attrNames
+          processes) (_: [ "services.memcached.\"${name}\"" ])));
       };
     };
 in

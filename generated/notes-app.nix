@@ -109,7 +109,7 @@ let
       ]);
       processes =
         {
-          # modules/notes-app.ts:51
+          # modules/notes-app.ts:55
           ${name} = {
             command = config.package;
             depends_on = { "${name}-db".condition = "process_healthy"; };
@@ -159,6 +159,7 @@ let
         builtins.filter
           (def: !(lib.hasPrefix (toString ./.) def.file))
           options.enable.definitionsWithLocations;
+      text = "services.notes-app.\"${name}\": port and dbPort are both ${toString config.port}: the app and its database need a port each.";
     in
     {
       options = {
@@ -278,9 +279,15 @@ let
         };
       };
       config.outputs = {
-        settings.processes = lib.throwIf declaredTwice declaredTwiceMessage processes;
-        processOwners = lib.throwIf declaredTwice declaredTwiceMessage (lib.genAttrs (builtins.attrNames
-          processes) (_: [ "services.notes-app.\"${name}\"" ]));
+        settings.processes =
+          lib.throwIfNot
+            (config.port != config.dbPort)
+            text
+            (lib.throwIf declaredTwice declaredTwiceMessage processes);
+        processOwners = lib.throwIfNot (
+          config.port != config.dbPort
+        ) text (lib.throwIf declaredTwice declaredTwiceMessage (lib.genAttrs (builtins.attrNames
+          processes) (_: [ "services.notes-app.\"${name}\"" ])));
         services.postgres = {
           "${name}-db" = {
             declaredBy = [ "services.notes-app.\"${name}\"" ];

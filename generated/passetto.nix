@@ -107,7 +107,7 @@ let
       ]);
       processes =
         {
-          # modules/passetto.ts:76
+          # modules/passetto.ts:77
           ${name} = {
             command = pkgs.writeShellApplication {
               name = "start-passetto";
@@ -172,6 +172,7 @@ let
         builtins.filter
           (def: !(lib.hasPrefix (toString ./.) def.file))
           options.enable.definitionsWithLocations;
+      text = "services.passetto.\"${name}\": port and dbPort are both ${toString config.port}: passetto and its database need a port each.";
     in
     {
       options = {
@@ -311,11 +312,16 @@ let
           lib.throwIfNot
             (config.schemas != [ ])
             "services.passetto.\"${name}\": schemas is empty, but passetto needs its schema (service/pgsql/create_schema.sql in its source): set schemas."
-            (lib.throwIf declaredTwice declaredTwiceMessage processes);
+            (lib.throwIfNot
+              (config.port != config.dbPort)
+              text
+              (lib.throwIf declaredTwice declaredTwiceMessage processes));
         processOwners = lib.throwIfNot (
           config.schemas != [ ]
-        ) "services.passetto.\"${name}\": schemas is empty, but passetto needs its schema (service/pgsql/create_schema.sql in its source): set schemas." (lib.throwIf declaredTwice declaredTwiceMessage (lib.genAttrs (builtins.attrNames
-          processes) (_: [ "services.passetto.\"${name}\"" ])));
+        ) "services.passetto.\"${name}\": schemas is empty, but passetto needs its schema (service/pgsql/create_schema.sql in its source): set schemas." (lib.throwIfNot (
+          config.port != config.dbPort
+        ) text (lib.throwIf declaredTwice declaredTwiceMessage (lib.genAttrs (builtins.attrNames
+          processes) (_: [ "services.passetto.\"${name}\"" ]))));
         services.postgres = {
           "${name}-db" = {
             declaredBy = [ "services.passetto.\"${name}\"" ];

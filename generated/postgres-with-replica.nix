@@ -8,7 +8,7 @@ let
   instanceModule = { config, name, options, ... }:
     let
       processes = {
-        # modules/postgres-with-replica.ts:97
+        # modules/postgres-with-replica.ts:102
         "pg-basebackup-${name}" = {
           command = pkgs.writeShellApplication {
             name = "pg-basebackup";
@@ -45,6 +45,7 @@ let
         builtins.filter
           (def: !(lib.hasPrefix (toString ./.) def.file))
           options.enable.definitionsWithLocations;
+      text = "services.postgres-with-replica.\"${name}\": port and replicaPort are both ${toString config.port}: the primary and the replica need a port each.";
       valueArg =
         lib.escapeShellArg
           (
@@ -80,29 +81,29 @@ let
           internal = true;
           description = "The composite instances that declare this one (they set it), for the collision check.";
         };
-        # modules/postgres-with-replica.ts:44
+        # modules/postgres-with-replica.ts:45
         package = lib.mkPackageOption pkgs "postgresql" {
           extraDescription = "Used by the primary, the replica and pg_basebackup.";
         };
-        # modules/postgres-with-replica.ts:45
+        # modules/postgres-with-replica.ts:46
         port = lib.mkOption {
           type = lib.types.port;
           default = 5432;
           description = "The primary's TCP port.";
         };
-        # modules/postgres-with-replica.ts:46
+        # modules/postgres-with-replica.ts:47
         replicaPort = lib.mkOption {
           type = lib.types.port;
           default = 5433;
           description = "The replica's TCP port.";
         };
-        # modules/postgres-with-replica.ts:47
+        # modules/postgres-with-replica.ts:48
         replicationUser = lib.mkOption {
           type = lib.types.str;
           default = "replicator";
           description = "The role pg_basebackup and the replica connect as; created on the primary with only REPLICATION and LOGIN.";
         };
-        # modules/postgres-with-replica.ts:51
+        # modules/postgres-with-replica.ts:52
         replicationSlot = lib.mkOption {
           type = lib.types.str;
           default = "${lib.toLower (lib.replaceStrings [ "-" "." ] [ "_" "_" ] name)}_replica";
@@ -110,7 +111,7 @@ let
             lib.literalMD "`\"<name>_replica\"`, lowercase, with `-` and `.` replaced by `_`";
           description = "The physical replication slot on the primary that keeps the WAL the replica still needs.";
         };
-        # modules/postgres-with-replica.ts:56
+        # modules/postgres-with-replica.ts:57
         extraMasterDBSettings = lib.mkOption {
           type = lib.types.deferredModule;
           default = { };
@@ -119,7 +120,7 @@ let
               "{ initialDatabases = [ { name = \"app\"; } ]; settings.log_statement = \"all\"; }";
           description = "Options for the primary's `services.postgres` instance (any postgres option).";
         };
-        # modules/postgres-with-replica.ts:61
+        # modules/postgres-with-replica.ts:62
         extraReplicaDBSettings = lib.mkOption {
           type = lib.types.deferredModule;
           default = { };
@@ -149,22 +150,27 @@ let
       };
       config.outputs = {
         settings.processes =
-          lib.throwIf
-            declaredTwice
-            declaredTwiceMessage
-            (
-              processes
-              // {
-                # modules/postgres-with-replica.ts:127
-                "${name}-replica-init" = {
-                  depends_on = {
-                    "pg-basebackup-${name}".condition = "process_completed_successfully";
+          lib.throwIfNot
+            (config.port != config.replicaPort)
+            text
+            (lib.throwIf
+              declaredTwice
+              declaredTwiceMessage
+              (
+                processes
+                // {
+                  # modules/postgres-with-replica.ts:132
+                  "${name}-replica-init" = {
+                    depends_on = {
+                      "pg-basebackup-${name}".condition = "process_completed_successfully";
+                    };
                   };
-                };
-              }
-            );
-        processOwners = lib.throwIf declaredTwice declaredTwiceMessage (lib.genAttrs (builtins.attrNames
-          processes) (_: [ "services.postgres-with-replica.\"${name}\"" ]));
+                }
+              ));
+        processOwners = lib.throwIfNot (
+          config.port != config.replicaPort
+        ) text (lib.throwIf declaredTwice declaredTwiceMessage (lib.genAttrs (builtins.attrNames
+          processes) (_: [ "services.postgres-with-replica.\"${name}\"" ])));
         services.postgres = {
           ${name} = {
             declaredBy = [ "services.postgres-with-replica.\"${name}\"" ];

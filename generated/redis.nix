@@ -22,7 +22,7 @@ let
         "\n"
       ]);
       processes = {
-        # modules/redis.ts:121
+        # modules/redis.ts:129
         ${name} = {
           command = pkgs.writeShellApplication {
             name = "start-redis";
@@ -62,6 +62,7 @@ let
           options.enable.definitionsWithLocations;
       redisCliArg = lib.escapeShellArg (lib.getExe' config.package "redis-cli");
       grepArg = lib.escapeShellArg (lib.getExe' pkgs.gnugrep "grep");
+      condition = config.port != 0 || config.unixSocket != null;
       readinessCheck =
         if config.unixSocket != null && config.port == 0 then
           "${redisCliArg} -s ${valueArg} ping | ${grepArg} -qx PONG"
@@ -100,36 +101,36 @@ let
           internal = true;
           description = "The composite instances that declare this one (they set it), for the collision check.";
         };
-        # modules/redis.ts:70
+        # modules/redis.ts:72
         package = lib.mkPackageOption pkgs "redis" { };
-        # modules/redis.ts:71
+        # modules/redis.ts:73
         bind = lib.mkOption {
           type = lib.types.nullOr lib.types.str;
           default = "127.0.0.1";
           example = "127.0.0.1";
           description = "The IP interface to bind to. `null` means all interfaces.";
         };
-        # modules/redis.ts:76
+        # modules/redis.ts:78
         port = lib.mkOption {
           type = lib.types.port;
           default = 6379;
           description = "The TCP port to accept connections on. With `0`, Redis does not listen on TCP (use `unixSocket`).";
         };
-        # modules/redis.ts:80
+        # modules/redis.ts:82
         unixSocket = lib.mkOption {
           type = lib.types.nullOr lib.types.str;
           default = null;
           example = "redis.sock";
           description = "The path of the Unix socket to listen on; a relative path is relative to `dataDir`.";
         };
-        # modules/redis.ts:85
+        # modules/redis.ts:87
         unixSocketPerm = lib.mkOption {
           type = lib.types.int;
           default = 660;
           example = 600;
           description = "Permissions of the Unix socket, as the octal digits redis.conf's `unixsocketperm` takes.";
         };
-        # modules/redis.ts:90
+        # modules/redis.ts:92
         extraConfig = lib.mkOption {
           type = lib.types.lines;
           default = "";
@@ -151,9 +152,13 @@ let
         };
       };
       config.outputs = {
-        settings.processes = lib.throwIf declaredTwice declaredTwiceMessage processes;
-        processOwners = lib.throwIf declaredTwice declaredTwiceMessage (lib.genAttrs (builtins.attrNames
-          processes) (_: [ "services.redis.\"${name}\"" ]));
+        settings.processes =
+          lib.throwIfNot
+            condition
+            "services.redis.\"${name}\": port is 0 and unixSocket is null: Redis would listen nowhere. Set a port, or a unixSocket."
+            (lib.throwIf declaredTwice declaredTwiceMessage processes);
+        processOwners = lib.throwIfNot condition "services.redis.\"${name}\": port is 0 and unixSocket is null: Redis would listen nowhere. Set a port, or a unixSocket." (lib.throwIf declaredTwice declaredTwiceMessage (lib.genAttrs (builtins.attrNames
+          processes) (_: [ "services.redis.\"${name}\"" ])));
       };
     };
 in

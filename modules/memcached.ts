@@ -3,7 +3,7 @@
  * services-flake's `memcached` service, so its users' configurations work unchanged.
  * Command-line options: https://github.com/memcached/memcached/wiki/ConfiguringServer
  */
-import { exe, defineService, ifSet, process, runtimePath, script, sh, t } from "../dsl";
+import { exe, defineService, ifSet, neq, process, runtimePath, script, sh, t } from "../dsl";
 
 export default defineService({
   name: "memcached",
@@ -35,6 +35,9 @@ export default defineService({
         "(services-flake joins them with spaces unquoted, so an element could split into several arguments).",
     }),
   },
+  assertions: ({ cfg }) => [
+    { assertion: neq(cfg.port, 0), message: "port is 0: memcached would not listen on TCP, and this module has no Unix socket option. Set a port." },
+  ],
   processes: ({ name, cfg, pkgs }) => [
     process(name, {
       command: script({

@@ -6,7 +6,7 @@
  * the app wired to it by connection string — runs for real in the run tier
  * (test/stacks/notes-app.nix), where passetto cannot be built.
  */
-import { defineService, pathOf, process, s, t } from "../dsl";
+import { defineService, neq, pathOf, process, s, t } from "../dsl";
 import { pgweb } from "./parts/pgweb";
 import { privateDatabase, privateDbName } from "./parts/private-database";
 
@@ -46,6 +46,10 @@ export default defineService({
     }),
     port: t.port({ default: 8090, description: "The TCP port the app listens on (127.0.0.1; its `PORT`)." }),
   },
+
+  assertions: ({ cfg }) => [
+    { assertion: neq(cfg.port, cfg.dbPort), message: s`port and dbPort are both ${cfg.port}: the app and its database need a port each.` },
+  ],
 
   processes: ({ name, cfg }) => [
     process(name, {

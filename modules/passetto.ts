@@ -9,7 +9,7 @@
  * `modules/notes-app.ts` uses too; its run-tier stack (test/stacks/notes-app.nix)
  * exercises them for real.
  */
-import { defineService, nonEmpty, process, runtimePath, s, script, sh, t } from "../dsl";
+import { defineService, neq, nonEmpty, process, runtimePath, s, script, sh, t } from "../dsl";
 import { pgweb } from "./parts/pgweb";
 import { privateDatabase, privateDbName } from "./parts/private-database";
 
@@ -70,6 +70,7 @@ export default defineService({
       assertion: nonEmpty(cfg.schemas),
       message: "schemas is empty, but passetto needs its schema (service/pgsql/create_schema.sql in its source): set schemas.",
     },
+    { assertion: neq(cfg.port, cfg.dbPort), message: s`port and dbPort are both ${cfg.port}: passetto and its database need a port each.` },
   ],
 
   processes: ({ name, cfg }) => [

@@ -14,6 +14,7 @@ import {
   extendProcess,
   instance,
   mkDefault,
+  neq,
   or,
   process,
   replaceStrings,
@@ -64,6 +65,10 @@ export default defineService({
       description: "Options for the replica's `services.postgres` instance (any postgres option).",
     }),
   },
+
+  assertions: ({ cfg }) => [
+    { assertion: neq(cfg.port, cfg.replicaPort), message: s`port and replicaPort are both ${cfg.port}: the primary and the replica need a port each.` },
+  ],
 
   instances: ({ name, cfg }) => [
     instance(

@@ -25,6 +25,8 @@ import {
   type Pkgs,
   and,
   eq,
+  neq,
+  or,
   exe,
 } from "../dsl";
 
@@ -92,6 +94,12 @@ export default defineService({
       description: "Additional lines appended to `redis.conf`, written as they are.",
     }),
   },
+  assertions: ({ cfg }) => [
+    {
+      assertion: or(neq(cfg.port, 0), notNull(cfg.unixSocket)),
+      message: "port is 0 and unixSocket is null: Redis would listen nowhere. Set a port, or a unixSocket.",
+    },
+  ],
   processes: ({ name, cfg, pkgs, let: bind }) => {
     const conf = bind(
       "redisConfig",

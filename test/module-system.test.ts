@@ -80,6 +80,13 @@ describe.skipIf(!seeded)("[nix eval] module system: assertions stop evaluation n
     expect(evalWith(`services.postgres."p" = { enable = true; port = 0; };`)).toThrow(/services\.postgres\."p": port is 0: PostgreSQL needs a TCP port/);
   });
 
+  it("postgres-with-replica: one port for the primary and the replica; redis: listening nowhere", () => {
+    expect(evalWith(`services.postgres-with-replica."db" = { enable = true; port = 5800; replicaPort = 5800; };`)).toThrow(
+      /services\.postgres-with-replica\."db": port and replicaPort are both 5800/,
+    );
+    expect(evalWith(`services.redis."r" = { enable = true; port = 0; };`)).toThrow(/services\.redis\."r": port is 0 and unixSocket is null/);
+  });
+
   it("a disabled instance is not checked", () => {
     expect(evalWith(`services.postgres."p".port = 0; services.redis."r".enable = true;`)).not.toThrow();
   });
