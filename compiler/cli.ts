@@ -5,10 +5,10 @@
  * exits 1 when `generated/` differs from what the compiler emits. With `--watch`,
  * builds once and then again whenever `modules/`, `dsl/` or `nix/` change.
  */
+import { parseCli } from "./cli-args";
 import { type ChildProcess, spawn } from "node:child_process";
 import { type Dirent, existsSync, type FSWatcher, lstatSync, readdirSync, watch as fsWatch } from "node:fs";
 import { performance } from "node:perf_hooks";
-import { parseArgs } from "node:util";
 import { fileURLToPath } from "node:url";
 import { dirname, join, relative, resolve } from "node:path";
 import { DefinitionError } from "../dsl";
@@ -32,31 +32,18 @@ const DEBOUNCE_MS = 150;
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
 async function main(): Promise<number> {
-  let args;
-  try {
-    args = parseArgs({
-      options: {
-        check: { type: "boolean", default: false },
-        "no-typecheck": { type: "boolean", default: false },
-        watch: { type: "boolean", default: false },
-        root: { type: "string" },
-        help: { type: "boolean", short: "h" },
-      },
-      strict: true,
-    }).values;
-  } catch (e) {
-    process.stderr.write(`${(e as Error).message}\n\n${usage}`);
-    return 2;
-  }
-  if (args.help) {
-    process.stdout.write(usage);
-    return 0;
-  }
+  const cli = parseCli(usage, {
+    check: { type: "boolean", default: false },
+    "no-typecheck": { type: "boolean", default: false },
+    watch: { type: "boolean", default: false },
+  });
+  if (typeof cli === "number") return cli;
+  const args = cli.values;
   if (args.watch && args.check) {
     process.stderr.write(`--watch and --check exclude each other\n\n${usage}`);
     return 2;
   }
-  const root = resolve(args.root ?? join(dirname(fileURLToPath(import.meta.url)), ".."));
+  const root = cli.root;
   const typecheckModules = !args["no-typecheck"];
   if (args.watch) return watch(root, typecheckModules);
   return build(root, { check: args.check ?? false, typecheck: typecheckModules });

@@ -8,11 +8,11 @@
  * are left out. With `--check`, writes nothing and exits 1 when the committed
  * page differs from what this renders (the reference cannot drift from `dsl/`).
  */
+import { parseCli } from "./cli-args";
 import { existsSync, realpathSync } from "node:fs";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { parseArgs } from "node:util";
 import type * as Morph from "ts-morph";
 
 /** Where the page lives, relative to the project root. */
@@ -645,25 +645,12 @@ const usage = `usage: pnpm docs:dsl [--check] [--root DIR]
 `;
 
 async function main(): Promise<number> {
-  let args;
-  try {
-    args = parseArgs({
-      options: {
-        check: { type: "boolean", default: false },
-        root: { type: "string" },
-        help: { type: "boolean", short: "h" },
-      },
-      strict: true,
-    }).values;
-  } catch (e) {
-    process.stderr.write(`${(e as Error).message}\n\n${usage}`);
-    return 2;
-  }
-  if (args.help) {
-    process.stdout.write(usage);
-    return 0;
-  }
-  const root = resolve(args.root ?? join(dirname(fileURLToPath(import.meta.url)), ".."));
+  const cli = parseCli(usage, {
+    check: { type: "boolean", default: false },
+  });
+  if (typeof cli === "number") return cli;
+  const args = cli.values;
+  const root = cli.root;
   if (args.check) {
     const { upToDate } = await checkDslReference(root);
     if (!upToDate) {

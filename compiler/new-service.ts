@@ -16,7 +16,7 @@ import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { parseArgs } from "node:util";
+import { parseCli } from "./cli-args";
 
 const usage = `usage: pnpm new-service <name> [--package ATTR] [--debian PKG] [--port N] [--root DIR] [--no-build]
 
@@ -105,14 +105,21 @@ export default defineTest({
  * Writes the files of a new service under `root`, leaving existing ones alone.
  * @throws Error for an invalid name.
  */
-export function newService(root: string, name: string, opts: { attr?: string; debian?: string; port?: number } = {}): NewServiceResult {
+export function newService(
+  root: string,
+  name: string,
+  opts: { attr?: string; debian?: string; port?: number } = {},
+): NewServiceResult {
   if (!/^[a-z][a-z0-9-]*$/.test(name)) {
-    throw new Error(`service name ${JSON.stringify(name)} must be lowercase letters, digits and dashes, starting with a letter`);
+    throw new Error(
+      `service name ${JSON.stringify(name)} must be lowercase letters, digits and dashes, starting with a letter`,
+    );
   }
   const attr = opts.attr ?? name;
   const debian = opts.debian ?? name;
   const port = opts.port ?? 8000;
-  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`--port ${port}: expected a TCP port (1-65535)`);
+  if (!Number.isInteger(port) || port < 1 || port > 65535)
+    throw new Error(`--port ${port}: expected a TCP port (1-65535)`);
   // The test instance listens below the ephemeral port range, away from the default.
   const testPort = 20000 + (port % 10000);
   const result: NewServiceResult = { created: [], kept: [], notes: [] };
@@ -138,43 +145,39 @@ export function newService(root: string, name: string, opts: { attr?: string; de
     result.created.push(`test/packages.json (pkgs.${attr} → Debian ${debian})`);
     const policy = spawnSync("apt-cache", ["policy", debian], { encoding: "utf8" });
     if (policy.status === 0 && !/Candidate: (?!\(none\))/.test(policy.stdout)) {
-      result.notes.push(`apt-cache knows no installable Debian package "${debian}": set the right one in test/packages.json (apt-cache search ${name})`);
-    } else if (!existsSync(`/var/lib/dpkg/info/${debian}.list`) && !existsSync(`/var/lib/dpkg/info/${debian}:amd64.list`)) {
-      result.notes.push(`Debian package ${debian} is not installed here: apt-get install ${debian} (.ci/run installs it on CI); until then its run test is skipped by name`);
+      result.notes.push(
+        `apt-cache knows no installable Debian package "${debian}": set the right one in test/packages.json (apt-cache search ${name})`,
+      );
+    } else if (
+      !existsSync(`/var/lib/dpkg/info/${debian}.list`) &&
+      !existsSync(`/var/lib/dpkg/info/${debian}:amd64.list`)
+    ) {
+      result.notes.push(
+        `Debian package ${debian} is not installed here: apt-get install ${debian} (.ci/run installs it on CI); until then its run test is skipped by name`,
+      );
     }
   }
   return result;
 }
 
 function main(): number {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      allowPositionals: true,
-      options: {
-        package: { type: "string" },
-        debian: { type: "string" },
-        port: { type: "string" },
-        root: { type: "string" },
-        "no-build": { type: "boolean", default: false },
-        help: { type: "boolean", short: "h" },
-      },
-    });
-  } catch (e) {
-    process.stderr.write(`${(e as Error).message}\n\n${usage}`);
-    return 2;
-  }
-  const { values, positionals } = parsed;
-  if (values.help) {
-    process.stdout.write(usage);
-    return 0;
-  }
+  const cli = parseCli(
+    usage,
+    {
+      package: { type: "string" },
+      debian: { type: "string" },
+      port: { type: "string" },
+      "no-build": { type: "boolean", default: false },
+    },
+    { positionals: true },
+  );
+  if (typeof cli === "number") return cli;
+  const { values, positionals, root } = cli;
   if (positionals.length !== 1) {
     process.stderr.write(usage);
     return 2;
   }
   const name = positionals[0]!;
-  const root = resolve(values.root ?? join(dirname(fileURLToPath(import.meta.url)), ".."));
   let result: NewServiceResult;
   try {
     result = newService(root, name, {
@@ -191,9 +194,13 @@ function main(): number {
   for (const n of result.notes) process.stdout.write(`note     ${n}\n`);
   if (!values["no-build"]) {
     process.stdout.write("\nrunning pnpm build-modules…\n");
-    const build = spawnSync(process.execPath, [...process.execArgv, join(root, "compiler", "cli.ts"), "--root", root], { stdio: "inherit" });
+    const build = spawnSync(process.execPath, [...process.execArgv, join(root, "compiler", "cli.ts"), "--root", root], {
+      stdio: "inherit",
+    });
     if (build.status !== 0) {
-      process.stdout.write("\nbuild-modules failed: fix the error above (file:line), then run pnpm build-modules again.\n");
+      process.stdout.write(
+        "\nbuild-modules failed: fix the error above (file:line), then run pnpm build-modules again.\n",
+      );
       return 1;
     }
   }
