@@ -136,8 +136,9 @@ export function checkTest(
   dependsOn: readonly { readonly process: unknown }[],
   itemsOf: ItemsOf,
   optionsOf: (s: AnyService) => Shape,
+  own: readonly string[] = [],
 ): void {
-  const declared = testProcesses(test, itemsOf);
+  const declared = [...testProcesses(test, itemsOf), ...own];
   for (const d of dependsOn) {
     const target = typeof d.process === "string" ? d.process : namePattern(lower(d.process));
     if (!declared.some((p) => matches(p, target))) {

@@ -700,7 +700,17 @@ export function lowerTest(test: ServiceTest, opts: LowerOptions = {}): NixNode {
     ]),
   ), proc.text.info.origin ?? test.location);
   checkScripts([command], new Map());
-  checkTest(test, proc.dependsOn, itemsOf, serviceOptions);
+  const ctx = testContext(test, (svc) => ({ ...serviceOptions(svc), ...derivedShapeOf(svc) }));
+  const extra = test.processes ? guard(test, "processes", () => [...test.processes!(ctx)], test.location) : [];
+  for (const p of extra) {
+    if (lower(p.name).kind !== "string") throw new DefinitionError("a test's processes need literal names", p.location ?? test.location);
+    const n = (lower(p.name) as { parts: unknown[] }).parts.join("");
+    if (n === "test") throw new DefinitionError('"test" is the name of the test process itself; choose another', p.location ?? test.location);
+  }
+  checkScripts(extra.map((p) => lower(p.command)), new Map());
+  const extraNames = extra.map((p) => (lower(p.name) as { parts: string[] }).parts.join(""));
+  checkTest(test, proc.dependsOn, itemsOf, serviceOptions, extraNames);
+  for (const p of extra) bindings.push(guard(test, "processes", () => backend.testProcess(p), p.location));
   bindings.push(backend.testProcess(process("test", { command: expr<Pkg>(command, "package"), dependsOn: proc.dependsOn, oneshot: true })));
   const body = nAttrs(bindings);
   if (opts.knownPackages) checkPackageNames(body, opts.knownPackages, test.location);

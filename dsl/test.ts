@@ -9,7 +9,7 @@
 import { nSelect, nVar } from "../nix/ast";
 import type { Expr, Pkg, ShellCode } from "./expr";
 import { callSite, type SourceLocation } from "./location";
-import type { StartCondition } from "./process";
+import type { ProcessDecl, StartCondition } from "./process";
 import {
   type AnyService,
   builtinOptions,
@@ -54,6 +54,13 @@ export interface TestDefinition<Svcs extends Record<string, AnyService>, I exten
   readonly services: Svcs;
   readonly instances: I;
   readonly test: (ctx: TestContext<Svcs, I>) => TestProcess;
+  /**
+   * More processes for the test's stack besides the services' — a client, a load
+   * generator, a second checker — declared with `process(...)` as in a service.
+   * The `test` process may depend on them (`dependsOn: [{ process: "client", condition: "succeeded" }]`);
+   * its exit still ends the run and gives the verdict.
+   */
+  readonly processes?: (ctx: TestContext<Svcs, I>) => readonly ProcessDecl[];
 }
 
 /** A defined test, for the compiler. */

@@ -2,7 +2,7 @@
  * redis under process-compose: a TCP instance and a Unix-socket-only instance,
  * both answering and keeping what is written to them.
  */
-import { defineTest, sh } from "../dsl";
+import { defineTest, process, script, sh } from "../dsl";
 import redis from "./redis";
 
 export default defineTest({
@@ -14,6 +14,18 @@ export default defineTest({
       r2: { port: 0, unixSocket: "r2.sock" },
     },
   },
+  // A second client in the stack: it writes while the test waits for it to succeed.
+  processes: ({ cfg, pkgs }) => [
+    process("writer", {
+      command: script({
+        name: "redis-writer",
+        runtimeInputs: [cfg.redis.r1.package, pkgs.coreutils],
+        text: sh`for i in $(seq 1 100); do redis-cli -p ${cfg.redis.r1.port} rpush written "$i" >/dev/null; done`,
+      }),
+      oneshot: true,
+      dependsOn: [{ process: "r1", condition: "ready" }],
+    }),
+  ],
   test: ({ cfg, pkgs }) => ({
     runtimeInputs: [cfg.redis.r1.package, pkgs.gnugrep],
     text: sh`
@@ -21,6 +33,8 @@ export default defineTest({
       redis-cli -p ${cfg.redis.r1.port} ping | grep -x PONG
       redis-cli -p ${cfg.redis.r1.port} set greeting "it's \\"quoted\\"" | grep -x OK
       test "$(redis-cli -p ${cfg.redis.r1.port} get greeting)" = "it's \\"quoted\\""
+      echo "r1: the writer process's 100 pushes per start are all there"
+      test "$(redis-cli -p ${cfg.redis.r1.port} llen written)" -eq $((100 * \${SERVICES_TS_RUN:-1}))
 
       echo "r2: ping over the Unix socket only"
       redis-cli -s ${cfg.redis.r2.dataDir}/r2.sock ping | grep -x PONG
@@ -31,6 +45,7 @@ export default defineTest({
     dependsOn: [
       { process: "r1", condition: "ready" },
       { process: "r2", condition: "ready" },
+      { process: "writer", condition: "succeeded" },
     ],
   }),
 });

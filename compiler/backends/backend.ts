@@ -32,6 +32,6 @@ export interface Backend {
    * @param forEnabled wraps a per-instance value (given the instance's node) into a merge over enabled instances.
    */
   topConfig(forEnabled: (of: (instance: NixNode) => NixNode) => NixNode): Binding[];
-  /** The binding of a service test's `test` process. */
+  /** The binding of one process of a service test's stack (its `test` process, or another it declares). */
   testProcess(proc: ProcessDecl): Binding;
 }

@@ -7,6 +7,15 @@
   imports = [ ../redis.nix ];
   services.redis.r1 = { enable = true; port = 6391; };
   services.redis.r2 = { enable = true; port = 0; unixSocket = "r2.sock"; };
+  settings.processes.writer = {
+    command = pkgs.writeShellApplication {
+      name = "redis-writer";
+      runtimeInputs = [ config.services.redis.r1.package pkgs.coreutils ];
+      excludeShellChecks = [ "SC1003" "SC1110" "SC1111" "SC1112" "SC2016" ];
+      text = "for i in $(seq 1 100); do redis-cli -p ${toString config.services.redis.r1.port} rpush written \"$i\" >/dev/null; done";
+    };
+    depends_on = { r1.condition = "process_healthy"; };
+  };
   settings.processes.test = {
     command = pkgs.writeShellApplication {
       name = "redis-test";
@@ -17,6 +26,8 @@
         redis-cli -p ${toString config.services.redis.r1.port} ping | grep -x PONG
         redis-cli -p ${toString config.services.redis.r1.port} set greeting "it's \"quoted\"" | grep -x OK
         test "$(redis-cli -p ${toString config.services.redis.r1.port} get greeting)" = "it's \"quoted\""
+        echo "r1: the writer process's 100 pushes per start are all there"
+        test "$(redis-cli -p ${toString config.services.redis.r1.port} llen written)" -eq $((100 * ''${SERVICES_TS_RUN:-1}))
 
         echo "r2: ping over the Unix socket only"
         redis-cli -s ${lib.escapeShellArg config.services.redis.r2.dataDir}/r2.sock ping | grep -x PONG
@@ -25,6 +36,10 @@
         redis-cli -s ${lib.escapeShellArg config.services.redis.r2.dataDir}/r2.sock config get port | grep -x 0
       '';
     };
-    depends_on = { r1.condition = "process_healthy"; r2.condition = "process_healthy"; };
+    depends_on = {
+      r1.condition = "process_healthy";
+      r2.condition = "process_healthy";
+      writer.condition = "process_completed_successfully";
+    };
   };
 }

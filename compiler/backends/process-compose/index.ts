@@ -263,5 +263,5 @@ export const processCompose: Backend = {
       ),
     ),
   ],
-  testProcess: (proc) => nBind(["settings", "processes", "test"], processBody(proc, false)),
+  testProcess: (proc) => nBind(["settings", "processes", keyOf(lower(proc.name))], processBody(proc, false)),
 };
