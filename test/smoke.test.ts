@@ -1,7 +1,8 @@
 /**
  * `[nix eval] smoke`: every service in modules/, with no hand-written test, is
  * evaluated in the pinned process-compose-flake — two instances each, in ONE
- * evaluation: `a` with its defaults (required options filled in), `b` written
+ * evaluation: `a` with its defaults (required options filled in; enabled through
+ * `imports`), `b` written
  * as a function of `{ pkgs, name, config, lib, ... }` (services-flake's form)
  * with non-default values made from the option types (ports, dataDir,
  * namespace, and the options' own examples). Asserted: each instance makes
@@ -86,7 +87,8 @@ function configuration(): string {
   return services
     .map((svc) => {
       const shape = serviceOptions(svc);
-      const a = ["enable = true;", ...definitions(shape, required)].join(" ");
+      // `a` enables itself through `imports`, the third form services-flake accepts.
+      const a = ["imports = [ { enable = true; } ];", ...definitions(shape, required)].join(" ");
       const b = ['enable = true;', 'dataDir = "./smoke/${name}";', 'namespace = "smoke";', ...definitions(shape, nonDefault)].join(" ");
       return `services.${svc.name}."smoke-${svc.name}-a" = { ${a} };\n        services.${svc.name}."smoke-${svc.name}-b" = { pkgs, name, config, lib, ... }: { ${b} };`;
     })
