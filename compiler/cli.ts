@@ -10,7 +10,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { type Dirent, existsSync, type FSWatcher, lstatSync, readdirSync, watch as fsWatch } from "node:fs";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
-import { dirname, join, relative, resolve } from "node:path";
+import { join, relative } from "node:path";
 import { DefinitionError } from "../dsl";
 import { BuildError, compileAll, diffGenerated, findModules, findTests, typecheck, writeGenerated } from "./build";
 

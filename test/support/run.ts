@@ -4,7 +4,7 @@
  * root (PostgreSQL refuses to run as root).
  */
 import { spawn, spawnSync } from "node:child_process";
-import { chmodSync, existsSync, mkdtempSync, rmSync } from "node:fs";
+import { chmodSync, mkdtempSync, rmSync } from "node:fs";
 import { homedir, tmpdir } from "node:os";
 import { join } from "node:path";
 import { buildDrv, type ProcessComposeEval } from "./nix";
