@@ -48,7 +48,7 @@ let
       readinessCheck = ''
         printf 'version''\r
         quit''\r
-        ' | ${lib.escapeShellArg (lib.getExe' pkgs.netcat "nc")} -q 1 ${value2} ${toString config.port} | ${lib.escapeShellArg (lib.getExe' pkgs.gnugrep "grep")} -q '^VERSION ''\''';
+        ' | ${lib.escapeShellArg (lib.getExe' pkgs.netcat "nc")} -N ${value2} ${toString config.port} | ${lib.escapeShellArg (lib.getExe' pkgs.gnugrep "grep")} -q '^VERSION ''\''';
       value1 = if config.bind != null then "--listen=${lib.escapeShellArg config.bind}" else "";
       value2 = if config.bind != null then "${lib.escapeShellArg config.bind}" else "127.0.0.1";
     in

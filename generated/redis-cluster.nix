@@ -7,7 +7,7 @@ let
     let
       processes =
         {
-          # modules/redis-cluster.ts:140
+          # modules/redis-cluster.ts:138
           "${name}-cluster-create" = {
             command = pkgs.writeShellApplication {
               name = "redis-cluster-create";
@@ -130,9 +130,9 @@ let
           internal = true;
           description = "The composite instances that declare this one (they set it), for the collision check.";
         };
-        # modules/redis-cluster.ts:47
+        # modules/redis-cluster.ts:45
         package = lib.mkPackageOption pkgs "redis" { };
-        # modules/redis-cluster.ts:48
+        # modules/redis-cluster.ts:46
         nodes = lib.mkOption {
           type = lib.types.attrsOf (lib.types.submodule {
             options = {
@@ -157,20 +157,20 @@ let
           };
           description = "The cluster's nodes, by name: each runs as the process `<name>-<node>`.";
         };
-        # modules/redis-cluster.ts:62
+        # modules/redis-cluster.ts:60
         bind = lib.mkOption {
           type = lib.types.nullOr lib.types.str;
           default = "127.0.0.1";
           example = "127.0.0.1";
           description = "The IP interface every node binds to. `null` means all interfaces.";
         };
-        # modules/redis-cluster.ts:67
+        # modules/redis-cluster.ts:65
         timeout = lib.mkOption {
           type = lib.types.int;
           default = 2000;
           description = "`cluster-node-timeout`, in milliseconds: after it a node is considered failing and a replica of a failed master takes over.";
         };
-        # modules/redis-cluster.ts:71
+        # modules/redis-cluster.ts:69
         replicas = lib.mkOption {
           type = lib.types.int;
           default = 1;

@@ -9,8 +9,8 @@ export default defineTest({
     runtimeInputs: [pkgs.netcat, pkgs.gnugrep],
     // A set, then a get of the same key; and the second server's memory limit (16 MiB) as configured.
     text: sh`
-      mc() { printf '%s\r\nquit\r\n' "$2" | nc -q 1 127.0.0.1 "$1"; }
-      printf 'set greeting 0 0 5\r\nhello\r\nquit\r\n' | nc -q 1 127.0.0.1 ${cfg.memcached.memcached1.port} | grep -q '^STORED'
+      mc() { printf '%s\r\nquit\r\n' "$2" | nc -N 127.0.0.1 "$1"; }
+      printf 'set greeting 0 0 5\r\nhello\r\nquit\r\n' | nc -N 127.0.0.1 ${cfg.memcached.memcached1.port} | grep -q '^STORED'
       mc ${cfg.memcached.memcached1.port} 'get greeting' | grep -q '^hello'
       mc ${cfg.memcached.memcached2.port} 'stats settings' | grep -q '^STAT maxbytes 16777216'
     `,

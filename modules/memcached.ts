@@ -53,7 +53,7 @@ export default defineService({
       }),
       // Ready when the server answers a `version` command (the check is retried every 50 ms).
       readiness: {
-        exec: sh`printf 'version\r\nquit\r\n' | ${exe(pkgs.netcat, "nc")} -q 1 ${ifSet(cfg.bind, (b) => sh`${b}`, sh`127.0.0.1`)} ${cfg.port} | ${exe(pkgs.gnugrep, "grep")} -q '^VERSION '`,
+        exec: sh`printf 'version\r\nquit\r\n' | ${exe(pkgs.netcat, "nc")} -N ${ifSet(cfg.bind, (b) => sh`${b}`, sh`127.0.0.1`)} ${cfg.port} | ${exe(pkgs.gnugrep, "grep")} -q '^VERSION '`,
       },
       restart: { policy: "on-failure", maxRestarts: 5 },
     }),

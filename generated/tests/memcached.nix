@@ -19,11 +19,11 @@
       text = ''
               mc() { printf '%s''\r
         quit''\r
-        ' "$2" | nc -q 1 127.0.0.1 "$1"; }
+        ' "$2" | nc -N 127.0.0.1 "$1"; }
               printf 'set greeting 0 0 5''\r
         hello''\r
         quit''\r
-        ' | nc -q 1 127.0.0.1 ${toString config.services.memcached.memcached1.port} | grep -q '^STORED'
+        ' | nc -N 127.0.0.1 ${toString config.services.memcached.memcached1.port} | grep -q '^STORED'
               mc ${toString config.services.memcached.memcached1.port} 'get greeting' | grep -q '^hello'
               mc ${toString config.services.memcached.memcached2.port} 'stats settings' | grep -q '^STAT maxbytes 16777216'
       '';
