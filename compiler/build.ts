@@ -110,21 +110,34 @@ const header = (source: string) =>
 
 /** `internal.nix`, which every service module imports: the process owners option and the collision check. */
 export function internalModule(): NixNode {
-  const owners = nSelect(nVar("config"), "servicesTs", "processOwners");
-  const clashes = nApply(nLib("filterAttrs"), nLambda({ kind: "ident", name: "_" }, nLambda({ kind: "ident", name: "owners" }, nBinop(">", nApply(nSelect(nVar("builtins"), "length"), nVar("owners")), { kind: "int", value: 1 }))), owners);
+  const clashesOf = (option: string) =>
+    nApply(
+      nLib("filterAttrs"),
+      nLambda({ kind: "ident", name: "_" }, nLambda({ kind: "ident", name: "owners" }, nBinop(">", nApply(nSelect(nVar("builtins"), "length"), nVar("owners")), { kind: "int", value: 1 }))),
+      nSelect(nVar("config"), "servicesTs", option),
+    );
+  const describe = (clashes: string, what: (key: NixNode) => (string | NixNode)[], fix: string) =>
+    nApply(
+      nLib("mapAttrsToList"),
+      nLambda(
+        { kind: "ident", name: "key" },
+        nLambda({ kind: "ident", name: "owners" }, nStr(...what(nVar("key")), nApply(nLib("concatStringsSep"), nStr(" and "), nApply(nLib("sort"), nLib("lessThan"), nVar("owners"))), fix)),
+      ),
+      nVar(clashes),
+    );
   const message = nApply(
     nLib("concatStringsSep"),
     nStr("\n"),
-    nApply(
-      nLib("mapAttrsToList"),
-      nLambda({ kind: "ident", name: "process" }, nLambda({ kind: "ident", name: "owners" }, nStr('process "', nVar("process"), '" would be made by both ', nApply(nLib("concatStringsSep"), nStr(" and "), nApply(nLib("sort"), nLib("lessThan"), nVar("owners"))), ": give one of the instances another name."))),
-      nVar("clashes"),
+    nBinop(
+      "++",
+      describe("clashes", (k) => ['process "', k, '" would be made by both '], ": give one of the instances another name."),
+      describe("portClashes", (k) => ["port ", k, " is set for both "], ": two servers cannot listen on one port (the second would fail, and its readiness check would reach the first); give one another port."),
     ),
   );
   return nLambda(
     nPattern(["config", "lib"], true),
     nLet(
-      [nBind("clashes", clashes)],
+      [nBind("clashes", clashesOf("processOwners")), nBind("portClashes", clashesOf("portOwners"))],
       nAttrs([
         nBind(
           ["options", "servicesTs", "processOwners"],
@@ -138,7 +151,22 @@ export function internalModule(): NixNode {
             ]),
           ),
         ),
-        nBind(["config", "settings", "processes"], nApply(nLib("mkIf"), nBinop("!=", nVar("clashes"), nAttrs([])), nApply(nVar("throw"), message))),
+        nBind(
+          ["options", "servicesTs", "portOwners"],
+          nApply(
+            nLib("mkOption"),
+            nAttrs([
+              nBind("type", nApply(nLib("types", "attrsOf"), nApply(nLib("types", "listOf"), nLib("types", "str")))),
+              nBind("default", nAttrs([])),
+              nBind("internal", { kind: "bool", value: true }),
+              nBind("description", nStr("TCP port → the options of enabled instances that make a server listen on it (services-ts's port clash check).")),
+            ]),
+          ),
+        ),
+        nBind(
+          ["config", "settings", "processes"],
+          nApply(nLib("mkIf"), nBinop("||", nBinop("!=", nVar("clashes"), nAttrs([])), nBinop("!=", nVar("portClashes"), nAttrs([]))), nApply(nVar("throw"), message)),
+        ),
       ]),
     ),
   );

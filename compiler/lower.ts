@@ -260,12 +260,27 @@ export function lowerService(svc: AnyService, opts: LowerOptions = {}): LoweredS
     ...svc.parts.flatMap((part: AnyPart) => (part.assertions ? guard(svc, `part ${part.name}: assertions`, () => [...part.assertions!(ctx)], part.location) : [])),
     ...(svc.assertions ? guard(svc, "assertions", () => [...svc.assertions!(ctx)]) : []),
   ];
+  const portLists = [
+    ...svc.parts.flatMap((part: AnyPart) => (part.ports ? [guard(svc, `part ${part.name}: ports`, () => part.ports!(ctx), part.location)] : [])),
+    ...(svc.ports ? [guard(svc, "ports", () => svc.ports!(ctx))] : []),
+  ];
   checkProcesses(items.filter((p): p is ProcessDecl => p.kind === "process"), svc);
   checkDependencies(svc, items, itemsOf);
 
   const dependencies = [...new Set(instances.map((i) => i.service.name))].sort();
 
-  const outputsOptions: Binding[] = [...backend.instanceOptions()];
+  const outputsOptions: Binding[] = [
+    ...backend.instanceOptions(),
+    nBind(
+      "portOwners",
+      mkOption([
+        nBind("type", nApply(nLib("types", "attrsOf"), nApply(nLib("types", "listOf"), nLib("types", "str")))),
+        nBind("internal", nBool(true)),
+        nBind("readOnly", nBool(true)),
+        nBind("description", nStr("The TCP ports this instance listens on, each with the option setting it (for the port clash check).")),
+      ]),
+    ),
+  ];
   if (dependencies.length > 0) {
     outputsOptions.push(
       nBind(
@@ -339,12 +354,35 @@ export function lowerService(svc: AnyService, opts: LowerOptions = {}): LoweredS
   // Assertions guard what the instance contributes: forcing its processes checks them.
   const checked = (value: NixNode): NixNode =>
     assertions.reduceRight(
-      (inner, a) => nApply(nLib("throwIfNot"), lower(a.assertion), nStr(`services.${svc.name}."`, nVar("name"), '": ', ...messageParts(a.message)), inner),
+      (inner, a) => {
+        const cond = lower(a.assertion);
+        return nApply(
+          nLib("throwIfNot"),
+          { ...cond, hint: cond.hint ?? "invariant" },
+          { ...nStr(`services.${svc.name}."`, nVar("name"), '": ', ...messageParts(a.message)), hint: "invariantMessage" },
+          inner,
+        );
+      },
       notDeclaredTwice(value),
     );
+  // { "<port>" = [ "services.x.\"name\".<option>" ]; } for each port listened on (0: none).
+  const portNodes = portLists.map((ports) =>
+    isExpr(ports) ? ports.node : nList(ports.map((p) => nAttrs([nBind("port", lower(p.port)), nBind("option", lower(p.option))]))),
+  );
+  const portList = portNodes.length === 0 ? nList([]) : portNodes.reduce((a, b) => nBinop("++", a, b));
+  const portOwners = nApply(
+    nLib("zipAttrsWith"),
+    nLambda({ kind: "ident", name: "_" }, nLib("concatLists")),
+    nApply(
+      nVar("map"),
+      nLambda({ kind: "ident", name: "p" }, nAttrs([nBind([nStr(nApply(nVar("toString"), nSelect(nVar("p"), "port")))], nList([nStr(`services.${svc.name}."`, nVar("name"), '".', nSelect(nVar("p"), "option"))]))])),
+      nApply(nSelect(nVar("builtins"), "filter"), nLambda({ kind: "ident", name: "p" }, nBinop("!=", nSelect(nVar("p"), "port"), { kind: "int", value: 0 })), portList),
+    ),
+  );
   const outputsConfig: Binding[] = backend
     .instanceConfig(items, (at, f) => guard(svc, "process", f, at.location), comment, nStr(`services.${svc.name}."`, nVar("name"), '"'))
     .map((b) => (b.kind === "attr" ? { ...b, value: checked(b.value) } : b));
+  outputsConfig.push(nBind("portOwners", portOwners));
   for (const dep of dependencies) {
     outputsConfig.push(
       nBind(
@@ -378,6 +416,7 @@ export function lowerService(svc: AnyService, opts: LowerOptions = {}): LoweredS
 
   const topConfig: Binding[] = [
     ...backend.topConfig(forEnabled),
+    nBind(["servicesTs", "portOwners"], forEnabled((instance) => nSelect(instance, "outputs", "portOwners"))),
     ...dependencies.map((dep) => nBind(["services", dep], forEnabled((instance) => nSelect(instance, "outputs", "services", dep)))),
   ];
 

@@ -156,6 +156,21 @@ export type FieldsOf<T> = [T] extends [Opaque]
     : unknown;
 
 /**
+ * The Nix value type of a TS value that may mix literals and expressions: what a
+ * `mapList` callback returns (`{ port: Expr<number> }` is `{ port: number }`).
+ */
+export type PlainOf<B> =
+  B extends Expr<infer X>
+    ? X
+    : B extends readonly (infer I)[]
+      ? PlainOf<I>[]
+      : B extends string | number | boolean | null
+        ? B extends string ? string : B extends number ? number : B extends boolean ? boolean : null
+        : B extends object
+          ? { [K in keyof B]: PlainOf<B[K]> }
+          : B;
+
+/**
  * A handle on a value with typed field access when it is a record: `cfg.initialScript.before`,
  * or `db.name` for an element of a list of submodules in {@link mapList}.
  */
@@ -606,24 +621,24 @@ export const join = (sep: string, list: Val<readonly string[]> | readonly Val<st
  * list's elements: an element of a list of submodules has its fields (`db.name`).
  * The result is a list of shell (or SQL) code when `f` returns code.
  */
-export function mapList<E, R>(list: Expr<readonly E[]>, f: (x: Ref<E>) => DeepVal<R>, hint = "x"): Expr<R[]> {
+export function mapList<E, B>(list: Expr<readonly E[]>, f: (x: Ref<E>) => B, hint = "x"): Expr<PlainOf<B>[]> {
   const v = fresh(hint);
   const body = f(elementRef<E>(list, nFresh(v)));
   const role = roleOf(body);
-  return expr<R[]>(nApply(nVar("map"), nFreshLambda(v, lower(body)), list.node), "list", role === undefined ? {} : { role });
+  return expr<PlainOf<B>[]>(nApply(nVar("map"), nFreshLambda(v, lower(body)), list.node), "list", role === undefined ? {} : { role });
 }
 
 /** `lib.mapAttrsToList (k: v: f k v) attrs`; the value handle is typed like {@link mapList}'s. */
-export function mapAttrsToList<V, R>(
+export function mapAttrsToList<V, B>(
   attrs: Expr<Readonly<Record<string, V>>>,
-  f: (key: Expr<string>, value: Ref<V>) => DeepVal<R>,
+  f: (key: Expr<string>, value: Ref<V>) => B,
   hint = "v",
-): Expr<R[]> {
-  const k = fresh("name");
+): Expr<PlainOf<B>[]> {
+  const k = fresh("key");
   const v = fresh(hint);
   const body = f(expr<string>(nFresh(k), "string"), elementRef<V>(attrs, nFresh(v)));
   const role = roleOf(body);
-  return expr<R[]>(
+  return expr<PlainOf<B>[]>(
     nApply(nLib("mapAttrsToList"), nFreshLambda(k, nFreshLambda(v, lower(body))), attrs.node),
     "list",
     role === undefined ? {} : { role },

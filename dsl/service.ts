@@ -132,6 +132,17 @@ export interface Assertion {
   readonly message: Val<string>;
 }
 
+/** A TCP port an instance listens on (see `ServiceDefinition.ports`). */
+export interface ListenPort {
+  /** TCP port; 0 is not counted. */
+  readonly port: Val<number>;
+  /** The option (path below the instance) that sets it, for messages: `port`, `nodes.n1.port`. */
+  readonly option: Val<string>;
+}
+
+/** The value of a {@link ListenPort} in Nix, for ports computed as a list expression. */
+export type ListenPortValue = { port: number; option: string };
+
 /** What a service (or a part) declares for each enabled instance. */
 export type ProcessItem = ProcessDecl | ProcessFamily | ProcessExtension;
 
@@ -164,6 +175,15 @@ export interface ServiceDefinition<S extends Shape, D extends Shape, P extends r
    * @example assertions: ({ cfg }) => [{ assertion: nonEmpty(cfg.schemas), message: "schemas is empty: …" }]
    */
   readonly assertions?: (ctx: ServiceContext<S & D & PartOptions<P>>) => readonly Assertion[];
+  /**
+   * The TCP ports an enabled instance listens on, each with the option that sets it
+   * (0 means "no TCP" and is not counted). Evaluation refuses two enabled instances,
+   * of any services, on one port, naming both: a server that fails to bind would
+   * otherwise leave its readiness check answered by the other one. A composite
+   * service lists none of its own: the instances it declares list theirs.
+   * @example ports: ({ cfg }) => [{ port: cfg.port, option: "port" }]
+   */
+  readonly ports?: (ctx: ServiceContext<S & D & PartOptions<P>>) => readonly ListenPort[] | Expr<readonly ListenPortValue[]>;
   /** A usage example for docs (Nix source of the instance's settings). */
   readonly example?: string;
 }
@@ -182,6 +202,7 @@ export interface Service<S extends Shape = Shape, D extends Shape = Shape> {
   readonly processes?: (ctx: ServiceContext<Shape>) => readonly ProcessItem[];
   readonly instances?: (ctx: ServiceContext<Shape>) => readonly InstanceDecl[];
   readonly assertions?: (ctx: ServiceContext<Shape>) => readonly Assertion[];
+  readonly ports?: (ctx: ServiceContext<Shape>) => readonly ListenPort[] | Expr<readonly ListenPortValue[]>;
   readonly location: SourceLocation | undefined;
   /** Type-level only: the options and derived options of an instance. */
   readonly __shape?: { options: S; derived: D };
@@ -223,6 +244,7 @@ export interface PartDefinition<S extends Shape, D extends Shape, R extends Shap
   readonly processes?: (ctx: ServiceContext<S & R & D>) => readonly ProcessItem[];
   readonly instances?: (ctx: ServiceContext<S & R & D>) => readonly InstanceDecl[];
   readonly assertions?: (ctx: ServiceContext<S & R & D>) => readonly Assertion[];
+  readonly ports?: (ctx: ServiceContext<S & R & D>) => readonly ListenPort[] | Expr<readonly ListenPortValue[]>;
 }
 
 /** A defined part (see {@link definePart}). */

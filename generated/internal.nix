@@ -6,6 +6,8 @@
 { config, lib, ... }:
 let
   clashes = lib.filterAttrs (_: owners: builtins.length owners > 1) config.servicesTs.processOwners;
+  portClashes =
+    lib.filterAttrs (_: owners: builtins.length owners > 1) config.servicesTs.portOwners;
 in
 {
   options.servicesTs.processOwners = lib.mkOption {
@@ -14,13 +16,24 @@ in
     internal = true;
     description = "Process name → the enabled instances that make it (services-ts's collision check).";
   };
+  options.servicesTs.portOwners = lib.mkOption {
+    type = lib.types.attrsOf (lib.types.listOf lib.types.str);
+    default = { };
+    internal = true;
+    description = "TCP port → the options of enabled instances that make a server listen on it (services-ts's port clash check).";
+  };
   config.settings.processes =
     lib.mkIf
-      (clashes != { })
+      (clashes != { } || portClashes != { })
       (throw
         (lib.concatStringsSep
           "\n"
-          (lib.mapAttrsToList
-            (process: owners: "process \"${process}\" would be made by both ${lib.concatStringsSep " and " (lib.sort lib.lessThan owners)}: give one of the instances another name.")
-            clashes)));
+          (
+            lib.mapAttrsToList
+              (key: owners: "process \"${key}\" would be made by both ${lib.concatStringsSep " and " (lib.sort lib.lessThan owners)}: give one of the instances another name.")
+              clashes
+            ++ lib.mapAttrsToList
+              (key: owners: "port ${key} is set for both ${lib.concatStringsSep " and " (lib.sort lib.lessThan owners)}: two servers cannot listen on one port (the second would fail, and its readiness check would reach the first); give one another port.")
+              portClashes
+          )));
 }

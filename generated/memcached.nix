@@ -6,7 +6,7 @@ let
   instanceModule = { config, name, options, ... }:
     let
       processes = {
-        # modules/memcached.ts:42
+        # modules/memcached.ts:43
         ${name} = {
           command = pkgs.writeShellApplication {
             name = "start-memcached";
@@ -45,6 +45,8 @@ let
         builtins.filter
           (def: !(lib.hasPrefix (toString ./.) def.file))
           options.enable.definitionsWithLocations;
+      invariant = config.port != 0;
+      invariantMessage = "services.memcached.\"${name}\": port is 0: memcached would not listen on TCP, and this module has no Unix socket option. Set a port.";
       readinessCheck = ''
         printf 'version''\r
         quit''\r
@@ -108,18 +110,28 @@ let
             readOnly = true;
             description = "The process-compose settings (`processes`) this instance contributes when enabled.";
           };
+          portOwners = lib.mkOption {
+            type = lib.types.attrsOf (lib.types.listOf lib.types.str);
+            internal = true;
+            readOnly = true;
+            description = "The TCP ports this instance listens on, each with the option setting it (for the port clash check).";
+          };
         };
       };
       config.outputs = {
         settings.processes =
           lib.throwIfNot
-            (config.port != 0)
-            "services.memcached.\"${name}\": port is 0: memcached would not listen on TCP, and this module has no Unix socket option. Set a port."
+            invariant
+            invariantMessage
             (lib.throwIf declaredTwice declaredTwiceMessage processes);
-        processOwners = lib.throwIfNot (
-          config.port != 0
-        ) "services.memcached.\"${name}\": port is 0: memcached would not listen on TCP, and this module has no Unix socket option. Set a port." (lib.throwIf declaredTwice declaredTwiceMessage (lib.genAttrs (builtins.attrNames
+        processOwners = lib.throwIfNot invariant invariantMessage (lib.throwIf declaredTwice declaredTwiceMessage (lib.genAttrs (builtins.attrNames
           processes) (_: [ "services.memcached.\"${name}\"" ])));
+        portOwners =
+          lib.zipAttrsWith
+            (_: lib.concatLists)
+            (map
+              (p: { "${toString p.port}" = [ "services.memcached.\"${name}\".${p.option}" ]; })
+              (builtins.filter (p: p.port != 0) [ { port = config.port; option = "port"; } ]));
       };
     };
 in
@@ -149,6 +161,11 @@ in
                 (value: !(lib.isDerivation value))
                 (_: lib.mkDefault)
                 instance.outputs.settings.processes))
+          config.services.memcached);
+    servicesTs.portOwners =
+      lib.mkMerge
+        (lib.mapAttrsToList
+          (_: instance: lib.mkIf instance.enable instance.outputs.portOwners)
           config.services.memcached);
   };
 }

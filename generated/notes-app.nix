@@ -109,7 +109,7 @@ let
       ]);
       processes =
         {
-          # modules/notes-app.ts:55
+          # modules/notes-app.ts:57
           ${name} = {
             command = config.package;
             depends_on = { "${name}-db".condition = "process_healthy"; };
@@ -131,7 +131,7 @@ let
           };
         }
         // lib.optionalAttrs config.pgweb.enable {
-          # modules/parts/pgweb.ts:39
+          # modules/parts/pgweb.ts:40
           "${name}-pgweb" = {
             command = pkgs.writeShellApplication {
               name = "start-pgweb";
@@ -159,7 +159,8 @@ let
         builtins.filter
           (def: !(lib.hasPrefix (toString ./.) def.file))
           options.enable.definitionsWithLocations;
-      text = "services.notes-app.\"${name}\": port and dbPort are both ${toString config.port}: the app and its database need a port each.";
+      invariantMessage = "services.notes-app.\"${name}\": port and dbPort are both ${toString config.port}: the app and its database need a port each.";
+      invariant = config.port != config.dbPort;
     in
     {
       options = {
@@ -270,6 +271,12 @@ let
             readOnly = true;
             description = "The process-compose settings (`processes`) this instance contributes when enabled.";
           };
+          portOwners = lib.mkOption {
+            type = lib.types.attrsOf (lib.types.listOf lib.types.str);
+            internal = true;
+            readOnly = true;
+            description = "The TCP ports this instance listens on, each with the option setting it (for the port clash check).";
+          };
           services = lib.mkOption {
             type = lib.types.lazyAttrsOf (lib.types.lazyAttrsOf lib.types.deferredModule);
             internal = true;
@@ -281,13 +288,21 @@ let
       config.outputs = {
         settings.processes =
           lib.throwIfNot
-            (config.port != config.dbPort)
-            text
+            invariant
+            invariantMessage
             (lib.throwIf declaredTwice declaredTwiceMessage processes);
-        processOwners = lib.throwIfNot (
-          config.port != config.dbPort
-        ) text (lib.throwIf declaredTwice declaredTwiceMessage (lib.genAttrs (builtins.attrNames
+        processOwners = lib.throwIfNot invariant invariantMessage (lib.throwIf declaredTwice declaredTwiceMessage (lib.genAttrs (builtins.attrNames
           processes) (_: [ "services.notes-app.\"${name}\"" ])));
+        portOwners = lib.zipAttrsWith (_: lib.concatLists) (map (p: {
+          "${toString p.port}" = [ "services.notes-app.\"${name}\".${p.option}" ];
+        }) (builtins.filter
+          (p: p.port != 0)
+          (
+            lib.optionals config.pgweb.enable [
+              { port = config.pgweb.port; option = "pgweb.port"; }
+            ]
+            ++ [ { port = config.port; option = "port"; } ]
+          )));
         services.postgres = {
           "${name}-db" = {
             declaredBy = [ "services.notes-app.\"${name}\"" ];
@@ -337,6 +352,11 @@ in
                 (value: !(lib.isDerivation value))
                 (_: lib.mkDefault)
                 instance.outputs.settings.processes))
+          config.services.notes-app);
+    servicesTs.portOwners =
+      lib.mkMerge
+        (lib.mapAttrsToList
+          (_: instance: lib.mkIf instance.enable instance.outputs.portOwners)
           config.services.notes-app);
     services.postgres =
       lib.mkMerge

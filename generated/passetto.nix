@@ -107,7 +107,7 @@ let
       ]);
       processes =
         {
-          # modules/passetto.ts:77
+          # modules/passetto.ts:79
           ${name} = {
             command = pkgs.writeShellApplication {
               name = "start-passetto";
@@ -144,7 +144,7 @@ let
           };
         }
         // lib.optionalAttrs config.pgweb.enable {
-          # modules/parts/pgweb.ts:39
+          # modules/parts/pgweb.ts:40
           "${name}-pgweb" = {
             command = pkgs.writeShellApplication {
               name = "start-pgweb";
@@ -172,7 +172,10 @@ let
         builtins.filter
           (def: !(lib.hasPrefix (toString ./.) def.file))
           options.enable.definitionsWithLocations;
-      text = "services.passetto.\"${name}\": port and dbPort are both ${toString config.port}: passetto and its database need a port each.";
+      invariantMessage1 = "services.passetto.\"${name}\": port and dbPort are both ${toString config.port}: passetto and its database need a port each.";
+      invariant1 = config.port != config.dbPort;
+      invariant2 = config.schemas != [ ];
+      invariantMessage2 = "services.passetto.\"${name}\": schemas is empty, but passetto needs its schema (service/pgsql/create_schema.sql in its source): set schemas.";
     in
     {
       options = {
@@ -299,6 +302,12 @@ let
             readOnly = true;
             description = "The process-compose settings (`processes`) this instance contributes when enabled.";
           };
+          portOwners = lib.mkOption {
+            type = lib.types.attrsOf (lib.types.listOf lib.types.str);
+            internal = true;
+            readOnly = true;
+            description = "The TCP ports this instance listens on, each with the option setting it (for the port clash check).";
+          };
           services = lib.mkOption {
             type = lib.types.lazyAttrsOf (lib.types.lazyAttrsOf lib.types.deferredModule);
             internal = true;
@@ -310,18 +319,24 @@ let
       config.outputs = {
         settings.processes =
           lib.throwIfNot
-            (config.schemas != [ ])
-            "services.passetto.\"${name}\": schemas is empty, but passetto needs its schema (service/pgsql/create_schema.sql in its source): set schemas."
+            invariant2
+            invariantMessage2
             (lib.throwIfNot
-              (config.port != config.dbPort)
-              text
+              invariant1
+              invariantMessage1
               (lib.throwIf declaredTwice declaredTwiceMessage processes));
-        processOwners = lib.throwIfNot (
-          config.schemas != [ ]
-        ) "services.passetto.\"${name}\": schemas is empty, but passetto needs its schema (service/pgsql/create_schema.sql in its source): set schemas." (lib.throwIfNot (
-          config.port != config.dbPort
-        ) text (lib.throwIf declaredTwice declaredTwiceMessage (lib.genAttrs (builtins.attrNames
+        processOwners = lib.throwIfNot invariant2 invariantMessage2 (lib.throwIfNot invariant1 invariantMessage1 (lib.throwIf declaredTwice declaredTwiceMessage (lib.genAttrs (builtins.attrNames
           processes) (_: [ "services.passetto.\"${name}\"" ]))));
+        portOwners = lib.zipAttrsWith (_: lib.concatLists) (map (p: {
+          "${toString p.port}" = [ "services.passetto.\"${name}\".${p.option}" ];
+        }) (builtins.filter
+          (p: p.port != 0)
+          (
+            lib.optionals config.pgweb.enable [
+              { port = config.pgweb.port; option = "pgweb.port"; }
+            ]
+            ++ [ { port = config.port; option = "port"; } ]
+          )));
         services.postgres = {
           "${name}-db" = {
             declaredBy = [ "services.passetto.\"${name}\"" ];
@@ -371,6 +386,11 @@ in
                 (value: !(lib.isDerivation value))
                 (_: lib.mkDefault)
                 instance.outputs.settings.processes))
+          config.services.passetto);
+    servicesTs.portOwners =
+      lib.mkMerge
+        (lib.mapAttrsToList
+          (_: instance: lib.mkIf instance.enable instance.outputs.portOwners)
           config.services.passetto);
     services.postgres =
       lib.mkMerge

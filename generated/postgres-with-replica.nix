@@ -45,7 +45,8 @@ let
         builtins.filter
           (def: !(lib.hasPrefix (toString ./.) def.file))
           options.enable.definitionsWithLocations;
-      text = "services.postgres-with-replica.\"${name}\": port and replicaPort are both ${toString config.port}: the primary and the replica need a port each.";
+      invariantMessage = "services.postgres-with-replica.\"${name}\": port and replicaPort are both ${toString config.port}: the primary and the replica need a port each.";
+      invariant = config.port != config.replicaPort;
       valueArg =
         lib.escapeShellArg
           (
@@ -140,6 +141,12 @@ let
             readOnly = true;
             description = "The process-compose settings (`processes`) this instance contributes when enabled.";
           };
+          portOwners = lib.mkOption {
+            type = lib.types.attrsOf (lib.types.listOf lib.types.str);
+            internal = true;
+            readOnly = true;
+            description = "The TCP ports this instance listens on, each with the option setting it (for the port clash check).";
+          };
           services = lib.mkOption {
             type = lib.types.lazyAttrsOf (lib.types.lazyAttrsOf lib.types.deferredModule);
             internal = true;
@@ -151,8 +158,8 @@ let
       config.outputs = {
         settings.processes =
           lib.throwIfNot
-            (config.port != config.replicaPort)
-            text
+            invariant
+            invariantMessage
             (lib.throwIf
               declaredTwice
               declaredTwiceMessage
@@ -167,10 +174,11 @@ let
                   };
                 }
               ));
-        processOwners = lib.throwIfNot (
-          config.port != config.replicaPort
-        ) text (lib.throwIf declaredTwice declaredTwiceMessage (lib.genAttrs (builtins.attrNames
+        processOwners = lib.throwIfNot invariant invariantMessage (lib.throwIf declaredTwice declaredTwiceMessage (lib.genAttrs (builtins.attrNames
           processes) (_: [ "services.postgres-with-replica.\"${name}\"" ])));
+        portOwners = lib.zipAttrsWith (_: lib.concatLists) (map (p: {
+          "${toString p.port}" = [ "services.postgres-with-replica.\"${name}\".${p.option}" ];
+        }) (builtins.filter (p: p.port != 0) [ ]));
         services.postgres = {
           ${name} = {
             declaredBy = [ "services.postgres-with-replica.\"${name}\"" ];
@@ -224,6 +232,11 @@ in
                 (value: !(lib.isDerivation value))
                 (_: lib.mkDefault)
                 instance.outputs.settings.processes))
+          config.services.postgres-with-replica);
+    servicesTs.portOwners =
+      lib.mkMerge
+        (lib.mapAttrsToList
+          (_: instance: lib.mkIf instance.enable instance.outputs.portOwners)
           config.services.postgres-with-replica);
     services.postgres =
       lib.mkMerge

@@ -83,7 +83,7 @@ let
           "postgresql.conf"
           (lib.concatStrings
             (lib.mapAttrsToList
-              (name1: value1: "${name1} = ${postgresqlConfValue value1}\n")
+              (key: value1: "${key} = ${postgresqlConfValue value1}\n")
               (config.defaultSettings // config.settings)));
       initialSql = pkgs.writeText "initial.sql" (lib.concatStrings [
         (if config.initialScript.before != null then "${config.initialScript.before}\n" else "")
@@ -164,7 +164,7 @@ let
             config.ensureUsers))
       ]);
       processes = {
-        # modules/postgres.ts:401
+        # modules/postgres.ts:403
         "${name}-init" = {
           command = pkgs.writeShellApplication {
             name = "setup-postgres";
@@ -222,7 +222,7 @@ let
           };
           namespace = config.namespace;
         };
-        # modules/postgres.ts:404
+        # modules/postgres.ts:406
         ${name} = {
           command = pkgs.writeShellApplication {
             name = "start-postgres";
@@ -264,6 +264,8 @@ let
           options.enable.definitionsWithLocations;
       superuserArgs =
         if config.superuser != null then "-U ${lib.escapeShellArg config.superuser}" else "";
+      invariant = config.port != 0;
+      invariantMessage = "services.postgres.\"${name}\": port is 0: PostgreSQL needs a TCP port (1-65535), which also names its Unix socket.";
       readinessCheck = "${lib.escapeShellArg (lib.getExe' postgresPackage "pg_isready")} ${value5} -p ${toString config.port} -d template1 ${superuserArgs}";
       value5 =
         if config.socketDir == "" then "-h ${valueArg2}" else "-h ${runtimePath config.socketDir}";
@@ -584,18 +586,28 @@ let
             readOnly = true;
             description = "The process-compose settings (`processes`) this instance contributes when enabled.";
           };
+          portOwners = lib.mkOption {
+            type = lib.types.attrsOf (lib.types.listOf lib.types.str);
+            internal = true;
+            readOnly = true;
+            description = "The TCP ports this instance listens on, each with the option setting it (for the port clash check).";
+          };
         };
       };
       config.outputs = {
         settings.processes =
           lib.throwIfNot
-            (config.port != 0)
-            "services.postgres.\"${name}\": port is 0: PostgreSQL needs a TCP port (1-65535), which also names its Unix socket."
+            invariant
+            invariantMessage
             (lib.throwIf declaredTwice declaredTwiceMessage processes);
-        processOwners = lib.throwIfNot (
-          config.port != 0
-        ) "services.postgres.\"${name}\": port is 0: PostgreSQL needs a TCP port (1-65535), which also names its Unix socket." (lib.throwIf declaredTwice declaredTwiceMessage (lib.genAttrs (builtins.attrNames
+        processOwners = lib.throwIfNot invariant invariantMessage (lib.throwIf declaredTwice declaredTwiceMessage (lib.genAttrs (builtins.attrNames
           processes) (_: [ "services.postgres.\"${name}\"" ])));
+        portOwners =
+          lib.zipAttrsWith
+            (_: lib.concatLists)
+            (map
+              (p: { "${toString p.port}" = [ "services.postgres.\"${name}\".${p.option}" ]; })
+              (builtins.filter (p: p.port != 0) [ { port = config.port; option = "port"; } ]));
       };
     };
 in
@@ -625,6 +637,11 @@ in
                 (value: !(lib.isDerivation value))
                 (_: lib.mkDefault)
                 instance.outputs.settings.processes))
+          config.services.postgres);
+    servicesTs.portOwners =
+      lib.mkMerge
+        (lib.mapAttrsToList
+          (_: instance: lib.mkIf instance.enable instance.outputs.portOwners)
           config.services.postgres);
   };
 }

@@ -7,7 +7,7 @@ let
     let
       processes =
         {
-          # modules/redis-cluster.ts:138
+          # modules/redis-cluster.ts:146
           "${name}-cluster-create" = {
             command = pkgs.writeShellApplication {
               name = "redis-cluster-create";
@@ -93,13 +93,13 @@ let
             })
           config.nodes;
       declaredTwiceMessage = "services.redis-cluster.\"${name}\" is declared by ${lib.concatStringsSep " and " config.declaredBy}, and defined as an instance of its own in ${lib.concatMapStringsSep ", " (def: def.file) userEnableDefinitions}: the two would merge into one. Give your instance another name, or configure this one through the service that declares it.";
-      text = "services.redis-cluster.\"${name}\": nodes has ${toString nodeCount} nodes, but a cluster needs at least 3 masters with ${toString config.replicas} replicas each: ${toString nodesNeeded} nodes.";
+      invariantMessage = "services.redis-cluster.\"${name}\": nodes has ${toString nodeCount} nodes, but a cluster needs at least 3 masters with ${toString config.replicas} replicas each: ${toString nodesNeeded} nodes.";
       declaredTwice = config.declaredBy != [ ] && userEnableDefinitions != [ ];
       userEnableDefinitions =
         builtins.filter
           (def: !(lib.hasPrefix (toString ./.) def.file))
           options.enable.definitionsWithLocations;
-      shared = nodeCount >= nodesNeeded;
+      invariant = nodeCount >= nodesNeeded;
       hostArg = lib.escapeShellArg host;
       redisCliArg = lib.escapeShellArg (lib.getExe' config.package "redis-cli");
       nodeCount = builtins.length (builtins.attrNames config.nodes);
@@ -107,7 +107,7 @@ let
       nodesNeeded = 3 * (config.replicas + 1);
       escapeShellArgs =
         lib.escapeShellArgs
-          (lib.mapAttrsToList (name1: node3: "${host}:${toString node3.port}") config.nodes);
+          (lib.mapAttrsToList (key1: node3: "${host}:${toString node3.port}") config.nodes);
     in
     {
       options = {
@@ -130,14 +130,14 @@ let
           internal = true;
           description = "The composite instances that declare this one (they set it), for the collision check.";
         };
-        # modules/redis-cluster.ts:45
+        # modules/redis-cluster.ts:47
         package = lib.mkPackageOption pkgs "redis" { };
-        # modules/redis-cluster.ts:46
+        # modules/redis-cluster.ts:48
         nodes = lib.mkOption {
           type = lib.types.attrsOf (lib.types.submodule {
             options = {
               port = lib.mkOption {
-                type = lib.types.int;
+                type = lib.types.port;
                 description = "The node's TCP port. The cluster bus listens on port + 10000: keep that below the OS's ephemeral port range (Linux: 32768–60999), or an outgoing connection may hold it and the node fails to start.";
               };
               extraConfig = lib.mkOption {
@@ -157,20 +157,20 @@ let
           };
           description = "The cluster's nodes, by name: each runs as the process `<name>-<node>`.";
         };
-        # modules/redis-cluster.ts:60
+        # modules/redis-cluster.ts:62
         bind = lib.mkOption {
           type = lib.types.nullOr lib.types.str;
           default = "127.0.0.1";
           example = "127.0.0.1";
           description = "The IP interface every node binds to. `null` means all interfaces.";
         };
-        # modules/redis-cluster.ts:65
+        # modules/redis-cluster.ts:67
         timeout = lib.mkOption {
           type = lib.types.int;
           default = 2000;
           description = "`cluster-node-timeout`, in milliseconds: after it a node is considered failing and a replica of a failed master takes over.";
         };
-        # modules/redis-cluster.ts:69
+        # modules/redis-cluster.ts:71
         replicas = lib.mkOption {
           type = lib.types.int;
           default = 1;
@@ -189,13 +189,36 @@ let
             readOnly = true;
             description = "The process-compose settings (`processes`) this instance contributes when enabled.";
           };
+          portOwners = lib.mkOption {
+            type = lib.types.attrsOf (lib.types.listOf lib.types.str);
+            internal = true;
+            readOnly = true;
+            description = "The TCP ports this instance listens on, each with the option setting it (for the port clash check).";
+          };
         };
       };
       config.outputs = {
         settings.processes =
-          lib.throwIfNot shared text (lib.throwIf declaredTwice declaredTwiceMessage processes);
-        processOwners = lib.throwIfNot shared text (lib.throwIf declaredTwice declaredTwiceMessage (lib.genAttrs (builtins.attrNames
+          lib.throwIfNot
+            invariant
+            invariantMessage
+            (lib.throwIf declaredTwice declaredTwiceMessage processes);
+        processOwners = lib.throwIfNot invariant invariantMessage (lib.throwIf declaredTwice declaredTwiceMessage (lib.genAttrs (builtins.attrNames
           processes) (_: [ "services.redis-cluster.\"${name}\"" ])));
+        portOwners = lib.zipAttrsWith (_: lib.concatLists) (map (p: {
+          "${toString p.port}" = [ "services.redis-cluster.\"${name}\".${p.option}" ];
+        }) (builtins.filter
+          (p: p.port != 0)
+          (
+            lib.mapAttrsToList (key2: node4: {
+              port = node4.port;
+              option = "nodes.${key2}.port";
+            }) config.nodes
+            ++ lib.mapAttrsToList (key3: node5: {
+              port = node5.port + 10000;
+              option = "nodes.${key3}.port + 10000 (cluster bus)";
+            }) config.nodes
+          )));
       };
     };
 in
@@ -225,6 +248,11 @@ in
                 (value: !(lib.isDerivation value))
                 (_: lib.mkDefault)
                 instance.outputs.settings.processes))
+          config.services.redis-cluster);
+    servicesTs.portOwners =
+      lib.mkMerge
+        (lib.mapAttrsToList
+          (_: instance: lib.mkIf instance.enable instance.outputs.portOwners)
           config.services.redis-cluster);
   };
 }

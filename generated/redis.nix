@@ -22,7 +22,7 @@ let
         "\n"
       ]);
       processes = {
-        # modules/redis.ts:129
+        # modules/redis.ts:130
         ${name} = {
           command = pkgs.writeShellApplication {
             name = "start-redis";
@@ -62,7 +62,8 @@ let
           options.enable.definitionsWithLocations;
       redisCliArg = lib.escapeShellArg (lib.getExe' config.package "redis-cli");
       grepArg = lib.escapeShellArg (lib.getExe' pkgs.gnugrep "grep");
-      condition = config.port != 0 || config.unixSocket != null;
+      invariant = config.port != 0 || config.unixSocket != null;
+      invariantMessage = "services.redis.\"${name}\": port is 0 and unixSocket is null: Redis would listen nowhere. Set a port, or a unixSocket.";
       readinessCheck =
         if config.unixSocket != null && config.port == 0 then
           "${redisCliArg} -s ${valueArg} ping | ${grepArg} -qx PONG"
@@ -149,16 +150,28 @@ let
             readOnly = true;
             description = "The process-compose settings (`processes`) this instance contributes when enabled.";
           };
+          portOwners = lib.mkOption {
+            type = lib.types.attrsOf (lib.types.listOf lib.types.str);
+            internal = true;
+            readOnly = true;
+            description = "The TCP ports this instance listens on, each with the option setting it (for the port clash check).";
+          };
         };
       };
       config.outputs = {
         settings.processes =
           lib.throwIfNot
-            condition
-            "services.redis.\"${name}\": port is 0 and unixSocket is null: Redis would listen nowhere. Set a port, or a unixSocket."
+            invariant
+            invariantMessage
             (lib.throwIf declaredTwice declaredTwiceMessage processes);
-        processOwners = lib.throwIfNot condition "services.redis.\"${name}\": port is 0 and unixSocket is null: Redis would listen nowhere. Set a port, or a unixSocket." (lib.throwIf declaredTwice declaredTwiceMessage (lib.genAttrs (builtins.attrNames
+        processOwners = lib.throwIfNot invariant invariantMessage (lib.throwIf declaredTwice declaredTwiceMessage (lib.genAttrs (builtins.attrNames
           processes) (_: [ "services.redis.\"${name}\"" ])));
+        portOwners =
+          lib.zipAttrsWith
+            (_: lib.concatLists)
+            (map
+              (p: { "${toString p.port}" = [ "services.redis.\"${name}\".${p.option}" ]; })
+              (builtins.filter (p: p.port != 0) [ { port = config.port; option = "port"; } ]));
       };
     };
 in
@@ -188,6 +201,11 @@ in
                 (value: !(lib.isDerivation value))
                 (_: lib.mkDefault)
                 instance.outputs.settings.processes))
+          config.services.redis);
+    servicesTs.portOwners =
+      lib.mkMerge
+        (lib.mapAttrsToList
+          (_: instance: lib.mkIf instance.enable instance.outputs.portOwners)
           config.services.redis);
   };
 }

@@ -35,6 +35,7 @@ export default defineService({
         "(services-flake joins them with spaces unquoted, so an element could split into several arguments).",
     }),
   },
+  ports: ({ cfg }) => [{ port: cfg.port, option: "port" }],
   assertions: ({ cfg }) => [
     { assertion: neq(cfg.port, 0), message: "port is 0: memcached would not listen on TCP, and this module has no Unix socket option. Set a port." },
   ],

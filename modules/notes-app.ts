@@ -47,6 +47,8 @@ export default defineService({
     port: t.port({ default: 8090, description: "The TCP port the app listens on (127.0.0.1; its `PORT`)." }),
   },
 
+  ports: ({ cfg }) => [{ port: cfg.port, option: "port" }],
+
   assertions: ({ cfg }) => [
     { assertion: neq(cfg.port, cfg.dbPort), message: s`port and dbPort are both ${cfg.port}: the app and its database need a port each.` },
   ],

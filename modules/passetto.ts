@@ -64,6 +64,8 @@ export default defineService({
     }),
   },
 
+  ports: ({ cfg }) => [{ port: cfg.port, option: "port" }],
+
   // An undefined list option is [] (lib's emptyValue): say what is missing before anything starts.
   assertions: ({ cfg }) => [
     {

@@ -241,6 +241,8 @@ export default defineService({
     };
   },
 
+  ports: ({ cfg }) => [{ port: cfg.port, option: "port" }],
+
   assertions: ({ cfg }) => [
     {
       // PostgreSQL takes port 0 as "no port" and then cannot be reached (nor probed) over TCP.

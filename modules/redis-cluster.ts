@@ -6,6 +6,8 @@
  * Cluster tutorial: https://redis.io/docs/latest/operate/oss_and_stack/management/scaling/
  */
 import {
+  type ListenPortValue,
+  concatLists,
   concatStrings,
   count,
   defineService,
@@ -45,7 +47,7 @@ export default defineService({
     package: t.package("redis"),
     nodes: t.attrsOf(
       t.submodule({
-        port: t.int({
+        port: t.port({
           description:
             "The node's TCP port. The cluster bus listens on port + 10000: keep that below the OS's ephemeral port range " +
             "(Linux: 32768–60999), or an outgoing connection may hold it and the node fails to start.",
@@ -68,6 +70,12 @@ export default defineService({
     }),
     replicas: t.int({ default: 1, description: "Replicas per master (`--cluster-replicas`)." }),
   },
+  // Each node listens on its port and on its cluster bus, port + 10000.
+  ports: ({ cfg }) =>
+    concatLists<ListenPortValue>(
+      mapAttrsToList(cfg.nodes, (node, n) => ({ port: n.port, option: s`nodes.${node}.port` }), "node"),
+      mapAttrsToList(cfg.nodes, (node, n) => ({ port: plus(n.port, 10000), option: s`nodes.${node}.port + 10000 (cluster bus)` }), "node"),
+    ),
   // redis-cli --cluster create needs at least 3 masters, each with `replicas` replicas.
   assertions: ({ cfg }) => {
     const nodeCount = named("nodeCount", count(cfg.nodes));

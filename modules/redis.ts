@@ -94,6 +94,7 @@ export default defineService({
       description: "Additional lines appended to `redis.conf`, written as they are.",
     }),
   },
+  ports: ({ cfg }) => [{ port: cfg.port, option: "port" }],
   assertions: ({ cfg }) => [
     {
       assertion: or(neq(cfg.port, 0), notNull(cfg.unixSocket)),

@@ -624,7 +624,8 @@ describe.skipIf(!SEEDED)(
         assertBatch(batchOf(fc.record({ extra: anyString, socket: anyString })), (samples) => {
           expectBothForms(samples.map((x) => x.extra));
           const instances = Object.fromEntries(
-            samples.map((x, i) => [`r${i}`, { extraConfig: x.extra, unixSocket: x.socket }]),
+            // Distinct ports: evaluation refuses two instances on one.
+            samples.map((x, i) => [`r${i}`, { extraConfig: x.extra, unixSocket: x.socket, port: 20000 + i }]),
           );
           const ev = evaluateOrDiagnose(
             [redis],
@@ -643,7 +644,7 @@ describe.skipIf(!SEEDED)(
             if (!built(f.out)) return bad.add(i, { input: x, error: "not built", log: buildLog(f.drv) });
             const got = readFileSync(f.out);
             // port, bind, then `unixsocket "<quoted>"` on one line, unixsocketperm, extraConfig, newline.
-            const head = Buffer.from("port 6379\nbind 127.0.0.1\n");
+            const head = Buffer.from(`port ${20000 + i}\nbind 127.0.0.1\n`);
             const tail = Buffer.from(`unixsocketperm 660\n${x.extra}\n`, "utf8");
             const socketLine = got.subarray(head.length, got.length - tail.length);
             if (!got.subarray(0, head.length).equals(head) || !got.subarray(got.length - tail.length).equals(tail)) {
@@ -695,7 +696,8 @@ describe.skipIf(!SEEDED)(
             samples.map((x, i) => [
               `pg${i}`,
               {
-                port: 5432,
+                // Distinct ports: evaluation refuses two instances on one.
+                port: 21000 + i,
                 settings: { application_name: x.appName },
                 initialScript: { before: x.before, after: x.after },
                 ensureDatabases: [x.db],
@@ -704,7 +706,7 @@ describe.skipIf(!SEEDED)(
             ]),
           );
           // A baseline instance without initialScript.before gives the rest of initial.sql.
-          instances.baseline = { port: 5432 };
+          instances.baseline = { port: 20999 };
           const ev = evaluateOrDiagnose(
             [postgres],
             configModule("postgres", instances),

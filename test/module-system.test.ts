@@ -112,3 +112,33 @@ describe.skipIf(!seeded)("[nix eval] module system: collisions are refused with 
     expect(evalWith(`services.redis."a".enable = true; services.memcached."b".enable = true; services.postgres-with-replica."db".enable = true;`)).not.toThrow();
   });
 });
+
+describe.skipIf(!seeded)("[nix eval] module system: two servers on one port are refused, naming both options", () => {
+  const evalWith = (config: string) => () =>
+    evalProcessComposeFull(`[ ${nixPath(join(repoRoot, "generated", "default.nix"))} { ${config} } ]`);
+
+  it("two postgres instances at the default port", () => {
+    expect(evalWith(`services.postgres."a".enable = true; services.postgres."b".enable = true;`)).toThrow(
+      /port 5432 is set for both services\.postgres\."a"\.port and services\.postgres\."b"\.port: two servers cannot listen on one port/,
+    );
+  });
+
+  it("a replica port derived by a composite service, and a redis on a cluster node's bus port", () => {
+    expect(evalWith(`services.postgres-with-replica."db" = { enable = true; port = 5600; replicaPort = 5601; }; services.postgres."other" = { enable = true; port = 5601; };`)).toThrow(
+      /port 5601 is set for both services\.postgres\."db-replica"\.port and services\.postgres\."other"\.port/,
+    );
+    expect(
+      evalWith(`services.redis-cluster."c" = { enable = true; nodes = { a.port = 21001; b.port = 21002; c.port = 21003; d.port = 21004; e.port = 21005; f.port = 21006; }; }; services.redis."r" = { enable = true; port = 31001; };`),
+    ).toThrow(/port 31001 is set for both services\.redis-cluster\."c"\.nodes\.a\.port \+ 10000 \(cluster bus\) and services\.redis\."r"\.port/);
+  });
+
+  it("pgweb's port counts only when pgweb is enabled", () => {
+    const config = (pgweb: boolean) => () =>
+      evalProcessComposeFull(`[ ${nixPath(join(repoRoot, "generated", "default.nix"))} ({ pkgs, ... }: {
+        services.notes-app."n" = { enable = true; package = pkgs.bash; port = 8600; dbPort = 5650; pgweb = { enable = ${pgweb}; port = 6300; package = pkgs.bash; }; };
+        services.redis."r" = { enable = true; port = 6300; };
+      }) ]`);
+    expect(config(false)).not.toThrow();
+    expect(config(true)).toThrow(/port 6300 is set for both services\.notes-app\."n"\.pgweb\.port and services\.redis\."r"\.port/);
+  });
+});

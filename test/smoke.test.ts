@@ -1,8 +1,8 @@
 /**
  * `[nix eval] smoke`: every service in modules/, with no hand-written test, is
  * evaluated in the pinned process-compose-flake — two instances each, in ONE
- * evaluation: `a` with its defaults (required options filled in; enabled through
- * `imports`), `b` written
+ * evaluation: `a` with its defaults (required options filled in, every port a
+ * fresh one; enabled through `imports`), `b` written
  * as a function of `{ pkgs, name, config, lib, ... }` (services-flake's form)
  * with non-default values made from the option types (ports, dataDir,
  * namespace, and the options' own examples). Asserted: each instance makes
@@ -35,9 +35,31 @@ let nextPort = 24000;
 const known = knownPackages(repoRoot, services);
 const standIn = "pkgs.bash";
 
+/**
+ * The literal default of a list or attribute set of submodules with port fields
+ * (a cluster's nodes), with a fresh port in each: the evaluation refuses two
+ * enabled instances on one port, and both instances of a service start from the
+ * same defaults.
+ */
+function freshPorts(opt: OptionType<unknown>): string | undefined {
+  const c = opt.ctor;
+  if ((c.name !== "attrsOf" && c.name !== "listOf") || c.of.ctor.name !== "submodule") return undefined;
+  const shape = c.of.ctor.shape;
+  const ports = Object.keys(shape).filter((k) => shape[k]!.ctor.name === "port");
+  const d = opt.meta.default;
+  if (ports.length === 0 || d === null || typeof d !== "object" || isExpr(d)) return undefined;
+  const renumber = (v: unknown) => ({ ...(v as object), ...Object.fromEntries(ports.map((k) => [k, nextPort++])) });
+  const value = Array.isArray(d) ? d.map(renumber) : Object.fromEntries(Object.entries(d).map(([k, v]) => [k, renumber(v)]));
+  return printNix(lower(value)).trim();
+}
+
 /** Nix source for a value of `opt` when it has no usable default, or undefined to leave it out. */
 function required(opt: OptionType<unknown>): string | undefined {
   if (opt.ctor.name === "package" && opt.packageAttr) return known.has(opt.packageAttr.join(".")) ? undefined : standIn;
+  // Every port is a fresh one, so that no two instances of the configuration share one.
+  if (opt.ctor.name === "port" && !opt.meta.readOnly) return String(nextPort++);
+  const renumbered = freshPorts(opt);
+  if (renumbered !== undefined) return renumbered;
   if (opt.meta.default !== undefined) return undefined;
   switch (opt.ctor.name) {
     case "str":
@@ -69,7 +91,7 @@ function required(opt: OptionType<unknown>): string | undefined {
 /** Nix source for a non-default value of `opt`, or undefined to keep the default. */
 function nonDefault(opt: OptionType<unknown>): string | undefined {
   if (opt.meta.readOnly) return undefined;
-  if (opt.ctor.name === "port") return String(nextPort++);
+  if (opt.ctor.name === "port" || freshPorts(opt) !== undefined) return required(opt);
   const ex = opt.meta.example;
   if (ex !== undefined && !isExpr(ex) && !(ex !== null && typeof ex === "object" && "nix" in ex)) return printNix(lower(ex)).trim();
   return required(opt);

@@ -4,7 +4,7 @@
  * service's `connectionString` (the private-database part's) and starts once
  * the database `<name>-db` is ready.
  */
-import { definePart, process, s, script, sh, t } from "../../dsl";
+import { definePart, type ListenPortValue, optional, process, s, script, sh, t } from "../../dsl";
 import { privateDbName } from "./private-database";
 
 export const pgweb = (app: string) =>
@@ -24,6 +24,7 @@ export const pgweb = (app: string) =>
         { default: {}, description: `A web UI for ${app}'s database.` },
       ),
     },
+    ports: ({ cfg }) => optional<ListenPortValue[]>(cfg.pgweb.enable, [{ port: cfg.pgweb.port, option: "pgweb.port" }]),
     processes: ({ name, cfg }) => [
       process(s`${name}-pgweb`, {
         command: script({
