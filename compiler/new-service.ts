@@ -53,6 +53,8 @@ export default defineService({
     port: t.port({ default: ${port}, description: "The TCP port the server listens on (127.0.0.1)." }),
     extraArgs: t.listOf(t.str(), { default: [], description: "Extra command-line arguments, one per element." }),
   },
+  // The ports it listens on: evaluation refuses two enabled instances on one.
+  ports: ({ cfg }) => [{ port: cfg.port, option: "port" }],
   processes: ({ name, cfg, pkgs }) => [
     process(name, {
       command: script({
