@@ -351,6 +351,20 @@ export function lowerService(svc: AnyService, opts: LowerOptions = {}): LoweredS
       },
       value,
     );
+  // An instance name is a path component of the default dataDir and of process names:
+  // "..", "." or a "/" would put data outside ./data.
+  const safeName = (value: NixNode): NixNode =>
+    nApply(
+      nLib("throwIf"),
+      {
+        ...[nBinop("==", nVar("name"), nStr("")), nBinop("==", nVar("name"), nStr(".")), nBinop("==", nVar("name"), nStr("..")), nApply(nLib("hasInfix"), nStr("/"), nVar("name"))].reduce(
+          (a, b) => nBinop("||", a, b),
+        ),
+        hint: "unsafeName",
+      },
+      { ...nStr(`services.${svc.name}."`, nVar("name"), '": an instance name is part of its data directory and process names; it cannot be empty, "." or "..", nor contain "/".'), hint: "unsafeNameMessage" },
+      value,
+    );
   // Assertions guard what the instance contributes: forcing its processes checks them.
   const checked = (value: NixNode): NixNode =>
     assertions.reduceRight(
@@ -363,7 +377,7 @@ export function lowerService(svc: AnyService, opts: LowerOptions = {}): LoweredS
           inner,
         );
       },
-      notDeclaredTwice(value),
+      safeName(notDeclaredTwice(value)),
     );
   // { "<port>" = [ "services.x.\"name\".<option>" ]; } for each port listened on (0: none).
   const portNodes = portLists.map((ports) =>

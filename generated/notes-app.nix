@@ -155,12 +155,14 @@ let
         };
       declaredTwiceMessage = "services.notes-app.\"${name}\" is declared by ${lib.concatStringsSep " and " config.declaredBy}, and defined as an instance of its own in ${lib.concatMapStringsSep ", " (def: def.file) userEnableDefinitions}: the two would merge into one. Give your instance another name, or configure this one through the service that declares it.";
       declaredTwice = config.declaredBy != [ ] && userEnableDefinitions != [ ];
+      unsafeName = name == "" || name == "." || name == ".." || lib.hasInfix "/" name;
       userEnableDefinitions =
         builtins.filter
           (def: !(lib.hasPrefix (toString ./.) def.file))
           options.enable.definitionsWithLocations;
       invariantMessage = "services.notes-app.\"${name}\": port and dbPort are both ${toString config.port}: the app and its database need a port each.";
       invariant = config.port != config.dbPort;
+      unsafeNameMessage = "services.notes-app.\"${name}\": an instance name is part of its data directory and process names; it cannot be empty, \".\" or \"..\", nor contain \"/\".";
     in
     {
       options = {
@@ -290,9 +292,12 @@ let
           lib.throwIfNot
             invariant
             invariantMessage
-            (lib.throwIf declaredTwice declaredTwiceMessage processes);
-        processOwners = lib.throwIfNot invariant invariantMessage (lib.throwIf declaredTwice declaredTwiceMessage (lib.genAttrs (builtins.attrNames
-          processes) (_: [ "services.notes-app.\"${name}\"" ])));
+            (lib.throwIf
+              unsafeName
+              unsafeNameMessage
+              (lib.throwIf declaredTwice declaredTwiceMessage processes));
+        processOwners = lib.throwIfNot invariant invariantMessage (lib.throwIf unsafeName unsafeNameMessage (lib.throwIf declaredTwice declaredTwiceMessage (lib.genAttrs (builtins.attrNames
+          processes) (_: [ "services.notes-app.\"${name}\"" ]))));
         portOwners = lib.zipAttrsWith (_: lib.concatLists) (map (p: {
           "${toString p.port}" = [ "services.notes-app.\"${name}\".${p.option}" ];
         }) (builtins.filter

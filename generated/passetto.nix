@@ -168,6 +168,7 @@ let
         };
       declaredTwiceMessage = "services.passetto.\"${name}\" is declared by ${lib.concatStringsSep " and " config.declaredBy}, and defined as an instance of its own in ${lib.concatMapStringsSep ", " (def: def.file) userEnableDefinitions}: the two would merge into one. Give your instance another name, or configure this one through the service that declares it.";
       declaredTwice = config.declaredBy != [ ] && userEnableDefinitions != [ ];
+      unsafeName = name == "" || name == "." || name == ".." || lib.hasInfix "/" name;
       userEnableDefinitions =
         builtins.filter
           (def: !(lib.hasPrefix (toString ./.) def.file))
@@ -176,6 +177,7 @@ let
       invariant1 = config.port != config.dbPort;
       invariant2 = config.schemas != [ ];
       invariantMessage2 = "services.passetto.\"${name}\": schemas is empty, but passetto needs its schema (service/pgsql/create_schema.sql in its source): set schemas.";
+      unsafeNameMessage = "services.passetto.\"${name}\": an instance name is part of its data directory and process names; it cannot be empty, \".\" or \"..\", nor contain \"/\".";
     in
     {
       options = {
@@ -324,9 +326,12 @@ let
             (lib.throwIfNot
               invariant1
               invariantMessage1
-              (lib.throwIf declaredTwice declaredTwiceMessage processes));
-        processOwners = lib.throwIfNot invariant2 invariantMessage2 (lib.throwIfNot invariant1 invariantMessage1 (lib.throwIf declaredTwice declaredTwiceMessage (lib.genAttrs (builtins.attrNames
-          processes) (_: [ "services.passetto.\"${name}\"" ]))));
+              (lib.throwIf
+                unsafeName
+                unsafeNameMessage
+                (lib.throwIf declaredTwice declaredTwiceMessage processes)));
+        processOwners = lib.throwIfNot invariant2 invariantMessage2 (lib.throwIfNot invariant1 invariantMessage1 (lib.throwIf unsafeName unsafeNameMessage (lib.throwIf declaredTwice declaredTwiceMessage (lib.genAttrs (builtins.attrNames
+          processes) (_: [ "services.passetto.\"${name}\"" ])))));
         portOwners = lib.zipAttrsWith (_: lib.concatLists) (map (p: {
           "${toString p.port}" = [ "services.passetto.\"${name}\".${p.option}" ];
         }) (builtins.filter

@@ -41,12 +41,14 @@ let
       };
       declaredTwiceMessage = "services.postgres-with-replica.\"${name}\" is declared by ${lib.concatStringsSep " and " config.declaredBy}, and defined as an instance of its own in ${lib.concatMapStringsSep ", " (def: def.file) userEnableDefinitions}: the two would merge into one. Give your instance another name, or configure this one through the service that declares it.";
       declaredTwice = config.declaredBy != [ ] && userEnableDefinitions != [ ];
+      unsafeName = name == "" || name == "." || name == ".." || lib.hasInfix "/" name;
       userEnableDefinitions =
         builtins.filter
           (def: !(lib.hasPrefix (toString ./.) def.file))
           options.enable.definitionsWithLocations;
       invariantMessage = "services.postgres-with-replica.\"${name}\": port and replicaPort are both ${toString config.port}: the primary and the replica need a port each.";
       invariant = config.port != config.replicaPort;
+      unsafeNameMessage = "services.postgres-with-replica.\"${name}\": an instance name is part of its data directory and process names; it cannot be empty, \".\" or \"..\", nor contain \"/\".";
       valueArg =
         lib.escapeShellArg
           (
@@ -161,21 +163,24 @@ let
             invariant
             invariantMessage
             (lib.throwIf
-              declaredTwice
-              declaredTwiceMessage
-              (
-                processes
-                // {
-                  # modules/postgres-with-replica.ts:132
-                  "${name}-replica-init" = {
-                    depends_on = {
-                      "pg-basebackup-${name}".condition = "process_completed_successfully";
+              unsafeName
+              unsafeNameMessage
+              (lib.throwIf
+                declaredTwice
+                declaredTwiceMessage
+                (
+                  processes
+                  // {
+                    # modules/postgres-with-replica.ts:132
+                    "${name}-replica-init" = {
+                      depends_on = {
+                        "pg-basebackup-${name}".condition = "process_completed_successfully";
+                      };
                     };
-                  };
-                }
-              ));
-        processOwners = lib.throwIfNot invariant invariantMessage (lib.throwIf declaredTwice declaredTwiceMessage (lib.genAttrs (builtins.attrNames
-          processes) (_: [ "services.postgres-with-replica.\"${name}\"" ])));
+                  }
+                )));
+        processOwners = lib.throwIfNot invariant invariantMessage (lib.throwIf unsafeName unsafeNameMessage (lib.throwIf declaredTwice declaredTwiceMessage (lib.genAttrs (builtins.attrNames
+          processes) (_: [ "services.postgres-with-replica.\"${name}\"" ]))));
         portOwners = lib.zipAttrsWith (_: lib.concatLists) (map (p: {
           "${toString p.port}" = [ "services.postgres-with-replica.\"${name}\".${p.option}" ];
         }) (builtins.filter (p: p.port != 0) [ ]));

@@ -258,6 +258,7 @@ let
       };
       declaredTwiceMessage = "services.postgres.\"${name}\" is declared by ${lib.concatStringsSep " and " config.declaredBy}, and defined as an instance of its own in ${lib.concatMapStringsSep ", " (def: def.file) userEnableDefinitions}: the two would merge into one. Give your instance another name, or configure this one through the service that declares it.";
       declaredTwice = config.declaredBy != [ ] && userEnableDefinitions != [ ];
+      unsafeName = name == "" || name == "." || name == ".." || lib.hasInfix "/" name;
       userEnableDefinitions =
         builtins.filter
           (def: !(lib.hasPrefix (toString ./.) def.file))
@@ -266,6 +267,7 @@ let
         if config.superuser != null then "-U ${lib.escapeShellArg config.superuser}" else "";
       invariant = config.port != 0;
       invariantMessage = "services.postgres.\"${name}\": port is 0: PostgreSQL needs a TCP port (1-65535), which also names its Unix socket.";
+      unsafeNameMessage = "services.postgres.\"${name}\": an instance name is part of its data directory and process names; it cannot be empty, \".\" or \"..\", nor contain \"/\".";
       readinessCheck = "${lib.escapeShellArg (lib.getExe' postgresPackage "pg_isready")} ${value5} -p ${toString config.port} -d template1 ${superuserArgs}";
       value5 =
         if config.socketDir == "" then "-h ${valueArg2}" else "-h ${runtimePath config.socketDir}";
@@ -599,9 +601,12 @@ let
           lib.throwIfNot
             invariant
             invariantMessage
-            (lib.throwIf declaredTwice declaredTwiceMessage processes);
-        processOwners = lib.throwIfNot invariant invariantMessage (lib.throwIf declaredTwice declaredTwiceMessage (lib.genAttrs (builtins.attrNames
-          processes) (_: [ "services.postgres.\"${name}\"" ])));
+            (lib.throwIf
+              unsafeName
+              unsafeNameMessage
+              (lib.throwIf declaredTwice declaredTwiceMessage processes));
+        processOwners = lib.throwIfNot invariant invariantMessage (lib.throwIf unsafeName unsafeNameMessage (lib.throwIf declaredTwice declaredTwiceMessage (lib.genAttrs (builtins.attrNames
+          processes) (_: [ "services.postgres.\"${name}\"" ]))));
         portOwners =
           lib.zipAttrsWith
             (_: lib.concatLists)

@@ -64,8 +64,11 @@ let
                 runtimeInputs = [ pkgs.coreutils config.package ];
                 excludeShellChecks = [ "SC1003" "SC1110" "SC1111" "SC1112" "SC2016" ];
                 text = ''
+                  # Private like PostgreSQL's: the directory 0700, the RDB/AOF files 0600.
+                  umask 077
                   data=${runtimePath config.dataDir}
                   mkdir -p -- "$data"
+                  chmod 0700 -- "$data"
                   exec redis-server ${writeTextArg} --dir "$data"
                 '';
               };
@@ -95,6 +98,7 @@ let
       declaredTwiceMessage = "services.redis-cluster.\"${name}\" is declared by ${lib.concatStringsSep " and " config.declaredBy}, and defined as an instance of its own in ${lib.concatMapStringsSep ", " (def: def.file) userEnableDefinitions}: the two would merge into one. Give your instance another name, or configure this one through the service that declares it.";
       invariantMessage = "services.redis-cluster.\"${name}\": nodes has ${toString nodeCount} nodes, but a cluster needs at least 3 masters with ${toString config.replicas} replicas each: ${toString nodesNeeded} nodes.";
       declaredTwice = config.declaredBy != [ ] && userEnableDefinitions != [ ];
+      unsafeName = name == "" || name == "." || name == ".." || lib.hasInfix "/" name;
       userEnableDefinitions =
         builtins.filter
           (def: !(lib.hasPrefix (toString ./.) def.file))
@@ -105,6 +109,7 @@ let
       nodeCount = builtins.length (builtins.attrNames config.nodes);
       host = if config.bind != null then config.bind else "127.0.0.1";
       nodesNeeded = 3 * (config.replicas + 1);
+      unsafeNameMessage = "services.redis-cluster.\"${name}\": an instance name is part of its data directory and process names; it cannot be empty, \".\" or \"..\", nor contain \"/\".";
       escapeShellArgs =
         lib.escapeShellArgs
           (lib.mapAttrsToList (key1: node3: "${host}:${toString node3.port}") config.nodes);
@@ -202,9 +207,12 @@ let
           lib.throwIfNot
             invariant
             invariantMessage
-            (lib.throwIf declaredTwice declaredTwiceMessage processes);
-        processOwners = lib.throwIfNot invariant invariantMessage (lib.throwIf declaredTwice declaredTwiceMessage (lib.genAttrs (builtins.attrNames
-          processes) (_: [ "services.redis-cluster.\"${name}\"" ])));
+            (lib.throwIf
+              unsafeName
+              unsafeNameMessage
+              (lib.throwIf declaredTwice declaredTwiceMessage processes));
+        processOwners = lib.throwIfNot invariant invariantMessage (lib.throwIf unsafeName unsafeNameMessage (lib.throwIf declaredTwice declaredTwiceMessage (lib.genAttrs (builtins.attrNames
+          processes) (_: [ "services.redis-cluster.\"${name}\"" ]))));
         portOwners = lib.zipAttrsWith (_: lib.concatLists) (map (p: {
           "${toString p.port}" = [ "services.redis-cluster.\"${name}\".${p.option}" ];
         }) (builtins.filter

@@ -22,15 +22,18 @@ let
         "\n"
       ]);
       processes = {
-        # modules/redis.ts:130
+        # modules/redis.ts:134
         ${name} = {
           command = pkgs.writeShellApplication {
             name = "start-redis";
             runtimeInputs = [ pkgs.coreutils config.package ];
             excludeShellChecks = [ "SC1003" "SC1110" "SC1111" "SC1112" "SC2016" ];
             text = ''
+              # Private like PostgreSQL's: the directory 0700, the RDB/AOF files 0600.
+              umask 077
               data=${runtimePath config.dataDir}
               mkdir -p -- "$data"
+              chmod 0700 -- "$data"
               exec redis-server ${lib.escapeShellArg redisConfig} --dir "$data"
             '';
           };
@@ -56,6 +59,7 @@ let
       };
       declaredTwiceMessage = "services.redis.\"${name}\" is declared by ${lib.concatStringsSep " and " config.declaredBy}, and defined as an instance of its own in ${lib.concatMapStringsSep ", " (def: def.file) userEnableDefinitions}: the two would merge into one. Give your instance another name, or configure this one through the service that declares it.";
       declaredTwice = config.declaredBy != [ ] && userEnableDefinitions != [ ];
+      unsafeName = name == "" || name == "." || name == ".." || lib.hasInfix "/" name;
       userEnableDefinitions =
         builtins.filter
           (def: !(lib.hasPrefix (toString ./.) def.file))
@@ -64,6 +68,7 @@ let
       grepArg = lib.escapeShellArg (lib.getExe' pkgs.gnugrep "grep");
       invariant = config.port != 0 || config.unixSocket != null;
       invariantMessage = "services.redis.\"${name}\": port is 0 and unixSocket is null: Redis would listen nowhere. Set a port, or a unixSocket.";
+      unsafeNameMessage = "services.redis.\"${name}\": an instance name is part of its data directory and process names; it cannot be empty, \".\" or \"..\", nor contain \"/\".";
       readinessCheck =
         if config.unixSocket != null && config.port == 0 then
           "${redisCliArg} -s ${valueArg} ping | ${grepArg} -qx PONG"
@@ -102,36 +107,36 @@ let
           internal = true;
           description = "The composite instances that declare this one (they set it), for the collision check.";
         };
-        # modules/redis.ts:72
+        # modules/redis.ts:76
         package = lib.mkPackageOption pkgs "redis" { };
-        # modules/redis.ts:73
+        # modules/redis.ts:77
         bind = lib.mkOption {
           type = lib.types.nullOr lib.types.str;
           default = "127.0.0.1";
           example = "127.0.0.1";
           description = "The IP interface to bind to. `null` means all interfaces.";
         };
-        # modules/redis.ts:78
+        # modules/redis.ts:82
         port = lib.mkOption {
           type = lib.types.port;
           default = 6379;
           description = "The TCP port to accept connections on. With `0`, Redis does not listen on TCP (use `unixSocket`).";
         };
-        # modules/redis.ts:82
+        # modules/redis.ts:86
         unixSocket = lib.mkOption {
           type = lib.types.nullOr lib.types.str;
           default = null;
           example = "redis.sock";
           description = "The path of the Unix socket to listen on; a relative path is relative to `dataDir`.";
         };
-        # modules/redis.ts:87
+        # modules/redis.ts:91
         unixSocketPerm = lib.mkOption {
           type = lib.types.int;
           default = 660;
           example = 600;
           description = "Permissions of the Unix socket, as the octal digits redis.conf's `unixsocketperm` takes.";
         };
-        # modules/redis.ts:92
+        # modules/redis.ts:96
         extraConfig = lib.mkOption {
           type = lib.types.lines;
           default = "";
@@ -163,9 +168,12 @@ let
           lib.throwIfNot
             invariant
             invariantMessage
-            (lib.throwIf declaredTwice declaredTwiceMessage processes);
-        processOwners = lib.throwIfNot invariant invariantMessage (lib.throwIf declaredTwice declaredTwiceMessage (lib.genAttrs (builtins.attrNames
-          processes) (_: [ "services.redis.\"${name}\"" ])));
+            (lib.throwIf
+              unsafeName
+              unsafeNameMessage
+              (lib.throwIf declaredTwice declaredTwiceMessage processes));
+        processOwners = lib.throwIfNot invariant invariantMessage (lib.throwIf unsafeName unsafeNameMessage (lib.throwIf declaredTwice declaredTwiceMessage (lib.genAttrs (builtins.attrNames
+          processes) (_: [ "services.redis.\"${name}\"" ]))));
         portOwners =
           lib.zipAttrsWith
             (_: lib.concatLists)

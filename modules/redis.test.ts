@@ -27,7 +27,7 @@ export default defineTest({
     }),
   ],
   test: ({ cfg, pkgs }) => ({
-    runtimeInputs: [cfg.redis.r1.package, pkgs.gnugrep],
+    runtimeInputs: [cfg.redis.r1.package, pkgs.gnugrep, pkgs.coreutils],
     text: sh`
       echo "r1: ping over TCP"
       redis-cli -p ${cfg.redis.r1.port} ping | grep -x PONG
@@ -35,6 +35,11 @@ export default defineTest({
       test "$(redis-cli -p ${cfg.redis.r1.port} get greeting)" = "it's \\"quoted\\""
       echo "r1: the writer process's 100 pushes per start are all there"
       test "$(redis-cli -p ${cfg.redis.r1.port} llen written)" -eq $((100 * \${SERVICES_TS_RUN:-1}))
+
+      echo "r1: data private to its user (0700, files 0600)"
+      redis-cli -p ${cfg.redis.r1.port} save | grep -x OK
+      test "$(stat -c %a ${cfg.redis.r1.dataDir})" = 700
+      test "$(stat -c %a ${cfg.redis.r1.dataDir}/dump.rdb)" = 600
 
       echo "r2: ping over the Unix socket only"
       redis-cli -s ${cfg.redis.r2.dataDir}/r2.sock ping | grep -x PONG

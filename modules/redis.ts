@@ -40,7 +40,8 @@ const confArg = helper("redisConfArg", "arg", (v: Expr<string>) =>
 
 /**
  * A script that runs `redis-server <conf>` with its working directory (`--dir`,
- * where RDB/AOF files go) at `dataDir`, made absolute and created if missing.
+ * where RDB/AOF files go) at `dataDir`, made absolute, created if missing and
+ * private to the user running it (0700, files 0600).
  * Shared with redis-cluster's nodes.
  */
 export const redisServerScript = (
@@ -54,8 +55,11 @@ export const redisServerScript = (
     name: scriptName,
     runtimeInputs: [packages.coreutils, redisPackage],
     text: sh`
+      # Private like PostgreSQL's: the directory 0700, the RDB/AOF files 0600.
+      umask 077
       data=${runtimePath(dataDir)}
       mkdir -p -- "$data"
+      chmod 0700 -- "$data"
       exec redis-server ${conf} --dir "$data"
     `,
   });

@@ -155,7 +155,7 @@ describe.skipIf(!seeded)("[nix eval] three postgres and two redis instances in p
 
   it("renders redis.conf per instance", () => {
     const start = readProcessScript(ev, "r2");
-    expect(start).toMatch(/^data="\$\(\/nix\/store\/\S+\/bin\/realpath -m -- '\.\/data\/redis two'\)"\nmkdir -p -- "\$data"\nexec redis-server/m);
+    expect(start).toMatch(/^umask 077\ndata="\$\(\/nix\/store\/\S+\/bin\/realpath -m -- '\.\/data\/redis two'\)"\nmkdir -p -- "\$data"\nchmod 0700 -- "\$data"\nexec redis-server/m);
     const conf = storeFile(start, "redis.conf");
     expect(conf).toBe('port 6380\nbind 127.0.0.1\nunixsocket "r2.sock"\nunixsocketperm 660\nmaxmemory 64mb\nappendonly yes\n');
     expect(storeFile(readProcessScript(ev, "r1"), "redis.conf")).toBe("port 6379\nbind 127.0.0.1\n\n");

@@ -87,6 +87,14 @@ describe.skipIf(!seeded)("[nix eval] module system: assertions stop evaluation n
     expect(evalWith(`services.redis."r" = { enable = true; port = 0; };`)).toThrow(/services\.redis\."r": port is 0 and unixSocket is null/);
   });
 
+  it("an instance name that would put data outside ./data", () => {
+    for (const name of ["..", "../x", "a/b"]) {
+      expect(evalWith(`services.redis.${JSON.stringify(name)}.enable = true;`)).toThrow(
+        /an instance name is part of its data directory and process names; it cannot be empty, "\." or "\.\.", nor contain "\/"/,
+      );
+    }
+  });
+
   it("a disabled instance is not checked", () => {
     expect(evalWith(`services.postgres."p".port = 0; services.redis."r".enable = true;`)).not.toThrow();
   });

@@ -19,7 +19,7 @@
   settings.processes.test = {
     command = pkgs.writeShellApplication {
       name = "redis-test";
-      runtimeInputs = [ config.services.redis.r1.package pkgs.gnugrep ];
+      runtimeInputs = [ config.services.redis.r1.package pkgs.gnugrep pkgs.coreutils ];
       excludeShellChecks = [ "SC1003" "SC1110" "SC1111" "SC1112" "SC2016" ];
       text = ''
         echo "r1: ping over TCP"
@@ -28,6 +28,11 @@
         test "$(redis-cli -p ${toString config.services.redis.r1.port} get greeting)" = "it's \"quoted\""
         echo "r1: the writer process's 100 pushes per start are all there"
         test "$(redis-cli -p ${toString config.services.redis.r1.port} llen written)" -eq $((100 * ''${SERVICES_TS_RUN:-1}))
+
+        echo "r1: data private to its user (0700, files 0600)"
+        redis-cli -p ${toString config.services.redis.r1.port} save | grep -x OK
+        test "$(stat -c %a ${lib.escapeShellArg config.services.redis.r1.dataDir})" = 700
+        test "$(stat -c %a ${lib.escapeShellArg config.services.redis.r1.dataDir}/dump.rdb)" = 600
 
         echo "r2: ping over the Unix socket only"
         redis-cli -s ${lib.escapeShellArg config.services.redis.r2.dataDir}/r2.sock ping | grep -x PONG
