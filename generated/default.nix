@@ -5,6 +5,7 @@
 {
   imports = [
     ./memcached.nix
+    ./nginx.nix
     ./notes-app.nix
     ./passetto.nix
     ./postgres.nix

@@ -160,6 +160,20 @@ let
     gnused = debianPackage { name = "gnused"; debPkg = "sed"; mainProgram = "sed"; };
     procps = debianPackage { name = "procps"; mainProgram = "ps"; };
     netcat = hostBinaries { name = "netcat"; bins = [ "/usr/bin/nc" "/bin/nc" ]; mainProgram = "nc"; hint = "Debian netcat-openbsd"; };
+    # nixpkgs' mailcap ships etc/nginx/mime.types (nginx's modules default to it);
+    # Debian's nginx-common has the same file at /etc/nginx/mime.types.
+    mailcap = mkDrv {
+      name = "mailcap";
+      script = ''
+        set -eu
+        if [ ! -f /etc/nginx/mime.types ]; then
+          echo "test pkgs.nix: no /etc/nginx/mime.types (apt-get install nginx-common)" >&2
+          exit 1
+        fi
+        mkdir -p "$out/etc/nginx"
+        cp /etc/nginx/mime.types "$out/etc/nginx/mime.types"
+      '';
+    };
     curl = hostBinaries { name = "curl"; bins = [ "/usr/bin/curl" ]; mainProgram = "curl"; hint = "Debian curl"; };
     jq = hostBinaries { name = "jq"; bins = [ "/usr/bin/jq" ]; mainProgram = "jq"; hint = "Debian jq"; };
     # For examples/notes-app (test/stacks/notes-app.nix): the app is Python 3 standard library only.
