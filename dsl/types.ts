@@ -108,11 +108,14 @@ export class OptionType<out T> {
 
 /** A `lib.types` constructor with its arguments. */
 export type TypeCtor =
-  | { readonly name: "str" | "lines" | "int" | "float" | "bool" | "port" | "path" | "package" | "deferredModule" }
+  | { readonly name: "str" | "lines" | "int" | "float" | "bool" | "port" | "path" | "package" | "deferredModule" | "anything" }
   | { readonly name: "enum"; readonly values: readonly (string | number | boolean)[] }
   | { readonly name: "nullOr" | "listOf" | "attrsOf" | "functionTo"; readonly of: OptionType<unknown> }
   | { readonly name: "oneOf"; readonly of: readonly OptionType<unknown>[] }
   | { readonly name: "submodule"; readonly shape: Shape };
+
+/** A JSON-like value (what `t.anything()` holds). */
+export type JsonValue = string | number | boolean | null | readonly JsonValue[] | { readonly [key: string]: JsonValue };
 
 /** A record of options, as in `options = { … }`. */
 export type Shape = { readonly [key: string]: OptionType<unknown> };
@@ -127,7 +130,7 @@ export type Infer<S> = S extends OptionType<infer T> ? T : S extends Shape ? { [
 
 const describe = (v: unknown): string => (v === null ? "null" : Array.isArray(v) ? "a list" : typeof v);
 
-type Scalar = "str" | "lines" | "int" | "float" | "bool" | "port" | "path" | "deferredModule";
+type Scalar = "str" | "lines" | "int" | "float" | "bool" | "port" | "path" | "deferredModule" | "anything";
 function scalar<T>(name: Scalar, kind: Kind, check: Check) {
   return (meta: OptionMeta<T> = {}): OptionType<T> =>
     new OptionType<T>(name, { name }, kind, check, meta, undefined, undefined, callSite());
@@ -291,6 +294,14 @@ export const t = {
    */
   deferredModule: scalar<NixModule>("deferredModule", "module", (v) =>
     v !== null && typeof v === "object" && !Array.isArray(v) ? null : `expected a module (attribute set)`,
+  ),
+
+  /**
+   * `lib.types.anything`: any value — attribute sets merge recursively, as for a
+   * structured configuration file (`settings` rendered to JSON or YAML).
+   */
+  anything: scalar<JsonValue>("anything", "any", (v) =>
+    v === undefined || typeof v === "function" ? `expected a JSON-like value, got ${typeof v}` : null,
   ),
 
   /** `lib.types.functionTo`: a Nix function of an attribute set returning a `ret`. */

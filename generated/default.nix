@@ -10,6 +10,7 @@
     ./passetto.nix
     ./postgres.nix
     ./postgres-with-replica.nix
+    ./prometheus.nix
     ./redis.nix
     ./redis-cluster.nix
   ];

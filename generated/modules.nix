@@ -10,6 +10,7 @@
   passetto = ./passetto.nix;
   postgres = ./postgres.nix;
   postgres-with-replica = ./postgres-with-replica.nix;
+  prometheus = ./prometheus.nix;
   redis = ./redis.nix;
   redis-cluster = ./redis-cluster.nix;
 }
