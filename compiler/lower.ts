@@ -586,7 +586,10 @@ export function lowerType(opt: OptionType<unknown>): NixNode {
     case "submodule":
       return nApply(
         nLib("types", "submodule"),
-        nAttrs([nBind("options", nAttrs(Object.entries(c.shape).map(([k, o]) => nBind(k, lowerOption(o, k)))))]),
+        nAttrs([
+          ...(c.freeform ? [nBind("freeformType", lowerType(c.freeform))] : []),
+          nBind("options", nAttrs(Object.entries(c.shape).map(([k, o]) => nBind(k, lowerOption(o, k))))),
+        ]),
       );
     default:
       return nLib("types", c.name);

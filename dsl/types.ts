@@ -112,7 +112,7 @@ export type TypeCtor =
   | { readonly name: "enum"; readonly values: readonly (string | number | boolean)[] }
   | { readonly name: "nullOr" | "listOf" | "attrsOf" | "functionTo"; readonly of: OptionType<unknown> }
   | { readonly name: "oneOf"; readonly of: readonly OptionType<unknown>[] }
-  | { readonly name: "submodule"; readonly shape: Shape };
+  | { readonly name: "submodule"; readonly shape: Shape; readonly freeform?: OptionType<unknown> };
 
 /** A JSON-like value (what `t.anything()` holds). */
 export type JsonValue = string | number | boolean | null | readonly JsonValue[] | { readonly [key: string]: JsonValue };
@@ -265,23 +265,31 @@ export const t = {
   /** `lib.types.submodule`: an attribute set with its own typed options. */
   submodule<const S extends Shape>(
     shape: S,
-    meta: Omit<OptionMeta<Infer<S>>, "default"> & { default?: DeepVal<Partial<Infer<S>>> } = {},
+    meta: Omit<OptionMeta<Infer<S>>, "default"> & {
+      default?: DeepVal<Partial<Infer<S>>>;
+      /**
+       * The type of attributes the submodule does not declare (`freeformType`): with
+       * `t.anything()`, any further setting of a structured configuration file.
+       */
+      freeform?: OptionType<unknown>;
+    } = {},
   ): SubmoduleType<S> {
+    const { freeform, ...rest } = meta;
     return new OptionType<Infer<S>>(
       "submodule",
-      { name: "submodule", shape },
+      freeform ? { name: "submodule", shape, freeform } : { name: "submodule", shape },
       "attrs",
       (v) => {
         if (v === null || typeof v !== "object" || Array.isArray(v)) return `expected an attribute set, got ${describe(v)}`;
         for (const [k, x] of Object.entries(v)) {
-          const o = shape[k];
+          const o = shape[k] ?? freeform;
           if (!o) return `unknown option ${JSON.stringify(k)}`;
           const m = isExpr(x) ? null : o.check(x);
           if (m) return `${k}: ${m}`;
         }
         return null;
       },
-      meta as OptionMeta<Infer<S>>,
+      rest as OptionMeta<Infer<S>>,
       shape,
       undefined,
       callSite(),

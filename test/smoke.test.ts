@@ -60,6 +60,12 @@ function required(opt: OptionType<unknown>): string | undefined {
   if (opt.ctor.name === "port" && !opt.meta.readOnly) return String(nextPort++);
   const renumbered = freshPorts(opt);
   if (renumbered !== undefined) return renumbered;
+  // A submodule with ports of its own (a server's `settings.port`): fresh ones, the rest merged from defaults.
+  if (opt.ctor.name === "submodule") {
+    const shape = opt.ctor.shape;
+    const ports = Object.keys(shape).filter((k) => shape[k]!.ctor.name === "port" && !shape[k]!.meta.readOnly);
+    if (ports.length > 0) return `{ ${ports.map((k) => `${k} = ${nextPort++};`).join(" ")} }`;
+  }
   if (opt.meta.default !== undefined) return undefined;
   switch (opt.ctor.name) {
     case "str":
@@ -91,7 +97,10 @@ function required(opt: OptionType<unknown>): string | undefined {
 /** Nix source for a non-default value of `opt`, or undefined to keep the default. */
 function nonDefault(opt: OptionType<unknown>): string | undefined {
   if (opt.meta.readOnly) return undefined;
-  if (opt.ctor.name === "port" || freshPorts(opt) !== undefined) return required(opt);
+  if (opt.ctor.name === "port" || opt.ctor.name === "submodule" || freshPorts(opt) !== undefined) {
+    const fresh = required(opt);
+    if (fresh !== undefined) return fresh;
+  }
   const ex = opt.meta.example;
   if (ex !== undefined && !isExpr(ex) && !(ex !== null && typeof ex === "object" && "nix" in ex)) return printNix(lower(ex)).trim();
   return required(opt);

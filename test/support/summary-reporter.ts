@@ -30,8 +30,19 @@ export default class SummaryReporter implements Reporter {
         }
       }
     }
+    // A file that failed outside its tests (a beforeAll hook, an import) counts as a failure,
+    // even though vitest reports its tests as skipped.
+    const brokenFiles: string[] = [];
+    for (const mod of modules) {
+      const anyTestFailed = [...mod.children.allTests()].some((t) => t.result().state === "failed");
+      if (!anyTestFailed && (mod.state() === "failed" || [...mod.children.allSuites()].some((su) => su.state() === "failed"))) {
+        brokenFiles.push(mod.moduleId);
+        failed++;
+      }
+    }
     // Printed at exit, after vitest's own summary, so that it is the run's last line.
     process.once("exit", () => {
+      for (const f of brokenFiles) process.stdout.write(`failed outside its tests (a hook or an import): ${f}\n`);
       for (const s of skippedSuites) process.stdout.write(`skipped tier: ${s}\n`);
       if (filter) process.stdout.write(`(${unselected} tests outside the filter ${filter.source} not run)\n`);
       process.stdout.write(`tests: ${passed} passed, ${failed} failed, ${skipped} skipped\n`);
