@@ -46,6 +46,19 @@ export interface TestProcess {
   readonly dependsOn: readonly { readonly process: string | Expr<string>; readonly condition: StartCondition }[];
 }
 
+/**
+ * An eval-tier check of what a test's stack renders: the process's start script
+ * and every text file of the Nix store it names (the configuration files made with
+ * `file(...)`, the scripts it runs), built with stand-ins for servers this machine
+ * cannot install, must contain each string.
+ */
+export interface RenderedCheck {
+  /** A process of the test's stack, by its process-compose name (`"grafana1"`, `"db-init"`). */
+  readonly process: string;
+  /** Byte-exact substrings the script or one of its files must contain (`"http_port = 23000"`). */
+  readonly contains: readonly string[];
+}
+
 /** What `defineTest` takes. */
 export interface TestDefinition<Svcs extends Record<string, AnyService>, I extends TestInstances<Svcs>> {
   /** Test name: the file name (`modules/<name>.test.ts` → `generated/tests/<name>.nix`). */
@@ -61,6 +74,12 @@ export interface TestDefinition<Svcs extends Record<string, AnyService>, I exten
    * its exit still ends the run and gives the verdict.
    */
   readonly processes?: (ctx: TestContext<Svcs, I>) => readonly ProcessDecl[];
+  /**
+   * What the instances' non-default options must render to, checked by the
+   * `[nix eval] rendered` tier for every test, also where the server cannot run
+   * here (the `[run]` tier then skips the test by name).
+   */
+  readonly rendered?: readonly RenderedCheck[];
 }
 
 /** A defined test, for the compiler. */

@@ -101,7 +101,16 @@ let
   # except the "custom" ones, which are written by hand below.
   declared = lib.mapAttrs
     (attr: e:
-      if e ? bins then
+      if e ? unavailable then
+        mkDrv {
+          name = attr;
+          meta.description = "test-only placeholder: ${attr} is not installable on the test machines";
+          script = ''
+            echo ${lib.escapeShellArg "test pkgs.nix: ${attr} is not installable here (${e.unavailable})"} >&2
+            exit 1
+          '';
+        }
+      else if e ? bins then
         hostBinaries { name = attr; inherit (e) bins; mainProgram = e.mainProgram or null; hint = "Debian ${builtins.head e.debian}"; }
       else
         debianPackage { name = attr; debPkg = builtins.head e.debian; mainProgram = e.mainProgram or null; })

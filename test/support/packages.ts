@@ -35,6 +35,12 @@ export interface PackageEntry {
   readonly bins?: readonly string[];
   readonly mainProgram?: string;
   readonly custom?: boolean;
+  /**
+   * Why no registry this project installs from (Debian, npm, PyPI, the Go module
+   * proxy) gives this package here: the configurations that use it are evaluated,
+   * their scripts and configuration files built and checked, but never run.
+   */
+  readonly unavailable?: string;
 }
 
 export const packagesFile = fileURLToPath(new URL("../packages.json", import.meta.url));
@@ -75,6 +81,7 @@ export function usedAttributes(file: string): Set<string> {
 
 /** Whether a Debian package entry is installed here (its `check` path exists, else dpkg knows it). */
 export function installed(entry: PackageEntry): boolean {
+  if (entry.unavailable !== undefined) return false;
   if (entry.check) return entry.check.includes("*") ? globSync(entry.check).length > 0 : existsSync(entry.check);
   return entry.debian.every((p) => existsSync(`/var/lib/dpkg/info/${p}.list`) || existsSync(`/var/lib/dpkg/info/${p}:amd64.list`));
 }
@@ -85,6 +92,7 @@ export function missingPackages(file: string, packages = loadPackages()): string
     .sort()
     .flatMap((attr) => {
       const e = packages[attr];
-      return e && !installed(e) ? [`${attr} (Debian package ${e.debian.join(", ")})`] : [];
+      if (!e || installed(e)) return [];
+      return [e.unavailable !== undefined ? `${attr} (not installable here: ${e.unavailable})` : `${attr} (Debian package ${e.debian.join(", ")})`];
     });
 }
