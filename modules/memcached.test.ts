@@ -5,6 +5,10 @@ export default defineTest({
   name: "memcached",
   services: { memcached },
   instances: { memcached: { memcached1: { port: 21211 }, memcached2: { port: 21212, startArgs: ["--memory-limit=16"] } } },
+  rendered: [
+    { process: "memcached1", contains: ["--port=21211", "--listen=127.0.0.1"] },
+    { process: "memcached2", contains: ["--port=21212", "--memory-limit=16"] },
+  ],
   test: ({ cfg, pkgs }) => ({
     runtimeInputs: [pkgs.netcat, pkgs.gnugrep],
     // A set, then a get of the same key; and the second server's memory limit (16 MiB) as configured.

@@ -10,6 +10,10 @@ export default defineTest({
       nats2: { settings: { port: 24223, monitor_port: 28223, server_name: "second" } },
     },
   },
+  rendered: [
+    { process: "nats1", contains: ['"port":24222', '"monitor_port":28222', '"server_name":"nats1"'] },
+    { process: "nats2", contains: ['"server_name":"second"'] },
+  ],
   test: ({ cfg, pkgs }) => ({
     runtimeInputs: [pkgs.netcat, pkgs.curl, pkgs.gnugrep],
     // A subscription receives what is published on it, over the client protocol.

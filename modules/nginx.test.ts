@@ -23,6 +23,10 @@ export default defineTest({
       nginx2: { port: 28081 },
     },
   },
+  rendered: [
+    { process: "nginx1", contains: ["listen 127.0.0.1:28080;", "return 200 'Looks good'"] },
+    { process: "nginx2", contains: ["listen 127.0.0.1:28081;"] },
+  ],
   test: ({ cfg, pkgs }) => ({
     runtimeInputs: [pkgs.curl, pkgs.gnugrep, pkgs.coreutils],
     text: sh`

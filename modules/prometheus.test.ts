@@ -14,6 +14,10 @@ export default defineTest({
       pro2: { port: 29091, extraFlags: ["--storage.tsdb.retention.time=1d"] },
     },
   },
+  rendered: [
+    { process: "pro1", contains: ["--web.listen-address=127.0.0.1:29090", '"targets":["127.0.0.1:29090"]'] },
+    { process: "pro2", contains: ["--storage.tsdb.retention.time=1d"] },
+  ],
   test: ({ cfg, pkgs }) => ({
     runtimeInputs: [pkgs.curl, pkgs.gnugrep, pkgs.coreutils],
     text: sh`

@@ -347,6 +347,17 @@ export function buildDrv(storeDrvOrExpr: string, opts: { cwd?: string } = {}): s
 }
 
 /**
+ * Builds several store derivations in one `nix-store --realise` (Nix schedules them together).
+ * @throws Error carrying Nix's stderr when a build fails, or when `drvs` holds something else than `.drv` paths.
+ */
+export function buildDrvs(drvs: readonly string[]): void {
+  if (drvs.length === 0) return;
+  const bad = drvs.filter((d) => !storeDrvRe.test(d));
+  if (bad.length > 0) throw new Error(`not store derivations: ${bad.join(", ")}`);
+  nixOrThrow("nix-store", ["--realise", ...drvs]);
+}
+
+/**
  * Builds the command of `process` from an evaluation and returns the text of
  * the file its `command` points at (the script for writeShellApplication).
  * @throws Error when the process is unknown, its command is not a store file

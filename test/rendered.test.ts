@@ -1,0 +1,99 @@
+/**
+ * `[nix eval] rendered`: what every service test's instances render to, checked
+ * also where the server cannot run here. All test stacks (generated/tests/*.nix)
+ * are evaluated in ONE Nix evaluation over the test package set, with an empty
+ * stand-in for every package this machine lacks (test/packages.json: unavailable,
+ * or a Debian package not installed); the processes named by the tests'
+ * `rendered` checks have their start scripts built (no server is needed for
+ * that), and each check's strings must appear in the script or in a text file
+ * of the Nix store it names (a configuration file, a script it runs), followed
+ * two levels deep.
+ */
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { beforeAll, describe, expect, it } from "vitest";
+import { isServiceTest, type RenderedCheck, type ServiceTest } from "../dsl";
+import { buildDrvs, nixAvailable, nixEvalJsonRW, nixPath, nixString, type ProcessComposeEval, repoRoot, upstreamSeeded, upstreamSkipReason } from "./support/nix";
+import { installed, loadPackages } from "./support/packages";
+
+const seeded = nixAvailable() && upstreamSeeded();
+if (nixAvailable() && !seeded) console.warn(`[nix eval] rendered skipped: ${upstreamSkipReason}`);
+
+const tests: ServiceTest[] = [];
+for (const f of readdirSync(join(repoRoot, "modules")).filter((x) => x.endsWith(".test.ts")).sort()) {
+  const t = ((await import(join(repoRoot, "modules", f))) as { default: unknown }).default;
+  if (isServiceTest(t) && (t.rendered?.length ?? 0) > 0) tests.push(t);
+}
+
+/** Overlay (Nix source) replacing every package this machine lacks with an empty one of the same name. */
+export function standInOverlay(): string {
+  const lacking = Object.entries(loadPackages()).filter(([, e]) => !e.custom && !installed(e));
+  const defs = lacking.map(
+    ([attr, e]) =>
+      `${nixString(attr)} = prev.runCommand ${nixString(`${attr}-stand-in`)} { meta.mainProgram = ${nixString(e.mainProgram ?? attr)}; } "mkdir -p $out/bin";`,
+  );
+  return `[ (final: prev: { ${defs.join(" ")} }) ]`;
+}
+
+const storePath = /\/nix\/store\/[0-9a-z]{32}-[^\s'"`;:)(<>{}\\$]+/g;
+
+/**
+ * The text of `file` and of the Nix store text files it names, `depth` levels
+ * deep (binaries, directories and files over 1 MiB are left out).
+ */
+export function renderedTexts(file: string, depth = 2): Map<string, string> {
+  const out = new Map<string, string>();
+  const visit = (f: string, level: number): void => {
+    if (out.has(f) || !existsSync(f)) return;
+    const st = statSync(f);
+    if (!st.isFile() || st.size > 1 << 20) return;
+    const text = readFileSync(f, "utf8");
+    if (text.includes("\u0000")) return;
+    out.set(f, text);
+    if (level >= depth) return;
+    for (const m of text.matchAll(storePath)) visit(m[0], level + 1);
+  };
+  visit(file, 0);
+  return out;
+}
+
+/** The strings of `check` that none of `texts` contains. */
+export function missingStrings(check: RenderedCheck, texts: Iterable<string>): string[] {
+  const all = [...texts];
+  return check.contains.filter((s) => !all.some((t) => t.includes(s)));
+}
+
+describe("rendered checks' own matching", () => {
+  it("reports a string that no rendered text contains (the check can fail)", () => {
+    const check = { process: "p", contains: ["port = 1", "port = 2"] };
+    expect(missingStrings(check, ["a\nport = 1\n", "b"])).toEqual(["port = 2"]);
+    expect(missingStrings(check, ["port = 1", "xport = 2"])).toEqual([]);
+  });
+});
+
+describe.skipIf(!seeded || tests.length === 0)("[nix eval] rendered: every service test's processes render its non-default options (one evaluation, stand-ins for servers not installed)", () => {
+  let evs: Record<string, ProcessComposeEval>;
+  beforeAll(() => {
+    const overlay = standInOverlay();
+    const evalNix = nixPath(join(repoRoot, "test", "nix", "eval.nix"));
+    const entries = tests.map((t) => `${nixString(t.name)} = import ${evalNix} { modules = [ ${nixPath(join(repoRoot, "generated", "tests", `${t.name}.nix`))} ]; pkgsOverlays = ${overlay}; };`);
+    evs = nixEvalJsonRW(`{ ${entries.join(" ")} }`) as Record<string, ProcessComposeEval>;
+    // One build for every process a check names.
+    const drvs = [...new Set(tests.flatMap((t) => t.rendered!.map((c) => evs[t.name]?.commandDrvs[c.process]).filter((d): d is string => !!d)))];
+    buildDrvs(drvs);
+  });
+
+  for (const t of tests) {
+    it(t.name, () => {
+      const ev = evs[t.name]!;
+      for (const check of t.rendered!) {
+        const proc = ev.settings.processes?.[check.process];
+        expect(proc, `${t.name}: no process "${check.process}"; the stack has: ${Object.keys(ev.settings.processes ?? {}).join(", ")}`).toBeDefined();
+        const script = String(proc!.command).split(/\s+/)[0]!;
+        const texts = renderedTexts(script);
+        expect(texts.size, `${t.name}: ${check.process}'s command ${script} was not built`).toBeGreaterThan(0);
+        expect(missingStrings(check, texts.values()), `${t.name}: ${check.process} renders none of these (read: ${[...texts.keys()].join(", ")})`).toEqual([]);
+      }
+    });
+  }
+});
