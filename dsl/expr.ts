@@ -456,6 +456,41 @@ export function sqlLiteral(v: Val<string>): Expr<SqlCode> {
 }
 
 /**
+ * A MySQL/MariaDB string literal: `'…'` with `\` written `\\` and `'` written `''`.
+ * Also the quoting of account names (`'user'@'localhost'`). Correct in the default
+ * `sql_mode`; a script that must not depend on the server's mode starts its session
+ * with `SET SESSION sql_mode = REPLACE(@@sql_mode, 'NO_BACKSLASH_ESCAPES', '')`.
+ * See https://mariadb.com/kb/en/string-literals/
+ */
+export const mysqlLiteral: (v: Val<string>) => Expr<SqlCode> = helper<string, SqlCode>("mysqlLiteral", "s", (s) =>
+  expr<SqlCode>(nStr("'", nApply(nLib("replaceStrings"), lower(["\\", "'"]), lower(["\\\\", "''"]), s.node), "'"), "string", { role: "sql" }),
+);
+
+/**
+ * A MySQL/MariaDB quoted identifier (a database or table name): `` `…` `` with
+ * `` ` `` doubled. See https://mariadb.com/kb/en/identifier-names/
+ */
+export const mysqlIdent: (v: Val<string>) => Expr<SqlCode> = helper<string, SqlCode>("mysqlIdent", "s", (s) =>
+  expr<SqlCode>(nStr("`", nApply(nLib("replaceStrings"), lower(["`"]), lower(["``"]), s.node), "`"), "string", { role: "sql" }),
+);
+
+/**
+ * MySQL/MariaDB SQL with safe interpolation, as {@link sql} is for PostgreSQL:
+ * interpolated strings become {@link mysqlLiteral}s, numbers digits, and SQL code
+ * (another template, a {@link mysqlIdent}) is embedded as it is.
+ * @example mysqlSql`CREATE DATABASE IF NOT EXISTS ${mysqlIdent(db.name)}`
+ */
+export function mysqlSql(strings: TemplateStringsArray, ...values: (Interpolable | Expr<SqlCode>)[]): Expr<SqlCode> {
+  const e = template<SqlCode>(strings, values, (v) => {
+    if (typeof v === "number") return String(v);
+    if (isExpr(v) && v.info.role === "sql") return v.node;
+    if (isExpr(v) && (v.kind === "int" || v.kind === "float")) return nApply(nVar("toString"), v.node);
+    return mysqlLiteral(asExpr(v as Val<string>)).node;
+  });
+  return withRole(e, "sql");
+}
+
+/**
  * Nix source written by hand, for what the DSL has no construct for: a typed escape
  * hatch. Interpolated expressions are embedded as operands (parenthesized when
  * needed); the text is not checked until Nix parses the generated file (the
@@ -584,6 +619,38 @@ export const toStr = (v: Expr<number | string | Pkg | NixPath>): Expr<string> =>
 /** `builtins.toJSON v`. */
 export const toJSON = (v: Expr<unknown> | DeepVal<unknown>): Expr<string> =>
   expr(nApply(nSelect(nVar("builtins"), "toJSON"), lower(v)), "string");
+
+/**
+ * An INI file's text from sections of settings, `lib.generators.toINI`: `[section]`
+ * headers, then `key=value` lines; booleans as `true`/`false`. With
+ * `listsAsDuplicateKeys`, a list value repeats its key once per element (as
+ * nixpkgs' `pkgs.formats.ini { listsAsDuplicateKeys = true; }`, which services-flake's
+ * mysql `settings` uses); without it, a list is an evaluation error.
+ * Values are written as they are: a value with a newline would start a new line.
+ * @example file("my.cnf", toINI(cfg.settings, { listsAsDuplicateKeys: true }))
+ */
+export const toINI = (v: Expr<unknown> | DeepVal<unknown>, opts: { listsAsDuplicateKeys?: boolean } = {}): Expr<string> =>
+  expr(nApply(nLib("generators", "toINI"), lower(opts.listsAsDuplicateKeys ? { listsAsDuplicateKeys: true } : {}), lower(v)), "string");
+
+/**
+ * `key=value` lines from an attribute set, `lib.generators.toKeyValue` (Java
+ * properties files, `zoo.cfg`, `php-fpm` pool settings): one line a key, in
+ * attribute-name order; booleans as `true`/`false`. `separator` goes between key
+ * and value (default `=`); with `listsAsDuplicateKeys`, a list repeats its key.
+ * @example file("zoo.cfg", toKeyValue({ tickTime: 2000, dataDir: "/x" })) // "dataDir=/x\ntickTime=2000\n"
+ */
+export const toKeyValue = (v: Expr<unknown> | DeepVal<unknown>, opts: { separator?: string; listsAsDuplicateKeys?: boolean } = {}): Expr<string> =>
+  expr(
+    nApply(
+      nLib("generators", "toKeyValue"),
+      lower({
+        ...(opts.separator !== undefined ? { mkKeyValue: expr(nApply(nLib("generators", "mkKeyValueDefault"), lower({}), lower(opts.separator)), "function") } : {}),
+        ...(opts.listsAsDuplicateKeys ? { listsAsDuplicateKeys: true } : {}),
+      }),
+      lower(v),
+    ),
+    "string",
+  );
 
 /** `lib.replaceStrings from to s`: each `from[i]` is replaced by `to[i]`, left to right. */
 export const replaceStrings = (from: readonly string[], to: readonly string[], str: Val<string>): Expr<string> =>

@@ -5,6 +5,7 @@
 {
   imports = [
     ./memcached.nix
+    ./mysql.nix
     ./nats-server.nix
     ./nginx.nix
     ./notes-app.nix

@@ -5,6 +5,7 @@
 {
   default = ./default.nix;
   memcached = ./memcached.nix;
+  mysql = ./mysql.nix;
   nats-server = ./nats-server.nix;
   nginx = ./nginx.nix;
   notes-app = ./notes-app.nix;

@@ -53,6 +53,20 @@ function freshPorts(opt: OptionType<unknown>): string | undefined {
   return printNix(lower(value)).trim();
 }
 
+/** `{ port = N; mysqld = { port = M; }; }` for the (nested) submodule port options of `shape`, or undefined when it has none. */
+function freshSubmodulePorts(shape: Shape): string | undefined {
+  const defs = Object.entries(shape).flatMap(([k, o]) => {
+    if (o.meta.readOnly) return [];
+    if (o.ctor.name === "port") return [`${JSON.stringify(k)} = ${nextPort++};`];
+    if (o.ctor.name === "submodule") {
+      const inner = freshSubmodulePorts(o.ctor.shape);
+      return inner === undefined ? [] : [`${JSON.stringify(k)} = ${inner};`];
+    }
+    return [];
+  });
+  return defs.length > 0 ? `{ ${defs.join(" ")} }` : undefined;
+}
+
 /** Nix source for a value of `opt` when it has no usable default, or undefined to leave it out. */
 function required(opt: OptionType<unknown>): string | undefined {
   if (opt.ctor.name === "package" && opt.packageAttr) return known.has(opt.packageAttr.join(".")) ? undefined : standIn;
@@ -60,11 +74,10 @@ function required(opt: OptionType<unknown>): string | undefined {
   if (opt.ctor.name === "port" && !opt.meta.readOnly) return String(nextPort++);
   const renumbered = freshPorts(opt);
   if (renumbered !== undefined) return renumbered;
-  // A submodule with ports of its own (a server's `settings.port`): fresh ones, the rest merged from defaults.
+  // A submodule with ports of its own, also nested (`settings.port`, `settings.mysqld.port`): fresh ones, the rest merged from defaults.
   if (opt.ctor.name === "submodule") {
-    const shape = opt.ctor.shape;
-    const ports = Object.keys(shape).filter((k) => shape[k]!.ctor.name === "port" && !shape[k]!.meta.readOnly);
-    if (ports.length > 0) return `{ ${ports.map((k) => `${k} = ${nextPort++};`).join(" ")} }`;
+    const fresh = freshSubmodulePorts(opt.ctor.shape);
+    if (fresh !== undefined) return fresh;
   }
   if (opt.meta.default !== undefined) return undefined;
   switch (opt.ctor.name) {

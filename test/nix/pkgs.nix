@@ -189,6 +189,40 @@ let
     python3 = hostBinaries { name = "python3"; bins = [ "/usr/bin/python3" ]; mainProgram = "python3"; hint = "Debian python3"; };
     shellcheck = hostBinaries { name = "shellcheck"; bins = [ "/usr/bin/shellcheck" ]; mainProgram = "shellcheck"; hint = "Debian shellcheck"; };
 
+    # Debian's MariaDB laid out as nixpkgs' mariadb is where the modules look:
+    # bin/ (clients, mysql_install_db, mysqld), sbin/mariadbd (which Debian's
+    # mysql_install_db runs from --basedir), share/mysql (system tables,
+    # error messages) and lib/mysql/plugin.
+    mariadb = mkDrv {
+      name = "mariadb-10";
+      meta = { mainProgram = "mysql"; description = "test-only wrapper around Debian mariadb-server and mariadb-client"; };
+      script = ''
+        set -eu
+        files=$(dpkg-query -L mariadb-server mariadb-server-core mariadb-client mariadb-client-core) || {
+          echo "test pkgs.nix: Debian MariaDB is not installed (apt-get install mariadb-server mariadb-client)" >&2
+          exit 1
+        }
+        mkdir -p "$out/bin" "$out/sbin" "$out/share" "$out/lib/mysql"
+        for f in $files; do
+          case "$f" in /usr/bin/*|/usr/sbin/*) ;; *) continue ;; esac
+          if [ -x "$f" ] && [ ! -d "$f" ]; then ln -sf "$f" "$out/bin/$(basename "$f")"; fi
+        done
+        ln -s /usr/sbin/mariadbd "$out/sbin/mariadbd"
+        ln -s /usr/share/mysql "$out/share/mysql"
+        ln -s /usr/lib/mysql/plugin "$out/lib/mysql/plugin"
+      '';
+    };
+    # The time zone database, as nixpkgs' tzdata lays it out (share/zoneinfo).
+    tzdata = mkDrv {
+      name = "tzdata";
+      script = ''
+        set -eu
+        [ -d /usr/share/zoneinfo ] || { echo "test pkgs.nix: no /usr/share/zoneinfo (apt-get install tzdata)" >&2; exit 1; }
+        mkdir -p "$out/share"
+        ln -s /usr/share/zoneinfo "$out/share/zoneinfo"
+      '';
+    };
+
     redis = hostBinaries {
       name = "redis";
       bins = [ "/usr/bin/redis-*" ];
