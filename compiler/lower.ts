@@ -620,7 +620,8 @@ export function defaultNode(opt: OptionType<unknown>, path: string): NixNode | u
 /** Lowers one option to `lib.mkOption { … }` (or `lib.mkPackageOption` for packages). */
 export function lowerOption(opt: OptionType<unknown>, path: string): NixNode {
   const m = opt.meta;
-  if (opt.ctor.name === "package" && opt.packageAttr) {
+  // A package option with a default of its own (`config.package.jre`) is a plain mkOption of type package.
+  if (opt.ctor.name === "package" && opt.packageAttr && m.default === undefined) {
     const extra: Binding[] = [];
     if (m.description) extra.push(nBind("extraDescription", nStr(m.description)));
     if (m.example !== undefined) extra.push(nBind("example", exampleNode(opt, path)));

@@ -15,5 +15,6 @@
     ./prometheus.nix
     ./redis.nix
     ./redis-cluster.nix
+    ./zookeeper.nix
   ];
 }

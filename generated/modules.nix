@@ -15,4 +15,5 @@
   prometheus = ./prometheus.nix;
   redis = ./redis.nix;
   redis-cluster = ./redis-cluster.nix;
+  zookeeper = ./zookeeper.nix;
 }

@@ -138,12 +138,11 @@ let
                 value3 =
                   if db.schema != null then
                     ''
-                                              if ! schema_sql ${lib.escapeShellArg "${db.schema}"} | mysql_root --database=${lib.escapeShellArg db.name}; then
-                                                mysql_root -e ${lib.escapeShellArg "DROP DATABASE ${mysqlIdent db.name}"}
-                                                printf 'mysql: the schema of %s failed; the database was dropped again, so the next start retries it
-                      ' ${lib.escapeShellArg db.name} >&2
-                                                exit 1
-                                              fi
+                      if ! schema_sql ${lib.escapeShellArg "${db.schema}"} | mysql_root --database=${lib.escapeShellArg db.name}; then
+                        mysql_root -e ${lib.escapeShellArg "DROP DATABASE ${mysqlIdent db.name}"}
+                        printf 'mysql: the schema of %s failed; the database was dropped again, so the next start retries it\n' ${lib.escapeShellArg db.name} >&2
+                        exit 1
+                      fi
                     ''
                   else
                     "";
@@ -152,15 +151,13 @@ let
                     "SELECT COUNT(*) FROM information_schema.schemata WHERE schema_name = ${mysqlLiteral db.name}";
               in
               ''
-                                  if [ "$(mysql_root -e ${textArg1})" = 0 ]; then
-                                    printf 'Creating initial database: %s
-                ' ${lib.escapeShellArg db.name}
-                                    mysql_root -e ${lib.escapeShellArg "CREATE DATABASE ${mysqlIdent db.name}"}
-                                    ${value3}
-                                  else
-                                    printf 'Database %s exists, skipping creation.
-                ' ${lib.escapeShellArg db.name}
-                                  fi
+                if [ "$(mysql_root -e ${textArg1})" = 0 ]; then
+                  printf 'Creating initial database: %s\n' ${lib.escapeShellArg db.name}
+                  mysql_root -e ${lib.escapeShellArg "CREATE DATABASE ${mysqlIdent db.name}"}
+                  ${value3}
+                else
+                  printf 'Database %s exists, skipping creation.\n' ${lib.escapeShellArg db.name}
+                fi
               '')
             config.initialDatabases);
       text2 =
@@ -187,10 +184,9 @@ let
                     "";
               in
               ''
-                                    printf 'Adding user: %s
-                ' ${lib.escapeShellArg user.name}
-                                    mysql_root -e ${textArg3}
-                                    ${text3}
+                printf 'Adding user: %s\n' ${lib.escapeShellArg user.name}
+                mysql_root -e ${textArg3}
+                ${text3}
               '')
             config.ensureUsers);
       value1 =

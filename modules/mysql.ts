@@ -212,21 +212,21 @@ export default defineService({
                 cfg.initialDatabases,
                 (db) => sh`
                   if [ "$(mysql_root -e ${mysqlSql`SELECT COUNT(*) FROM information_schema.schemata WHERE schema_name = ${db.name}`})" = 0 ]; then
-                    printf 'Creating initial database: %s\n' ${db.name}
+                    printf 'Creating initial database: %s\\n' ${db.name}
                     mysql_root -e ${mysqlSql`CREATE DATABASE ${mysqlIdent(db.name)}`}
                     ${ifSet(
                       db.schema,
                       (schema) => sh`
                         if ! schema_sql ${s`${schema}`} | mysql_root --database=${db.name}; then
                           mysql_root -e ${mysqlSql`DROP DATABASE ${mysqlIdent(db.name)}`}
-                          printf 'mysql: the schema of %s failed; the database was dropped again, so the next start retries it\n' ${db.name} >&2
+                          printf 'mysql: the schema of %s failed; the database was dropped again, so the next start retries it\\n' ${db.name} >&2
                           exit 1
                         fi
                       `,
                       sh``,
                     )}
                   else
-                    printf 'Database %s exists, skipping creation.\n' ${db.name}
+                    printf 'Database %s exists, skipping creation.\\n' ${db.name}
                   fi
                 `,
                 "db",
@@ -238,7 +238,7 @@ export default defineService({
                 (user) => {
                   const account = named("account", mysqlSql`${user.name}@'localhost'`);
                   return sh`
-                    printf 'Adding user: %s\n' ${user.name}
+                    printf 'Adding user: %s\\n' ${user.name}
                     mysql_root -e ${mysqlSql`CREATE USER IF NOT EXISTS ${account}${ifSet(user.password, (p) => mysqlSql` IDENTIFIED BY ${p}`, mysqlSql``)}`}
                     ${concatStrings(
                       mapAttrsToList(user.ensurePermissions, (target, privileges) => sh`mysql_root -e ${mysqlSql`GRANT ${rawSql(privileges)} ON ${rawSql(target)} TO ${account}`}\n`, "privileges"),

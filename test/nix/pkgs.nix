@@ -212,6 +212,20 @@ let
         ln -s /usr/lib/mysql/plugin "$out/lib/mysql/plugin"
       '';
     };
+    # Debian's ZooKeeper as nixpkgs' zookeeper is used: lib/*.jar on the class
+    # path (Debian's zookeeper.jar names its dependencies by absolute path in
+    # its manifest) and the JRE to run it as `passthru.jre`.
+    zookeeper = mkDrv {
+      name = "zookeeper";
+      passthru.jre = hostBinaries { name = "jre"; bins = [ "/usr/lib/jvm/default-java/bin/*" "/usr/bin/java" ]; mainProgram = "java"; hint = "Debian default-jre-headless"; };
+      script = ''
+        set -eu
+        [ -f /usr/share/java/zookeeper.jar ] || { echo "test pkgs.nix: no /usr/share/java/zookeeper.jar (apt-get install zookeeper)" >&2; exit 1; }
+        mkdir -p "$out/lib" "$out/bin"
+        ln -s /usr/share/java/zookeeper.jar "$out/lib/zookeeper.jar"
+        for f in /usr/share/zookeeper/bin/*.sh; do ln -s "$f" "$out/bin/$(basename "$f")"; done
+      '';
+    };
     # The time zone database, as nixpkgs' tzdata lays it out (share/zoneinfo).
     tzdata = mkDrv {
       name = "tzdata";
