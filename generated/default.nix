@@ -10,6 +10,7 @@
     ./nginx.nix
     ./notes-app.nix
     ./passetto.nix
+    ./phpfpm.nix
     ./postgres.nix
     ./postgres-with-replica.nix
     ./prometheus.nix

@@ -10,6 +10,7 @@
   nginx = ./nginx.nix;
   notes-app = ./notes-app.nix;
   passetto = ./passetto.nix;
+  phpfpm = ./phpfpm.nix;
   postgres = ./postgres.nix;
   postgres-with-replica = ./postgres-with-replica.nix;
   prometheus = ./prometheus.nix;

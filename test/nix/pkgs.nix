@@ -226,6 +226,22 @@ let
         for f in /usr/share/zookeeper/bin/*.sh; do ln -s "$f" "$out/bin/$(basename "$f")"; done
       '';
     };
+    # Debian's PHP 8.2 as nixpkgs' php is used: bin/php, bin/php-fpm and the
+    # default configuration at etc/php.ini (Debian's development php.ini).
+    php = mkDrv {
+      name = "php";
+      meta = { mainProgram = "php"; description = "test-only wrapper around Debian php8.2-fpm and php8.2-cli"; };
+      script = ''
+        set -eu
+        for f in /usr/sbin/php-fpm8.2 /usr/bin/php8.2 /usr/lib/php/8.2/php.ini-development; do
+          [ -e "$f" ] || { echo "test pkgs.nix: no $f (apt-get install php8.2-fpm php8.2-cli)" >&2; exit 1; }
+        done
+        mkdir -p "$out/bin" "$out/etc"
+        ln -s /usr/sbin/php-fpm8.2 "$out/bin/php-fpm"
+        ln -s /usr/bin/php8.2 "$out/bin/php"
+        ln -s /usr/lib/php/8.2/php.ini-development "$out/etc/php.ini"
+      '';
+    };
     # The time zone database, as nixpkgs' tzdata lays it out (share/zoneinfo).
     tzdata = mkDrv {
       name = "tzdata";
