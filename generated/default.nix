@@ -4,13 +4,16 @@
 # A process-compose-flake module with every services-ts service.
 {
   imports = [
+    ./clickhouse.nix
     ./memcached.nix
+    ./minio.nix
     ./mysql.nix
     ./nats-server.nix
     ./nginx.nix
     ./notes-app.nix
     ./passetto.nix
     ./phpfpm.nix
+    ./plantuml.nix
     ./postgres.nix
     ./postgres-with-replica.nix
     ./prometheus.nix

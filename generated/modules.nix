@@ -4,13 +4,16 @@
 # process-compose-flake modules by service name, for flake.nix.
 {
   default = ./default.nix;
+  clickhouse = ./clickhouse.nix;
   memcached = ./memcached.nix;
+  minio = ./minio.nix;
   mysql = ./mysql.nix;
   nats-server = ./nats-server.nix;
   nginx = ./nginx.nix;
   notes-app = ./notes-app.nix;
   passetto = ./passetto.nix;
   phpfpm = ./phpfpm.nix;
+  plantuml = ./plantuml.nix;
   postgres = ./postgres.nix;
   postgres-with-replica = ./postgres-with-replica.nix;
   prometheus = ./prometheus.nix;
