@@ -164,7 +164,7 @@ let
             config.ensureUsers))
       ]);
       processes = {
-        # modules/postgres.ts:403
+        # modules/postgres.ts:453
         "${name}-init" = {
           command = pkgs.writeShellApplication {
             name = "setup-postgres";
@@ -193,36 +193,86 @@ let
                 fi
               }
 
+              # A server already running on this data directory (another stack, or one started by hand):
+              # refuse before touching anything.
+              if [[ -f "$PGDATA/postmaster.pid" ]]; then
+                pid=$(head -n 1 "$PGDATA/postmaster.pid")
+                if [[ $pid =~ ^[0-9]+$ ]] && { kill -0 "$pid" 2>/dev/null || [[ -d /proc/$pid ]]; }; then
+                  echo "error: PostgreSQL is already running on $PGDATA (pid $pid), from another stack or started by hand; stop it first. Nothing was changed." >&2
+                  exit 1
+                fi
+              fi
+
+              # A temporary server for setup: no TCP, its socket in a directory of its own; stopped on exit.
+              # (Started directly, not through pg_ctl, whose command line is built for /bin/sh from the paths.)
+              server=""
+              setup_socket=""
+              stop_setup_server() {
+                if [[ -n $server ]]; then
+                  kill -INT "$server" 2>/dev/null || true
+                  wait "$server" 2>/dev/null || true
+                  server=""
+                fi
+                if [[ -n $setup_socket ]]; then rm -rf -- "$setup_socket"; fi
+              }
+              trap stop_setup_server EXIT
+              start_setup_server() {
+                setup_socket=$(mktemp -d "''${TMPDIR:-/tmp}/pg-init-XXXXXX")
+                PGHOST=$setup_socket
+                export PGHOST
+                postgres -D "$1" -c listen_addresses= -k "$setup_socket" &
+                server=$!
+                until pg_isready -q -h "$setup_socket" -p "$PGPORT"; do
+                  if ! kill -0 "$server" 2>/dev/null; then
+                    server=""
+                    echo "error: PostgreSQL stopped during setup (its log is above)" >&2
+                    exit 1
+                  fi
+                  sleep 0.05
+                done
+              }
+
+              # A new cluster is made and set up (initial databases, schemas, initialScript) beside dataDir, in
+              # dataDir.init, and moved into place only when all of it succeeded: a first start that fails or is
+              # interrupted leaves no cluster that later starts would take as set up; the next start begins again.
               first_run=0
+              cluster=$PGDATA
               if [[ ! -f "$PGDATA/PG_VERSION" ]]; then
                 if [[ -d "$PGDATA" && -n "$(ls -A "$PGDATA")" ]]; then
                   echo "error: $PGDATA is not empty but holds no PostgreSQL cluster (no PG_VERSION); move it away or set dataDir" >&2
                   exit 1
                 fi
+                cluster="$PGDATA.init"
+                if [[ -e $cluster ]]; then
+                  echo "a previous first start did not finish: setting up the cluster again"
+                  rm -rf -- "$cluster"
+                fi
                 echo "creating the cluster in $PGDATA"
-                mkdir -p "$PGDATA"
-                initdb ${lib.escapeShellArgs config.initdbArgs} ${superuserArgs} -D "$PGDATA"
+                mkdir -p -- "$(dirname -- "$PGDATA")"
+                initdb ${lib.escapeShellArgs config.initdbArgs} ${superuserArgs} -D "$cluster"
                 first_run=1
               fi
-              install -m 0600 ${lib.escapeShellArg postgresqlConf} "$PGDATA/postgresql.conf"
+              install -m 0600 ${lib.escapeShellArg postgresqlConf} "$cluster/postgresql.conf"
               ${value2}
               ensure_needed=${valueArg1}
               if [[ $first_run == 1 || $ensure_needed == 1 ]]; then
-                PGHOST=$(mktemp -d "''${TMPDIR:-/tmp}/pg-init-XXXXXX")
-                export PGHOST
-                trap 'pg_ctl -D "$PGDATA" -m fast -w stop >/dev/null || true; rm -rf "$PGHOST"' EXIT
-                pg_ctl -D "$PGDATA" -w -o "-c listen_addresses=''' -c unix_socket_directories='$PGHOST'" start
+                start_setup_server "$cluster"
                 if [[ $first_run == 1 ]]; then
                   psql_admin -d postgres -f ${lib.escapeShellArg initialSql}
                   ${text}${value3}
                 fi
                 psql_admin -d postgres -f ${lib.escapeShellArg ensureSql}
+                stop_setup_server
+              fi
+              if [[ $first_run == 1 ]]; then
+                if [[ -d $PGDATA ]]; then rmdir -- "$PGDATA"; fi
+                mv -T -- "$cluster" "$PGDATA"
               fi
             '';
           };
           namespace = config.namespace;
         };
-        # modules/postgres.ts:406
+        # modules/postgres.ts:456
         ${name} = {
           command = pkgs.writeShellApplication {
             name = "start-postgres";

@@ -116,7 +116,7 @@ describe.skipIf(!seeded)("[nix eval] three postgres and two redis instances in p
     const setup = readProcessScript(ev, "pg2-init");
     expect(setup).toMatch(/^PGDATA="\$\(\/nix\/store\/\S+\/bin\/realpath -m -- '\.\/data\/pg two \$x'\)"$/m);
     expect(setup).toContain("export PGPORT=5433");
-    expect(setup).toContain("initdb '--locale=C' '--auth=trust' -U admin -D \"$PGDATA\"");
+    expect(setup).toContain("initdb '--locale=C' '--auth=trust' -U admin -D \"$cluster\"");
     expect(setup).toContain("mkdir -p -- ./sockets");
     const conf = storeFile(setup, "postgresql.conf");
     expect(conf.split("\n")).toEqual(
