@@ -4,21 +4,36 @@
 # A process-compose-flake module with every services-ts service.
 {
   imports = [
+    ./alloy.nix
+    ./chromadb.nix
     ./clickhouse.nix
+    ./grafana.nix
+    ./loki.nix
+    ./mailhog.nix
     ./memcached.nix
     ./minio.nix
+    ./mongodb.nix
     ./mysql.nix
     ./nats-server.nix
     ./nginx.nix
     ./notes-app.nix
+    ./ollama.nix
+    ./open-webui.nix
     ./passetto.nix
+    ./pgadmin.nix
     ./phpfpm.nix
     ./plantuml.nix
     ./postgres.nix
     ./postgres-with-replica.nix
     ./prometheus.nix
+    ./pyroscope.nix
+    ./qdrant.nix
     ./redis.nix
     ./redis-cluster.nix
+    ./searxng.nix
+    ./seaweedfs.nix
+    ./tempo.nix
+    ./weaviate.nix
     ./zookeeper.nix
   ];
 }

@@ -4,20 +4,35 @@
 # process-compose-flake modules by service name, for flake.nix.
 {
   default = ./default.nix;
+  alloy = ./alloy.nix;
+  chromadb = ./chromadb.nix;
   clickhouse = ./clickhouse.nix;
+  grafana = ./grafana.nix;
+  loki = ./loki.nix;
+  mailhog = ./mailhog.nix;
   memcached = ./memcached.nix;
   minio = ./minio.nix;
+  mongodb = ./mongodb.nix;
   mysql = ./mysql.nix;
   nats-server = ./nats-server.nix;
   nginx = ./nginx.nix;
   notes-app = ./notes-app.nix;
+  ollama = ./ollama.nix;
+  open-webui = ./open-webui.nix;
   passetto = ./passetto.nix;
+  pgadmin = ./pgadmin.nix;
   phpfpm = ./phpfpm.nix;
   plantuml = ./plantuml.nix;
   postgres = ./postgres.nix;
   postgres-with-replica = ./postgres-with-replica.nix;
   prometheus = ./prometheus.nix;
+  pyroscope = ./pyroscope.nix;
+  qdrant = ./qdrant.nix;
   redis = ./redis.nix;
   redis-cluster = ./redis-cluster.nix;
+  searxng = ./searxng.nix;
+  seaweedfs = ./seaweedfs.nix;
+  tempo = ./tempo.nix;
+  weaviate = ./weaviate.nix;
   zookeeper = ./zookeeper.nix;
 }

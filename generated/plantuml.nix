@@ -6,7 +6,7 @@ let
   instanceModule = { config, name, options, ... }:
     let
       processes = {
-        # modules/plantuml.ts:29
+        # modules/plantuml.ts:30
         ${name} = {
           command = pkgs.writeShellApplication {
             name = "start-plantuml";
@@ -72,16 +72,16 @@ let
           internal = true;
           description = "The composite instances that declare this one (they set it), for the collision check.";
         };
-        # modules/plantuml.ts:17
-        package = lib.mkPackageOption pkgs "plantuml" { };
         # modules/plantuml.ts:18
+        package = lib.mkPackageOption pkgs "plantuml" { };
+        # modules/plantuml.ts:19
         host = lib.mkOption {
           type = lib.types.nullOr lib.types.str;
           default = "127.0.0.1";
           example = "0.0.0.0";
           description = "The address the server binds to. `null` means every interface, which is services-flake's default; this one keeps it on loopback.";
         };
-        # modules/plantuml.ts:25
+        # modules/plantuml.ts:26
         port = lib.mkOption {
           type = lib.types.port;
           default = 8080;

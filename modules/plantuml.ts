@@ -7,7 +7,8 @@ import { cond, defineService, eq, exe, ifSet, process, runtimePath, s, script, s
 
 export default defineService({
   name: "plantuml",
-  description: "[PlantUML](https://plantuml.com/)'s web server (`plantuml -picoweb`), which renders diagrams over HTTP, one per instance.",
+  description:
+    "[PlantUML](https://plantuml.com/)'s web server (`plantuml -picoweb`), which renders diagrams over HTTP, one per instance.",
   homepage: "https://plantuml.com/picoweb",
   example: `services.plantuml."diagrams" = {
   enable = true;
