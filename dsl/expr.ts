@@ -357,6 +357,15 @@ export type ShellInterpolable = Interpolable | Expr<ShellCode> | Expr<readonly s
  */
 export function sh(strings: TemplateStringsArray, ...values: ShellInterpolable[]): Expr<ShellCode> {
   const at = callSite();
+  // JS reads `\` at the end of a line as a line continuation and drops both: the shell would
+  // see one long line where the author wrote two.
+  strings.raw.forEach((raw, i) => {
+    const m = /(?:^|[^\\])(?:\\\\)*\\\r?\n/.exec(raw);
+    if (m) {
+      const line = (at?.line ?? 0) + strings.raw.slice(0, i).join("").split("\n").length - 1 + raw.slice(0, m.index).split("\n").length - 1;
+      throw new DefinitionError("sh``: a `\\` at the end of a line is a JavaScript line continuation (the line break is lost); write `\\\\` for the shell's", at && { ...at, line });
+    }
+  });
   const e = template<ShellCode>(strings, values, (v) => shellPart(v));
   // A template that starts with a newline is dedented: its text starts on the next line.
   const origin = at && { ...at, line: at.line + (/^[ \t]*\n/.test(strings[0] ?? "") ? 1 : 0) };
@@ -727,6 +736,44 @@ export function update<T extends Record<string, unknown>>(a: DeepVal<T> | Expr<T
   const typed = [b, a].find((x): x is Expr<T> => isExpr(x) && x.info.type !== undefined);
   return expr(nBinop("//", lower(a), lower(b)), "attrs", typed ? { type: typed.info.type } : {});
 }
+
+/**
+ * `lib.recursiveUpdate a b`: `b` merged into `a`, attribute sets merged key by key
+ * at every depth (where `update`, `//`, replaces a nested set whole); any other
+ * value of `b` wins. The way services-flake merges `extraConfig` over defaults.
+ * @example toJSON(recursiveUpdate({ server: { port: 3100 } }, cfg.extraConfig))
+ */
+export function recursiveUpdate<T = Record<string, unknown>>(a: DeepVal<Record<string, unknown>> | Expr<unknown>, b: DeepVal<Record<string, unknown>> | Expr<unknown>): Expr<T> {
+  return expr<T>(nApply(nLib("recursiveUpdate"), lower(a), lower(b)), "attrs");
+}
+
+/**
+ * `attrs.<path> or fallback`: a (nested) attribute of a freeform or `anything`
+ * value, or `fallback` when it is missing.
+ * @example attrOr(cfg.extraConfig, ["http_port"], 0)
+ */
+export function attrOr<R>(attrs: Expr<unknown>, path: readonly string[], fallback: Val<R>): Expr<R> {
+  const f = lower(fallback);
+  return expr<R>({ kind: "select", expr: attrs.node, path: [...path], default: f } as NixNode, isExpr(fallback) ? fallback.kind : kindOf(fallback as never));
+}
+
+/** `lib.all (x: x) list`: whether every boolean of the list holds (true for an empty list). */
+export const all = (list: Expr<boolean[]> | Val<boolean>[]): Expr<boolean> =>
+  expr(nApply(nLib("all"), nLambda({ kind: "ident", name: "x" }, nVar("x")), Array.isArray(list) ? nList(list.map(lower)) : lower(list)), "bool");
+
+/** `lib.any (x: x) list`: whether some boolean of the list holds (false for an empty list). */
+export const any = (list: Expr<boolean[]> | Val<boolean>[]): Expr<boolean> =>
+  expr(nApply(nLib("any"), nLambda({ kind: "ident", name: "x" }, nVar("x")), Array.isArray(list) ? nList(list.map(lower)) : lower(list)), "bool");
+
+/**
+ * The address a client on this machine (a readiness check, a test) connects to
+ * for a server that listens on `host`: 127.0.0.1 for a wildcard address (`""`,
+ * `0.0.0.0`, `*`, `::`, `[::]`), `host` itself otherwise.
+ * @example readiness: { http: { host: connectHost(cfg.host), port: cfg.port, path: "/health" } }
+ */
+export const connectHost: (host: Val<string>) => Expr<string> = helper<string, string>("connectHost", "host", (h) =>
+  cond(expr<boolean>(nApply(nLib("elem"), h.node, nList(["", "0.0.0.0", "*", "::", "[::]"].map((x) => nStr(x)))), "bool"), "127.0.0.1", h),
+);
 
 /** `e.field`: reads an attribute of a record (the same as `e.<field>` on a handle with fields). */
 export function field<T, K extends keyof T & string>(e: Expr<T>, key: K): Ref<T[K]> {

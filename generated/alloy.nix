@@ -2,6 +2,7 @@
 # Regenerate with: pnpm build-modules
 { config, lib, pkgs, ... }:
 let
+  connectHost = host: if lib.elem host [ "" "0.0.0.0" "*" "::" "[::]" ] then "127.0.0.1" else host;
   runtimePath = path: "\"$(${lib.escapeShellArg (lib.getExe' pkgs.coreutils "realpath")} -m -- ${lib.escapeShellArg path})\"";
   instanceModule = { config, name, options, ... }:
     let
@@ -20,11 +21,7 @@ let
           };
           readiness_probe = {
             http_get = {
-              host =
-                if config.listenAddress == "0.0.0.0" || config.listenAddress == "" then
-                  "127.0.0.1"
-                else
-                  config.listenAddress;
+              host = connectHost config.listenAddress;
               port = config.port;
               path = "/-/ready";
             };

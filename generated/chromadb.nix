@@ -2,6 +2,7 @@
 # Regenerate with: pnpm build-modules
 { config, lib, pkgs, ... }:
 let
+  connectHost = host: if lib.elem host [ "" "0.0.0.0" "*" "::" "[::]" ] then "127.0.0.1" else host;
   runtimePath = path: "\"$(${lib.escapeShellArg (lib.getExe' pkgs.coreutils "realpath")} -m -- ${lib.escapeShellArg path})\"";
   instanceModule = { config, name, options, ... }:
     let
@@ -20,7 +21,7 @@ let
           };
           readiness_probe = {
             http_get = {
-              host = if config.host == "0.0.0.0" then "127.0.0.1" else config.host;
+              host = connectHost config.host;
               port = config.port;
               path = "/api/v2/heartbeat";
             };

@@ -9,7 +9,7 @@ let
     let
       clickhouseConfig = pkgs.writeText "clickhouse-config.yaml" (builtins.toJSON settings);
       processes = {
-        # modules/clickhouse.ts:184
+        # modules/clickhouse.ts:186
         "${name}-init" = {
           command = pkgs.writeShellApplication {
             name = "setup-clickhouse";
@@ -26,7 +26,7 @@ let
           };
           namespace = config.namespace;
         };
-        # modules/clickhouse.ts:187
+        # modules/clickhouse.ts:189
         ${name} = {
           command = pkgs.writeShellApplication {
             name = "start-clickhouse";
@@ -141,15 +141,15 @@ let
           internal = true;
           description = "The composite instances that declare this one (they set it), for the collision check.";
         };
-        # modules/clickhouse.ts:58
+        # modules/clickhouse.ts:60
         package = lib.mkPackageOption pkgs "clickhouse" { };
-        # modules/clickhouse.ts:59
+        # modules/clickhouse.ts:61
         port = lib.mkOption {
           type = lib.types.port;
           default = 9000;
           description = "The TCP port of ClickHouse's native protocol (`tcp_port`), the one `clickhouse-client` connects to.";
         };
-        # modules/clickhouse.ts:63
+        # modules/clickhouse.ts:65
         defaultExtraConfig = lib.mkOption {
           type = lib.types.anything;
           default = {
@@ -173,14 +173,14 @@ let
           internal = true;
           description = "Settings `extraConfig` is merged over.";
         };
-        # modules/clickhouse.ts:83
+        # modules/clickhouse.ts:85
         extraConfig = lib.mkOption {
           type = lib.types.anything;
           default = { };
           example = { http_port = 8123; max_server_memory_usage_to_ram_ratio = 0.5; };
           description = "Server settings merged (recursively) over the defaults and written to `clickhouse-config.yaml` (as JSON, which YAML reads). ClickHouse listens on localhost only unless `listen_host` is set here; the HTTP interface is off unless `http_port` is set.";
         };
-        # modules/clickhouse.ts:91
+        # modules/clickhouse.ts:93
         initialDatabases = lib.mkOption {
           type = lib.types.listOf (lib.types.submodule {
             options = {
@@ -238,35 +238,35 @@ let
               (builtins.filter (p: p.port != 0) [
                 { port = config.port; option = "port"; }
                 {
-                  port = clickhousePortSetting (settings."http_port" or 0);
+                  port = clickhousePortSetting (settings.http_port or 0);
                   option = "extraConfig.http_port";
                 }
                 {
-                  port = clickhousePortSetting (settings."https_port" or 0);
+                  port = clickhousePortSetting (settings.https_port or 0);
                   option = "extraConfig.https_port";
                 }
                 {
-                  port = clickhousePortSetting (settings."tcp_port_secure" or 0);
+                  port = clickhousePortSetting (settings.tcp_port_secure or 0);
                   option = "extraConfig.tcp_port_secure";
                 }
                 {
-                  port = clickhousePortSetting (settings."interserver_http_port" or 0);
+                  port = clickhousePortSetting (settings.interserver_http_port or 0);
                   option = "extraConfig.interserver_http_port";
                 }
                 {
-                  port = clickhousePortSetting (settings."interserver_https_port" or 0);
+                  port = clickhousePortSetting (settings.interserver_https_port or 0);
                   option = "extraConfig.interserver_https_port";
                 }
                 {
-                  port = clickhousePortSetting (settings."mysql_port" or 0);
+                  port = clickhousePortSetting (settings.mysql_port or 0);
                   option = "extraConfig.mysql_port";
                 }
                 {
-                  port = clickhousePortSetting (settings."postgresql_port" or 0);
+                  port = clickhousePortSetting (settings.postgresql_port or 0);
                   option = "extraConfig.postgresql_port";
                 }
                 {
-                  port = clickhousePortSetting (settings."grpc_port" or 0);
+                  port = clickhousePortSetting (settings.grpc_port or 0);
                   option = "extraConfig.grpc_port";
                 }
               ]));

@@ -22,7 +22,7 @@ let
   instanceModule = { config, name, options, ... }:
     let
       processes = {
-        # modules/grafana.ts:146
+        # modules/grafana.ts:148
         ${name} = {
           command = pkgs.writeShellApplication {
             name = "start-grafana";
@@ -66,15 +66,14 @@ let
         builtins.filter
           (def: !(lib.hasPrefix (toString ./.) def.file))
           options.enable.definitionsWithLocations;
-      shared =
-        lib.recursiveUpdate {
-          server = {
-            protocol = config.protocol;
-            http_port = config.http_port;
-            http_addr = config.http_addr;
-            domain = config.domain;
-          };
-        } config.extraConf;
+      recursiveUpdate = lib.recursiveUpdate {
+        server = {
+          protocol = config.protocol;
+          http_port = config.http_port;
+          http_addr = config.http_addr;
+          domain = config.domain;
+        };
+      } config.extraConf;
       getExeArg = lib.escapeShellArg (lib.getExe pkgs.curl);
       hasPrefix = lib.hasPrefix "socket" config.protocol;
       unsafeNameMessage = "services.grafana.\"${name}\": an instance name is part of its data directory and process names; it cannot be empty, \".\" or \"..\", nor contain \"/\".";
@@ -94,7 +93,7 @@ let
           "set --";
       readinessCheck =
         if hasPrefix then
-          "${getExeArg} -sf --unix-socket ${lib.escapeShellArg (shared.server.socket or "/tmp/grafana.sock")} http://localhost/api/health"
+          "${getExeArg} -sf --unix-socket ${socketArg} http://localhost/api/health"
         else
           "${getExeArg} -sfk ${textArg}";
       writeTextArg3 =
@@ -116,7 +115,7 @@ let
                     [${key1}]
                     ${text}
                   '')
-                shared)));
+                recursiveUpdate)));
       writeTextArg2 = lib.escapeShellArg (pkgs.writeText "datasources.yaml" (builtins.toJSON {
         apiVersion = 1;
         deleteDatasources = config.deleteDatasources;
@@ -130,6 +129,7 @@ let
         providers = config.providers;
       }));
       escapeShellArgs = lib.escapeShellArgs (map (plugin: "${plugin}") config.declarativePlugins);
+      socketArg = lib.escapeShellArg (recursiveUpdate.server.socket or "/tmp/grafana.sock");
     in
     {
       options = {
@@ -152,34 +152,34 @@ let
           internal = true;
           description = "The composite instances that declare this one (they set it), for the collision check.";
         };
-        # modules/grafana.ts:77
+        # modules/grafana.ts:79
         package = lib.mkPackageOption pkgs "grafana" { };
-        # modules/grafana.ts:78
+        # modules/grafana.ts:80
         http_port = lib.mkOption {
           type = lib.types.port;
           default = 3000;
           description = "The TCP port of the web interface and API (`server.http_port`). services-flake types it as any integer; here it must be a port number.";
         };
-        # modules/grafana.ts:82
+        # modules/grafana.ts:84
         http_addr = lib.mkOption {
           type = lib.types.str;
           default = "127.0.0.1";
           example = "0.0.0.0";
           description = "The address the server listens on (`server.http_addr`); `\"\"` means every interface. Not in services-flake, which leaves it to Grafana's default, every interface. Set it here rather than in `extraConf`: the readiness check reads it.";
         };
-        # modules/grafana.ts:89
+        # modules/grafana.ts:91
         domain = lib.mkOption {
           type = lib.types.str;
           default = "localhost";
           description = "The domain name browsers use to reach Grafana (`server.domain`), part of the URLs it builds.";
         };
-        # modules/grafana.ts:93
+        # modules/grafana.ts:95
         protocol = lib.mkOption {
           type = lib.types.str;
           default = "http";
           description = "`server.protocol`: `http`, `https` (set `cert_file` and `cert_key` in `extraConf.server`), `h2` or `socket` (a Unix socket, `extraConf.server.socket`; the port is then unused).";
         };
-        # modules/grafana.ts:99
+        # modules/grafana.ts:101
         extraConf = lib.mkOption {
           type = lib.types.attrsOf (lib.types.attrsOf (lib.types.nullOr (lib.types.oneOf [
             lib.types.bool
@@ -191,7 +191,7 @@ let
           example = { security = { admin_user = "admin"; admin_password = "secret"; }; };
           description = "More of grafana.ini, by section then key, merged over the settings above. `null` leaves a key out. Strings are written between `\"\"\"`, so they may hold any character but `\"\"\"`.";
         };
-        # modules/grafana.ts:106
+        # modules/grafana.ts:108
         datasources = lib.mkOption {
           type = lib.types.listOf lib.types.anything;
           default = [ ];
@@ -200,21 +200,21 @@ let
           ];
           description = "Data sources to provision, in [Grafana's schema](https://grafana.com/docs/grafana/latest/administration/provisioning/#data-sources).";
         };
-        # modules/grafana.ts:112
+        # modules/grafana.ts:114
         deleteDatasources = lib.mkOption {
           type = lib.types.listOf lib.types.anything;
           default = [ ];
           example = [ { name = "Tempo"; orgId = 1; } ];
           description = "Provisioned data sources to delete at start (`deleteDatasources`), by `name` and `orgId`.";
         };
-        # modules/grafana.ts:117
+        # modules/grafana.ts:119
         declarativePlugins = lib.mkOption {
           type = lib.types.nullOr (lib.types.listOf lib.types.path);
           default = null;
           example = lib.literalExpression "with pkgs.grafanaPlugins; [ grafana-piechart-panel ]";
           description = "Plugin packages to install. `null` keeps Grafana's own plugin directory (in `dataDir`, where plugins may be installed by hand); a list makes the plugin directory exactly these, rebuilt at every start.";
         };
-        # modules/grafana.ts:124
+        # modules/grafana.ts:126
         providers = lib.mkOption {
           type = lib.types.listOf lib.types.anything;
           default = [ ];

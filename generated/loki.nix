@@ -2,10 +2,11 @@
 # Regenerate with: pnpm build-modules
 { config, lib, pkgs, ... }:
 let
+  connectHost = host: if lib.elem host [ "" "0.0.0.0" "*" "::" "[::]" ] then "127.0.0.1" else host;
   instanceModule = { config, name, options, ... }:
     let
       processes = {
-        # modules/loki.ts:66
+        # modules/loki.ts:78
         ${name} = {
           command = pkgs.writeShellApplication {
             name = "start-loki";
@@ -15,11 +16,7 @@ let
           };
           readiness_probe = {
             http_get = {
-              host =
-                if config.httpAddress == "0.0.0.0" || config.httpAddress == "" then
-                  "127.0.0.1"
-                else
-                  config.httpAddress;
+              host = connectHost config.httpAddress;
               port = config.httpPort;
               path = "/ready";
             };
@@ -41,42 +38,37 @@ let
           (def: !(lib.hasPrefix (toString ./.) def.file))
           options.enable.definitionsWithLocations;
       unsafeNameMessage = "services.loki.\"${name}\": an instance name is part of its data directory and process names; it cannot be empty, \".\" or \"..\", nor contain \"/\".";
-      writeTextArg =
-        lib.escapeShellArg
-          (pkgs.writeText
-            "loki.yaml"
-            (builtins.toJSON
-              (lib.recursiveUpdate {
-                server = {
-                  http_listen_address = config.httpAddress;
-                  http_listen_port = config.httpPort;
-                  grpc_listen_address = config.httpAddress;
-                  grpc_listen_port = config.grpcPort;
-                };
-                common = {
-                  instance_addr = config.httpAddress;
-                  path_prefix = "${config.dataDir}/";
-                  storage = {
-                    filesystem = {
-                      chunks_directory = "${config.dataDir}/chunks";
-                      rules_directory = "${config.dataDir}/rules";
-                    };
-                  };
-                  replication_factor = 1;
-                  ring = { kvstore = { store = "inmemory"; }; };
-                };
-                schema_config = {
-                  configs = [
-                    {
-                      from = "2020-10-24";
-                      store = "tsdb";
-                      object_store = "filesystem";
-                      schema = "v13";
-                      index = { prefix = "index_"; period = "24h"; };
-                    }
-                  ];
-                };
-              } config.extraConfig)));
+      writeTextArg = lib.escapeShellArg (pkgs.writeText "loki.yaml" (builtins.toJSON (lib.recursiveUpdate {
+        server = {
+          http_listen_address = config.httpAddress;
+          http_listen_port = config.httpPort;
+          grpc_listen_address = config.httpAddress;
+          grpc_listen_port = config.grpcPort;
+        };
+        common = {
+          instance_addr = config.httpAddress;
+          path_prefix = "${config.dataDir}/";
+          storage = {
+            filesystem = {
+              chunks_directory = "${config.dataDir}/chunks";
+              rules_directory = "${config.dataDir}/rules";
+            };
+          };
+          replication_factor = 1;
+          ring = { kvstore = { store = "inmemory"; }; };
+        };
+        schema_config = {
+          configs = [
+            {
+              from = "2020-10-24";
+              store = "tsdb";
+              object_store = "filesystem";
+              schema = "v13";
+              index = { prefix = "index_"; period = "24h"; };
+            }
+          ];
+        };
+      } config.extraConfig)));
     in
     {
       options = {
@@ -99,34 +91,34 @@ let
           internal = true;
           description = "The composite instances that declare this one (they set it), for the collision check.";
         };
-        # modules/loki.ts:20
+        # modules/loki.ts:32
         package = lib.mkPackageOption pkgs "grafana-loki" { };
-        # modules/loki.ts:21
+        # modules/loki.ts:33
         httpAddress = lib.mkOption {
           type = lib.types.str;
           default = "localhost";
           description = "The address both ports listen on, and the one the server gives its peers (`common.instance_addr`). services-flake only sets the latter, so its Loki listens on every interface.";
         };
-        # modules/loki.ts:27
+        # modules/loki.ts:39
         httpPort = lib.mkOption {
           type = lib.types.port;
           default = 3100;
           description = "The TCP port of the HTTP API (push, query, `/ready`).";
         };
-        # modules/loki.ts:28
+        # modules/loki.ts:40
         grpcPort = lib.mkOption {
           type = lib.types.port;
           default = 9096;
           description = "The TCP port of the gRPC server (between Loki's own components).";
         };
-        # modules/loki.ts:29
+        # modules/loki.ts:41
         extraConfig = lib.mkOption {
           type = lib.types.anything;
           default = { };
           example = { limits_config = { retention_period = "24h"; }; };
           description = "Loki configuration merged (recursively) over the one this module makes — listen addresses, filesystem storage in `dataDir`, an in-memory ring, a TSDB schema — and written as JSON (which YAML reads).";
         };
-        # modules/loki.ts:36
+        # modules/loki.ts:48
         extraFlags = lib.mkOption {
           type = lib.types.listOf lib.types.str;
           default = [ ];

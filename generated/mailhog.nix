@@ -2,6 +2,7 @@
 # Regenerate with: pnpm build-modules
 { config, lib, pkgs, ... }:
 let
+  connectHost = host: if lib.elem host [ "" "0.0.0.0" "*" "::" "[::]" ] then "127.0.0.1" else host;
   instanceModule = { config, name, options, ... }:
     let
       processes = {
@@ -15,11 +16,7 @@ let
           };
           readiness_probe = {
             http_get = {
-              host =
-                if config.api.host == "0.0.0.0" || config.api.host == "" then
-                  "127.0.0.1"
-                else
-                  config.api.host;
+              host = connectHost config.api.host;
               port = config.api.port;
               path = "/api/v2/messages";
             };

@@ -2,12 +2,13 @@
 # Regenerate with: pnpm build-modules
 { config, lib, pkgs, ... }:
 let
+  connectHost = host: if lib.elem host [ "" "0.0.0.0" "*" "::" "[::]" ] then "127.0.0.1" else host;
   minioAddressPort = address: lib.toInt (lib.last (lib.splitString ":" address));
   runtimePath = path: "\"$(${lib.escapeShellArg (lib.getExe' pkgs.coreutils "realpath")} -m -- ${lib.escapeShellArg path})\"";
   instanceModule = { config, name, options, ... }:
     let
       processes = {
-        # modules/minio.ts:65
+        # modules/minio.ts:83
         "${name}-init" = {
           command = pkgs.writeShellApplication {
             name = "setup-minio";
@@ -21,7 +22,7 @@ let
           };
           namespace = config.namespace;
         };
-        # modules/minio.ts:79
+        # modules/minio.ts:97
         ${name} = {
           command = pkgs.writeShellApplication {
             name = "start-minio";
@@ -39,8 +40,7 @@ let
           depends_on = { "${name}-init".condition = "process_completed_successfully"; };
           readiness_probe = {
             http_get = {
-              host =
-                if config.host == "0.0.0.0" || config.host == "" then "127.0.0.1" else config.host;
+              host = connectHost config.host;
               port = config.port;
               path = "/minio/health/live";
             };
@@ -56,15 +56,17 @@ let
       };
       declaredTwiceMessage = "services.minio.\"${name}\" is declared by ${lib.concatStringsSep " and " config.declaredBy}, and defined as an instance of its own in ${lib.concatMapStringsSep ", " (def: def.file) userEnableDefinitions}: the two would merge into one. Give your instance another name, or configure this one through the service that declares it.";
       declaredTwice = config.declaredBy != [ ] && userEnableDefinitions != [ ];
+      invariant =
+        lib.all
+          (x: x)
+          (map
+            (bucket1: builtins.match "[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]" bucket1 != null)
+            config.buckets);
       unsafeName = name == "" || name == "." || name == ".." || lib.hasInfix "/" name;
       userEnableDefinitions =
         builtins.filter
           (def: !(lib.hasPrefix (toString ./.) def.file))
           options.enable.definitionsWithLocations;
-      invariant =
-        lib.all (valid: valid) (map
-          (bucket1: builtins.match "[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]" bucket1 != null)
-          config.buckets);
       invariantMessage = "services.minio.\"${name}\": buckets: a bucket name is 3 to 63 lowercase letters, digits, dots and hyphens, starting and ending with a letter or digit.";
       unsafeNameMessage = "services.minio.\"${name}\": an instance name is part of its data directory and process names; it cannot be empty, \".\" or \"..\", nor contain \"/\".";
       text =
@@ -92,52 +94,52 @@ let
           internal = true;
           description = "The composite instances that declare this one (they set it), for the collision check.";
         };
-        # modules/minio.ts:25
+        # modules/minio.ts:43
         host = lib.mkOption {
           type = lib.types.str;
           default = "127.0.0.1";
           description = "The address the S3 API listens on.";
         };
-        # modules/minio.ts:26
+        # modules/minio.ts:44
         port = lib.mkOption {
           type = lib.types.port;
           default = 9000;
           description = "The TCP port of the S3 API.";
         };
-        # modules/minio.ts:27
+        # modules/minio.ts:45
         consoleAddress = lib.mkOption {
           type = lib.types.str;
           default = "127.0.0.1:9001";
           example = "127.0.0.1:9101";
           description = "`host:port` of the web console (only served when `browser` is true).";
         };
-        # modules/minio.ts:32
+        # modules/minio.ts:50
         accessKey = lib.mkOption {
           type = lib.types.str;
           default = "minioadmin";
           description = "The root user's access key (`MINIO_ROOT_USER`), 5 to 20 characters. It is stored in the Nix store.";
         };
-        # modules/minio.ts:36
+        # modules/minio.ts:54
         secretKey = lib.mkOption {
           type = lib.types.str;
           default = "minioadmin";
           description = "The root user's secret key (`MINIO_ROOT_PASSWORD`), 8 to 40 characters. It is stored in the Nix store: keep real secrets out of it.";
         };
-        # modules/minio.ts:40
+        # modules/minio.ts:58
         region = lib.mkOption {
           type = lib.types.str;
           default = "us-east-1";
           description = "The region the server reports and requests must be signed for (`MINIO_REGION`); `us-east-1` is S3's and MinIO's default.";
         };
-        # modules/minio.ts:44
+        # modules/minio.ts:62
         browser = lib.mkOption {
           type = lib.types.bool;
           default = true;
           description = "Whether the web console is served (`MINIO_BROWSER`).";
         };
-        # modules/minio.ts:45
+        # modules/minio.ts:63
         package = lib.mkPackageOption pkgs "minio" { };
-        # modules/minio.ts:46
+        # modules/minio.ts:64
         buckets = lib.mkOption {
           type = lib.types.listOf lib.types.str;
           default = [ ];

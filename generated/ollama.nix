@@ -2,11 +2,12 @@
 # Regenerate with: pnpm build-modules
 { config, lib, pkgs, ... }:
 let
+  connectHost = host: if lib.elem host [ "" "0.0.0.0" "*" "::" "[::]" ] then "127.0.0.1" else host;
   runtimePath = path: "\"$(${lib.escapeShellArg (lib.getExe' pkgs.coreutils "realpath")} -m -- ${lib.escapeShellArg path})\"";
   instanceModule = { config, name, options, ... }:
     let
       processes = {
-        # modules/ollama.ts:75
+        # modules/ollama.ts:74
         ${name} = {
           command = pkgs.writeShellApplication {
             name = "ollama-server";
@@ -23,11 +24,7 @@ let
             '';
           };
           readiness_probe = {
-            http_get = {
-              host = if config.host == "0.0.0.0" then "127.0.0.1" else config.host;
-              port = config.port;
-              path = "/";
-            };
+            http_get = { host = connectHost config.host; port = config.port; path = "/"; };
             initial_delay_seconds = 0;
             period_seconds = 1;
             timeout_seconds = 2;
@@ -37,7 +34,7 @@ let
           availability = { restart = "on_failure"; max_restarts = 5; };
           namespace = config.namespace;
         };
-        # modules/ollama.ts:96
+        # modules/ollama.ts:95
         "${name}-models" = {
           command = pkgs.writeShellApplication {
             name = "ollama-models";
@@ -94,14 +91,14 @@ let
           internal = true;
           description = "The composite instances that declare this one (they set it), for the collision check.";
         };
-        # modules/ollama.ts:35
+        # modules/ollama.ts:34
         acceleration = lib.mkOption {
           type = lib.types.nullOr (lib.types.enum [ false "rocm" "cuda" ]);
           default = null;
           example = "rocm";
           description = "The hardware acceleration the default `package` is built with: `null` follows nixpkgs' configuration (`cudaSupport`, `rocmSupport`; else none), `false` is the CPU only, `\"rocm\"` for AMD GPUs, `\"cuda\"` for NVIDIA GPUs.";
         };
-        # modules/ollama.ts:42
+        # modules/ollama.ts:41
         package = lib.mkOption {
           type = lib.types.package;
           default =
@@ -110,34 +107,34 @@ let
             lib.literalExpression "pkgs.ollama.override { inherit (config) acceleration; }";
           description = "The Ollama package to run.";
         };
-        # modules/ollama.ts:51
+        # modules/ollama.ts:50
         port = lib.mkOption {
           type = lib.types.port;
           default = 11434;
           description = "The TCP port of the REST API.";
         };
-        # modules/ollama.ts:52
+        # modules/ollama.ts:51
         host = lib.mkOption {
           type = lib.types.str;
           default = "127.0.0.1";
           example = "0.0.0.0";
           description = "The address the REST API listens on.";
         };
-        # modules/ollama.ts:53
+        # modules/ollama.ts:52
         keepAlive = lib.mkOption {
           type = lib.types.str;
           default = "5m";
           example = "70";
           description = "How long a model stays loaded in memory after use (`OLLAMA_KEEP_ALIVE`): a duration such as `\"5m\"`, or a number of seconds (`\"70\"`).";
         };
-        # modules/ollama.ts:59
+        # modules/ollama.ts:58
         models = lib.mkOption {
           type = lib.types.listOf lib.types.str;
           default = [ ];
           example = [ "llama3.2:1b" ];
           description = "Models to pull once the server is ready (`<name>-models`), from the [library](https://ollama.com/library).";
         };
-        # modules/ollama.ts:65
+        # modules/ollama.ts:64
         environment = lib.mkOption {
           type = lib.types.attrsOf lib.types.str;
           default = { };

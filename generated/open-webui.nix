@@ -2,11 +2,12 @@
 # Regenerate with: pnpm build-modules
 { config, lib, pkgs, ... }:
 let
+  connectHost = host: if lib.elem host [ "" "0.0.0.0" "*" "::" "[::]" ] then "127.0.0.1" else host;
   runtimePath = path: "\"$(${lib.escapeShellArg (lib.getExe' pkgs.coreutils "realpath")} -m -- ${lib.escapeShellArg path})\"";
   instanceModule = { config, name, options, ... }:
     let
       processes = {
-        # modules/open-webui.ts:49
+        # modules/open-webui.ts:48
         ${name} = {
           command = pkgs.writeShellApplication {
             name = "open-webui-wrapper";
@@ -29,11 +30,7 @@ let
             '';
           };
           readiness_probe = {
-            http_get = {
-              host = if config.host == "0.0.0.0" then "127.0.0.1" else config.host;
-              port = config.port;
-              path = "/health";
-            };
+            http_get = { host = connectHost config.host; port = config.port; path = "/health"; };
             initial_delay_seconds = 0;
             period_seconds = 1;
             timeout_seconds = 2;
@@ -79,23 +76,23 @@ let
           internal = true;
           description = "The composite instances that declare this one (they set it), for the collision check.";
         };
-        # modules/open-webui.ts:35
+        # modules/open-webui.ts:34
         package = lib.mkPackageOption pkgs "open-webui" { };
-        # modules/open-webui.ts:36
+        # modules/open-webui.ts:35
         host = lib.mkOption {
           type = lib.types.str;
           default = "127.0.0.1";
           example = "0.0.0.0";
           description = "The address the web interface listens on.";
         };
-        # modules/open-webui.ts:37
+        # modules/open-webui.ts:36
         port = lib.mkOption {
           type = lib.types.port;
           default = 1111;
           example = 11111;
           description = "The TCP port of the web interface.";
         };
-        # modules/open-webui.ts:38
+        # modules/open-webui.ts:37
         environment = lib.mkOption {
           type = lib.types.attrsOf lib.types.str;
           default = {

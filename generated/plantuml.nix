@@ -2,6 +2,7 @@
 # Regenerate with: pnpm build-modules
 { config, lib, pkgs, ... }:
 let
+  connectHost = host: if lib.elem host [ "" "0.0.0.0" "*" "::" "[::]" ] then "127.0.0.1" else host;
   runtimePath = path: "\"$(${lib.escapeShellArg (lib.getExe' pkgs.coreutils "realpath")} -m -- ${lib.escapeShellArg path})\"";
   instanceModule = { config, name, options, ... }:
     let
@@ -21,11 +22,7 @@ let
           };
           readiness_probe = {
             http_get = {
-              host =
-                if config.host != null then
-                  if config.host == "0.0.0.0" then "127.0.0.1" else config.host
-                else
-                  "127.0.0.1";
+              host = if config.host != null then connectHost config.host else "127.0.0.1";
               port = config.port;
               path = "/plantuml/serverinfo";
             };

@@ -2,6 +2,7 @@
 # Regenerate with: pnpm build-modules
 { config, lib, pkgs, ... }:
 let
+  connectHost = host: if lib.elem host [ "" "0.0.0.0" "*" "::" "[::]" ] then "127.0.0.1" else host;
   hbaAddress = address: if address == "" then "" else hbaField address;
   hbaField = field:
     if builtins.match "[^[:space:]\"#,]+" field != null then
@@ -164,7 +165,7 @@ let
             config.ensureUsers))
       ]);
       processes = {
-        # modules/postgres.ts:453
+        # modules/postgres.ts:413
         "${name}-init" = {
           command = pkgs.writeShellApplication {
             name = "setup-postgres";
@@ -254,7 +255,7 @@ let
               fi
               install -m 0600 ${lib.escapeShellArg postgresqlConf} "$cluster/postgresql.conf"
               ${value2}
-              ensure_needed=${valueArg1}
+              ensure_needed=${valueArg}
               if [[ $first_run == 1 || $ensure_needed == 1 ]]; then
                 start_setup_server "$cluster"
                 if [[ $first_run == 1 ]]; then
@@ -272,7 +273,7 @@ let
           };
           namespace = config.namespace;
         };
-        # modules/postgres.ts:456
+        # modules/postgres.ts:416
         ${name} = {
           command = pkgs.writeShellApplication {
             name = "start-postgres";
@@ -319,8 +320,6 @@ let
       invariantMessage = "services.postgres.\"${name}\": port is 0: PostgreSQL needs a TCP port (1-65535), which also names its Unix socket.";
       unsafeNameMessage = "services.postgres.\"${name}\": an instance name is part of its data directory and process names; it cannot be empty, \".\" or \"..\", nor contain \"/\".";
       readinessCheck = "${lib.escapeShellArg (lib.getExe' postgresPackage "pg_isready")} ${value5} -p ${toString config.port} -d template1 ${superuserArgs}";
-      value5 =
-        if config.socketDir == "" then "-h ${valueArg2}" else "-h ${runtimePath config.socketDir}";
       text =
         lib.concatStrings
           (map
@@ -335,20 +334,17 @@ let
           "psql_admin -d postgres -f ${writeTextArg}\n"
         else
           "";
-      valueArg2 =
-        lib.escapeShellArg
-          (
-            if config.listen_addresses == "*" || config.listen_addresses == "0.0.0.0" then
-              "127.0.0.1"
-            else
-              config.listen_addresses
-          );
+      value5 =
+        if config.socketDir == "" then
+          "-h ${lib.escapeShellArg (connectHost config.listen_addresses)}"
+        else
+          "-h ${runtimePath config.socketDir}";
       value4 =
         if config.socketDir == "" then
           "exec postgres"
         else
           "exec postgres -k ${runtimePath config.socketDir}";
-      valueArg1 =
+      valueArg =
         lib.escapeShellArg
           (if config.ensureDatabases != [ ] || config.ensureUsers != [ ] then "1" else "0");
       value2 =
@@ -377,22 +373,22 @@ let
           internal = true;
           description = "The composite instances that declare this one (they set it), for the collision check.";
         };
-        # modules/postgres.ts:120
+        # modules/postgres.ts:80
         package = lib.mkPackageOption pkgs "postgresql" { };
-        # modules/postgres.ts:121
+        # modules/postgres.ts:81
         extensions = lib.mkOption {
           type = lib.types.nullOr (lib.types.functionTo (lib.types.listOf lib.types.package));
           default = null;
           example = lib.literalExpression "extensions: [ extensions.pg_cron extensions.postgis ]";
           description = "Extensions to add, as a function of `package.pkgs` (the package's `withPackages`).";
         };
-        # modules/postgres.ts:126
+        # modules/postgres.ts:86
         socketDir = lib.mkOption {
           type = lib.types.str;
           default = "";
           description = "Directory of the Unix-domain socket. Empty: no Unix socket, TCP/IP only (see [unix_socket_directories](https://www.postgresql.org/docs/current/runtime-config-connection.html#GUC-UNIX-SOCKET-DIRECTORIES)).";
         };
-        # modules/postgres.ts:132
+        # modules/postgres.ts:92
         hbaConf = lib.mkOption {
           type = lib.types.listOf (lib.types.submodule {
             options = {
@@ -430,39 +426,39 @@ let
           ];
           description = "Entries added to `pg_hba.conf` after the defaults (trust for local connections and loopback TCP). See [pg_hba.conf](https://www.postgresql.org/docs/current/auth-pg-hba-conf.html).";
         };
-        # modules/postgres.ts:139
+        # modules/postgres.ts:99
         listen_addresses = lib.mkOption {
           type = lib.types.str;
           default = "127.0.0.1";
           example = "127.0.0.1";
           description = "Addresses the server listens on (`listen_addresses`).";
         };
-        # modules/postgres.ts:140
+        # modules/postgres.ts:100
         port = lib.mkOption {
           type = lib.types.port;
           default = 5432;
           description = "The TCP port to accept connections on.";
         };
-        # modules/postgres.ts:141
+        # modules/postgres.ts:101
         superuser = lib.mkOption {
           type = lib.types.nullOr lib.types.str;
           default = null;
           description = "Name of the superuser `initdb` creates; `null` means the user running it (`$USER`).";
         };
-        # modules/postgres.ts:142
+        # modules/postgres.ts:102
         createDatabase = lib.mkOption {
           type = lib.types.bool;
           default = true;
           description = "On first start, create a database named like the superuser. Only applies when `initialDatabases` is empty.";
         };
-        # modules/postgres.ts:146
+        # modules/postgres.ts:106
         initdbArgs = lib.mkOption {
           type = lib.types.listOf lib.types.lines;
           default = [ "--locale=C" "--encoding=UTF8" ];
           example = [ "--data-checksums" "--allow-group-access" ];
           description = "Arguments passed to `initdb` when the data directory is created, one argument per element.";
         };
-        # modules/postgres.ts:151
+        # modules/postgres.ts:111
         settings = lib.mkOption {
           type = lib.types.attrsOf (lib.types.oneOf [
             lib.types.bool
@@ -474,7 +470,7 @@ let
           example = { log_connections = true; log_statement = "all"; shared_buffers = "128MB"; };
           description = "`postgresql.conf` settings, over the defaults (`listen_addresses`, `port`, `unix_socket_directories`, `hba_file`). Strings are single-quoted with quotes and backslashes escaped; booleans become `on`/`off`.";
         };
-        # modules/postgres.ts:158
+        # modules/postgres.ts:118
         initialDatabases = lib.mkOption {
           type = lib.types.listOf (lib.types.submodule {
             options = {
@@ -495,7 +491,7 @@ let
               "[ { name = \"app\"; schemas = [ ./schema ./seed.sql ]; } { name = \"scratch\"; } ]";
           description = "Databases created on first start, each with its schemas applied in order.";
         };
-        # modules/postgres.ts:172
+        # modules/postgres.ts:132
         initialScript = lib.mkOption {
           type = lib.types.submodule {
             options = {
@@ -514,14 +510,14 @@ let
           default = { };
           description = "SQL run once, when the cluster is created.";
         };
-        # modules/postgres.ts:179
+        # modules/postgres.ts:139
         ensureDatabases = lib.mkOption {
           type = lib.types.listOf lib.types.str;
           default = [ ];
           example = [ "app" "analytics" ];
           description = "Databases created on every start if missing (as NixOS's `services.postgresql.ensureDatabases`).";
         };
-        # modules/postgres.ts:184
+        # modules/postgres.ts:144
         ensureUsers = lib.mkOption {
           type = lib.types.listOf (lib.types.submodule {
             options = {
@@ -585,7 +581,7 @@ let
               "[ { name = \"app\"; ensureDBOwnership = true; ensureClauses.createdb = true; } ]";
           description = "Roles created and altered on every start if needed (as NixOS's `services.postgresql.ensureUsers`).";
         };
-        # modules/postgres.ts:218
+        # modules/postgres.ts:178
         connectionURI = lib.mkOption {
           type = lib.types.functionTo lib.types.str;
           default = {
@@ -598,7 +594,7 @@ let
           readOnly = true;
           description = "A function from `{ dbName }` to a [connection URI](https://www.postgresql.org/docs/current/libpq-connect.html#LIBPQ-CONNSTRING-URIS) for the database.";
         };
-        # modules/postgres.ts:224
+        # modules/postgres.ts:184
         hbaConfFile = lib.mkOption {
           type = lib.types.package;
           default = hbaConfFile;
@@ -607,7 +603,7 @@ let
           internal = true;
           description = "The generated `pg_hba.conf`.";
         };
-        # modules/postgres.ts:230
+        # modules/postgres.ts:190
         defaultSettings = lib.mkOption {
           type = lib.types.attrsOf (lib.types.oneOf [
             lib.types.bool

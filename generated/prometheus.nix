@@ -2,11 +2,12 @@
 # Regenerate with: pnpm build-modules
 { config, lib, pkgs, ... }:
 let
+  connectHost = host: if lib.elem host [ "" "0.0.0.0" "*" "::" "[::]" ] then "127.0.0.1" else host;
   runtimePath = path: "\"$(${lib.escapeShellArg (lib.getExe' pkgs.coreutils "realpath")} -m -- ${lib.escapeShellArg path})\"";
   instanceModule = { config, name, options, ... }:
     let
       processes = {
-        # modules/prometheus.ts:46
+        # modules/prometheus.ts:59
         ${name} = {
           command = pkgs.writeShellApplication {
             name = "start-prometheus";
@@ -19,8 +20,7 @@ let
           };
           readiness_probe = {
             http_get = {
-              host =
-                if config.listenAddress == "0.0.0.0" then "127.0.0.1" else config.listenAddress;
+              host = connectHost config.listenAddress;
               port = config.port;
               path = "/-/ready";
             };
@@ -69,29 +69,29 @@ let
           internal = true;
           description = "The composite instances that declare this one (they set it), for the collision check.";
         };
-        # modules/prometheus.ts:18
+        # modules/prometheus.ts:31
         package = lib.mkPackageOption pkgs "prometheus" { };
-        # modules/prometheus.ts:19
+        # modules/prometheus.ts:32
         port = lib.mkOption {
           type = lib.types.port;
           default = 9090;
           description = "The TCP port of the web interface, API and telemetry.";
         };
-        # modules/prometheus.ts:20
+        # modules/prometheus.ts:33
         listenAddress = lib.mkOption {
           type = lib.types.str;
           default = "127.0.0.1";
           example = "0.0.0.0";
           description = "The address to listen on. services-flake's default is `0.0.0.0`, every interface; this one keeps it on loopback.";
         };
-        # modules/prometheus.ts:25
+        # modules/prometheus.ts:38
         extraFlags = lib.mkOption {
           type = lib.types.listOf lib.types.str;
           default = [ ];
           example = [ "--storage.tsdb.retention.time=1d" ];
           description = "Extra command-line arguments, one argument per element, each quoted for the shell.";
         };
-        # modules/prometheus.ts:30
+        # modules/prometheus.ts:43
         defaultExtraConfig = lib.mkOption {
           type = lib.types.anything;
           default = { global = { scrape_interval = "15s"; evaluation_interval = "15s"; }; };
@@ -99,7 +99,7 @@ let
           internal = true;
           description = "Configuration that `extraConfig` is merged over.";
         };
-        # modules/prometheus.ts:36
+        # modules/prometheus.ts:49
         extraConfig = lib.mkOption {
           type = lib.types.anything;
           default = { };

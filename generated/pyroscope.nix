@@ -2,10 +2,11 @@
 # Regenerate with: pnpm build-modules
 { config, lib, pkgs, ... }:
 let
+  connectHost = host: if lib.elem host [ "" "0.0.0.0" "*" "::" "[::]" ] then "127.0.0.1" else host;
   instanceModule = { config, name, options, ... }:
     let
       processes = {
-        # modules/pyroscope.ts:71
+        # modules/pyroscope.ts:83
         ${name} = {
           command = pkgs.writeShellApplication {
             name = "start-pyroscope";
@@ -15,11 +16,7 @@ let
           };
           readiness_probe = {
             http_get = {
-              host =
-                if config.httpAddress == "0.0.0.0" || config.httpAddress == "" then
-                  "127.0.0.1"
-                else
-                  config.httpAddress;
+              host = connectHost config.httpAddress;
               port = config.httpPort;
               path = "/ready";
             };
@@ -41,35 +38,30 @@ let
           (def: !(lib.hasPrefix (toString ./.) def.file))
           options.enable.definitionsWithLocations;
       unsafeNameMessage = "services.pyroscope.\"${name}\": an instance name is part of its data directory and process names; it cannot be empty, \".\" or \"..\", nor contain \"/\".";
-      writeTextArg =
-        lib.escapeShellArg
-          (pkgs.writeText
-            "pyroscope.yaml"
-            (builtins.toJSON
-              (lib.recursiveUpdate {
-                server = {
-                  http_listen_address = config.httpAddress;
-                  http_listen_port = config.httpPort;
-                  grpc_listen_address = config.httpAddress;
-                  grpc_listen_port = config.grpcPort;
-                };
-                pyroscopedb = { data_path = "${config.dataDir}/data"; };
-                storage = {
-                  backend = "filesystem";
-                  filesystem = { dir = "${config.dataDir}/blocks"; };
-                };
-                ingester = { lifecycler = { address = config.httpAddress; }; };
-                distributor = { ring = { instance_addr = config.httpAddress; }; };
-                compactor = { sharding_ring = { instance_addr = config.httpAddress; }; };
-                overrides_exporter = { ring = { instance_addr = config.httpAddress; }; };
-                query_scheduler = { ring = { instance_addr = config.httpAddress; }; };
-                frontend = { instance_addr = config.httpAddress; };
-                store_gateway = { sharding_ring = { instance_addr = config.httpAddress; }; };
-                memberlist = {
-                  bind_addr = [ config.httpAddress ];
-                  bind_port = config.memberlistPort;
-                };
-              } config.extraConfig)));
+      writeTextArg = lib.escapeShellArg (pkgs.writeText "pyroscope.yaml" (builtins.toJSON (lib.recursiveUpdate {
+        server = {
+          http_listen_address = config.httpAddress;
+          http_listen_port = config.httpPort;
+          grpc_listen_address = config.httpAddress;
+          grpc_listen_port = config.grpcPort;
+        };
+        pyroscopedb = { data_path = "${config.dataDir}/data"; };
+        storage = {
+          backend = "filesystem";
+          filesystem = { dir = "${config.dataDir}/blocks"; };
+        };
+        ingester = { lifecycler = { address = config.httpAddress; }; };
+        distributor = { ring = { instance_addr = config.httpAddress; }; };
+        compactor = { sharding_ring = { instance_addr = config.httpAddress; }; };
+        overrides_exporter = { ring = { instance_addr = config.httpAddress; }; };
+        query_scheduler = { ring = { instance_addr = config.httpAddress; }; };
+        frontend = { instance_addr = config.httpAddress; };
+        store_gateway = { sharding_ring = { instance_addr = config.httpAddress; }; };
+        memberlist = {
+          bind_addr = [ config.httpAddress ];
+          bind_port = config.memberlistPort;
+        };
+      } config.extraConfig)));
     in
     {
       options = {
@@ -92,40 +84,40 @@ let
           internal = true;
           description = "The composite instances that declare this one (they set it), for the collision check.";
         };
-        # modules/pyroscope.ts:19
+        # modules/pyroscope.ts:31
         package = lib.mkPackageOption pkgs "pyroscope" { };
-        # modules/pyroscope.ts:20
+        # modules/pyroscope.ts:32
         httpAddress = lib.mkOption {
           type = lib.types.str;
           default = "127.0.0.1";
           description = "The IP address the server listens on (HTTP, gRPC, gossip) and gives its own components to reach it. An IP address, not a host name: the gossip (memberlist) takes only those.";
         };
-        # modules/pyroscope.ts:26
+        # modules/pyroscope.ts:38
         httpPort = lib.mkOption {
           type = lib.types.port;
           default = 4040;
           description = "The TCP port of the HTTP API and UI (ingest, queries, `/ready`).";
         };
-        # modules/pyroscope.ts:27
+        # modules/pyroscope.ts:39
         grpcPort = lib.mkOption {
           type = lib.types.port;
           default = 9095;
           description = "The TCP port of the gRPC server (`server.grpc_listen_port`; Pyroscope's default), on `httpAddress`. Not in services-flake, whose gRPC listens on every interface and on a port two instances cannot share.";
         };
-        # modules/pyroscope.ts:33
+        # modules/pyroscope.ts:45
         memberlistPort = lib.mkOption {
           type = lib.types.port;
           default = 7946;
           description = "The TCP and UDP port of the ring's gossip (`memberlist.bind_port`; Pyroscope's default). Not in services-flake.";
         };
-        # modules/pyroscope.ts:37
+        # modules/pyroscope.ts:49
         extraConfig = lib.mkOption {
           type = lib.types.anything;
           default = { };
           example = { self_profiling = { disable_push = true; }; };
           description = "Pyroscope configuration merged (recursively) over the one this module makes — addresses and ports, filesystem storage in `dataDir` — and written as JSON (which YAML reads).";
         };
-        # modules/pyroscope.ts:44
+        # modules/pyroscope.ts:56
         extraFlags = lib.mkOption {
           type = lib.types.listOf lib.types.str;
           default = [ ];

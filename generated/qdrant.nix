@@ -2,11 +2,12 @@
 # Regenerate with: pnpm build-modules
 { config, lib, pkgs, ... }:
 let
+  connectHost = host: if lib.elem host [ "" "0.0.0.0" "*" "::" "[::]" ] then "127.0.0.1" else host;
   runtimePath = path: "\"$(${lib.escapeShellArg (lib.getExe' pkgs.coreutils "realpath")} -m -- ${lib.escapeShellArg path})\"";
   instanceModule = { config, name, options, ... }:
     let
       processes = {
-        # modules/qdrant.ts:54
+        # modules/qdrant.ts:67
         ${name} = {
           command = pkgs.writeShellApplication {
             name = "start-qdrant";
@@ -19,11 +20,7 @@ let
           };
           readiness_probe = {
             http_get = {
-              host =
-                if config.host == "0.0.0.0" || config.host == "::" then
-                  "127.0.0.1"
-                else
-                  config.host;
+              host = connectHost config.host;
               port = config.httpPort;
               path = "/healthz";
             };
@@ -45,25 +42,20 @@ let
           (def: !(lib.hasPrefix (toString ./.) def.file))
           options.enable.definitionsWithLocations;
       unsafeNameMessage = "services.qdrant.\"${name}\": an instance name is part of its data directory and process names; it cannot be empty, \".\" or \"..\", nor contain \"/\".";
-      writeTextArg =
-        lib.escapeShellArg
-          (pkgs.writeText
-            "config.yaml"
-            (builtins.toJSON
-              (lib.recursiveUpdate {
-                storage = {
-                  storage_path = "${config.dataDir}/storage";
-                  snapshots_path = "${config.dataDir}/snapshots";
-                  on_disk_payload = true;
-                };
-                service = {
-                  host = config.host;
-                  http_port = config.httpPort;
-                  grpc_port = config.grpcPort;
-                  enable_cors = true;
-                };
-                telemetry_disabled = true;
-              } config.settings)));
+      writeTextArg = lib.escapeShellArg (pkgs.writeText "config.yaml" (builtins.toJSON (lib.recursiveUpdate {
+        storage = {
+          storage_path = "${config.dataDir}/storage";
+          snapshots_path = "${config.dataDir}/snapshots";
+          on_disk_payload = true;
+        };
+        service = {
+          host = config.host;
+          http_port = config.httpPort;
+          grpc_port = config.grpcPort;
+          enable_cors = true;
+        };
+        telemetry_disabled = true;
+      } config.settings)));
     in
     {
       options = {
@@ -86,27 +78,27 @@ let
           internal = true;
           description = "The composite instances that declare this one (they set it), for the collision check.";
         };
-        # modules/qdrant.ts:20
+        # modules/qdrant.ts:33
         package = lib.mkPackageOption pkgs "qdrant" { };
-        # modules/qdrant.ts:21
+        # modules/qdrant.ts:34
         host = lib.mkOption {
           type = lib.types.str;
           default = "127.0.0.1";
           description = "The address the REST and gRPC APIs listen on.";
         };
-        # modules/qdrant.ts:22
+        # modules/qdrant.ts:35
         httpPort = lib.mkOption {
           type = lib.types.port;
           default = 6333;
           description = "The TCP port of the REST API (and `/healthz`).";
         };
-        # modules/qdrant.ts:23
+        # modules/qdrant.ts:36
         grpcPort = lib.mkOption {
           type = lib.types.port;
           default = 6334;
           description = "The TCP port of the gRPC API.";
         };
-        # modules/qdrant.ts:24
+        # modules/qdrant.ts:37
         settings = lib.mkOption {
           type = lib.types.anything;
           default = { };
@@ -115,7 +107,7 @@ let
               "{ service.api_key = \"dev-key\"; storage.optimizers.default_segment_number = 2; }";
           description = "Configuration merged (recursively) over the defaults (storage and snapshots in `dataDir`, the host and ports above, CORS on, telemetry off) and written to `config.yaml` (as JSON, which YAML reads). See [the reference configuration](https://github.com/qdrant/qdrant/blob/master/config/config.yaml).";
         };
-        # modules/qdrant.ts:32
+        # modules/qdrant.ts:45
         extraArgs = lib.mkOption {
           type = lib.types.listOf lib.types.str;
           default = [ ];

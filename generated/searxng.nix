@@ -2,10 +2,11 @@
 # Regenerate with: pnpm build-modules
 { config, lib, pkgs, ... }:
 let
+  connectHost = host: if lib.elem host [ "" "0.0.0.0" "*" "::" "[::]" ] then "127.0.0.1" else host;
   instanceModule = { config, name, options, ... }:
     let
       processes = {
-        # modules/searxng.ts:47
+        # modules/searxng.ts:60
         ${name} = {
           command = pkgs.writeShellApplication {
             name = "start-searxng";
@@ -18,12 +19,7 @@ let
             '';
           };
           readiness_probe = {
-            http_get = {
-              host =
-                if config.host == "0.0.0.0" || config.host == "" then "127.0.0.1" else config.host;
-              port = config.port;
-              path = "/";
-            };
+            http_get = { host = connectHost config.host; port = config.port; path = "/"; };
             initial_delay_seconds = 0;
             period_seconds = 1;
             timeout_seconds = 2;
@@ -42,19 +38,14 @@ let
           (def: !(lib.hasPrefix (toString ./.) def.file))
           options.enable.definitionsWithLocations;
       unsafeNameMessage = "services.searxng.\"${name}\": an instance name is part of its data directory and process names; it cannot be empty, \".\" or \"..\", nor contain \"/\".";
-      writeTextArg =
-        lib.escapeShellArg
-          (pkgs.writeText
-            "settings.yml"
-            (builtins.toJSON
-              (lib.recursiveUpdate config.settings {
-                server = {
-                  bind_address = config.host;
-                  port = config.port;
-                  secret_key = config.secret_key;
-                };
-                use_default_settings = config.use_default_settings;
-              })));
+      writeTextArg = lib.escapeShellArg (pkgs.writeText "settings.yml" (builtins.toJSON (lib.recursiveUpdate config.settings {
+        server = {
+          bind_address = config.host;
+          port = config.port;
+          secret_key = config.secret_key;
+        };
+        use_default_settings = config.use_default_settings;
+      })));
     in
     {
       options = {
@@ -77,34 +68,34 @@ let
           internal = true;
           description = "The composite instances that declare this one (they set it), for the collision check.";
         };
-        # modules/searxng.ts:19
+        # modules/searxng.ts:32
         package = lib.mkPackageOption pkgs "searxng" { };
-        # modules/searxng.ts:20
+        # modules/searxng.ts:33
         host = lib.mkOption {
           type = lib.types.str;
           default = "127.0.0.1";
           description = "The address the web app listens on (`server.bind_address`).";
         };
-        # modules/searxng.ts:21
+        # modules/searxng.ts:34
         port = lib.mkOption {
           type = lib.types.port;
           default = 8080;
           description = "The TCP port of the web app (`server.port`).";
         };
-        # modules/searxng.ts:22
+        # modules/searxng.ts:35
         use_default_settings = lib.mkOption {
           type = lib.types.bool;
           default = true;
           description = "Start from SearXNG's own default settings, `settings` overriding them (`use_default_settings`); with `false`, `settings` is all there is.";
         };
-        # modules/searxng.ts:26
+        # modules/searxng.ts:39
         secret_key = lib.mkOption {
           type = lib.types.str;
           default = "secret";
           example = "a-long-random-string";
           description = "The key SearXNG signs its cookies and image-proxy URLs with (`server.secret_key`). It is written to the settings file in the Nix store, which every local user can read: fine for development, not for a public instance.";
         };
-        # modules/searxng.ts:33
+        # modules/searxng.ts:46
         settings = lib.mkOption {
           type = lib.types.anything;
           default = { };

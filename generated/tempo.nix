@@ -2,10 +2,11 @@
 # Regenerate with: pnpm build-modules
 { config, lib, pkgs, ... }:
 let
+  connectHost = host: if lib.elem host [ "" "0.0.0.0" "*" "::" "[::]" ] then "127.0.0.1" else host;
   instanceModule = { config, name, options, ... }:
     let
       processes = {
-        # modules/tempo.ts:74
+        # modules/tempo.ts:90
         ${name} = {
           command = pkgs.writeShellApplication {
             name = "start-tempo";
@@ -15,11 +16,7 @@ let
           };
           readiness_probe = {
             http_get = {
-              host =
-                if config.httpAddress == "0.0.0.0" || config.httpAddress == "" then
-                  "127.0.0.1"
-                else
-                  config.httpAddress;
+              host = connectHost config.httpAddress;
               port = config.httpPort;
               path = "/ready";
             };
@@ -41,33 +38,28 @@ let
           (def: !(lib.hasPrefix (toString ./.) def.file))
           options.enable.definitionsWithLocations;
       unsafeNameMessage = "services.tempo.\"${name}\": an instance name is part of its data directory and process names; it cannot be empty, \".\" or \"..\", nor contain \"/\".";
-      writeTextArg =
-        lib.escapeShellArg
-          (pkgs.writeText
-            "tempo.yaml"
-            (builtins.toJSON
-              (lib.recursiveUpdate {
-                server = {
-                  http_listen_address = config.httpAddress;
-                  http_listen_port = config.httpPort;
-                  grpc_listen_port = config.grpcPort;
-                };
-                memberlist = { bind_port = config.memberlistPort; };
-                storage = {
-                  trace =
-                    {
-                      backend = "local";
-                      wal = { path = "${config.dataDir}/wal"; };
-                      local = { path = "${config.dataDir}/blocks"; };
-                    }
-                    // lib.optionalAttrs (lib.versionAtLeast (config.package.version or "0") "3") {
-                      live_store = {
-                        shutdown_marker_dir = "${config.dataDir}/live-store/shutdown-marker";
-                        wal = { path = "${config.dataDir}/live-store/traces"; };
-                      };
-                    };
-                };
-              } config.extraConfig)));
+      writeTextArg = lib.escapeShellArg (pkgs.writeText "tempo.yaml" (builtins.toJSON (lib.recursiveUpdate {
+        server = {
+          http_listen_address = config.httpAddress;
+          http_listen_port = config.httpPort;
+          grpc_listen_port = config.grpcPort;
+        };
+        memberlist = { bind_port = config.memberlistPort; };
+        storage = {
+          trace =
+            {
+              backend = "local";
+              wal = { path = "${config.dataDir}/wal"; };
+              local = { path = "${config.dataDir}/blocks"; };
+            }
+            // lib.optionalAttrs (lib.versionAtLeast (config.package.version or "0") "3") {
+              live_store = {
+                shutdown_marker_dir = "${config.dataDir}/live-store/shutdown-marker";
+                wal = { path = "${config.dataDir}/live-store/traces"; };
+              };
+            };
+        };
+      } config.extraConfig)));
     in
     {
       options = {
@@ -90,33 +82,33 @@ let
           internal = true;
           description = "The composite instances that declare this one (they set it), for the collision check.";
         };
-        # modules/tempo.ts:19
+        # modules/tempo.ts:35
         package = lib.mkPackageOption pkgs "tempo" { };
-        # modules/tempo.ts:20
+        # modules/tempo.ts:36
         httpAddress = lib.mkOption {
           type = lib.types.str;
           default = "localhost";
           description = "The address the HTTP API listens on.";
         };
-        # modules/tempo.ts:21
+        # modules/tempo.ts:37
         httpPort = lib.mkOption {
           type = lib.types.port;
           default = 3200;
           description = "The TCP port of the HTTP API (queries, `/ready`, `/status`). services-flake types it as any integer; here it must be a port number.";
         };
-        # modules/tempo.ts:25
+        # modules/tempo.ts:41
         grpcPort = lib.mkOption {
           type = lib.types.port;
           default = 9095;
           description = "The TCP port of the gRPC server (`server.grpc_listen_port`; Tempo's default). Not in services-flake, where two instances cannot run side by side. Like the gossip port, it listens on every interface, Tempo's default: Tempo's components reach each other at the address their rings advertise (change both through `extraConfig`).";
         };
-        # modules/tempo.ts:32
+        # modules/tempo.ts:48
         memberlistPort = lib.mkOption {
           type = lib.types.port;
           default = 7946;
           description = "The TCP and UDP port of the ring's gossip (`memberlist.bind_port`; Tempo's default). Not in services-flake.";
         };
-        # modules/tempo.ts:36
+        # modules/tempo.ts:52
         extraConfig = lib.mkOption {
           type = lib.types.anything;
           default = { };
@@ -127,7 +119,7 @@ let
           };
           description = "Tempo configuration merged (recursively) over the one this module makes — listen addresses and ports, local storage in `dataDir` — and written as JSON (which YAML reads). Receivers (OTLP, Jaeger, …) are configured here.";
         };
-        # modules/tempo.ts:43
+        # modules/tempo.ts:59
         extraFlags = lib.mkOption {
           type = lib.types.listOf lib.types.str;
           default = [ ];

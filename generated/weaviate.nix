@@ -2,6 +2,7 @@
 # Regenerate with: pnpm build-modules
 { config, lib, pkgs, ... }:
 let
+  connectHost = host: if lib.elem host [ "" "0.0.0.0" "*" "::" "[::]" ] then "127.0.0.1" else host;
   weaviateEnvEnabled = value: builtins.elem (lib.toLower value) [ "true" "on" "enabled" "1" ];
   weaviateEnvValue = value:
     if builtins.isList value then lib.concatStringsSep "," value else if builtins.isString value then value else builtins.toJSON value;
@@ -9,7 +10,7 @@ let
   instanceModule = { config, name, options, ... }:
     let
       processes = {
-        # modules/weaviate.ts:85
+        # modules/weaviate.ts:103
         ${name} = {
           command = pkgs.writeShellApplication {
             name = "start-weaviate";
@@ -23,11 +24,7 @@ let
           };
           readiness_probe = {
             http_get = {
-              host =
-                if config.host == "0.0.0.0" || config.host == "::" then
-                  "127.0.0.1"
-                else
-                  config.host;
+              host = connectHost config.host;
               port = config.port;
               path = "/v1/.well-known/ready";
             };
@@ -43,17 +40,19 @@ let
       };
       declaredTwiceMessage = "services.weaviate.\"${name}\" is declared by ${lib.concatStringsSep " and " config.declaredBy}, and defined as an instance of its own in ${lib.concatMapStringsSep ", " (def: def.file) userEnableDefinitions}: the two would merge into one. Give your instance another name, or configure this one through the service that declares it.";
       declaredTwice = config.declaredBy != [ ] && userEnableDefinitions != [ ];
+      invariant =
+        lib.all
+          (x: x)
+          (lib.mapAttrsToList
+            (key1: value1: builtins.match "[A-Za-z_][A-Za-z0-9_]*" key1 != null)
+            config.environment);
       unsafeName = name == "" || name == "." || name == ".." || lib.hasInfix "/" name;
       userEnableDefinitions =
         builtins.filter
           (def: !(lib.hasPrefix (toString ./.) def.file))
           options.enable.definitionsWithLocations;
-      invariant =
-        lib.all (ok: ok) (lib.mapAttrsToList
-          (key1: value1: builtins.match "[A-Za-z_][A-Za-z0-9_]*" key1 != null)
-          config.environment);
       gossipPort =
-        lib.toInt (weaviateEnvValue (config.environment."CLUSTER_GOSSIP_BIND_PORT" or 7946));
+        lib.toInt (weaviateEnvValue (config.environment.CLUSTER_GOSSIP_BIND_PORT or 7946));
       invariantMessage = "services.weaviate.\"${name}\": environment: a variable name is letters, digits and underscores, not starting with a digit.";
       unsafeNameMessage = "services.weaviate.\"${name}\": an instance name is part of its data directory and process names; it cannot be empty, \".\" or \"..\", nor contain \"/\".";
       escapeShellArgs =
@@ -83,22 +82,22 @@ let
           internal = true;
           description = "The composite instances that declare this one (they set it), for the collision check.";
         };
-        # modules/weaviate.ts:34
+        # modules/weaviate.ts:52
         package = lib.mkPackageOption pkgs "weaviate" { };
-        # modules/weaviate.ts:35
+        # modules/weaviate.ts:53
         host = lib.mkOption {
           type = lib.types.str;
           default = "127.0.0.1";
           example = "0.0.0.0";
           description = "The address the REST API listens on.";
         };
-        # modules/weaviate.ts:36
+        # modules/weaviate.ts:54
         port = lib.mkOption {
           type = lib.types.port;
           default = 8080;
           description = "The TCP port of the REST API.";
         };
-        # modules/weaviate.ts:37
+        # modules/weaviate.ts:55
         environment = lib.mkOption {
           type = lib.types.attrsOf (lib.types.oneOf [
             lib.types.str
@@ -159,31 +158,31 @@ let
               (builtins.filter (p: p.port != 0) [
                 { port = config.port; option = "port"; }
                 {
-                  port = lib.toInt (weaviateEnvValue (config.environment."GRPC_PORT" or 50051));
+                  port = lib.toInt (weaviateEnvValue (config.environment.GRPC_PORT or 50051));
                   option = "environment.GRPC_PORT";
                 }
                 { port = gossipPort; option = "environment.CLUSTER_GOSSIP_BIND_PORT"; }
                 {
                   port =
                     lib.toInt (weaviateEnvValue
-                      (config.environment."CLUSTER_DATA_BIND_PORT" or (gossipPort + 1)));
+                      (config.environment.CLUSTER_DATA_BIND_PORT or (gossipPort + 1)));
                   option = "environment.CLUSTER_DATA_BIND_PORT";
                 }
                 {
-                  port = lib.toInt (weaviateEnvValue (config.environment."RAFT_PORT" or 8300));
+                  port = lib.toInt (weaviateEnvValue (config.environment.RAFT_PORT or 8300));
                   option = "environment.RAFT_PORT";
                 }
                 {
                   port =
                     lib.toInt (weaviateEnvValue
-                      (config.environment."RAFT_INTERNAL_RPC_PORT" or 8301));
+                      (config.environment.RAFT_INTERNAL_RPC_PORT or 8301));
                   option = "environment.RAFT_INTERNAL_RPC_PORT";
                 }
                 {
                   port =
                     if config.environment ? GO_PROFILING_DISABLE && !(weaviateEnvEnabled
-                      (weaviateEnvValue (config.environment."GO_PROFILING_DISABLE" or false))) then
-                      lib.toInt (weaviateEnvValue (config.environment."GO_PROFILING_PORT" or 6060))
+                      (weaviateEnvValue (config.environment.GO_PROFILING_DISABLE or false))) then
+                      lib.toInt (weaviateEnvValue (config.environment.GO_PROFILING_PORT or 6060))
                     else
                       0;
                   option = "environment.GO_PROFILING_PORT";
@@ -192,9 +191,9 @@ let
                   port =
                     if weaviateEnvEnabled
                       (weaviateEnvValue
-                        (config.environment."PROMETHEUS_MONITORING_ENABLED" or false)) then
+                        (config.environment.PROMETHEUS_MONITORING_ENABLED or false)) then
                       lib.toInt (weaviateEnvValue
-                        (config.environment."PROMETHEUS_MONITORING_PORT" or 2112))
+                        (config.environment.PROMETHEUS_MONITORING_PORT or 2112))
                     else
                       0;
                   option = "environment.PROMETHEUS_MONITORING_PORT";

@@ -4,7 +4,7 @@
  * services-flake's `alloy` service, so its users' configurations work unchanged.
  * Configuration: https://grafana.com/docs/alloy/latest/configure/
  */
-import { cond, defineService, eq, or, process, runtimePath, s, script, sh, t, toStr } from "../dsl";
+import { connectHost, defineService, process, runtimePath, s, script, sh, t, toStr } from "../dsl";
 
 export default defineService({
   name: "alloy",
@@ -44,7 +44,7 @@ export default defineService({
         `,
       }),
       readiness: {
-        http: { host: cond(or(eq(cfg.listenAddress, "0.0.0.0"), eq(cfg.listenAddress, "")), "127.0.0.1", cfg.listenAddress), port: cfg.port, path: "/-/ready" },
+        http: { host: connectHost(cfg.listenAddress), port: cfg.port, path: "/-/ready" },
       },
       restart: { policy: "on-failure", maxRestarts: 5 },
     }),

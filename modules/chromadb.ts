@@ -3,7 +3,7 @@
  * Options, defaults and the process name follow services-flake's `chromadb` service.
  * Running a server: https://docs.trychroma.com/production/chroma-server/client-server-mode
  */
-import { cond, defineService, eq, process, runtimePath, script, sh, t } from "../dsl";
+import { connectHost, defineService, process, runtimePath, script, sh, t } from "../dsl";
 
 export default defineService({
   name: "chromadb",
@@ -34,7 +34,7 @@ export default defineService({
       }),
       // Ready when the server answers its heartbeat (a JSON timestamp).
       readiness: {
-        http: { host: cond(eq(cfg.host, "0.0.0.0"), "127.0.0.1", cfg.host), port: cfg.port, path: "/api/v2/heartbeat" },
+        http: { host: connectHost(cfg.host), port: cfg.port, path: "/api/v2/heartbeat" },
       },
       restart: { policy: "on-failure", maxRestarts: 5 },
     }),

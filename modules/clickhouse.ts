@@ -6,18 +6,21 @@
  * Configuration files (YAML): https://clickhouse.com/docs/en/operations/configuration-files
  */
 import {
+  attrOr,
+  concatStrings,
   cond,
-  nonEmpty,
-  named,
   defineService,
   exe,
   type Expr,
   file,
   helper,
   mapList,
+  named,
   nix,
+  nonEmpty,
   orElse,
   process,
+  recursiveUpdate,
   replaceStrings,
   runtimePath,
   s,
@@ -26,7 +29,6 @@ import {
   t,
   toJSON,
   toStr,
-  concatStrings,
 } from "../dsl";
 
 /** A ClickHouse identifier in backquotes, with `\` and `` ` `` escaped by a backslash. */
@@ -39,7 +41,7 @@ const portSetting = helper("clickhousePortSetting", "v", (v: Expr<unknown>) =>
 
 /** The server's settings: `extraConfig` merged recursively over `defaultExtraConfig`. */
 const merged = (cfg: { defaultExtraConfig: Expr<unknown>; extraConfig: Expr<unknown> }) =>
-  nix<Readonly<Record<string, unknown>>>("attrs")`lib.recursiveUpdate ${cfg.defaultExtraConfig} ${cfg.extraConfig}`;
+  recursiveUpdate<Readonly<Record<string, unknown>>>(cfg.defaultExtraConfig, cfg.extraConfig);
 
 /** Top-level settings that make the server listen on a TCP port of their own. */
 const portKeys = ["http_port", "https_port", "tcp_port_secure", "interserver_http_port", "interserver_https_port", "mysql_port", "postgresql_port", "grpc_port"];
@@ -116,7 +118,7 @@ export default defineService({
     return [
       { port: cfg.port, option: "port" },
       ...portKeys.map((key) => ({
-        port: portSetting(nix<unknown>("any")`${settings}.${key} or 0`),
+        port: portSetting(attrOr(settings, [key], 0)),
         option: `extraConfig.${key}`,
       })),
     ];

@@ -6,6 +6,7 @@
  * Provisioning: https://grafana.com/docs/grafana/latest/administration/provisioning/
  */
 import {
+  attrOr,
   concatStrings,
   cond,
   defineService,
@@ -23,6 +24,7 @@ import {
   nix,
   or,
   process,
+  recursiveUpdate,
   runtimePath,
   s,
   script,
@@ -130,9 +132,9 @@ export default defineService({
   },
   ports: ({ cfg }) => [{ port: cond(hasPrefix("socket", cfg.protocol), 0, cfg.http_port), option: "http_port" }],
   processes: ({ name, cfg, pkgs }) => {
-    const settings = nix<Ini>("attrs")`lib.recursiveUpdate ${{
+    const settings = recursiveUpdate<Ini>({
       server: { protocol: cfg.protocol, http_port: cfg.http_port, http_addr: cfg.http_addr, domain: cfg.domain },
-    }} ${cfg.extraConf}`;
+    }, cfg.extraConf);
     const ini = file(
       "grafana.ini",
       concatStrings(mapAttrsToList(settings, (section, keys) => s`[${section}]\n${concatStrings(mapAttrsToList(keys, iniLine, "value"))}\n`, "keys")),
@@ -140,7 +142,7 @@ export default defineService({
     // Provisioning files are YAML; JSON is YAML.
     const datasources = file("datasources.yaml", toJSON({ apiVersion: 1, deleteDatasources: cfg.deleteDatasources, datasources: cfg.datasources }));
     const providers = file("providers.yaml", toJSON({ apiVersion: 1, providers: cfg.providers }));
-    const socket = nix<string>("string")`${settings}.server.socket or "/tmp/grafana.sock"`;
+    const socket = attrOr<string>(settings, ["server", "socket"], "/tmp/grafana.sock");
     const scheme = cond(eq(cfg.protocol, "http"), "http", "https");
     return [
       process(name, {

@@ -4,7 +4,19 @@
  * `loki` service, so its users' configurations work unchanged.
  * Configuration: https://grafana.com/docs/loki/latest/configure/
  */
-import { cond, defineService, eq, file, type JsonValue, nix, or, process, s, script, sh, t, toJSON } from "../dsl";
+import {
+  connectHost,
+  defineService,
+  file,
+  type JsonValue,
+  process,
+  recursiveUpdate,
+  s,
+  script,
+  sh,
+  t,
+  toJSON,
+} from "../dsl";
 
 export default defineService({
   name: "loki",
@@ -44,7 +56,7 @@ export default defineService({
     { port: cfg.grpcPort, option: "grpcPort" },
   ],
   processes: ({ name, cfg }) => {
-    const settings = nix<JsonValue>("attrs")`lib.recursiveUpdate ${{
+    const settings = recursiveUpdate<JsonValue>({
       server: {
         http_listen_address: cfg.httpAddress,
         http_listen_port: cfg.httpPort,
@@ -61,7 +73,7 @@ export default defineService({
       schema_config: {
         configs: [{ from: "2020-10-24", store: "tsdb", object_store: "filesystem", schema: "v13", index: { prefix: "index_", period: "24h" } }],
       },
-    }} ${cfg.extraConfig}`;
+    }, cfg.extraConfig);
     return [
       process(name, {
         command: script({
@@ -72,7 +84,7 @@ export default defineService({
         }),
         // /ready answers 200 once the ingester has joined its ring (some 15 seconds after start).
         readiness: {
-          http: { host: cond(or(eq(cfg.httpAddress, "0.0.0.0"), eq(cfg.httpAddress, "")), "127.0.0.1", cfg.httpAddress), port: cfg.httpPort, path: "/ready" },
+          http: { host: connectHost(cfg.httpAddress), port: cfg.httpPort, path: "/ready" },
           failureThreshold: 60,
         },
         restart: { policy: "on-failure", maxRestarts: 5 },

@@ -5,7 +5,7 @@
  * configurations work unchanged.
  * Command line: https://github.com/mailhog/MailHog/blob/master/docs/CONFIG.md
  */
-import { cond, defineService, eq, exe, or, process, s, script, sh, t } from "../dsl";
+import { cond, connectHost, defineService, eq, exe, process, s, script, sh, t } from "../dsl";
 
 /** A listener: services-flake's `host` and `port` pair. */
 const listener = (what: string, port: number) =>
@@ -52,7 +52,7 @@ export default defineService({
       }),
       // Ready when the API lists the messages (services-flake's check).
       readiness: {
-        http: { host: cond(or(eq(cfg.api.host, "0.0.0.0"), eq(cfg.api.host, "")), "127.0.0.1", cfg.api.host), port: cfg.api.port, path: "/api/v2/messages" },
+        http: { host: connectHost(cfg.api.host), port: cfg.api.port, path: "/api/v2/messages" },
       },
     }),
   ],

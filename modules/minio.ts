@@ -4,7 +4,25 @@
  * `minio` service, so its users' configurations work unchanged.
  * Server: https://min.io/docs/minio/linux/reference/minio-server/minio-server.html
  */
-import { concatStrings, cond, defineService, eq, type Expr, helper, mapList, matches, nix, or, process, runtimePath, s, script, sh, t } from "../dsl";
+import {
+  all,
+  concatStrings,
+  cond,
+  connectHost,
+  defineService,
+  type Expr,
+  helper,
+  mapList,
+  matches,
+  nix,
+  or,
+  process,
+  runtimePath,
+  s,
+  script,
+  sh,
+  t,
+} from "../dsl";
 
 /** The port of a `host:port` address (the text after the last colon). */
 const addressPort = helper("minioAddressPort", "address", (a: Expr<string>) =>
@@ -57,7 +75,7 @@ export default defineService({
   ],
   assertions: ({ cfg }) => [
     {
-      assertion: nix<boolean>("bool")`lib.all (valid: valid) ${mapList(cfg.buckets, (b) => matches("[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", b), "bucket")}`,
+      assertion: all(mapList(cfg.buckets, (b) => matches("[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", b), "bucket")),
       message: "buckets: a bucket name is 3 to 63 lowercase letters, digits, dots and hyphens, starting and ending with a letter or digit.",
     },
   ],
@@ -94,7 +112,7 @@ export default defineService({
         dependsOn: [{ process: init, condition: "succeeded" }],
         readiness: {
           http: {
-            host: cond(or(eq(cfg.host, "0.0.0.0"), eq(cfg.host, "")), "127.0.0.1", cfg.host),
+            host: connectHost(cfg.host),
             port: cfg.port,
             path: "/minio/health/live",
           },

@@ -6,9 +6,8 @@
  */
 import {
   concatStrings,
-  cond,
+  connectHost,
   defineService,
-  eq,
   exe,
   mapAttrsToList,
   nix,
@@ -88,7 +87,7 @@ export default defineService({
         `,
       }),
       // Ready when the server answers on its root ("Ollama is running").
-      readiness: { http: { host: cond(eq(cfg.host, "0.0.0.0"), "127.0.0.1", cfg.host), port: cfg.port, path: "/" } },
+      readiness: { http: { host: connectHost(cfg.host), port: cfg.port, path: "/" } },
       restart: { policy: "on-failure", maxRestarts: 5 },
     });
     return [

@@ -6,9 +6,8 @@
  */
 import {
   concatStrings,
-  cond,
+  connectHost,
   defineService,
-  eq,
   exe,
   mapAttrsToList,
   process,
@@ -70,7 +69,7 @@ export default defineService({
       }),
       // Ready when the server answers its health check ({"status":true}).
       readiness: {
-        http: { host: cond(eq(cfg.host, "0.0.0.0"), "127.0.0.1", cfg.host), port: cfg.port, path: "/health" },
+        http: { host: connectHost(cfg.host), port: cfg.port, path: "/health" },
       },
       restart: { policy: "on-failure", maxRestarts: 5 },
     }),

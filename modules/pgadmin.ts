@@ -4,7 +4,7 @@
  * services-flake's `pgadmin` service.
  * Configuration: https://www.pgadmin.org/docs/pgadmin4/latest/config_py.html
  */
-import { defineService, exe, file, nix, type Pkg, process, runtimePath, s, script, sh, t, toJSON } from "../dsl";
+import { defineService, exe, file, nix, type Pkg, process, recursiveUpdate, runtimePath, s, script, sh, t, toJSON } from "../dsl";
 
 // The values a setting may have: what services-flake's pgadmin accepts, and what its
 // Python rendering handles (scalars; lists and attribute sets of them; one level more).
@@ -92,7 +92,7 @@ export default defineService({
   processes: ({ name, cfg, let: bind }) => {
     const settings = file(
       "pgadmin-settings.json",
-      toJSON(nix<object>("attrs")`lib.recursiveUpdate ${cfg.extraDefaultConfig} ${cfg.extraConfig}`),
+      toJSON(recursiveUpdate(cfg.extraDefaultConfig, cfg.extraConfig)),
     );
     const configDir = bind("configDir", nix<Pkg>("package")`pkgs.writeTextDir "config_local.py" ${configLocal}`);
     // What both processes run with: the configuration, the data directory, the first account.

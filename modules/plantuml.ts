@@ -3,7 +3,7 @@
  * and the process name follow services-flake's `plantuml` service.
  * PicoWeb: https://plantuml.com/picoweb
  */
-import { cond, defineService, eq, exe, ifSet, process, runtimePath, s, script, sh, t } from "../dsl";
+import { connectHost, defineService, exe, ifSet, process, runtimePath, s, script, sh, t } from "../dsl";
 
 export default defineService({
   name: "plantuml",
@@ -43,7 +43,7 @@ export default defineService({
       // Ready when the server answers its own information endpoint (200 with its version).
       readiness: {
         http: {
-          host: ifSet(cfg.host, (h) => cond(eq(h, "0.0.0.0"), "127.0.0.1", h), "127.0.0.1"),
+          host: ifSet(cfg.host, (h) => connectHost(h), "127.0.0.1"),
           port: cfg.port,
           path: "/plantuml/serverinfo",
         },

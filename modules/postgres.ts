@@ -5,47 +5,7 @@
  * applied on every start.
  * Server configuration: https://www.postgresql.org/docs/current/runtime-config.html
  */
-import {
-  and,
-  concatLists,
-  concatStrings,
-  cond,
-  defineService,
-  eq,
-  exe,
-  type Expr,
-  file,
-  fn,
-  helper,
-  ident,
-  ifSet,
-  type Infer,
-  mapAttrsToList,
-  mapList,
-  matches,
-  named,
-  neq,
-  nix,
-  nonEmpty,
-  notNull,
-  optional,
-  or,
-  orElse,
-  process,
-  rawSql,
-  type Ref,
-  replaceStrings,
-  type Pkg,
-  runtimePath,
-  s,
-  script,
-  sh,
-  sql,
-  switchType,
-  t,
-  toStr,
-  update,
-} from "../dsl";
+import { and, concatLists, concatStrings, cond, connectHost, defineService, eq, exe, type Expr, file, fn, helper, ident, ifSet, type Infer, mapAttrsToList, mapList, matches, named, neq, nix, nonEmpty, notNull, optional, or, orElse, type Pkg, process, rawSql, type Ref, replaceStrings, runtimePath, s, script, sh, sql, switchType, t, toStr, update } from "../dsl";
 
 /** A postgresql.conf value: booleans as on/off, strings quoted with `'` doubled and `\` escaped. */
 const confValue = helper("postgresqlConfValue", "value", (v: Expr<unknown>) =>
@@ -446,7 +406,7 @@ export default defineService({
 
     const probeHost = cond(
       eq(cfg.socketDir, ""),
-      sh`-h ${cond(or(eq(cfg.listen_addresses, "*"), eq(cfg.listen_addresses, "0.0.0.0")), "127.0.0.1", cfg.listen_addresses)}`,
+      sh`-h ${connectHost(cfg.listen_addresses)}`,
       sh`-h ${runtimePath(cfg.socketDir)}`,
     );
 

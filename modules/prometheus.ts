@@ -3,7 +3,20 @@
  * and the process name follow services-flake's `prometheus` service.
  * Configuration: https://prometheus.io/docs/prometheus/latest/configuration/configuration/
  */
-import { cond, defineService, eq, file, nix, process, runtimePath, s, script, sh, t, toJSON } from "../dsl";
+import {
+  connectHost,
+  defineService,
+  file,
+  nix,
+  process,
+  recursiveUpdate,
+  runtimePath,
+  s,
+  script,
+  sh,
+  t,
+  toJSON,
+} from "../dsl";
 
 export default defineService({
   name: "prometheus",
@@ -41,7 +54,7 @@ export default defineService({
   },
   ports: ({ cfg }) => [{ port: cfg.port, option: "port" }],
   processes: ({ name, cfg }) => {
-    const config = file("prometheus.yml", toJSON(nix<object>("attrs")`lib.recursiveUpdate ${cfg.defaultExtraConfig} ${cfg.extraConfig}`));
+    const config = file("prometheus.yml", toJSON(recursiveUpdate(cfg.defaultExtraConfig, cfg.extraConfig)));
     return [
       process(name, {
         command: script({
@@ -53,7 +66,7 @@ export default defineService({
           `,
         }),
         readiness: {
-          http: { host: cond(eq(cfg.listenAddress, "0.0.0.0"), "127.0.0.1", cfg.listenAddress), port: cfg.port, path: "/-/ready" },
+          http: { host: connectHost(cfg.listenAddress), port: cfg.port, path: "/-/ready" },
         },
         restart: { policy: "on-failure", maxRestarts: 5 },
       }),

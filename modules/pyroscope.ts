@@ -4,7 +4,19 @@
  * `pyroscope` service, so its users' configurations work unchanged.
  * Configuration: https://grafana.com/docs/pyroscope/latest/configure-server/reference-configuration-parameters/
  */
-import { cond, defineService, eq, file, type JsonValue, nix, or, process, s, script, sh, t, toJSON } from "../dsl";
+import {
+  connectHost,
+  defineService,
+  file,
+  type JsonValue,
+  process,
+  recursiveUpdate,
+  s,
+  script,
+  sh,
+  t,
+  toJSON,
+} from "../dsl";
 
 export default defineService({
   name: "pyroscope",
@@ -54,7 +66,7 @@ export default defineService({
   ],
   processes: ({ name, cfg }) => {
     const address = cfg.httpAddress;
-    const settings = nix<JsonValue>("attrs")`lib.recursiveUpdate ${{
+    const settings = recursiveUpdate<JsonValue>({
       server: { http_listen_address: address, http_listen_port: cfg.httpPort, grpc_listen_address: address, grpc_listen_port: cfg.grpcPort },
       pyroscopedb: { data_path: s`${cfg.dataDir}/data` },
       storage: { backend: "filesystem", filesystem: { dir: s`${cfg.dataDir}/blocks` } },
@@ -66,7 +78,7 @@ export default defineService({
       frontend: { instance_addr: address },
       store_gateway: { sharding_ring: { instance_addr: address } },
       memberlist: { bind_addr: [address], bind_port: cfg.memberlistPort },
-    }} ${cfg.extraConfig}`;
+    }, cfg.extraConfig);
     return [
       process(name, {
         command: script({
@@ -77,7 +89,7 @@ export default defineService({
         }),
         // Pyroscope can take a few minutes to be ready (services-flake allows some 150 seconds).
         readiness: {
-          http: { host: cond(or(eq(address, "0.0.0.0"), eq(address, "")), "127.0.0.1", address), port: cfg.httpPort, path: "/ready" },
+          http: { host: connectHost(address), port: cfg.httpPort, path: "/ready" },
           failureThreshold: 180,
         },
         restart: { policy: "on-failure", maxRestarts: 5 },

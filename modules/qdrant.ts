@@ -4,7 +4,20 @@
  * `qdrant` service, so its users' configurations work unchanged.
  * Configuration: https://qdrant.tech/documentation/guides/configuration/
  */
-import { cond, defineService, eq, file, nix, or, process, runtimePath, s, script, sh, t, toJSON } from "../dsl";
+import {
+  connectHost,
+  defineService,
+  file,
+  nix,
+  process,
+  recursiveUpdate,
+  runtimePath,
+  s,
+  script,
+  sh,
+  t,
+  toJSON,
+} from "../dsl";
 
 export default defineService({
   name: "qdrant",
@@ -49,7 +62,7 @@ export default defineService({
       service: { host: cfg.host, http_port: cfg.httpPort, grpc_port: cfg.grpcPort, enable_cors: true },
       telemetry_disabled: true,
     };
-    const config = file("config.yaml", toJSON(nix<object>("attrs")`lib.recursiveUpdate ${defaults} ${cfg.settings}`));
+    const config = file("config.yaml", toJSON(recursiveUpdate(defaults, cfg.settings)));
     return [
       process(name, {
         command: script({
@@ -62,7 +75,7 @@ export default defineService({
           `,
         }),
         readiness: {
-          http: { host: cond(or(eq(cfg.host, "0.0.0.0"), eq(cfg.host, "::")), "127.0.0.1", cfg.host), port: cfg.httpPort, path: "/healthz" },
+          http: { host: connectHost(cfg.host), port: cfg.httpPort, path: "/healthz" },
         },
         restart: { policy: "on-failure", maxRestarts: 5 },
       }),

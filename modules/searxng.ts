@@ -4,7 +4,20 @@
  * configurations work unchanged.
  * Settings: https://docs.searxng.org/admin/settings/index.html
  */
-import { cond, defineService, eq, exe, file, type JsonValue, nix, or, process, script, sh, t, toJSON } from "../dsl";
+import {
+  connectHost,
+  defineService,
+  exe,
+  file,
+  type JsonValue,
+  nix,
+  process,
+  recursiveUpdate,
+  script,
+  sh,
+  t,
+  toJSON,
+} from "../dsl";
 
 export default defineService({
   name: "searxng",
@@ -39,10 +52,10 @@ export default defineService({
   },
   ports: ({ cfg }) => [{ port: cfg.port, option: "port" }],
   processes: ({ name, cfg }) => {
-    const settings = nix<JsonValue>("attrs")`lib.recursiveUpdate ${cfg.settings} ${{
+    const settings = recursiveUpdate<JsonValue>(cfg.settings, {
       server: { bind_address: cfg.host, port: cfg.port, secret_key: cfg.secret_key },
       use_default_settings: cfg.use_default_settings,
-    }}`;
+    });
     return [
       process(name, {
         command: script({
@@ -53,7 +66,7 @@ export default defineService({
             exec ${exe(cfg.package)}
           `,
         }),
-        readiness: { http: { host: cond(or(eq(cfg.host, "0.0.0.0"), eq(cfg.host, "")), "127.0.0.1", cfg.host), port: cfg.port, path: "/" } },
+        readiness: { http: { host: connectHost(cfg.host), port: cfg.port, path: "/" } },
         restart: { policy: "on-failure", maxRestarts: 5 },
       }),
     ];

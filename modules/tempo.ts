@@ -4,7 +4,23 @@
  * follow services-flake's `tempo` service, so its users' configurations work unchanged.
  * Configuration: https://grafana.com/docs/tempo/latest/configuration/
  */
-import { cond, defineService, eq, file, type JsonValue, nix, optional, or, process, s, script, sh, t, toJSON, update } from "../dsl";
+import {
+  connectHost,
+  defineService,
+  file,
+  type JsonValue,
+  nix,
+  optional,
+  or,
+  process,
+  recursiveUpdate,
+  s,
+  script,
+  sh,
+  t,
+  toJSON,
+  update,
+} from "../dsl";
 
 export default defineService({
   name: "tempo",
@@ -54,7 +70,7 @@ export default defineService({
   processes: ({ name, cfg }) => {
     // Tempo 3 has a live store of recent traces; older versions refuse the block.
     const liveStore = nix<boolean>("bool")`lib.versionAtLeast (${cfg.package}.version or "0") "3"`;
-    const settings = nix<JsonValue>("attrs")`lib.recursiveUpdate ${{
+    const settings = recursiveUpdate<JsonValue>({
       server: {
         http_listen_address: cfg.httpAddress,
         http_listen_port: cfg.httpPort,
@@ -69,7 +85,7 @@ export default defineService({
           }),
         ),
       },
-    }} ${cfg.extraConfig}`;
+    }, cfg.extraConfig);
     return [
       process(name, {
         command: script({
@@ -79,7 +95,7 @@ export default defineService({
           text: sh`exec tempo --config.file=${file("tempo.yaml", toJSON(settings))} ${cfg.extraFlags}`,
         }),
         readiness: {
-          http: { host: cond(or(eq(cfg.httpAddress, "0.0.0.0"), eq(cfg.httpAddress, "")), "127.0.0.1", cfg.httpAddress), port: cfg.httpPort, path: "/ready" },
+          http: { host: connectHost(cfg.httpAddress), port: cfg.httpPort, path: "/ready" },
           failureThreshold: 60,
         },
         restart: { policy: "on-failure", maxRestarts: 5 },

@@ -5,7 +5,25 @@
  * work unchanged.
  * Environment variables: https://weaviate.io/developers/weaviate/config-refs/env-vars
  */
-import { cond, defineService, eq, type Expr, helper, mapAttrsToList, matches, named, nix, or, process, runtimePath, s, script, sh, t } from "../dsl";
+import {
+  all,
+  attrOr,
+  cond,
+  connectHost,
+  defineService,
+  type Expr,
+  helper,
+  mapAttrsToList,
+  matches,
+  named,
+  nix,
+  process,
+  runtimePath,
+  s,
+  script,
+  sh,
+  t,
+} from "../dsl";
 
 /** An environment value as Weaviate reads it: a list joined with commas, a string as it is, anything else as JSON (`true`, `100`). */
 const envValue = helper("weaviateEnvValue", "value", (v: Expr<unknown>) =>
@@ -57,16 +75,16 @@ export default defineService({
   },
   assertions: ({ cfg }) => [
     {
-      assertion: nix<boolean>("bool")`lib.all (ok: ok) ${mapAttrsToList(cfg.environment, (k) => matches("[A-Za-z_][A-Za-z0-9_]*", k), "value")}`,
+      assertion: all(mapAttrsToList(cfg.environment, (k) => matches("[A-Za-z_][A-Za-z0-9_]*", k), "value")),
       message: "environment: a variable name is letters, digits and underscores, not starting with a digit.",
     },
   ],
   ports: ({ cfg }) => {
     const env = cfg.environment;
     const port = (key: string, fallback: Expr<number> | number) =>
-      nix<number>("int")`lib.toInt ${envValue(nix<unknown>("any")`${env}.${key} or ${fallback}`)}`;
+      nix<number>("int")`lib.toInt ${envValue(attrOr(env, [key], fallback))}`;
     const gossip = named("gossipPort", port("CLUSTER_GOSSIP_BIND_PORT", 7946));
-    const enabled = (key: string) => envEnabled(envValue(nix<unknown>("any")`${env}.${key} or false`));
+    const enabled = (key: string) => envEnabled(envValue(attrOr(env, [key], false)));
     // The profiler is off unless GO_PROFILING_DISABLE is set to something false (the start script's default is true).
     const profiling = nix<boolean>("bool")`${env} ? GO_PROFILING_DISABLE && !${enabled("GO_PROFILING_DISABLE")}`;
     const monitoring = enabled("PROMETHEUS_MONITORING_ENABLED");
@@ -95,7 +113,7 @@ export default defineService({
         `,
       }),
       readiness: {
-        http: { host: cond(or(eq(cfg.host, "0.0.0.0"), eq(cfg.host, "::")), "127.0.0.1", cfg.host), port: cfg.port, path: "/v1/.well-known/ready" },
+        http: { host: connectHost(cfg.host), port: cfg.port, path: "/v1/.well-known/ready" },
       },
       restart: { policy: "on-failure", maxRestarts: 5 },
     }),

@@ -33,6 +33,15 @@ import {
   type ShellCode,
   sql,
   t,
+  recursiveUpdate,
+  attrOr,
+  all,
+  connectHost,
+  eq,
+  mysqlSql,
+  mysqlIdent,
+  toINI,
+  toKeyValue,
 } from "../dsl";
 import { printNix } from "../nix/print";
 
@@ -93,6 +102,39 @@ describe("kinds travel with values", () => {
     });
     expect(() => lowerService(svc)).toThrow(DefinitionError);
     expect(() => lowerService(svc)).toThrow(/dsl\.test\.ts:\d+:\d+: a Nix expression was used as a JS string/);
+  });
+});
+
+describe("helpers for configuration files and hosts", () => {
+  it("lower to the nixpkgs lib functions, connectHost and the MySQL quoting as helpers defined once", () => {
+    const svc = defineService({
+      name: "h",
+      description: "x",
+      options: { host: t.str({ default: "0.0.0.0" }), settings: t.anything({ default: {} }) },
+      processes: ({ name, cfg }) => [
+        process(name, {
+          command: cmd(
+            sh`run ${toINI(recursiveUpdate({ a: { b: 1 } }, cfg.settings), { listsAsDuplicateKeys: true })} ${toKeyValue({ k: 1 }, { separator: ": " })} ${connectHost(cfg.host)} ${mysqlSql`CREATE DATABASE ${mysqlIdent(name)} COMMENT ${name}`}`,
+          ),
+          readiness: { http: { host: connectHost(cfg.host), port: attrOr<number>(cfg.settings, ["a", "port"], 80), path: "/" } },
+        }).when(all([eq(cfg.host, "x"), true])),
+      ],
+    });
+    const out = compile(svc).replace(/\s+/g, " ").replace(/\( /g, "(");
+    expect(out).toContain("lib.generators.toINI { listsAsDuplicateKeys = true; } (lib.recursiveUpdate { a = { b = 1; }; } config.settings)");
+    expect(out).toContain('lib.generators.toKeyValue { mkKeyValue = lib.generators.mkKeyValueDefault { } ": "; } { k = 1; }');
+    expect(out).toMatch(/connectHost = host: if lib\.elem host \[ "" "0\.0\.0\.0" "\*" "::" "\[::\]" \] then "127\.0\.0\.1" else host;/);
+    expect(out).toContain("config.settings.a.port or 80");
+    expect(out).toContain("lib.all (x: x) [");
+    expect(out).toContain('mysqlIdent = s: "`${lib.replaceStrings [ "`" ] [ "``" ] s}`";');
+    expect(out).toContain(`mysqlLiteral = s: "'\${lib.replaceStrings [ "\\\\" "'" ] [ "\\\\\\\\" "''" ] s}'";`);
+  });
+
+  it("refuses a backslash at the end of a line in sh``, which JS would swallow with the line break", () => {
+    expect(() => sh`a \
+      b`).toThrow(/dsl\.test\.ts:\d+:\d+: sh``: a `\\` at the end of a line is a JavaScript line continuation/);
+    expect(() => sh`a \\
+      b`).not.toThrow();
   });
 });
 
