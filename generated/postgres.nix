@@ -165,7 +165,7 @@ let
             config.ensureUsers))
       ]);
       processes = {
-        # modules/postgres.ts:413
+        # modules/postgres.ts:417
         "${name}-init" = {
           command = pkgs.writeShellApplication {
             name = "setup-postgres";
@@ -194,15 +194,17 @@ let
                 fi
               }
 
-              # A server already running on this data directory (another stack, or one started by hand):
-              # refuse before touching anything.
-              if [[ -f "$PGDATA/postmaster.pid" ]]; then
-                pid=$(head -n 1 "$PGDATA/postmaster.pid")
-                if [[ $pid =~ ^[0-9]+$ ]] && { kill -0 "$pid" 2>/dev/null || [[ -d /proc/$pid ]]; }; then
-                  echo "error: PostgreSQL is already running on $PGDATA (pid $pid), from another stack or started by hand; stop it first. Nothing was changed." >&2
-                  exit 1
+              # A server already running on this data directory, or on a first start's dataDir.init (another
+              # stack, or one started by hand): refuse before touching anything.
+              for d in "$PGDATA" "$PGDATA.init"; do
+                if [[ -f "$d/postmaster.pid" ]]; then
+                  pid=$(head -n 1 "$d/postmaster.pid")
+                  if [[ $pid =~ ^[0-9]+$ ]] && { kill -0 "$pid" 2>/dev/null || [[ -d /proc/$pid ]]; }; then
+                    echo "error: PostgreSQL is already running on $d (pid $pid), from another stack or started by hand; stop it first. Nothing was changed." >&2
+                    exit 1
+                  fi
                 fi
-              fi
+              done
 
               # A temporary server for setup: no TCP, its socket in a directory of its own; stopped on exit.
               # (Started directly, not through pg_ctl, whose command line is built for /bin/sh from the paths.)
@@ -217,6 +219,8 @@ let
                 if [[ -n $setup_socket ]]; then rm -rf -- "$setup_socket"; fi
               }
               trap stop_setup_server EXIT
+              # Ctrl-C or process-compose stopping the stack: still stop the setup server on the way out.
+              trap 'exit 130' INT TERM HUP
               start_setup_server() {
                 setup_socket=$(mktemp -d "''${TMPDIR:-/tmp}/pg-init-XXXXXX")
                 PGHOST=$setup_socket
@@ -273,7 +277,7 @@ let
           };
           namespace = config.namespace;
         };
-        # modules/postgres.ts:416
+        # modules/postgres.ts:420
         ${name} = {
           command = pkgs.writeShellApplication {
             name = "start-postgres";

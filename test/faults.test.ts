@@ -1,0 +1,131 @@
+/**
+ * `[run] faults`: postgres's setup under the faults a developer meets, run for
+ * real (Debian's PostgreSQL, as uid 65534 when the tests run as root) by calling
+ * the built process commands directly:
+ * - a dataDir with shell syntax in it (`$(…)`, `"`) is a path, never code;
+ * - a second stack on a data directory whose server runs is refused, and the
+ *   running server is left alone;
+ * - a first start whose schema fails, or which is killed half-way, leaves no
+ *   cluster that later starts take as set up; the next start sets it up again.
+ */
+import { spawn, spawnSync } from "node:child_process";
+import { chmodSync, existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { buildDrvs, evalProcessComposeFull, nixAvailable, nixPath, nixString, type ProcessComposeEval, repoRoot, upstreamSeeded } from "./support/nix";
+import { installed, loadPackages } from "./support/packages";
+
+const missing = [
+  ...(nixAvailable() ? [] : ["nix (Debian package nix-bin)"]),
+  ...(nixAvailable() && !upstreamSeeded() ? ["the pinned upstream sources (pnpm seed-upstream)"] : []),
+  ...(installed(loadPackages().postgresql!) ? [] : ["postgresql (Debian package postgresql)"]),
+];
+if (missing.length > 0) console.warn(`[run] faults skipped: missing ${missing.join("; ")}`);
+
+const asUser = (argv: string[]) => (process.getuid?.() === 0 ? ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--", ...argv] : argv);
+const dirs: string[] = [];
+afterAll(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+/** A fresh working directory, writable by the unprivileged user. */
+function workDir(): string {
+  const d = mkdtempSync(join(tmpdir(), "services-ts-faults-"));
+  chmodSync(d, 0o777);
+  dirs.push(d);
+  return d;
+}
+
+/** Evaluates one postgres instance `pg` with `options` (Nix source) and builds its commands. */
+function postgres(options: string): { init: string; server: string } {
+  const ev: ProcessComposeEval = evalProcessComposeFull(
+    `[ ${nixPath(join(repoRoot, "generated", "default.nix"))} { services.postgres.pg = { enable = true; ${options} }; } ]`,
+  );
+  buildDrvs([ev.commandDrvs["pg-init"]!, ev.commandDrvs.pg!]);
+  const procs = ev.settings.processes!;
+  return { init: String(procs["pg-init"]!.command), server: String(procs.pg!.command) };
+}
+
+/** Runs a built command to its end in `cwd`. */
+function run(cmd: string, cwd: string): { code: number | null; out: string } {
+  const r = spawnSync(asUser([cmd])[0]!, asUser([cmd]).slice(1), { cwd, encoding: "utf8", timeout: 120_000 });
+  return { code: r.status, out: `${r.stdout}${r.stderr}` };
+}
+
+function pgIsReady(cwd: string, port: number): boolean {
+  const bin = readdirSync("/usr/lib/postgresql").sort().reverse()[0];
+  return spawnSync(`/usr/lib/postgresql/${bin}/bin/pg_isready`, ["-q", "-h", "127.0.0.1", "-p", String(port)], { cwd }).status === 0;
+}
+
+async function until(pred: () => boolean, seconds: number): Promise<void> {
+  const end = Date.now() + seconds * 1000;
+  while (!pred()) {
+    if (Date.now() > end) throw new Error(`not within ${seconds} s`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+describe.skipIf(missing.length > 0)("[run] faults: postgres setup", () => {
+  it("takes a dataDir holding $(…) and quotes as a path: nothing runs, the cluster is there", () => {
+    const dir = workDir();
+    const dataDir = './data/x $(touch pwned) "q" `touch pwned2`';
+    const { init } = postgres(`dataDir = ${nixString(dataDir)}; port = 25801;`);
+    const r = run(init, dir);
+    expect(r.code, r.out).toBe(0);
+    expect(existsSync(join(dir, "pwned")) || existsSync(join(dir, "pwned2"))).toBe(false);
+    expect(existsSync(join(dir, dataDir, "PG_VERSION"))).toBe(true);
+  });
+
+  it("refuses a second setup on a data directory whose server runs, and leaves that server running", async () => {
+    const dir = workDir();
+    const { init, server } = postgres("port = 25802; ensureDatabases = [ \"app\" ];");
+    expect(run(init, dir).code).toBe(0);
+    const first = spawn(asUser([server])[0]!, asUser([server]).slice(1), { cwd: dir, stdio: "ignore", detached: true });
+    try {
+      await until(() => pgIsReady(dir, 25802), 30);
+      const second = run(init, dir);
+      expect(second.code).toBe(1);
+      expect(second.out).toMatch(/PostgreSQL is already running on .*\/data\/pg \(pid \d+\), from another stack or started by hand; stop it first\. Nothing was changed\./);
+      expect(first.exitCode).toBeNull();
+      expect(pgIsReady(dir, 25802)).toBe(true);
+    } finally {
+      process.kill(-first.pid!, "SIGINT");
+      await until(() => first.exitCode !== null || first.signalCode !== null, 30);
+    }
+  });
+
+  it("leaves no set-up-looking cluster when a schema fails; the next start with a good schema sets it up", () => {
+    const dir = workDir();
+    const bad = postgres(`port = 25803; initialDatabases = [ { name = "app"; schemas = [ (builtins.toFile "bad.sql" "CREATE TABLE t (id int); SELECT nope;") ]; } ];`);
+    const r1 = run(bad.init, dir);
+    expect(r1.code).not.toBe(0);
+    expect(existsSync(join(dir, "data/pg/PG_VERSION"))).toBe(false);
+    // Still failing, never green, on the next start with the same schema.
+    expect(run(bad.init, dir).code).not.toBe(0);
+    const good = postgres(`port = 25803; initialDatabases = [ { name = "app"; schemas = [ (builtins.toFile "good.sql" "CREATE TABLE t (id int);") ]; } ];`);
+    const r2 = run(good.init, dir);
+    expect(r2.code, r2.out).toBe(0);
+    expect(r2.out).toContain("a previous first start did not finish: setting up the cluster again");
+    expect(existsSync(join(dir, "data/pg/PG_VERSION"))).toBe(true);
+    expect(existsSync(join(dir, "data/pg.init"))).toBe(false);
+  });
+
+  it("recovers from a first start killed half-way (three times, at different moments)", async () => {
+    const dir = workDir();
+    const slow = postgres(
+      `port = 25804; initialDatabases = [ { name = "app"; schemas = [ (builtins.toFile "slow.sql" "CREATE TABLE t (id int); SELECT pg_sleep(3);") ]; } ];`,
+    );
+    for (const ms of [300, 900, 1800]) {
+      const child = spawn(asUser([slow.init])[0]!, asUser([slow.init]).slice(1), { cwd: dir, stdio: "ignore", detached: true });
+      await new Promise((r) => setTimeout(r, ms));
+      // As a terminal's Ctrl-C does: the whole process group.
+      process.kill(-child.pid!, "SIGINT");
+      await until(() => child.exitCode !== null || child.signalCode !== null, 30);
+      expect(existsSync(join(dir, "data/pg/PG_VERSION")), `killed after ${ms} ms`).toBe(false);
+    }
+    const r = run(slow.init, dir);
+    expect(r.code, r.out).toBe(0);
+    expect(existsSync(join(dir, "data/pg/PG_VERSION"))).toBe(true);
+  }, 120_000);
+});
