@@ -7,7 +7,7 @@ let
     let
       processes =
         {
-          # modules/redis-cluster.ts:146
+          # modules/redis-cluster.ts:148
           "${name}-cluster-create" = {
             command = pkgs.writeShellApplication {
               name = "redis-cluster-create";
@@ -53,10 +53,14 @@ let
                 "appendfilename \"appendonly-${toString nodeCfg.port}.aof\"\n"
                 "dbfilename \"dump-${toString nodeCfg.port}.rdb\"\n"
                 (if config.bind != null then "bind ${config.bind}\n" else "")
+                ''
+                  shutdown-on-sigterm nosave now force
+                  shutdown-on-sigint nosave now force
+                ''
                 nodeCfg.extraConfig
                 "\n"
               ]));
-              readinessCheck = "${redisCliArg} -h ${hostArg} -p ${toString nodeCfg.port} ping | ${lib.escapeShellArg (lib.getExe' pkgs.gnugrep "grep")} -qx PONG";
+              readinessCheck = "${lib.escapeShellArg (lib.getExe' config.package "redis-cli")} -h ${lib.escapeShellArg host} -p ${toString nodeCfg.port} ping | ${lib.escapeShellArg (lib.getExe' pkgs.gnugrep "grep")} -qx PONG";
             in
             lib.nameValuePair "${name}-${node2}" {
               command = pkgs.writeShellApplication {
@@ -89,9 +93,6 @@ let
                 failure_threshold = 30;
               };
               availability = { restart = "on_failure"; max_restarts = 5; };
-              shutdown = {
-                command = "${redisCliArg} -h ${hostArg} -p ${toString nodeCfg.port} shutdown nosave";
-              };
               namespace = config.namespace;
             })
           config.nodes;
@@ -104,8 +105,6 @@ let
           (def: !(lib.hasPrefix (toString ./.) def.file))
           options.enable.definitionsWithLocations;
       invariant = nodeCount >= nodesNeeded;
-      hostArg = lib.escapeShellArg host;
-      redisCliArg = lib.escapeShellArg (lib.getExe' config.package "redis-cli");
       nodeCount = builtins.length (builtins.attrNames config.nodes);
       host = if config.bind != null then config.bind else "127.0.0.1";
       nodesNeeded = 3 * (config.replicas + 1);

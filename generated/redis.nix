@@ -18,11 +18,15 @@ let
           else
             ""
         )
+        ''
+          shutdown-on-sigterm now force
+          shutdown-on-sigint now force
+        ''
         config.extraConfig
         "\n"
       ]);
       processes = {
-        # modules/redis.ts:134
+        # modules/redis.ts:137
         ${name} = {
           command = pkgs.writeShellApplication {
             name = "start-redis";

@@ -103,13 +103,15 @@ export default defineService({
           s`appendfilename "appendonly-${port}.aof"\n`,
           s`dbfilename "dump-${port}.rdb"\n`,
           ifSet(cfg.bind, (b) => s`bind ${b}\n`, ""),
+          // SIGTERM (process-compose's stop) always ends the node, even mid-way through its first sync
+          // or AOF rewrite, where a SHUTDOWN command is answered with an error and the node stays up.
+          "shutdown-on-sigterm nosave now force\nshutdown-on-sigint nosave now force\n",
           n.extraConfig,
           "\n",
         ]),
       );
       return process(s`${name}-${node}`, {
         command: redisServerScript("start-redis-cluster-node", pkgs, cfg.package, conf, cfg.dataDir),
-        stop: { command: sh`${cli} -h ${host} -p ${port} shutdown nosave` },
         readiness: { exec: sh`${cli} -h ${host} -p ${port} ping | ${exe(pkgs.gnugrep, "grep")} -qx PONG` },
         restart: { policy: "on-failure", maxRestarts: 5 },
       });

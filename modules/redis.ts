@@ -114,6 +114,9 @@ export default defineService({
           s`port ${cfg.port}\n`,
           ifSet(cfg.bind, (b) => s`bind ${b}\n`, ""),
           ifSet(cfg.unixSocket, (sock) => s`unixsocket ${confArg(sock)}\nunixsocketperm ${toStr(cfg.unixSocketPerm)}\n`, ""),
+          // Stopping the stack always ends the server: it saves as configured, but an error saving (a full
+          // disk, a replica's first sync) or a lagging replica no longer makes it refuse to exit (Redis ≥ 7).
+          "shutdown-on-sigterm now force\nshutdown-on-sigint now force\n",
           cfg.extraConfig,
           "\n",
         ]),

@@ -643,9 +643,9 @@ describe.skipIf(!SEEDED)(
             const f = files[i]!;
             if (!built(f.out)) return bad.add(i, { input: x, error: "not built", log: buildLog(f.drv) });
             const got = readFileSync(f.out);
-            // port, bind, then `unixsocket "<quoted>"` on one line, unixsocketperm, extraConfig, newline.
+            // port, bind, then `unixsocket "<quoted>"` on one line, unixsocketperm, the shutdown settings, extraConfig, newline.
             const head = Buffer.from(`port ${20000 + i}\nbind 127.0.0.1\n`);
-            const tail = Buffer.from(`unixsocketperm 660\n${x.extra}\n`, "utf8");
+            const tail = Buffer.from(`unixsocketperm 660\nshutdown-on-sigterm now force\nshutdown-on-sigint now force\n${x.extra}\n`, "utf8");
             const socketLine = got.subarray(head.length, got.length - tail.length);
             if (!got.subarray(0, head.length).equals(head) || !got.subarray(got.length - tail.length).equals(tail)) {
               return bad.add(i, {

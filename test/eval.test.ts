@@ -157,8 +157,8 @@ describe.skipIf(!seeded)("[nix eval] three postgres and two redis instances in p
     const start = readProcessScript(ev, "r2");
     expect(start).toMatch(/^umask 077\ndata="\$\(\/nix\/store\/\S+\/bin\/realpath -m -- '\.\/data\/redis two'\)"\nmkdir -p -- "\$data"\nchmod 0700 -- "\$data"\nexec redis-server/m);
     const conf = storeFile(start, "redis.conf");
-    expect(conf).toBe('port 6380\nbind 127.0.0.1\nunixsocket "r2.sock"\nunixsocketperm 660\nmaxmemory 64mb\nappendonly yes\n');
-    expect(storeFile(readProcessScript(ev, "r1"), "redis.conf")).toBe("port 6379\nbind 127.0.0.1\n\n");
+    expect(conf).toBe('port 6380\nbind 127.0.0.1\nunixsocket "r2.sock"\nunixsocketperm 660\nshutdown-on-sigterm now force\nshutdown-on-sigint now force\nmaxmemory 64mb\nappendonly yes\n');
+    expect(storeFile(readProcessScript(ev, "r1"), "redis.conf")).toBe("port 6379\nbind 127.0.0.1\nshutdown-on-sigterm now force\nshutdown-on-sigint now force\n\n");
   });
 });
 

@@ -6,7 +6,9 @@
  * - a second stack on a data directory whose server runs is refused, and the
  *   running server is left alone;
  * - a first start whose schema fails, or which is killed half-way, leaves no
- *   cluster that later starts take as set up; the next start sets it up again.
+ *   cluster that later starts take as set up; the next start sets it up again;
+ * - redis stops on SIGTERM (process-compose's stop) even when it cannot save,
+ *   where it used to refuse and stay up until killed.
  */
 import { spawn, spawnSync } from "node:child_process";
 import { chmodSync, existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
@@ -20,6 +22,7 @@ const missing = [
   ...(nixAvailable() ? [] : ["nix (Debian package nix-bin)"]),
   ...(nixAvailable() && !upstreamSeeded() ? ["the pinned upstream sources (pnpm seed-upstream)"] : []),
   ...(installed(loadPackages().postgresql!) ? [] : ["postgresql (Debian package postgresql)"]),
+  ...(installed(loadPackages().redis!) ? [] : ["redis (Debian package redis-server)"]),
 ];
 if (missing.length > 0) console.warn(`[run] faults skipped: missing ${missing.join("; ")}`);
 
@@ -45,6 +48,15 @@ function postgres(options: string): { init: string; server: string } {
   buildDrvs([ev.commandDrvs["pg-init"]!, ev.commandDrvs.pg!]);
   const procs = ev.settings.processes!;
   return { init: String(procs["pg-init"]!.command), server: String(procs.pg!.command) };
+}
+
+/** Evaluates one instance `name` of `service` with `options` (Nix source) and builds its commands. */
+function instance(service: string, name: string, options: string): Record<string, string> {
+  const ev: ProcessComposeEval = evalProcessComposeFull(
+    `[ ${nixPath(join(repoRoot, "generated", "default.nix"))} { services.${service}.${name} = { enable = true; ${options} }; } ]`,
+  );
+  buildDrvs(Object.values(ev.commandDrvs).filter((d): d is string => !!d));
+  return Object.fromEntries(Object.entries(ev.settings.processes!).map(([k, p]) => [k, String(p.command)]));
 }
 
 /** Runs a built command to its end in `cwd`. */
@@ -128,4 +140,25 @@ describe.skipIf(missing.length > 0)("[run] faults: postgres setup", () => {
     expect(r.code, r.out).toBe(0);
     expect(existsSync(join(dir, "data/pg/PG_VERSION"))).toBe(true);
   }, 120_000);
+});
+
+describe.skipIf(missing.length > 0)("[run] faults: redis shutdown", () => {
+  it("ends on SIGTERM when its save fails (redis used to refuse to exit: 'Errors trying to shut down the server')", async () => {
+    const dir = workDir();
+    const cmds = instance("redis", "r", "port = 25811; extraConfig = \"save 3600 1\";");
+    const server = spawn(asUser([cmds.r!])[0]!, asUser([cmds.r!]).slice(1), { cwd: dir, stdio: ["ignore", "ignore", "pipe"], detached: true });
+    const cli = (...args: string[]) => spawnSync("redis-cli", ["-p", "25811", ...args], { encoding: "utf8" });
+    try {
+      await until(() => cli("ping").stdout.trim() === "PONG", 30);
+      expect(cli("set", "k", "v").stdout.trim()).toBe("OK");
+      // Saving can no longer succeed: the dump file's directory is read-only.
+      chmodSync(join(dir, "data", "r"), 0o500);
+      process.kill(-server.pid!, "SIGTERM");
+      await until(() => server.exitCode !== null || server.signalCode !== null, 15);
+    } finally {
+      if (server.exitCode === null && server.signalCode === null) process.kill(-server.pid!, "SIGKILL");
+      chmodSync(join(dir, "data", "r"), 0o700);
+    }
+    expect(server.exitCode !== null || server.signalCode === "SIGTERM").toBe(true);
+  });
 });
