@@ -294,7 +294,7 @@ let
             exec = {
               command = ''
                 for _ in $(${lib.escapeShellArg (lib.getExe' pkgs.coreutils "seq")} 60); do
-                  ${readinessCheck} >/dev/null 2>&1 && exit 0
+                  { ${readinessCheck}; } >/dev/null 2>&1 && exit 0
                   ${lib.escapeShellArg (lib.getExe' pkgs.coreutils "sleep")} 0.05
                 done
                 exit 1
@@ -323,7 +323,7 @@ let
       invariant = config.port != 0;
       invariantMessage = "services.postgres.\"${name}\": port is 0: PostgreSQL needs a TCP port (1-65535), which also names its Unix socket.";
       unsafeNameMessage = "services.postgres.\"${name}\": an instance name is part of its data directory and process names; it cannot be empty, \".\" or \"..\", nor contain \"/\".";
-      readinessCheck = "${lib.escapeShellArg (lib.getExe' postgresPackage "pg_isready")} ${value5} -p ${toString config.port} -d template1 ${superuserArgs}";
+      readinessCheck = "${lib.escapeShellArg (lib.getExe' postgresPackage "pg_isready")} ${value5} -p ${toString config.port} -d template1 ${superuserArgs} && pidfile=${runtimePath config.dataDir}/postmaster.pid && [ \"$(${lib.escapeShellArg (lib.getExe' pkgs.gnused "sed")} -n 4p \"$pidfile\")\" = ${toString config.port} ] && kill -0 \"$(${lib.escapeShellArg (lib.getExe' pkgs.coreutils "head")} -n 1 \"$pidfile\")\"";
       text =
         lib.concatStrings
           (map

@@ -7,7 +7,7 @@ let
     let
       processes =
         {
-          # modules/redis-cluster.ts:148
+          # modules/redis-cluster.ts:150
           "${name}-cluster-create" = {
             command = pkgs.writeShellApplication {
               name = "redis-cluster-create";
@@ -60,7 +60,7 @@ let
                 nodeCfg.extraConfig
                 "\n"
               ]));
-              readinessCheck = "${lib.escapeShellArg (lib.getExe' config.package "redis-cli")} -h ${lib.escapeShellArg host} -p ${toString nodeCfg.port} ping | ${lib.escapeShellArg (lib.getExe' pkgs.gnugrep "grep")} -qx PONG";
+              readinessCheck = "[ \"$(${lib.escapeShellArg (lib.getExe' config.package "redis-cli")} -h ${lib.escapeShellArg host} -p ${toString nodeCfg.port} config get dir | ${lib.escapeShellArg (lib.getExe' pkgs.gnused "sed")} -n 2p)\" = ${runtimePath config.dataDir} ]";
             in
             lib.nameValuePair "${name}-${node2}" {
               command = pkgs.writeShellApplication {
@@ -80,7 +80,7 @@ let
                 exec = {
                   command = ''
                     for _ in $(${lib.escapeShellArg (lib.getExe' pkgs.coreutils "seq")} 60); do
-                      ${readinessCheck} >/dev/null 2>&1 && exit 0
+                      { ${readinessCheck}; } >/dev/null 2>&1 && exit 0
                       ${lib.escapeShellArg (lib.getExe' pkgs.coreutils "sleep")} 0.05
                     done
                     exit 1
@@ -134,9 +134,9 @@ let
           internal = true;
           description = "The composite instances that declare this one (they set it), for the collision check.";
         };
-        # modules/redis-cluster.ts:47
-        package = lib.mkPackageOption pkgs "redis" { };
         # modules/redis-cluster.ts:48
+        package = lib.mkPackageOption pkgs "redis" { };
+        # modules/redis-cluster.ts:49
         nodes = lib.mkOption {
           type = lib.types.attrsOf (lib.types.submodule {
             options = {
@@ -161,20 +161,20 @@ let
           };
           description = "The cluster's nodes, by name: each runs as the process `<name>-<node>`.";
         };
-        # modules/redis-cluster.ts:62
+        # modules/redis-cluster.ts:63
         bind = lib.mkOption {
           type = lib.types.nullOr lib.types.str;
           default = "127.0.0.1";
           example = "127.0.0.1";
           description = "The IP interface every node binds to. `null` means all interfaces.";
         };
-        # modules/redis-cluster.ts:67
+        # modules/redis-cluster.ts:68
         timeout = lib.mkOption {
           type = lib.types.int;
           default = 2000;
           description = "`cluster-node-timeout`, in milliseconds: after it a node is considered failing and a replica of a failed master takes over.";
         };
-        # modules/redis-cluster.ts:71
+        # modules/redis-cluster.ts:72
         replicas = lib.mkOption {
           type = lib.types.int;
           default = 1;

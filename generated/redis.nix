@@ -26,7 +26,7 @@ let
         "\n"
       ]);
       processes = {
-        # modules/redis.ts:137
+        # modules/redis.ts:143
         ${name} = {
           command = pkgs.writeShellApplication {
             name = "start-redis";
@@ -45,7 +45,7 @@ let
             exec = {
               command = ''
                 for _ in $(${lib.escapeShellArg (lib.getExe' pkgs.coreutils "seq")} 60); do
-                  ${readinessCheck} >/dev/null 2>&1 && exit 0
+                  { ${readinessCheck}; } >/dev/null 2>&1 && exit 0
                   ${lib.escapeShellArg (lib.getExe' pkgs.coreutils "sleep")} 0.05
                 done
                 exit 1
@@ -69,15 +69,14 @@ let
           (def: !(lib.hasPrefix (toString ./.) def.file))
           options.enable.definitionsWithLocations;
       redisCliArg = lib.escapeShellArg (lib.getExe' config.package "redis-cli");
-      grepArg = lib.escapeShellArg (lib.getExe' pkgs.gnugrep "grep");
       invariant = config.port != 0 || config.unixSocket != null;
       invariantMessage = "services.redis.\"${name}\": port is 0 and unixSocket is null: Redis would listen nowhere. Set a port, or a unixSocket.";
       unsafeNameMessage = "services.redis.\"${name}\": an instance name is part of its data directory and process names; it cannot be empty, \".\" or \"..\", nor contain \"/\".";
       readinessCheck =
         if config.unixSocket != null && config.port == 0 then
-          "${redisCliArg} -s ${valueArg} ping | ${grepArg} -qx PONG"
+          "${redisCliArg} -s ${valueArg} ping | ${lib.escapeShellArg (lib.getExe' pkgs.gnugrep "grep")} -qx PONG"
         else
-          "${redisCliArg} -p ${toString config.port} ping | ${grepArg} -qx PONG";
+          "[ \"$(${redisCliArg} -p ${toString config.port} config get dir | ${lib.escapeShellArg (lib.getExe' pkgs.gnused "sed")} -n 2p)\" = ${runtimePath config.dataDir} ]";
       valueArg =
         lib.escapeShellArg
           (

@@ -22,7 +22,7 @@ let
             exec = {
               command = ''
                 for _ in $(${lib.escapeShellArg (lib.getExe' pkgs.coreutils "seq")} 60); do
-                  ${readinessCheck} >/dev/null 2>&1 && exit 0
+                  { ${readinessCheck}; } >/dev/null 2>&1 && exit 0
                   ${lib.escapeShellArg (lib.getExe' pkgs.coreutils "sleep")} 0.05
                 done
                 exit 1

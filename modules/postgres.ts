@@ -420,7 +420,12 @@ export default defineService({
       process(name, {
         command: start,
         dependsOn: [{ process: init, condition: "succeeded" }],
-        readiness: { exec: sh`${exe(pkg, "pg_isready")} ${probeHost} -p ${cfg.port} -d template1 ${superuserArgs}` },
+        // Ready when a server answers on the port AND it is this instance's: the postmaster.pid of dataDir
+        // names a live server on this port. (Another stack's server on the same port answers pg_isready
+        // too, while this one failed to bind.)
+        readiness: {
+          exec: sh`${exe(pkg, "pg_isready")} ${probeHost} -p ${cfg.port} -d template1 ${superuserArgs} && pidfile=${runtimePath(cfg.dataDir)}/postmaster.pid && [ "$(${exe(pkgs.gnused, "sed")} -n 4p "$pidfile")" = ${cfg.port} ] && kill -0 "$(${exe(pkgs.coreutils, "head")} -n 1 "$pidfile")"`,
+        },
         // SIGINT: PostgreSQL's "fast shutdown" (https://www.postgresql.org/docs/current/server-shutdown.html).
         stop: { signal: "SIGINT" },
         restart: { policy: "on-failure", maxRestarts: 5 },

@@ -9,6 +9,7 @@ import {
   type ListenPortValue,
   concatLists,
   concatStrings,
+  runtimePath,
   count,
   defineService,
   dependsOnEach,
@@ -112,7 +113,8 @@ export default defineService({
       );
       return process(s`${name}-${node}`, {
         command: redisServerScript("start-redis-cluster-node", pkgs, cfg.package, conf, cfg.dataDir),
-        readiness: { exec: sh`${cli} -h ${host} -p ${port} ping | ${exe(pkgs.gnugrep, "grep")} -qx PONG` },
+        // Ready when the node on the port is this stack's: its working directory is dataDir.
+        readiness: { exec: sh`[ "$(${cli} -h ${host} -p ${port} config get dir | ${exe(pkgs.gnused, "sed")} -n 2p)" = ${runtimePath(cfg.dataDir)} ]` },
         restart: { policy: "on-failure", maxRestarts: 5 },
       });
     });

@@ -132,7 +132,13 @@ export default defineService({
     const viaSocket = and(notNull(cfg.unixSocket), eq(cfg.port, 0));
     const cli = exe(cfg.package, "redis-cli");
     const pong = sh`| ${exe(pkgs.gnugrep, "grep")} -qx PONG`;
-    const ping = cond(viaSocket, sh`${cli} -s ${socketPath} ping ${pong}`, sh`${cli} -p ${cfg.port} ping ${pong}`);
+    // Over TCP, ready when the server on the port is this instance's: its working directory is dataDir
+    // (another stack's Redis on the same port answers PING too, while this one failed to bind).
+    const ping = cond(
+      viaSocket,
+      sh`${cli} -s ${socketPath} ping ${pong}`,
+      sh`[ "$(${cli} -p ${cfg.port} config get dir | ${exe(pkgs.gnused, "sed")} -n 2p)" = ${runtimePath(cfg.dataDir)} ]`,
+    );
     return [
       process(name, {
         command: start,

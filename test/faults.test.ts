@@ -50,13 +50,26 @@ function postgres(options: string): { init: string; server: string } {
   return { init: String(procs["pg-init"]!.command), server: String(procs.pg!.command) };
 }
 
-/** Evaluates one instance `name` of `service` with `options` (Nix source) and builds its commands. */
-function instance(service: string, name: string, options: string): Record<string, string> {
+/** Evaluates one instance `name` of `service` with `options` (Nix source) and builds its commands (and their probes). */
+function instance(service: string, name: string, options: string): Record<string, string> & { readiness: Record<string, string> } {
   const ev: ProcessComposeEval = evalProcessComposeFull(
     `[ ${nixPath(join(repoRoot, "generated", "default.nix"))} { services.${service}.${name} = { enable = true; ${options} }; } ]`,
   );
-  buildDrvs(Object.values(ev.commandDrvs).filter((d): d is string => !!d));
-  return Object.fromEntries(Object.entries(ev.settings.processes!).map(([k, p]) => [k, String(p.command)]));
+  buildDrvs([ev.settingsDrv]);
+  const procs = Object.entries(ev.settings.processes!);
+  return Object.assign(Object.fromEntries(procs.map(([k, p]) => [k, String(p.command)])), {
+    readiness: Object.fromEntries(
+      procs.flatMap(([k, p]) => {
+        const cmd = (p.readiness_probe as { exec?: { command?: string } } | undefined)?.exec?.command;
+        return cmd ? [[k, cmd]] : [];
+      }),
+    ),
+  });
+}
+
+/** Whether a readiness command reports healthy, run in `cwd` as process-compose runs it. */
+function ready(command: string, cwd: string): boolean {
+  return spawnSync(asUser(["bash", "-c", command])[0]!, asUser(["bash", "-c", command]).slice(1), { cwd, timeout: 30_000 }).status === 0;
 }
 
 /** Runs a built command to its end in `cwd`. */
@@ -160,5 +173,38 @@ describe.skipIf(missing.length > 0)("[run] faults: redis shutdown", () => {
       chmodSync(join(dir, "data", "r"), 0o700);
     }
     expect(server.exitCode !== null || server.signalCode === "SIGTERM").toBe(true);
+  });
+});
+
+describe.skipIf(missing.length > 0)("[run] faults: another stack's server on the same port is not taken for this one", () => {
+  it("postgres: this instance's server failed to bind, the other stack's answers; readiness stays false", async () => {
+    const [a, b] = [workDir(), workDir()];
+    const pg = instance("postgres", "pg", "port = 25831;");
+    expect(run(pg["pg-init"]!, a).code).toBe(0);
+    expect(run(pg["pg-init"]!, b).code).toBe(0);
+    const other = spawn(asUser([pg.pg!])[0]!, asUser([pg.pg!]).slice(1), { cwd: a, stdio: "ignore", detached: true });
+    try {
+      await until(() => ready(pg.readiness.pg!, a), 30);
+      // This stack's server cannot bind the port and exits.
+      const mine = spawnSync(asUser([pg.pg!])[0]!, asUser([pg.pg!]).slice(1), { cwd: b, encoding: "utf8", timeout: 30_000 });
+      expect(mine.status).not.toBe(0);
+      expect(ready(pg.readiness.pg!, b)).toBe(false);
+    } finally {
+      process.kill(-other.pid!, "SIGINT");
+      await until(() => other.exitCode !== null || other.signalCode !== null, 30);
+    }
+  });
+
+  it("redis: the server on the port works in another directory; readiness stays false", async () => {
+    const [a, b] = [workDir(), workDir()];
+    const r = instance("redis", "r", "port = 25832;");
+    const other = spawn(asUser([r.r!])[0]!, asUser([r.r!]).slice(1), { cwd: a, stdio: "ignore", detached: true });
+    try {
+      await until(() => ready(r.readiness.r!, a), 30);
+      expect(ready(r.readiness.r!, b)).toBe(false);
+    } finally {
+      process.kill(-other.pid!, "SIGTERM");
+      await until(() => other.exitCode !== null || other.signalCode !== null, 30);
+    }
   });
 });

@@ -107,9 +107,9 @@ export function lowerProbe(r: Readiness): NixNode {
     const command = nStr(
       "for _ in $(",
       coreutils("seq"),
-      ` ${within * 20}); do\n  `,
+      ` ${within * 20}); do\n  { `,
       check,
-      " >/dev/null 2>&1 && exit 0\n  ",
+      "; } >/dev/null 2>&1 && exit 0\n  ",
       coreutils("sleep"),
       " 0.05\ndone\nexit 1\n",
     );
