@@ -5,8 +5,11 @@
 {
   imports = [
     ./alloy.nix
+    ./apache-kafka.nix
+    ./cassandra.nix
     ./chromadb.nix
     ./clickhouse.nix
+    ./elasticsearch.nix
     ./grafana.nix
     ./loki.nix
     ./mailhog.nix
@@ -15,6 +18,7 @@
     ./mongodb.nix
     ./mysql.nix
     ./nats-server.nix
+    ./neo4j.nix
     ./nginx.nix
     ./notes-app.nix
     ./ollama.nix

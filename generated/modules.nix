@@ -5,8 +5,11 @@
 {
   default = ./default.nix;
   alloy = ./alloy.nix;
+  apache-kafka = ./apache-kafka.nix;
+  cassandra = ./cassandra.nix;
   chromadb = ./chromadb.nix;
   clickhouse = ./clickhouse.nix;
+  elasticsearch = ./elasticsearch.nix;
   grafana = ./grafana.nix;
   loki = ./loki.nix;
   mailhog = ./mailhog.nix;
@@ -15,6 +18,7 @@
   mongodb = ./mongodb.nix;
   mysql = ./mysql.nix;
   nats-server = ./nats-server.nix;
+  neo4j = ./neo4j.nix;
   nginx = ./nginx.nix;
   notes-app = ./notes-app.nix;
   ollama = ./ollama.nix;
