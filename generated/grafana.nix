@@ -22,7 +22,7 @@ let
   instanceModule = { config, name, options, ... }:
     let
       processes = {
-        # modules/grafana.ts:148
+        # modules/grafana.ts:149
         ${name} = {
           command = pkgs.writeShellApplication {
             name = "start-grafana";
@@ -189,9 +189,9 @@ let
           ])));
           default = { };
           example = { security = { admin_user = "admin"; admin_password = "secret"; }; };
-          description = "More of grafana.ini, by section then key, merged over the settings above. `null` leaves a key out. Strings are written between `\"\"\"`, so they may hold any character but `\"\"\"`.";
+          description = "More of grafana.ini, by section then key, merged over the settings above. `null` leaves a key out. Strings are written between `\"\"\"`, so they may hold any character but `\"\"\"`. grafana.ini is in the Nix store, which every local user can read: keep real secrets out (Grafana reads `$__file{path}` values from files).";
         };
-        # modules/grafana.ts:108
+        # modules/grafana.ts:109
         datasources = lib.mkOption {
           type = lib.types.listOf lib.types.anything;
           default = [ ];
@@ -200,21 +200,21 @@ let
           ];
           description = "Data sources to provision, in [Grafana's schema](https://grafana.com/docs/grafana/latest/administration/provisioning/#data-sources).";
         };
-        # modules/grafana.ts:114
+        # modules/grafana.ts:115
         deleteDatasources = lib.mkOption {
           type = lib.types.listOf lib.types.anything;
           default = [ ];
           example = [ { name = "Tempo"; orgId = 1; } ];
           description = "Provisioned data sources to delete at start (`deleteDatasources`), by `name` and `orgId`.";
         };
-        # modules/grafana.ts:119
+        # modules/grafana.ts:120
         declarativePlugins = lib.mkOption {
           type = lib.types.nullOr (lib.types.listOf lib.types.path);
           default = null;
           example = lib.literalExpression "with pkgs.grafanaPlugins; [ grafana-piechart-panel ]";
           description = "Plugin packages to install. `null` keeps Grafana's own plugin directory (in `dataDir`, where plugins may be installed by hand); a list makes the plugin directory exactly these, rebuilt at every start.";
         };
-        # modules/grafana.ts:126
+        # modules/grafana.ts:127
         providers = lib.mkOption {
           type = lib.types.listOf lib.types.anything;
           default = [ ];

@@ -103,7 +103,8 @@ export default defineService({
       example: { security: { admin_user: "admin", admin_password: "secret" } },
       description:
         "More of grafana.ini, by section then key, merged over the settings above. `null` leaves a key out. " +
-        'Strings are written between `"""`, so they may hold any character but `"""`.',
+        'Strings are written between `"""`, so they may hold any character but `"""`. ' +
+        "grafana.ini is in the Nix store, which every local user can read: keep real secrets out (Grafana reads `$__file{path}` values from files).",
     }),
     datasources: t.listOf(t.anything(), {
       default: [],
