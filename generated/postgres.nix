@@ -28,50 +28,98 @@ let
             (map
               (entry: "${hbaField entry.type}\t${hbaField entry.database}\t${hbaField entry.user}\t${hbaAddress entry.address}\t${hbaField entry.method}\n")
               (
-                [
-                  {
-                    type = "local";
-                    database = "all";
-                    user = "all";
-                    address = "";
-                    method = "trust";
-                  }
-                  {
-                    type = "host";
-                    database = "all";
-                    user = "all";
-                    address = "127.0.0.1/32";
-                    method = "trust";
-                  }
-                  {
-                    type = "host";
-                    database = "all";
-                    user = "all";
-                    address = "::1/128";
-                    method = "trust";
-                  }
-                  {
-                    type = "local";
-                    database = "replication";
-                    user = "all";
-                    address = "";
-                    method = "trust";
-                  }
-                  {
-                    type = "host";
-                    database = "replication";
-                    user = "all";
-                    address = "127.0.0.1/32";
-                    method = "trust";
-                  }
-                  {
-                    type = "host";
-                    database = "replication";
-                    user = "all";
-                    address = "::1/128";
-                    method = "trust";
-                  }
-                ]
+                (
+                  if config.hardenedAuth then
+                    [
+                      {
+                        type = "local";
+                        database = "all";
+                        user = "all";
+                        address = "";
+                        method = "peer";
+                      }
+                      {
+                        type = "host";
+                        database = "all";
+                        user = "all";
+                        address = "127.0.0.1/32";
+                        method = "scram-sha-256";
+                      }
+                      {
+                        type = "host";
+                        database = "all";
+                        user = "all";
+                        address = "::1/128";
+                        method = "scram-sha-256";
+                      }
+                      {
+                        type = "local";
+                        database = "replication";
+                        user = "all";
+                        address = "";
+                        method = "peer";
+                      }
+                      {
+                        type = "host";
+                        database = "replication";
+                        user = "all";
+                        address = "127.0.0.1/32";
+                        method = "scram-sha-256";
+                      }
+                      {
+                        type = "host";
+                        database = "replication";
+                        user = "all";
+                        address = "::1/128";
+                        method = "scram-sha-256";
+                      }
+                    ]
+                  else
+                    [
+                      {
+                        type = "local";
+                        database = "all";
+                        user = "all";
+                        address = "";
+                        method = "trust";
+                      }
+                      {
+                        type = "host";
+                        database = "all";
+                        user = "all";
+                        address = "127.0.0.1/32";
+                        method = "trust";
+                      }
+                      {
+                        type = "host";
+                        database = "all";
+                        user = "all";
+                        address = "::1/128";
+                        method = "trust";
+                      }
+                      {
+                        type = "local";
+                        database = "replication";
+                        user = "all";
+                        address = "";
+                        method = "trust";
+                      }
+                      {
+                        type = "host";
+                        database = "replication";
+                        user = "all";
+                        address = "127.0.0.1/32";
+                        method = "trust";
+                      }
+                      {
+                        type = "host";
+                        database = "replication";
+                        user = "all";
+                        address = "::1/128";
+                        method = "trust";
+                      }
+                    ]
+                )
                 ++ config.hbaConf
               )));
       postgresPackage =
@@ -165,7 +213,7 @@ let
             config.ensureUsers))
       ]);
       processes = {
-        # modules/postgres.ts:417
+        # modules/postgres.ts:453
         "${name}-init" = {
           command = pkgs.writeShellApplication {
             name = "setup-postgres";
@@ -225,7 +273,8 @@ let
                 setup_socket=$(mktemp -d "''${TMPDIR:-/tmp}/pg-init-XXXXXX")
                 PGHOST=$setup_socket
                 export PGHOST
-                postgres -D "$1" -c listen_addresses= -k "$setup_socket" &
+                # Trust on its private socket only (the directory is 0700), whatever pg_hba.conf says.
+                postgres -D "$1" -c listen_addresses= -k "$setup_socket" -c hba_file=${writeTextArg1} &
                 server=$!
                 until pg_isready -q -h "$setup_socket" -p "$PGPORT"; do
                   if ! kill -0 "$server" 2>/dev/null; then
@@ -267,6 +316,7 @@ let
                   ${text}${value3}
                 fi
                 psql_admin -d postgres -f ${lib.escapeShellArg ensureSql}
+                ${optionalString}
                 stop_setup_server
               fi
               if [[ $first_run == 1 ]]; then
@@ -277,7 +327,7 @@ let
           };
           namespace = config.namespace;
         };
-        # modules/postgres.ts:420
+        # modules/postgres.ts:456
         ${name} = {
           command = pkgs.writeShellApplication {
             name = "start-postgres";
@@ -324,6 +374,13 @@ let
       invariantMessage = "services.postgres.\"${name}\": port is 0: PostgreSQL needs a TCP port (1-65535), which also names its Unix socket.";
       unsafeNameMessage = "services.postgres.\"${name}\": an instance name is part of its data directory and process names; it cannot be empty, \".\" or \"..\", nor contain \"/\".";
       readinessCheck = "${lib.escapeShellArg (lib.getExe' postgresPackage "pg_isready")} ${value5} -p ${toString config.port} -d template1 ${superuserArgs} && pidfile=${runtimePath config.dataDir}/postmaster.pid && [ \"$(${lib.escapeShellArg (lib.getExe' pkgs.gnused "sed")} -n 4p \"$pidfile\")\" = ${toString config.port} ] && kill -0 \"$(${lib.escapeShellArg (lib.getExe' pkgs.coreutils "head")} -n 1 \"$pidfile\")\"";
+      optionalString = lib.optionalString config.hardenedAuth ''
+        # hardenedAuth: the superuser's password, made once, kept private in the cluster's directory.
+        if [[ ! -s "$cluster/superuser.password" ]]; then
+          (umask 077 && head -c 18 /dev/urandom | base64 > "$cluster/superuser.password")
+        fi
+        echo "ALTER ROLE CURRENT_USER PASSWORD :'password';" | psql_admin -d postgres -v password="$(cat -- "$cluster/superuser.password")"
+      '';
       text =
         lib.concatStrings
           (map
@@ -335,7 +392,7 @@ let
             config.initialDatabases);
       value3 =
         if config.initialScript.after != null then
-          "psql_admin -d postgres -f ${writeTextArg}\n"
+          "psql_admin -d postgres -f ${writeTextArg2}\n"
         else
           "";
       value5 =
@@ -343,18 +400,27 @@ let
           "-h ${lib.escapeShellArg (connectHost config.listen_addresses)}"
         else
           "-h ${runtimePath config.socketDir}";
+      valueArg =
+        lib.escapeShellArg
+          (
+            if config.ensureDatabases != [ ]
+            || config.ensureUsers != [ ]
+            || config.hardenedAuth then
+              "1"
+            else
+              "0"
+          );
       value4 =
         if config.socketDir == "" then
           "exec postgres"
         else
           "exec postgres -k ${runtimePath config.socketDir}";
-      valueArg =
-        lib.escapeShellArg
-          (if config.ensureDatabases != [ ] || config.ensureUsers != [ ] then "1" else "0");
       value2 =
         if config.socketDir == "" then "" else "mkdir -p -- ${lib.escapeShellArg config.socketDir}";
-      writeTextArg =
+      writeTextArg2 =
         lib.escapeShellArg (pkgs.writeText "initial-after.sql" config.initialScript.after);
+      writeTextArg1 =
+        lib.escapeShellArg (pkgs.writeText "pg_hba-setup.conf" "local all all trust\n");
     in
     {
       options = {
@@ -377,22 +443,22 @@ let
           internal = true;
           description = "The composite instances that declare this one (they set it), for the collision check.";
         };
-        # modules/postgres.ts:80
+        # modules/postgres.ts:90
         package = lib.mkPackageOption pkgs "postgresql" { };
-        # modules/postgres.ts:81
+        # modules/postgres.ts:91
         extensions = lib.mkOption {
           type = lib.types.nullOr (lib.types.functionTo (lib.types.listOf lib.types.package));
           default = null;
           example = lib.literalExpression "extensions: [ extensions.pg_cron extensions.postgis ]";
           description = "Extensions to add, as a function of `package.pkgs` (the package's `withPackages`).";
         };
-        # modules/postgres.ts:86
+        # modules/postgres.ts:96
         socketDir = lib.mkOption {
           type = lib.types.str;
           default = "";
           description = "Directory of the Unix-domain socket. Empty: no Unix socket, TCP/IP only (see [unix_socket_directories](https://www.postgresql.org/docs/current/runtime-config-connection.html#GUC-UNIX-SOCKET-DIRECTORIES)).";
         };
-        # modules/postgres.ts:92
+        # modules/postgres.ts:102
         hbaConf = lib.mkOption {
           type = lib.types.listOf (lib.types.submodule {
             options = {
@@ -430,39 +496,45 @@ let
           ];
           description = "Entries added to `pg_hba.conf` after the defaults (trust for local connections and loopback TCP). See [pg_hba.conf](https://www.postgresql.org/docs/current/auth-pg-hba-conf.html).";
         };
-        # modules/postgres.ts:99
+        # modules/postgres.ts:109
+        hardenedAuth = lib.mkOption {
+          type = lib.types.bool;
+          default = false;
+          description = "Authenticate every connection: `peer` on the Unix socket, `scram-sha-256` over TCP, the superuser's password generated on the first start into `passwordFile` (mode 0600, in the private `dataDir`). The default, as services-flake's, trusts the socket and loopback TCP: any local user of the machine can connect as the superuser.";
+        };
+        # modules/postgres.ts:116
         listen_addresses = lib.mkOption {
           type = lib.types.str;
           default = "127.0.0.1";
           example = "127.0.0.1";
           description = "Addresses the server listens on (`listen_addresses`).";
         };
-        # modules/postgres.ts:100
+        # modules/postgres.ts:117
         port = lib.mkOption {
           type = lib.types.port;
           default = 5432;
           description = "The TCP port to accept connections on.";
         };
-        # modules/postgres.ts:101
+        # modules/postgres.ts:118
         superuser = lib.mkOption {
           type = lib.types.nullOr lib.types.str;
           default = null;
           description = "Name of the superuser `initdb` creates; `null` means the user running it (`$USER`).";
         };
-        # modules/postgres.ts:102
+        # modules/postgres.ts:119
         createDatabase = lib.mkOption {
           type = lib.types.bool;
           default = true;
           description = "On first start, create a database named like the superuser. Only applies when `initialDatabases` is empty.";
         };
-        # modules/postgres.ts:106
+        # modules/postgres.ts:123
         initdbArgs = lib.mkOption {
           type = lib.types.listOf lib.types.lines;
           default = [ "--locale=C" "--encoding=UTF8" ];
           example = [ "--data-checksums" "--allow-group-access" ];
           description = "Arguments passed to `initdb` when the data directory is created, one argument per element.";
         };
-        # modules/postgres.ts:111
+        # modules/postgres.ts:128
         settings = lib.mkOption {
           type = lib.types.attrsOf (lib.types.oneOf [
             lib.types.bool
@@ -474,7 +546,7 @@ let
           example = { log_connections = true; log_statement = "all"; shared_buffers = "128MB"; };
           description = "`postgresql.conf` settings, over the defaults (`listen_addresses`, `port`, `unix_socket_directories`, `hba_file`). Strings are single-quoted with quotes and backslashes escaped; booleans become `on`/`off`.";
         };
-        # modules/postgres.ts:118
+        # modules/postgres.ts:135
         initialDatabases = lib.mkOption {
           type = lib.types.listOf (lib.types.submodule {
             options = {
@@ -495,7 +567,7 @@ let
               "[ { name = \"app\"; schemas = [ ./schema ./seed.sql ]; } { name = \"scratch\"; } ]";
           description = "Databases created on first start, each with its schemas applied in order.";
         };
-        # modules/postgres.ts:132
+        # modules/postgres.ts:149
         initialScript = lib.mkOption {
           type = lib.types.submodule {
             options = {
@@ -514,14 +586,14 @@ let
           default = { };
           description = "SQL run once, when the cluster is created.";
         };
-        # modules/postgres.ts:139
+        # modules/postgres.ts:156
         ensureDatabases = lib.mkOption {
           type = lib.types.listOf lib.types.str;
           default = [ ];
           example = [ "app" "analytics" ];
           description = "Databases created on every start if missing (as NixOS's `services.postgresql.ensureDatabases`).";
         };
-        # modules/postgres.ts:144
+        # modules/postgres.ts:161
         ensureUsers = lib.mkOption {
           type = lib.types.listOf (lib.types.submodule {
             options = {
@@ -585,7 +657,7 @@ let
               "[ { name = \"app\"; ensureDBOwnership = true; ensureClauses.createdb = true; } ]";
           description = "Roles created and altered on every start if needed (as NixOS's `services.postgresql.ensureUsers`).";
         };
-        # modules/postgres.ts:178
+        # modules/postgres.ts:195
         connectionURI = lib.mkOption {
           type = lib.types.functionTo lib.types.str;
           default = {
@@ -598,7 +670,15 @@ let
           readOnly = true;
           description = "A function from `{ dbName }` to a [connection URI](https://www.postgresql.org/docs/current/libpq-connect.html#LIBPQ-CONNSTRING-URIS) for the database.";
         };
-        # modules/postgres.ts:184
+        # modules/postgres.ts:201
+        passwordFile = lib.mkOption {
+          type = lib.types.str;
+          default = "${config.dataDir}/superuser.password";
+          defaultText = lib.literalExpression "\"<dataDir>/superuser.password\"";
+          readOnly = true;
+          description = "With `hardenedAuth`, the file holding the superuser's password (relative paths from where the stack runs): other processes of the stack read it, e.g. `PGPASSWORD=$(cat <passwordFile>)`.";
+        };
+        # modules/postgres.ts:209
         hbaConfFile = lib.mkOption {
           type = lib.types.package;
           default = hbaConfFile;
@@ -607,7 +687,7 @@ let
           internal = true;
           description = "The generated `pg_hba.conf`.";
         };
-        # modules/postgres.ts:190
+        # modules/postgres.ts:215
         defaultSettings = lib.mkOption {
           type = lib.types.attrsOf (lib.types.oneOf [
             lib.types.bool

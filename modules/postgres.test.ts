@@ -24,8 +24,11 @@ export default defineTest({
         settings: { cluster_name: "it's \\ services-ts", max_connections: 42 },
         initialDatabases: [{ name: "shop" }],
       },
+      // hardenedAuth: peer on the socket, scram-sha-256 on TCP with the generated password.
+      pg3: { port: 5493, hardenedAuth: true, socketDir: "./sockets/pg3" },
     },
   },
+  rendered: [{ process: "pg3-init", contains: ["local\tall\tall\t\tpeer\n", "host\tall\tall\t127.0.0.1/32\tscram-sha-256\n"] }],
   test: ({ cfg, pkgs }) => ({
     runtimeInputs: [cfg.postgres.pg1.package, pkgs.gnugrep, pkgs.coreutils],
     text: sh`
@@ -45,10 +48,19 @@ export default defineTest({
       q2 "SHOW cluster_name" | grep -Fx "it's \\ services-ts"
       q2 "SHOW max_connections" | grep -x 42
       q2 "SELECT current_database()" | grep -x shop
+
+      echo "pg3: TCP needs the password; the password file is private; the socket admits the same OS user"
+      if PGPASSWORD=wrong psql -X -At -h 127.0.0.1 -p ${cfg.postgres.pg3.port} -d postgres -c "SELECT 1" 2>/dev/null; then
+        echo "pg3 accepted a wrong password" >&2; exit 1
+      fi
+      PGPASSWORD="$(cat ${cfg.postgres.pg3.passwordFile})" psql -X -At -h 127.0.0.1 -p ${cfg.postgres.pg3.port} -d postgres -c "SELECT 1" | grep -x 1
+      test "$(stat -c %a ${cfg.postgres.pg3.passwordFile})" = 600
+      psql -X -At -h "$(realpath ./sockets/pg3)" -p ${cfg.postgres.pg3.port} -d postgres -c "SELECT current_user = session_user" | grep -x t
     `,
     dependsOn: [
       { process: "pg1", condition: "ready" },
       { process: "pg2", condition: "ready" },
+      { process: "pg3", condition: "ready" },
     ],
   }),
 });

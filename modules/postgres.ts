@@ -51,6 +51,16 @@ const defaultHba = (["all", "replication"] as const).flatMap((database) =>
   ).map(([type, address]) => ({ type, database, user: "all", address, method: "trust" })),
 );
 
+/**
+ * The hardened mode's entries (`hardenedAuth`): `peer` on the local socket (the
+ * operating-system user must be the role), `scram-sha-256` on loopback TCP.
+ */
+const hardenedHba = (["all", "replication"] as const).flatMap((database) => [
+  { type: "local", database, user: "all", address: "", method: "peer" },
+  { type: "host", database, user: "all", address: "127.0.0.1/32", method: "scram-sha-256" },
+  { type: "host", database, user: "all", address: "::1/128", method: "scram-sha-256" },
+]);
+
 const settingValue = t.oneOf([t.bool(), t.float(), t.int(), t.str()]);
 
 const roleClauses = {
@@ -95,6 +105,13 @@ export default defineService({
       description:
         "Entries added to `pg_hba.conf` after the defaults (trust for local connections and loopback TCP). " +
         "See [pg_hba.conf](https://www.postgresql.org/docs/current/auth-pg-hba-conf.html).",
+    }),
+    hardenedAuth: t.bool({
+      default: false,
+      description:
+        "Authenticate every connection: `peer` on the Unix socket, `scram-sha-256` over TCP, the superuser's password " +
+        "generated on the first start into `passwordFile` (mode 0600, in the private `dataDir`). The default, as " +
+        "services-flake's, trusts the socket and loopback TCP: any local user of the machine can connect as the superuser.",
     }),
     listen_addresses: t.str({ default: "127.0.0.1", example: "127.0.0.1", description: "Addresses the server listens on (`listen_addresses`)." }),
     port: t.port({ default: 5432, description: "The TCP port to accept connections on." }),
@@ -171,7 +188,7 @@ export default defineService({
       "hbaConfFile",
       file(
         "pg_hba.conf",
-        concatStrings(mapList(concatLists(defaultHba, cfg.hbaConf), hbaLine, "entry")),
+        concatStrings(mapList(concatLists(cond(cfg.hardenedAuth, hardenedHba, defaultHba), cfg.hbaConf), hbaLine, "entry")),
       ),
     );
     return {
@@ -180,6 +197,14 @@ export default defineService({
         default: fn(["dbName"], ({ dbName }) => s`postgres://${cfg.listen_addresses}:${cfg.port}/${dbName}`),
         description:
           "A function from `{ dbName }` to a [connection URI](https://www.postgresql.org/docs/current/libpq-connect.html#LIBPQ-CONNSTRING-URIS) for the database.",
+      }),
+      passwordFile: t.str({
+        readOnly: true,
+        default: s`${cfg.dataDir}/superuser.password`,
+        defaultText: '"<dataDir>/superuser.password"',
+        description:
+          "With `hardenedAuth`, the file holding the superuser's password (relative paths from where the stack runs): " +
+          "other processes of the stack read it, e.g. `PGPASSWORD=$(cat <passwordFile>)`.",
       }),
       hbaConfFile: t.package(undefined, {
         readOnly: true,
@@ -347,7 +372,8 @@ export default defineService({
           setup_socket=$(mktemp -d "\${TMPDIR:-/tmp}/pg-init-XXXXXX")
           PGHOST=$setup_socket
           export PGHOST
-          postgres -D "$1" -c listen_addresses= -k "$setup_socket" &
+          # Trust on its private socket only (the directory is 0700), whatever pg_hba.conf says.
+          postgres -D "$1" -c listen_addresses= -k "$setup_socket" -c hba_file=${file("pg_hba-setup.conf", "local all all trust\n")} &
           server=$!
           until pg_isready -q -h "$setup_socket" -p "$PGPORT"; do
             if ! kill -0 "$server" 2>/dev/null; then
@@ -381,7 +407,7 @@ export default defineService({
         fi
         install -m 0600 ${conf} "$cluster/postgresql.conf"
         ${cond(eq(cfg.socketDir, ""), sh``, sh`mkdir -p -- ${cfg.socketDir}`)}
-        ensure_needed=${cond(hasEnsure, "1", "0")}
+        ensure_needed=${cond(or(hasEnsure, cfg.hardenedAuth), "1", "0")}
         if [[ $first_run == 1 || $ensure_needed == 1 ]]; then
           start_setup_server "$cluster"
           if [[ $first_run == 1 ]]; then
@@ -389,6 +415,16 @@ export default defineService({
             ${schemaCommands}${afterSql}
           fi
           psql_admin -d postgres -f ${ensureSql}
+          ${optional(
+            cfg.hardenedAuth,
+            sh`
+              # hardenedAuth: the superuser's password, made once, kept private in the cluster's directory.
+              if [[ ! -s "$cluster/superuser.password" ]]; then
+                (umask 077 && head -c 18 /dev/urandom | base64 > "$cluster/superuser.password")
+              fi
+              echo "ALTER ROLE CURRENT_USER PASSWORD :'password';" | psql_admin -d postgres -v password="$(cat -- "$cluster/superuser.password")"
+            `,
+          )}
           stop_setup_server
         fi
         if [[ $first_run == 1 ]]; then

@@ -29,6 +29,12 @@
     settings = { cluster_name = "it's \\ services-ts"; max_connections = 42; };
     initialDatabases = [ { name = "shop"; } ];
   };
+  services.postgres.pg3 = {
+    enable = true;
+    port = 5493;
+    hardenedAuth = true;
+    socketDir = "./sockets/pg3";
+  };
   settings.processes.test = {
     command = pkgs.writeShellApplication {
       name = "postgres-test";
@@ -51,8 +57,20 @@
         q2 "SHOW cluster_name" | grep -Fx "it's \ services-ts"
         q2 "SHOW max_connections" | grep -x 42
         q2 "SELECT current_database()" | grep -x shop
+
+        echo "pg3: TCP needs the password; the password file is private; the socket admits the same OS user"
+        if PGPASSWORD=wrong psql -X -At -h 127.0.0.1 -p ${toString config.services.postgres.pg3.port} -d postgres -c "SELECT 1" 2>/dev/null; then
+          echo "pg3 accepted a wrong password" >&2; exit 1
+        fi
+        PGPASSWORD="$(cat ${lib.escapeShellArg config.services.postgres.pg3.passwordFile})" psql -X -At -h 127.0.0.1 -p ${toString config.services.postgres.pg3.port} -d postgres -c "SELECT 1" | grep -x 1
+        test "$(stat -c %a ${lib.escapeShellArg config.services.postgres.pg3.passwordFile})" = 600
+        psql -X -At -h "$(realpath ./sockets/pg3)" -p ${toString config.services.postgres.pg3.port} -d postgres -c "SELECT current_user = session_user" | grep -x t
       '';
     };
-    depends_on = { pg1.condition = "process_healthy"; pg2.condition = "process_healthy"; };
+    depends_on = {
+      pg1.condition = "process_healthy";
+      pg2.condition = "process_healthy";
+      pg3.condition = "process_healthy";
+    };
   };
 }
