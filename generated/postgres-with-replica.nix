@@ -2,13 +2,14 @@
 # Regenerate with: pnpm build-modules
 { config, lib, pkgs, ... }:
 let
+  connectHost = host: if lib.elem host [ "" "0.0.0.0" "*" "::" "[::]" ] then "127.0.0.1" else host;
   runtimePath = path: "\"$(${lib.escapeShellArg (lib.getExe' pkgs.coreutils "realpath")} -m -- ${lib.escapeShellArg path})\"";
   rootConfig = config;
   sqlLiteral = s: "'${lib.replaceStrings [ "'" ] [ "''" ] s}'";
   instanceModule = { config, name, options, ... }:
     let
       processes = {
-        # modules/postgres-with-replica.ts:102
+        # modules/postgres-with-replica.ts:96
         "pg-basebackup-${name}" = {
           command = pkgs.writeShellApplication {
             name = "pg-basebackup";
@@ -25,14 +26,23 @@ let
                 exit 1
               fi
               mkdir -p "$(dirname "$REPLICA_DATA")"
-              connect=(-h ${valueArg} -p ${toString rootConfig.services.postgres.${name}.port} -U ${lib.escapeShellArg config.replicationUser})
+              # The clone is made beside the replica's dataDir and moved into place when pg_basebackup has
+              # finished: an interrupted clone leaves nothing the replica would start from (and crash-loop on).
+              clone="$REPLICA_DATA.clone"
+              if [[ -e $clone ]]; then
+                echo "a previous clone did not finish: cloning again"
+                rm -rf -- "$clone"
+              fi
+              connect=(-h ${connectHostArg} -p ${toString rootConfig.services.postgres.${name}.port} -U ${lib.escapeShellArg config.replicationUser})
               slot_args=(--slot=${lib.escapeShellArg config.replicationSlot})
               slots=$(psql -X -At "''${connect[@]}" -d postgres -c ${textArg})
               if [[ $slots == 0 ]]; then
                 slot_args+=(--create-slot)
               fi
               echo "cloning the primary into $REPLICA_DATA"
-              pg_basebackup "''${connect[@]}" -D "$REPLICA_DATA" -R -X stream --checkpoint=fast "''${slot_args[@]}"
+              pg_basebackup "''${connect[@]}" -D "$clone" -R -X stream --checkpoint=fast "''${slot_args[@]}"
+              if [[ -d $REPLICA_DATA ]]; then rmdir -- "$REPLICA_DATA"; fi
+              mv -T -- "$clone" "$REPLICA_DATA"
             '';
           };
           depends_on = { ${name}.condition = "process_healthy"; };
@@ -49,19 +59,11 @@ let
       invariantMessage = "services.postgres-with-replica.\"${name}\": port and replicaPort are both ${toString config.port}: the primary and the replica need a port each.";
       invariant = config.port != config.replicaPort;
       unsafeNameMessage = "services.postgres-with-replica.\"${name}\": an instance name is part of its data directory and process names; it cannot be empty, \".\" or \"..\", nor contain \"/\".";
-      valueArg =
-        lib.escapeShellArg
-          (
-            if rootConfig.services.postgres.${name}.listen_addresses == "*"
-            || rootConfig.services.postgres.${name}.listen_addresses == "0.0.0.0"
-            || rootConfig.services.postgres.${name}.listen_addresses == "" then
-              "127.0.0.1"
-            else
-              rootConfig.services.postgres.${name}.listen_addresses
-          );
       textArg =
         lib.escapeShellArg
           "SELECT count(*) FROM pg_replication_slots WHERE slot_name = ${sqlLiteral config.replicationSlot}";
+      connectHostArg =
+        lib.escapeShellArg (connectHost rootConfig.services.postgres.${name}.listen_addresses);
     in
     {
       options = {
@@ -84,29 +86,29 @@ let
           internal = true;
           description = "The composite instances that declare this one (they set it), for the collision check.";
         };
-        # modules/postgres-with-replica.ts:45
+        # modules/postgres-with-replica.ts:43
         package = lib.mkPackageOption pkgs "postgresql" {
           extraDescription = "Used by the primary, the replica and pg_basebackup.";
         };
-        # modules/postgres-with-replica.ts:46
+        # modules/postgres-with-replica.ts:44
         port = lib.mkOption {
           type = lib.types.port;
           default = 5432;
           description = "The primary's TCP port.";
         };
-        # modules/postgres-with-replica.ts:47
+        # modules/postgres-with-replica.ts:45
         replicaPort = lib.mkOption {
           type = lib.types.port;
           default = 5433;
           description = "The replica's TCP port.";
         };
-        # modules/postgres-with-replica.ts:48
+        # modules/postgres-with-replica.ts:46
         replicationUser = lib.mkOption {
           type = lib.types.str;
           default = "replicator";
           description = "The role pg_basebackup and the replica connect as; created on the primary with only REPLICATION and LOGIN.";
         };
-        # modules/postgres-with-replica.ts:52
+        # modules/postgres-with-replica.ts:50
         replicationSlot = lib.mkOption {
           type = lib.types.str;
           default = "${lib.toLower (lib.replaceStrings [ "-" "." ] [ "_" "_" ] name)}_replica";
@@ -114,7 +116,7 @@ let
             lib.literalMD "`\"<name>_replica\"`, lowercase, with `-` and `.` replaced by `_`";
           description = "The physical replication slot on the primary that keeps the WAL the replica still needs.";
         };
-        # modules/postgres-with-replica.ts:57
+        # modules/postgres-with-replica.ts:55
         extraMasterDBSettings = lib.mkOption {
           type = lib.types.deferredModule;
           default = { };
@@ -123,7 +125,7 @@ let
               "{ initialDatabases = [ { name = \"app\"; } ]; settings.log_statement = \"all\"; }";
           description = "Options for the primary's `services.postgres` instance (any postgres option).";
         };
-        # modules/postgres-with-replica.ts:62
+        # modules/postgres-with-replica.ts:60
         extraReplicaDBSettings = lib.mkOption {
           type = lib.types.deferredModule;
           default = { };
@@ -171,7 +173,7 @@ let
                 (
                   processes
                   // {
-                    # modules/postgres-with-replica.ts:132
+                    # modules/postgres-with-replica.ts:135
                     "${name}-replica-init" = {
                       depends_on = {
                         "pg-basebackup-${name}".condition = "process_completed_successfully";

@@ -8,14 +8,12 @@
  * https://www.postgresql.org/docs/current/app-pgbasebackup.html
  */
 import {
-  cond,
+  connectHost,
   defineService,
-  eq,
   extendProcess,
   instance,
   mkDefault,
   neq,
-  or,
   process,
   replaceStrings,
   runtimePath,
@@ -94,11 +92,7 @@ export default defineService({
   processes: ({ name, cfg, pkgs, instanceOf }) => {
     const primary = instanceOf(postgres, name);
     const replica = instanceOf(postgres, s`${name}-replica`);
-    const host = cond(
-      or(eq(primary.listen_addresses, "*"), eq(primary.listen_addresses, "0.0.0.0"), eq(primary.listen_addresses, "")),
-      "127.0.0.1",
-      primary.listen_addresses,
-    );
+    const host = connectHost(primary.listen_addresses);
     const backup = process(s`pg-basebackup-${name}`, {
       command: script({
         name: "pg-basebackup",
@@ -114,6 +108,13 @@ export default defineService({
             exit 1
           fi
           mkdir -p "$(dirname "$REPLICA_DATA")"
+          # The clone is made beside the replica's dataDir and moved into place when pg_basebackup has
+          # finished: an interrupted clone leaves nothing the replica would start from (and crash-loop on).
+          clone="$REPLICA_DATA.clone"
+          if [[ -e $clone ]]; then
+            echo "a previous clone did not finish: cloning again"
+            rm -rf -- "$clone"
+          fi
           connect=(-h ${host} -p ${primary.port} -U ${cfg.replicationUser})
           slot_args=(--slot=${cfg.replicationSlot})
           slots=$(psql -X -At "\${connect[@]}" -d postgres -c ${sql`SELECT count(*) FROM pg_replication_slots WHERE slot_name = ${cfg.replicationSlot}`})
@@ -121,7 +122,9 @@ export default defineService({
             slot_args+=(--create-slot)
           fi
           echo "cloning the primary into $REPLICA_DATA"
-          pg_basebackup "\${connect[@]}" -D "$REPLICA_DATA" -R -X stream --checkpoint=fast "\${slot_args[@]}"
+          pg_basebackup "\${connect[@]}" -D "$clone" -R -X stream --checkpoint=fast "\${slot_args[@]}"
+          if [[ -d $REPLICA_DATA ]]; then rmdir -- "$REPLICA_DATA"; fi
+          mv -T -- "$clone" "$REPLICA_DATA"
         `,
       }),
       oneshot: true,

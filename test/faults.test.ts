@@ -208,3 +208,33 @@ describe.skipIf(missing.length > 0)("[run] faults: another stack's server on the
     }
   });
 });
+
+describe.skipIf(missing.length > 0)("[run] faults: postgres-with-replica clone", () => {
+  it("an interrupted pg_basebackup leaves no replica to crash-loop on; the next start clones again", async () => {
+    const dir = workDir();
+    const p = instance("postgres-with-replica", "db", "port = 25841; replicaPort = 25842;");
+    expect(run(p["db-init"]!, dir).code).toBe(0);
+    const primary = spawn(asUser([p.db!])[0]!, asUser([p.db!]).slice(1), { cwd: dir, stdio: "ignore", detached: true });
+    try {
+      await until(() => ready(p.readiness.db!, dir), 30);
+      // Enough data that the clone takes a while.
+      const user = spawnSync("id", ["-nu", process.getuid?.() === 0 ? "65534" : String(process.getuid?.())], { encoding: "utf8" }).stdout.trim();
+      const seed = spawnSync("psql", ["-X", "-q", "-h", "127.0.0.1", "-p", "25841", "-U", user, "-d", "postgres", "-c", "CREATE TABLE big AS SELECT g, repeat('x', 300) AS pad FROM generate_series(1, 300000) g"], { encoding: "utf8" });
+      expect(seed.status, seed.stderr).toBe(0);
+      const clone = spawn(asUser([p["pg-basebackup-db"]!])[0]!, asUser([p["pg-basebackup-db"]!]).slice(1), { cwd: dir, stdio: "ignore", detached: true });
+      await until(() => existsSync(join(dir, "data/db-replica.clone/PG_VERSION")), 30);
+      process.kill(-clone.pid!, "SIGINT");
+      await until(() => clone.exitCode !== null || clone.signalCode !== null, 30);
+      expect(clone.exitCode, "the clone was interrupted before it finished").not.toBe(0);
+      expect(existsSync(join(dir, "data/db-replica/PG_VERSION"))).toBe(false);
+      const again = run(p["pg-basebackup-db"]!, dir);
+      expect(again.code, again.out).toBe(0);
+      expect(again.out).toContain("a previous clone did not finish: cloning again");
+      expect(existsSync(join(dir, "data/db-replica/standby.signal"))).toBe(true);
+      expect(existsSync(join(dir, "data/db-replica.clone"))).toBe(false);
+    } finally {
+      process.kill(-primary.pid!, "SIGINT");
+      await until(() => primary.exitCode !== null || primary.signalCode !== null, 30);
+    }
+  }, 120_000);
+});
