@@ -213,7 +213,7 @@ let
             config.ensureUsers))
       ]);
       processes = {
-        # modules/postgres.ts:453
+        # modules/postgres.ts:454
         "${name}-init" = {
           command = pkgs.writeShellApplication {
             name = "setup-postgres";
@@ -327,7 +327,7 @@ let
           };
           namespace = config.namespace;
         };
-        # modules/postgres.ts:456
+        # modules/postgres.ts:457
         ${name} = {
           command = pkgs.writeShellApplication {
             name = "start-postgres";
@@ -742,7 +742,12 @@ let
             (_: lib.concatLists)
             (map
               (p: { "${toString p.port}" = [ "services.postgres.\"${name}\".${p.option}" ]; })
-              (builtins.filter (p: p.port != 0) [ { port = config.port; option = "port"; } ]));
+              (builtins.filter (p: p.port != 0) [
+                {
+                  port = if config.listen_addresses == "" then 0 else config.port;
+                  option = "port";
+                }
+              ]));
       };
     };
 in

@@ -226,7 +226,8 @@ export default defineService({
     };
   },
 
-  ports: ({ cfg }) => [{ port: cfg.port, option: "port" }],
+  // With listen_addresses empty, the server takes no TCP port (its socket still carries the number, in its own socketDir).
+  ports: ({ cfg }) => [{ port: cond(eq(cfg.listen_addresses, ""), 0, cfg.port), option: "port" }],
 
   assertions: ({ cfg }) => [
     {

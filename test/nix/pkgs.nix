@@ -168,7 +168,8 @@ let
     findutils = debianPackage { name = "findutils"; mainProgram = "find"; };
     gnused = debianPackage { name = "gnused"; debPkg = "sed"; mainProgram = "sed"; };
     procps = debianPackage { name = "procps"; mainProgram = "ps"; };
-    netcat = hostBinaries { name = "netcat"; bins = [ "/usr/bin/nc" "/bin/nc" ]; mainProgram = "nc"; hint = "Debian netcat-openbsd"; };
+    # nixpkgs' netcat also has the output `nc` (services-flake's tests use pkgs.netcat.nc).
+    netcat = hostBinaries { name = "netcat"; bins = [ "/usr/bin/nc" "/bin/nc" ]; mainProgram = "nc"; hint = "Debian netcat-openbsd"; passthru.nc = self.netcat; };
     # nixpkgs' mailcap ships etc/nginx/mime.types (nginx's modules default to it);
     # Debian's nginx-common has the same file at /etc/nginx/mime.types.
     mailcap = mkDrv {

@@ -52,13 +52,29 @@ function unprivileged(argv: string[]): string[] {
 export async function runProcessCompose(
   pc: string,
   ev: ProcessComposeEval,
-  opts: { timeoutSeconds?: number; workDir?: string; env?: Record<string, string> } = {},
+  opts: {
+    timeoutSeconds?: number;
+    workDir?: string;
+    env?: Record<string, string>;
+    /**
+     * Run in a network namespace of its own with only loopback up (`unshare -n`, root only), so that
+     * configurations on fixed default ports (5432, 6379, …) meet no other server of the machine.
+     */
+    isolatedNetwork?: boolean;
+    /**
+     * Serve process-compose's HTTP API on this Unix socket (relative to the working directory), as
+     * process-compose-flake's wrapper does with `pc-<name>.sock`; by default the API is off.
+     */
+    apiSocket?: string;
+  } = {},
 ): Promise<RunResult> {
   if (!ev.settingsTestDrv) throw new Error("the configuration has no `test` process");
   const settingsFile = buildDrv(ev.settingsTestDrv);
   const workDir = opts.workDir ?? mkdtempSync(join(tmpdir(), "services-ts-run-"));
   chmodSync(workDir, 0o777);
-  const argv = unprivileged([pc, "up", "-f", settingsFile, "--tui=false", "--no-server", "--ordered-shutdown", "-L", join(workDir, "process-compose.log")]);
+  const server = opts.apiSocket !== undefined ? ["-U", "-u", join(workDir, opts.apiSocket)] : ["--no-server"];
+  const up = unprivileged([pc, "up", "-f", settingsFile, "--tui=false", ...server, "--ordered-shutdown", "-L", join(workDir, "process-compose.log")]);
+  const argv = opts.isolatedNetwork ? ["unshare", "-n", "--", "sh", "-c", 'ip link set lo up && exec "$@"', "sh", ...up] : up;
   const started = performance.now();
   const child = spawn(argv[0]!, argv.slice(1), {
     cwd: workDir,
