@@ -6,6 +6,7 @@
   imports = [
     ./alloy.nix
     ./apache-kafka.nix
+    ./azurite.nix
     ./cassandra.nix
     ./chromadb.nix
     ./clickhouse.nix

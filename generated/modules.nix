@@ -6,6 +6,7 @@
   default = ./default.nix;
   alloy = ./alloy.nix;
   apache-kafka = ./apache-kafka.nix;
+  azurite = ./azurite.nix;
   cassandra = ./cassandra.nix;
   chromadb = ./chromadb.nix;
   clickhouse = ./clickhouse.nix;

@@ -111,7 +111,12 @@ let
           '';
         }
       else if e ? bins then
-        hostBinaries { name = attr; inherit (e) bins; mainProgram = e.mainProgram or null; hint = "Debian ${builtins.head e.debian}"; }
+        hostBinaries {
+          name = attr;
+          inherit (e) bins;
+          mainProgram = e.mainProgram or null;
+          hint = if e ? npm then "npm ${e.npm}, installed by .ci/run" else "Debian ${builtins.head e.debian}";
+        }
       else
         debianPackage { name = attr; debPkg = builtins.head e.debian; mainProgram = e.mainProgram or null; })
     (lib.filterAttrs (_: e: !(e.custom or false)) (builtins.fromJSON (builtins.readFile ../packages.json)).packages);

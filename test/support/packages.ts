@@ -41,6 +41,8 @@ export interface PackageEntry {
    * their scripts and configuration files built and checked, but never run.
    */
   readonly unavailable?: string;
+  /** A package of the npm registry (`azurite@3.35.0`) that `.ci/run` installs into /opt/services-ts/npm/<attr>. */
+  readonly npm?: string;
 }
 
 export const packagesFile = fileURLToPath(new URL("../packages.json", import.meta.url));
@@ -93,6 +95,8 @@ export function missingPackages(file: string, packages = loadPackages()): string
     .flatMap((attr) => {
       const e = packages[attr];
       if (!e || installed(e)) return [];
-      return [e.unavailable !== undefined ? `${attr} (not installable here: ${e.unavailable})` : `${attr} (Debian package ${e.debian.join(", ")})`];
+      if (e.unavailable !== undefined) return [`${attr} (not installable here: ${e.unavailable})`];
+      if (e.npm !== undefined) return [`${attr} (npm ${e.npm}: bash .ci/run installs it)`];
+      return [`${attr} (Debian package ${e.debian.join(", ")})`];
     });
 }
