@@ -38,6 +38,7 @@
     ./searxng.nix
     ./seaweedfs.nix
     ./tempo.nix
+    ./tika.nix
     ./weaviate.nix
     ./zookeeper.nix
   ];

@@ -38,6 +38,7 @@
   searxng = ./searxng.nix;
   seaweedfs = ./seaweedfs.nix;
   tempo = ./tempo.nix;
+  tika = ./tika.nix;
   weaviate = ./weaviate.nix;
   zookeeper = ./zookeeper.nix;
 }

@@ -7,7 +7,7 @@ let
   instanceModule = { config, name, options, ... }:
     let
       processes = {
-        # modules/ollama.ts:74
+        # modules/ollama.ts:70
         ${name} = {
           command = pkgs.writeShellApplication {
             name = "ollama-server";
@@ -34,7 +34,7 @@ let
           availability = { restart = "on_failure"; max_restarts = 5; };
           namespace = config.namespace;
         };
-        # modules/ollama.ts:95
+        # modules/ollama.ts:91
         "${name}-models" = {
           command = pkgs.writeShellApplication {
             name = "ollama-models";
@@ -101,40 +101,39 @@ let
         # modules/ollama.ts:41
         package = lib.mkOption {
           type = lib.types.package;
-          default =
-            (pkgs.ollama.override or (_: pkgs.ollama)) { acceleration = config.acceleration; };
+          default = pkgs.ollama.override { acceleration = config.acceleration; };
           defaultText =
             lib.literalExpression "pkgs.ollama.override { inherit (config) acceleration; }";
           description = "The Ollama package to run.";
         };
-        # modules/ollama.ts:50
+        # modules/ollama.ts:46
         port = lib.mkOption {
           type = lib.types.port;
           default = 11434;
           description = "The TCP port of the REST API.";
         };
-        # modules/ollama.ts:51
+        # modules/ollama.ts:47
         host = lib.mkOption {
           type = lib.types.str;
           default = "127.0.0.1";
           example = "0.0.0.0";
           description = "The address the REST API listens on.";
         };
-        # modules/ollama.ts:52
+        # modules/ollama.ts:48
         keepAlive = lib.mkOption {
           type = lib.types.str;
           default = "5m";
           example = "70";
           description = "How long a model stays loaded in memory after use (`OLLAMA_KEEP_ALIVE`): a duration such as `\"5m\"`, or a number of seconds (`\"70\"`).";
         };
-        # modules/ollama.ts:58
+        # modules/ollama.ts:54
         models = lib.mkOption {
           type = lib.types.listOf lib.types.str;
           default = [ ];
           example = [ "llama3.2:1b" ];
           description = "Models to pull once the server is ready (`<name>-models`), from the [library](https://ollama.com/library).";
         };
-        # modules/ollama.ts:64
+        # modules/ollama.ts:60
         environment = lib.mkOption {
           type = lib.types.attrsOf lib.types.str;
           default = { };

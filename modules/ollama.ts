@@ -39,11 +39,7 @@ export default defineService({
         '(`cudaSupport`, `rocmSupport`; else none), `false` is the CPU only, `"rocm"` for AMD GPUs, `"cuda"` for NVIDIA GPUs.',
     }),
     package: t.package(undefined, {
-      default: ({ cfg, pkgs }) =>
-        // A package without `override` (a plain derivation from an overlay) is used as it is.
-        nix<Pkg>(
-          "package",
-        )`(${pkgs.get("ollama")}.override or (_: ${pkgs.get("ollama")})) { acceleration = ${cfg.acceleration}; }`,
+      default: ({ cfg, pkgs }) => nix<Pkg>("package")`${pkgs.get("ollama")}.override { acceleration = ${cfg.acceleration}; }`,
       defaultText: "pkgs.ollama.override { inherit (config) acceleration; }",
       description: "The Ollama package to run.",
     }),

@@ -45,7 +45,9 @@ let
         preferLocalBuild = true;
       } // env);
     in
-    drv // passthru // { inherit meta; };
+    # `override` as nixpkgs packages have it (`pkg.override { enableOcr = false; }`): here the
+    # arguments change nothing, the package is what the machine has.
+    drv // passthru // { inherit meta; override = _: drv // passthru // { inherit meta; }; };
 
   # A package made of symlinks into $out/bin to binaries of the host.
   #   bins: shell words (globs allowed) of absolute paths; missing ones are
@@ -246,6 +248,20 @@ let
         ln -s /usr/sbin/php-fpm8.2 "$out/bin/php-fpm"
         ln -s /usr/bin/php8.2 "$out/bin/php"
         ln -s /usr/lib/php/8.2/php.ini-development "$out/etc/php.ini"
+      '';
+    };
+    # Apache Tika's server as nixpkgs' tika: bin/tika-server, here the release jar from
+    # Maven Central (.ci/run downloads it, see test/packages.json) run by Debian's Java.
+    tika = mkDrv {
+      name = "tika";
+      meta = { mainProgram = "tika-server"; description = "test-only wrapper around tika-server-standard from Maven Central"; };
+      script = ''
+        set -eu
+        jar=/opt/services-ts/download/tika-server-standard-3.2.2.jar
+        [ -f "$jar" ] || { echo "test pkgs.nix: no $jar (bash .ci/run downloads it)" >&2; exit 1; }
+        mkdir -p "$out/bin"
+        printf '#!/bin/sh\nexec /usr/lib/jvm/default-java/bin/java -jar %s "$@"\n' "$jar" > "$out/bin/tika-server"
+        chmod +x "$out/bin/tika-server"
       '';
     };
     # The time zone database, as nixpkgs' tzdata lays it out (share/zoneinfo).
