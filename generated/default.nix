@@ -10,6 +10,7 @@
     ./cassandra.nix
     ./chromadb.nix
     ./clickhouse.nix
+    ./dynamodb-local.nix
     ./elasticsearch.nix
     ./grafana.nix
     ./loki.nix

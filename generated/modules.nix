@@ -10,6 +10,7 @@
   cassandra = ./cassandra.nix;
   chromadb = ./chromadb.nix;
   clickhouse = ./clickhouse.nix;
+  dynamodb-local = ./dynamodb-local.nix;
   elasticsearch = ./elasticsearch.nix;
   grafana = ./grafana.nix;
   loki = ./loki.nix;
