@@ -11,6 +11,7 @@
     ./chromadb.nix
     ./clickhouse.nix
     ./dynamodb-local.nix
+    ./elasticmq.nix
     ./elasticsearch.nix
     ./grafana.nix
     ./loki.nix

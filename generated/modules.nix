@@ -11,6 +11,7 @@
   chromadb = ./chromadb.nix;
   clickhouse = ./clickhouse.nix;
   dynamodb-local = ./dynamodb-local.nix;
+  elasticmq = ./elasticmq.nix;
   elasticsearch = ./elasticsearch.nix;
   grafana = ./grafana.nix;
   loki = ./loki.nix;
