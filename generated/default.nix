@@ -33,6 +33,7 @@
     ./postgres.nix
     ./postgres-with-replica.nix
     ./prometheus.nix
+    ./pubsub-emulator.nix
     ./pyroscope.nix
     ./qdrant.nix
     ./redis.nix

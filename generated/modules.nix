@@ -33,6 +33,7 @@
   postgres = ./postgres.nix;
   postgres-with-replica = ./postgres-with-replica.nix;
   prometheus = ./prometheus.nix;
+  pubsub-emulator = ./pubsub-emulator.nix;
   pyroscope = ./pyroscope.nix;
   qdrant = ./qdrant.nix;
   redis = ./redis.nix;

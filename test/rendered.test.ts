@@ -25,12 +25,13 @@ for (const f of readdirSync(join(repoRoot, "modules")).filter((x) => x.endsWith(
   if (isServiceTest(t) && (t.rendered?.length ?? 0) > 0) tests.push(t);
 }
 
-/** Overlay (Nix source) replacing every package this machine lacks with an empty one of the same name. */
+/** Overlay (Nix source) replacing every package this machine lacks with an empty one of the same name (keeping its other attributes). */
 export function standInOverlay(): string {
-  const lacking = Object.entries(loadPackages()).filter(([, e]) => !e.custom && !installed(e));
+  const lacking = Object.entries(loadPackages()).filter(([, e]) => !installed(e));
+  // The package's own attributes stay (passthru such as `withExtraComponents`, `jre`); what it builds to is the stand-in.
   const defs = lacking.map(
     ([attr, e]) =>
-      `${nixString(attr)} = prev.runCommand ${nixString(`${attr}-stand-in`)} { meta.mainProgram = ${nixString(e.mainProgram ?? attr)}; } "mkdir -p $out/bin";`,
+      `${nixString(attr)} = let si = prev.runCommand ${nixString(`${attr}-stand-in`)} { meta.mainProgram = ${nixString(e.mainProgram ?? attr)}; } "mkdir -p $out/bin"; r = (prev.${nixString(attr)} or { }) // { inherit (si) drvPath outPath meta; out = si; all = [ si ]; outputs = [ "out" ]; override = _: r; }; in r;`,
   );
   return `[ (final: prev: { ${defs.join(" ")} }) ]`;
 }
@@ -76,8 +77,8 @@ describe.skipIf(!seeded || tests.length === 0)("[nix eval] rendered: every servi
   beforeAll(() => {
     const overlay = standInOverlay();
     const evalNix = nixPath(join(repoRoot, "test", "nix", "eval.nix"));
-    const entries = tests.map((t) => `${nixString(t.name)} = import ${evalNix} { modules = [ ${nixPath(join(repoRoot, "generated", "tests", `${t.name}.nix`))} ]; pkgsOverlays = ${overlay}; };`);
-    evs = nixEvalJsonRW(`{ ${entries.join(" ")} }`) as Record<string, ProcessComposeEval>;
+    const entries = tests.map((t) => `${nixString(t.name)} = import ${evalNix} { modules = [ ${nixPath(join(repoRoot, "generated", "tests", `${t.name}.nix`))} ]; pkgsOverlays = overlay; };`);
+    evs = nixEvalJsonRW(`let overlay = ${overlay}; in { ${entries.join(" ")} }`) as Record<string, ProcessComposeEval>;
     // One build for every process a check names.
     const drvs = [...new Set(tests.flatMap((t) => t.rendered!.map((c) => evs[t.name]?.commandDrvs[c.process]).filter((d): d is string => !!d)))];
     buildDrvs(drvs);

@@ -264,6 +264,23 @@ let
         chmod +x "$out/bin/tika-server"
       '';
     };
+    # Google Cloud SDK is not installable here: a placeholder with the attributes modules
+    # use (withExtraComponents, components.*), which fails only when built.
+    google-cloud-sdk =
+      let
+        sdk = mkDrv {
+          name = "google-cloud-sdk";
+          script = ''
+            echo "test pkgs.nix: google-cloud-sdk is not installable here" >&2
+            exit 1
+          '';
+          passthru = {
+            withExtraComponents = _: self.google-cloud-sdk;
+            components = { pubsub-emulator = self.google-cloud-sdk; };
+          };
+        };
+      in
+      sdk;
     # The time zone database, as nixpkgs' tzdata lays it out (share/zoneinfo).
     tzdata = mkDrv {
       name = "tzdata";
