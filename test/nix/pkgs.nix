@@ -264,6 +264,20 @@ let
         chmod +x "$out/bin/tika-server"
       '';
     };
+    # PlantUML as nixpkgs' plantuml: bin/plantuml, here the release jar from Maven Central
+    # (Debian's 1.2020 has no -picoweb server), run headless by Debian's Java.
+    plantuml = mkDrv {
+      name = "plantuml";
+      meta = { mainProgram = "plantuml"; description = "test-only wrapper around the PlantUML jar from Maven Central"; };
+      script = ''
+        set -eu
+        jar=/opt/services-ts/download/plantuml-1.2024.7.jar
+        [ -f "$jar" ] || { echo "test pkgs.nix: no $jar (bash .ci/run downloads it)" >&2; exit 1; }
+        mkdir -p "$out/bin"
+        printf '#!/bin/sh\nexec /usr/lib/jvm/default-java/bin/java -Djava.awt.headless=true -jar %s "$@"\n' "$jar" > "$out/bin/plantuml"
+        chmod +x "$out/bin/plantuml"
+      '';
+    };
     # Google Cloud SDK is not installable here: a placeholder with the attributes modules
     # use (withExtraComponents, components.*), which fails only when built.
     google-cloud-sdk =
