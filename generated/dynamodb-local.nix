@@ -47,7 +47,7 @@ let
       invariant = !(config.dbPath != null && config.inMemory);
       invariantMessage = "services.dynamodb-local.\"${name}\": dbPath and inMemory are both set: DynamoDB Local keeps its data either in a file or in memory.";
       unsafeNameMessage = "services.dynamodb-local.\"${name}\": an instance name is part of its data directory and process names; it cannot be empty, \".\" or \"..\", nor contain \"/\".";
-      readinessCheck = "${lib.escapeShellArg (lib.getExe' pkgs.curl "curl")} -sf -X POST -H 'Content-Type: application/x-amz-json-1.0' -H 'X-Amz-Target: DynamoDB_20120810.ListTables' -H 'Authorization: AWS4-HMAC-SHA256 Credential=fake/20240101/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=fake' -d '{}' http://127.0.0.1:${toString config.port}/ | ${lib.escapeShellArg (lib.getExe' pkgs.gnugrep "grep")} -q TableNames";
+      readinessCheck = "${lib.escapeShellArg (lib.getExe' pkgs.curl "curl")} -sf --aws-sigv4 aws:amz:us-east-1:dynamodb --user fake:fake -X POST -H 'Content-Type: application/x-amz-json-1.0' -H 'X-Amz-Target: DynamoDB_20120810.ListTables' -d '{}' http://127.0.0.1:${toString config.port}/ | ${lib.escapeShellArg (lib.getExe' pkgs.gnugrep "grep")} -q TableNames";
       optionalString = lib.optionalString (!config.inMemory) ''
         db=${runtimePath1}
         mkdir -p -- "$db"

@@ -6,7 +6,7 @@ let
   instanceModule = { config, name, options, ... }:
     let
       processes = {
-        # modules/elasticmq.ts:73
+        # modules/elasticmq.ts:78
         ${name} = {
           command = pkgs.writeShellApplication {
             name = "start-elasticmq";
@@ -106,7 +106,7 @@ let
               port = lib.mkOption {
                 type = lib.types.port;
                 default = 9324;
-                description = "Port of the address queue URLs are made with (not a port ElasticMQ listens on).";
+                description = "Port of the address queue URLs are made with (not a port ElasticMQ listens on): set it with `restSqs.bindPort`, or the URLs point elsewhere.";
               };
               contextPath = lib.mkOption {
                 type = lib.types.str;
@@ -168,20 +168,20 @@ let
           default = { };
           description = "ElasticMQ's statistics interface.";
         };
-        # modules/elasticmq.ts:46
+        # modules/elasticmq.ts:51
         generateNodeAddress = lib.mkOption {
           type = lib.types.bool;
           default = false;
           description = "Make `node-address` from the address a request came to (`generate-node-address`).";
         };
-        # modules/elasticmq.ts:47
+        # modules/elasticmq.ts:52
         extraOptions = lib.mkOption {
           type = lib.types.lines;
           default = "";
           example = "queues { orders { } }\n";
           description = "More configuration, in HOCON, after the settings above.";
         };
-        # modules/elasticmq.ts:48
+        # modules/elasticmq.ts:53
         extraArgs = lib.mkOption {
           type = lib.types.listOf lib.types.str;
           default = [ ];

@@ -22,9 +22,8 @@ export default defineTest({
     runtimeInputs: [pkgs.curl, pkgs.gnugrep],
     text: sh`
       ddb() {
-        curl -sSf -X POST -H 'Content-Type: application/x-amz-json-1.0' -H "X-Amz-Target: DynamoDB_20120810.$2" \\
-          -H 'Authorization: AWS4-HMAC-SHA256 Credential=fake/20240101/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=fake' \\
-          -d "$3" "http://127.0.0.1:$1/"
+        curl -sSf --aws-sigv4 aws:amz:us-east-1:dynamodb --user fake:fake -X POST -H 'Content-Type: application/x-amz-json-1.0' \\
+          -H "X-Amz-Target: DynamoDB_20120810.$2" -d "$3" "http://127.0.0.1:$1/"
       }
       p1=${cfg["dynamodb-local"].ddb1.port}
       if [ "$SERVICES_TS_RUN" = 1 ]; then

@@ -47,10 +47,10 @@ export default defineService({
           exec dynamodb-local -port ${cfg.port} ${optional(not(cfg.inMemory), sh`-dbPath "$db"`)} ${optional(cfg.inMemory, sh`-inMemory`)} ${optional(cfg.disableTelemetry, sh`-disableTelemetry`)} ${cfg.extraArgs}
         `,
       }),
-      // Ready when a ListTables request is answered with a table list. DynamoDB Local checks that a request is
-      // signed, not the signature, so a fixed one will do (services-flake runs awscli2, a Python program, for it).
+      // Ready when a ListTables request, signed with made-up credentials (DynamoDB Local takes any), is answered
+      // with a table list; curl signs it (services-flake runs awscli2, a Python program, for the same request).
       readiness: {
-        exec: sh`${exe(pkgs.curl, "curl")} -sf -X POST -H 'Content-Type: application/x-amz-json-1.0' -H 'X-Amz-Target: DynamoDB_20120810.ListTables' -H 'Authorization: AWS4-HMAC-SHA256 Credential=fake/20240101/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=fake' -d '{}' http://127.0.0.1:${cfg.port}/ | ${exe(pkgs.gnugrep, "grep")} -q TableNames`,
+        exec: sh`${exe(pkgs.curl, "curl")} -sf --aws-sigv4 aws:amz:us-east-1:dynamodb --user fake:fake -X POST -H 'Content-Type: application/x-amz-json-1.0' -H 'X-Amz-Target: DynamoDB_20120810.ListTables' -d '{}' http://127.0.0.1:${cfg.port}/ | ${exe(pkgs.gnugrep, "grep")} -q TableNames`,
       },
       restart: { policy: "on-failure", maxRestarts: 5 },
     }),

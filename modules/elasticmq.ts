@@ -36,7 +36,12 @@ export default defineService({
       {
         protocol: t.str({ default: "http", description: "Protocol of the address queue URLs are made with." }),
         host: t.str({ default: "localhost", description: "Host of the address queue URLs are made with." }),
-        port: t.port({ default: 9324, description: "Port of the address queue URLs are made with (not a port ElasticMQ listens on)." }),
+        port: t.port({
+          default: 9324,
+          description:
+            "Port of the address queue URLs are made with (not a port ElasticMQ listens on): set it with `restSqs.bindPort`, " +
+            "or the URLs point elsewhere.",
+        }),
         contextPath: t.str({ default: "", description: "Path prefix of queue URLs." }),
       },
       { default: {}, description: "The address in the queue URLs ElasticMQ hands out (`node-address`)." },

@@ -19,9 +19,8 @@
       excludeShellChecks = [ "SC1003" "SC1110" "SC1111" "SC1112" "SC2016" ];
       text = ''
         ddb() {
-          curl -sSf -X POST -H 'Content-Type: application/x-amz-json-1.0' -H "X-Amz-Target: DynamoDB_20120810.$2" \
-            -H 'Authorization: AWS4-HMAC-SHA256 Credential=fake/20240101/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=fake' \
-            -d "$3" "http://127.0.0.1:$1/"
+          curl -sSf --aws-sigv4 aws:amz:us-east-1:dynamodb --user fake:fake -X POST -H 'Content-Type: application/x-amz-json-1.0' \
+            -H "X-Amz-Target: DynamoDB_20120810.$2" -d "$3" "http://127.0.0.1:$1/"
         }
         p1=${toString config.services.dynamodb-local.ddb1.port}
         if [ "$SERVICES_TS_RUN" = 1 ]; then
