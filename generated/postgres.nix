@@ -213,11 +213,11 @@ let
             config.ensureUsers))
       ]);
       processes = {
-        # modules/postgres.ts:454
+        # modules/postgres.ts:463
         "${name}-init" = {
           command = pkgs.writeShellApplication {
             name = "setup-postgres";
-            runtimeInputs = [ postgresPackage pkgs.coreutils ];
+            runtimeInputs = [ postgresPackage pkgs.coreutils pkgs.procps ];
             excludeShellChecks = [ "SC1003" "SC1110" "SC1111" "SC1112" "SC2016" ];
             text = ''
               PGDATA=${runtimePath config.dataDir}
@@ -260,7 +260,16 @@ let
               setup_socket=""
               stop_setup_server() {
                 if [[ -n $server ]]; then
-                  kill -INT "$server" 2>/dev/null || true
+                  # SIGINT, PostgreSQL's fast shutdown, sent again until it takes: a server interrupted while it
+                  # starts may not handle the signal yet (a background job starts with SIGINT ignored). After 10 s, SIGKILL.
+                  for _ in $(seq 1 200); do
+                    state=$(ps -o stat= -p "$server" 2>/dev/null || true)
+                    if [[ -z $state || $state == Z* ]]; then break; fi
+                    kill -INT "$server" 2>/dev/null || true
+                    sleep 0.05
+                  done
+                  state=$(ps -o stat= -p "$server" 2>/dev/null || true)
+                  if [[ -n $state && $state != Z* ]]; then kill -KILL "$server" 2>/dev/null || true; fi
                   wait "$server" 2>/dev/null || true
                   server=""
                 fi
@@ -327,7 +336,7 @@ let
           };
           namespace = config.namespace;
         };
-        # modules/postgres.ts:457
+        # modules/postgres.ts:466
         ${name} = {
           command = pkgs.writeShellApplication {
             name = "start-postgres";

@@ -318,7 +318,7 @@ export default defineService({
 
     const setup = script({
       name: "setup-postgres",
-      runtimeInputs: [pkg, pkgs.coreutils],
+      runtimeInputs: [pkg, pkgs.coreutils, pkgs.procps],
       text: sh`
         PGDATA=${runtimePath(cfg.dataDir)}
         export PGDATA
@@ -360,7 +360,16 @@ export default defineService({
         setup_socket=""
         stop_setup_server() {
           if [[ -n $server ]]; then
-            kill -INT "$server" 2>/dev/null || true
+            # SIGINT, PostgreSQL's fast shutdown, sent again until it takes: a server interrupted while it
+            # starts may not handle the signal yet (a background job starts with SIGINT ignored). After 10 s, SIGKILL.
+            for _ in $(seq 1 200); do
+              state=$(ps -o stat= -p "$server" 2>/dev/null || true)
+              if [[ -z $state || $state == Z* ]]; then break; fi
+              kill -INT "$server" 2>/dev/null || true
+              sleep 0.05
+            done
+            state=$(ps -o stat= -p "$server" 2>/dev/null || true)
+            if [[ -n $state && $state != Z* ]]; then kill -KILL "$server" 2>/dev/null || true; fi
             wait "$server" 2>/dev/null || true
             server=""
           fi

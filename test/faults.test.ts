@@ -136,17 +136,23 @@ describe.skipIf(missing.length > 0)("[run] faults: postgres setup", () => {
     expect(existsSync(join(dir, "data/pg.init"))).toBe(false);
   });
 
-  it("recovers from a first start killed half-way (three times, at different moments)", async () => {
+  it("recovers from a first start killed half-way (five times, at different moments)", async () => {
     const dir = workDir();
     const slow = postgres(
       `port = 25804; initialDatabases = [ { name = "app"; schemas = [ (builtins.toFile "slow.sql" "CREATE TABLE t (id int); SELECT pg_sleep(3);") ]; } ];`,
     );
-    for (const ms of [300, 900, 1800]) {
+    for (const ms of [300, 700, 900, 1100, 1800]) {
       const child = spawn(asUser([slow.init])[0]!, asUser([slow.init]).slice(1), { cwd: dir, stdio: "ignore", detached: true });
       await new Promise((r) => setTimeout(r, ms));
       // As a terminal's Ctrl-C does: the whole process group.
       process.kill(-child.pid!, "SIGINT");
-      await until(() => child.exitCode !== null || child.signalCode !== null, 30);
+      try {
+        await until(() => child.exitCode !== null || child.signalCode !== null, 30);
+      } catch (e) {
+        console.error(`setup still running 30 s after SIGINT at ${ms} ms:\n${spawnSync("ps", ["-o", "pid,stat,args", "-g", String(child.pid)], { encoding: "utf8" }).stdout}`);
+        process.kill(-child.pid!, "SIGKILL");
+        throw e;
+      }
       expect(existsSync(join(dir, "data/pg/PG_VERSION")), `killed after ${ms} ms`).toBe(false);
     }
     const r = run(slow.init, dir);

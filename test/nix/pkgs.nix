@@ -264,6 +264,21 @@ let
         chmod +x "$out/bin/tika-server"
       '';
     };
+    # pgAdmin 4 as nixpkgs' pgadmin4 lays it out (the programs its wrappers run), from
+    # PyPI's pgadmin4 in a virtual environment that .ci/run makes.
+    pgadmin4 = mkDrv {
+      name = "pgadmin4";
+      meta = { mainProgram = "pgadmin4"; description = "test-only wrapper around PyPI's pgadmin4"; };
+      script = ''
+        set -eu
+        venv=/opt/services-ts/pypi/pgadmin4
+        [ -x "$venv/bin/pgadmin4-cli" ] || { echo "test pkgs.nix: no $venv (bash .ci/run installs PyPI's pgadmin4)" >&2; exit 1; }
+        mkdir -p "$out/bin"
+        ln -s "$venv/bin/pgadmin4" "$out/bin/pgadmin4"
+        ln -s "$venv/bin/pgadmin4" "$out/bin/.pgadmin4-wrapped"
+        ln -s "$venv/bin/pgadmin4-cli" "$out/bin/.pgadmin4-cli-wrapped"
+      '';
+    };
     # PlantUML as nixpkgs' plantuml: bin/plantuml, here the release jar from Maven Central
     # (Debian's 1.2020 has no -picoweb server), run headless by Debian's Java.
     plantuml = mkDrv {

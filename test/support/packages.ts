@@ -43,6 +43,8 @@ export interface PackageEntry {
   readonly unavailable?: string;
   /** A package of the npm registry (`azurite@3.35.0`) that `.ci/run` installs into /opt/services-ts/npm/<attr>. */
   readonly npm?: string;
+  /** A package of PyPI (`pgadmin4==9.18`) that `.ci/run` installs into the virtual environment /opt/services-ts/pypi/<attr>. */
+  readonly pypi?: string;
   /** A release artifact `.ci/run` downloads to `check` and verifies against `sha256`. */
   readonly url?: string;
   readonly sha256?: string;
@@ -100,6 +102,7 @@ export function missingPackages(file: string, packages = loadPackages()): string
       if (!e || installed(e)) return [];
       if (e.unavailable !== undefined) return [`${attr} (not installable here: ${e.unavailable})`];
       if (e.npm !== undefined) return [`${attr} (npm ${e.npm}: bash .ci/run installs it)`];
+      if (e.pypi !== undefined) return [`${attr} (PyPI ${e.pypi}: bash .ci/run installs it)`];
       if (e.url !== undefined) return [`${attr} (${e.url}: bash .ci/run downloads it)`];
       return [`${attr} (Debian package ${e.debian.join(", ")})`];
     });
