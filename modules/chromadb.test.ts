@@ -1,17 +1,13 @@
-import { defineTest, pkgs, sh } from "../dsl";
+import { defineTest, sh } from "../dsl";
 import chromadb from "./chromadb";
-
-const chroma = pkgs.get("chromadb");
 
 export default defineTest({
   name: "chromadb",
   services: { chromadb },
   instances: {
-    // The test package set has no nested attributes, so not the module's default
-    // (python3Packages.chromadb): `chromadb` of test/packages.json stands for it.
     chromadb: {
-      chromadb1: { port: 29100, package: chroma },
-      chromadb2: { port: 29101, host: "127.0.0.2", package: chroma },
+      chromadb1: { port: 29100 },
+      chromadb2: { port: 29101, host: "127.0.0.2" },
     },
   },
   rendered: [

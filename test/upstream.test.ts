@@ -22,7 +22,7 @@ import { spawnSync } from "node:child_process";
  * - nats-server: its test uses pkgs.natscli, not packaged for Debian 12;
  * - every service whose server is `unavailable` in test/packages.json.
  */
-const SERVICES = ["memcached", "redis", "redis-cluster", "postgres", "prometheus", "phpfpm", "nginx", "zookeeper", "azurite", "tika", "plantuml", "pgadmin"] as const;
+const SERVICES = ["memcached", "redis", "redis-cluster", "postgres", "prometheus", "phpfpm", "nginx", "zookeeper", "azurite", "tika", "plantuml", "pgadmin", "chromadb"] as const;
 
 const pc = findProcessCompose();
 const root = process.getuid?.() === 0;

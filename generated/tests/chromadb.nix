@@ -5,13 +5,8 @@
 { config, lib, pkgs, ... }:
 {
   imports = [ ../chromadb.nix ];
-  services.chromadb.chromadb1 = { enable = true; port = 29100; package = pkgs.chromadb; };
-  services.chromadb.chromadb2 = {
-    enable = true;
-    port = 29101;
-    host = "127.0.0.2";
-    package = pkgs.chromadb;
-  };
+  services.chromadb.chromadb1 = { enable = true; port = 29100; };
+  services.chromadb.chromadb2 = { enable = true; port = 29101; host = "127.0.0.2"; };
   settings.processes.test = {
     command = pkgs.writeShellApplication {
       name = "chromadb-test";

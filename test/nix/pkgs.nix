@@ -279,6 +279,19 @@ let
         ln -s "$venv/bin/pgadmin4-cli" "$out/bin/.pgadmin4-cli-wrapped"
       '';
     };
+    # Chroma from PyPI's chromadb (a virtual environment .ci/run makes), also where nixpkgs has it.
+    chromadb = mkDrv {
+      name = "chromadb";
+      meta = { mainProgram = "chroma"; description = "test-only wrapper around PyPI's chromadb"; };
+      script = ''
+        set -eu
+        venv=/opt/services-ts/pypi/chromadb
+        [ -x "$venv/bin/chroma" ] || { echo "test pkgs.nix: no $venv (bash .ci/run installs PyPI's chromadb)" >&2; exit 1; }
+        mkdir -p "$out/bin"
+        ln -s "$venv/bin/chroma" "$out/bin/chroma"
+      '';
+    };
+    python3Packages = { inherit (self) chromadb; };
     # PlantUML as nixpkgs' plantuml: bin/plantuml, here the release jar from Maven Central
     # (Debian's 1.2020 has no -picoweb server), run headless by Debian's Java.
     plantuml = mkDrv {
