@@ -365,6 +365,18 @@ export function lowerService(svc: AnyService, opts: LowerOptions = {}): LoweredS
       { ...nStr(`services.${svc.name}."`, nVar("name"), '": an instance name is part of its data directory and process names; it cannot be empty, "." or "..", nor contain "/".'), hint: "unsafeNameMessage" },
       value,
     );
+  // dataDir reaches every script as one shell word, `"$(realpath -m -- <dataDir>)"`: a command
+  // substitution drops trailing newlines, and an empty path has no directory.
+  const safeDataDir = (value: NixNode): NixNode =>
+    nApply(
+      nLib("throwIf"),
+      {
+        ...nBinop("||", nBinop("==", nSelect(nVar("config"), "dataDir"), nStr("")), nApply(nLib("hasInfix"), nStr("\n"), nSelect(nVar("config"), "dataDir"))),
+        hint: "unsafeDataDir",
+      },
+      { ...nStr(`services.${svc.name}."`, nVar("name"), '".dataDir is empty or holds a newline: give the instance a directory path on one line.'), hint: "unsafeDataDirMessage" },
+      value,
+    );
   // Assertions guard what the instance contributes: forcing its processes checks them.
   const checked = (value: NixNode): NixNode =>
     assertions.reduceRight(
@@ -377,7 +389,7 @@ export function lowerService(svc: AnyService, opts: LowerOptions = {}): LoweredS
           inner,
         );
       },
-      safeName(notDeclaredTwice(value)),
+      safeName(safeDataDir(notDeclaredTwice(value))),
     );
   // { "<port>" = [ "services.x.\"name\".<option>" ]; } for each port listened on (0: none).
   const portNodes = portLists.map((ports) =>

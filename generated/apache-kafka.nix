@@ -86,8 +86,10 @@ let
           (def: !(lib.hasPrefix (toString ./.) def.file))
           options.enable.definitionsWithLocations;
       valueArg = lib.escapeShellArg (if config.clusterId != null then config.clusterId else "");
+      unsafeDataDir = config.dataDir == "" || lib.hasInfix "\n" config.dataDir;
       invariant = !config.formatLogDirs || config.clusterId != null;
       textArg = lib.escapeShellArg "${config.configFiles.serverProperties}";
+      unsafeDataDirMessage = "services.apache-kafka.\"${name}\".dataDir is empty or holds a newline: give the instance a directory path on one line.";
       invariantMessage = "services.apache-kafka.\"${name}\": formatLogDirs is true but clusterId is null: formatting KRaft log directories needs a cluster id. Set clusterId.";
       unsafeNameMessage = "services.apache-kafka.\"${name}\": an instance name is part of its data directory and process names; it cannot be empty, \".\" or \"..\", nor contain \"/\".";
       readinessCheck = "printf '\\000\\000\\000\\012\\000\\022\\000\\000\\000\\000\\000\\001\\377\\377' | ${lib.escapeShellArg (lib.getExe' pkgs.netcat "nc")} -w 1 localhost ${toString config.port} | ${lib.escapeShellArg (lib.getExe' pkgs.coreutils "od")} -An -tx1 -j4 -N4 | ${lib.escapeShellArg (lib.getExe' pkgs.gnugrep "grep")} -qx ' 00 00 00 01'";
@@ -258,9 +260,12 @@ let
             (lib.throwIf
               unsafeName
               unsafeNameMessage
-              (lib.throwIf declaredTwice declaredTwiceMessage processes));
-        processOwners = lib.throwIfNot invariant invariantMessage (lib.throwIf unsafeName unsafeNameMessage (lib.throwIf declaredTwice declaredTwiceMessage (lib.genAttrs (builtins.attrNames
-          processes) (_: [ "services.apache-kafka.\"${name}\"" ]))));
+              (lib.throwIf
+                unsafeDataDir
+                unsafeDataDirMessage
+                (lib.throwIf declaredTwice declaredTwiceMessage processes)));
+        processOwners = lib.throwIfNot invariant invariantMessage (lib.throwIf unsafeName unsafeNameMessage (lib.throwIf unsafeDataDir unsafeDataDirMessage (lib.throwIf declaredTwice declaredTwiceMessage (lib.genAttrs (builtins.attrNames
+          processes) (_: [ "services.apache-kafka.\"${name}\"" ])))));
         portOwners =
           lib.zipAttrsWith
             (_: lib.concatLists)

@@ -46,8 +46,10 @@ let
         builtins.filter
           (def: !(lib.hasPrefix (toString ./.) def.file))
           options.enable.definitionsWithLocations;
+      unsafeDataDir = config.dataDir == "" || lib.hasInfix "\n" config.dataDir;
       curlArg = lib.escapeShellArg (lib.getExe' pkgs.curl "curl");
       connectHostArg = lib.escapeShellArg (connectHost config.listenAddress);
+      unsafeDataDirMessage = "services.azurite.\"${name}\".dataDir is empty or holds a newline: give the instance a directory path on one line.";
       unsafeNameMessage = "services.azurite.\"${name}\": an instance name is part of its data directory and process names; it cannot be empty, \".\" or \"..\", nor contain \"/\".";
       readinessCheck = "[ \"$(${curlArg} -s -o /dev/null -w '%{http_code}' http://${connectHostArg}:${toString config.blobPort}/)\" != 000 ] && [ \"$(${curlArg} -s -o /dev/null -w '%{http_code}' http://${connectHostArg}:${toString config.queuePort}/)\" != 000 ] && [ \"$(${curlArg} -s -o /dev/null -w '%{http_code}' http://${connectHostArg}:${toString config.tablePort}/)\" != 000 ]";
     in
@@ -125,9 +127,12 @@ let
           lib.throwIf
             unsafeName
             unsafeNameMessage
-            (lib.throwIf declaredTwice declaredTwiceMessage processes);
-        processOwners = lib.throwIf unsafeName unsafeNameMessage (lib.throwIf declaredTwice declaredTwiceMessage (lib.genAttrs (builtins.attrNames
-          processes) (_: [ "services.azurite.\"${name}\"" ])));
+            (lib.throwIf
+              unsafeDataDir
+              unsafeDataDirMessage
+              (lib.throwIf declaredTwice declaredTwiceMessage processes));
+        processOwners = lib.throwIf unsafeName unsafeNameMessage (lib.throwIf unsafeDataDir unsafeDataDirMessage (lib.throwIf declaredTwice declaredTwiceMessage (lib.genAttrs (builtins.attrNames
+          processes) (_: [ "services.azurite.\"${name}\"" ]))));
         portOwners =
           lib.zipAttrsWith
             (_: lib.concatLists)

@@ -44,7 +44,9 @@ let
         builtins.filter
           (def: !(lib.hasPrefix (toString ./.) def.file))
           options.enable.definitionsWithLocations;
+      unsafeDataDir = config.dataDir == "" || lib.hasInfix "\n" config.dataDir;
       invariant = !(config.dbPath != null && config.inMemory);
+      unsafeDataDirMessage = "services.dynamodb-local.\"${name}\".dataDir is empty or holds a newline: give the instance a directory path on one line.";
       invariantMessage = "services.dynamodb-local.\"${name}\": dbPath and inMemory are both set: DynamoDB Local keeps its data either in a file or in memory.";
       unsafeNameMessage = "services.dynamodb-local.\"${name}\": an instance name is part of its data directory and process names; it cannot be empty, \".\" or \"..\", nor contain \"/\".";
       readinessCheck = "${lib.escapeShellArg (lib.getExe' pkgs.curl "curl")} -sf --aws-sigv4 aws:amz:us-east-1:dynamodb --user fake:fake -X POST -H 'Content-Type: application/x-amz-json-1.0' -H 'X-Amz-Target: DynamoDB_20120810.ListTables' -d '{}' http://127.0.0.1:${toString config.port}/ | ${lib.escapeShellArg (lib.getExe' pkgs.gnugrep "grep")} -q TableNames";
@@ -138,9 +140,12 @@ let
             (lib.throwIf
               unsafeName
               unsafeNameMessage
-              (lib.throwIf declaredTwice declaredTwiceMessage processes));
-        processOwners = lib.throwIfNot invariant invariantMessage (lib.throwIf unsafeName unsafeNameMessage (lib.throwIf declaredTwice declaredTwiceMessage (lib.genAttrs (builtins.attrNames
-          processes) (_: [ "services.dynamodb-local.\"${name}\"" ]))));
+              (lib.throwIf
+                unsafeDataDir
+                unsafeDataDirMessage
+                (lib.throwIf declaredTwice declaredTwiceMessage processes)));
+        processOwners = lib.throwIfNot invariant invariantMessage (lib.throwIf unsafeName unsafeNameMessage (lib.throwIf unsafeDataDir unsafeDataDirMessage (lib.throwIf declaredTwice declaredTwiceMessage (lib.genAttrs (builtins.attrNames
+          processes) (_: [ "services.dynamodb-local.\"${name}\"" ])))));
         portOwners =
           lib.zipAttrsWith
             (_: lib.concatLists)

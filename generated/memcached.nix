@@ -46,7 +46,9 @@ let
         builtins.filter
           (def: !(lib.hasPrefix (toString ./.) def.file))
           options.enable.definitionsWithLocations;
+      unsafeDataDir = config.dataDir == "" || lib.hasInfix "\n" config.dataDir;
       invariant = config.port != 0;
+      unsafeDataDirMessage = "services.memcached.\"${name}\".dataDir is empty or holds a newline: give the instance a directory path on one line.";
       invariantMessage = "services.memcached.\"${name}\": port is 0: memcached would not listen on TCP, and this module has no Unix socket option. Set a port.";
       unsafeNameMessage = "services.memcached.\"${name}\": an instance name is part of its data directory and process names; it cannot be empty, \".\" or \"..\", nor contain \"/\".";
       readinessCheck = ''
@@ -128,9 +130,12 @@ let
             (lib.throwIf
               unsafeName
               unsafeNameMessage
-              (lib.throwIf declaredTwice declaredTwiceMessage processes));
-        processOwners = lib.throwIfNot invariant invariantMessage (lib.throwIf unsafeName unsafeNameMessage (lib.throwIf declaredTwice declaredTwiceMessage (lib.genAttrs (builtins.attrNames
-          processes) (_: [ "services.memcached.\"${name}\"" ]))));
+              (lib.throwIf
+                unsafeDataDir
+                unsafeDataDirMessage
+                (lib.throwIf declaredTwice declaredTwiceMessage processes)));
+        processOwners = lib.throwIfNot invariant invariantMessage (lib.throwIf unsafeName unsafeNameMessage (lib.throwIf unsafeDataDir unsafeDataDirMessage (lib.throwIf declaredTwice declaredTwiceMessage (lib.genAttrs (builtins.attrNames
+          processes) (_: [ "services.memcached.\"${name}\"" ])))));
         portOwners =
           lib.zipAttrsWith
             (_: lib.concatLists)

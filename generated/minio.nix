@@ -67,6 +67,8 @@ let
         builtins.filter
           (def: !(lib.hasPrefix (toString ./.) def.file))
           options.enable.definitionsWithLocations;
+      unsafeDataDir = config.dataDir == "" || lib.hasInfix "\n" config.dataDir;
+      unsafeDataDirMessage = "services.minio.\"${name}\".dataDir is empty or holds a newline: give the instance a directory path on one line.";
       invariantMessage = "services.minio.\"${name}\": buckets: a bucket name is 3 to 63 lowercase letters, digits, dots and hyphens, starting and ending with a letter or digit.";
       unsafeNameMessage = "services.minio.\"${name}\": an instance name is part of its data directory and process names; it cannot be empty, \".\" or \"..\", nor contain \"/\".";
       text =
@@ -175,9 +177,12 @@ let
             (lib.throwIf
               unsafeName
               unsafeNameMessage
-              (lib.throwIf declaredTwice declaredTwiceMessage processes));
-        processOwners = lib.throwIfNot invariant invariantMessage (lib.throwIf unsafeName unsafeNameMessage (lib.throwIf declaredTwice declaredTwiceMessage (lib.genAttrs (builtins.attrNames
-          processes) (_: [ "services.minio.\"${name}\"" ]))));
+              (lib.throwIf
+                unsafeDataDir
+                unsafeDataDirMessage
+                (lib.throwIf declaredTwice declaredTwiceMessage processes)));
+        processOwners = lib.throwIfNot invariant invariantMessage (lib.throwIf unsafeName unsafeNameMessage (lib.throwIf unsafeDataDir unsafeDataDirMessage (lib.throwIf declaredTwice declaredTwiceMessage (lib.genAttrs (builtins.attrNames
+          processes) (_: [ "services.minio.\"${name}\"" ])))));
         portOwners =
           lib.zipAttrsWith
             (_: lib.concatLists)

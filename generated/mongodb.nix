@@ -65,8 +65,10 @@ let
         builtins.filter
           (def: !(lib.hasPrefix (toString ./.) def.file))
           options.enable.definitionsWithLocations;
+      unsafeDataDir = config.dataDir == "" || lib.hasInfix "\n" config.dataDir;
       mongoshArg = lib.escapeShellArg (lib.getExe' pkgs.mongosh "mongosh");
       mongodbProbeHostArg = lib.escapeShellArg (mongodbProbeHost config.bind);
+      unsafeDataDirMessage = "services.mongodb.\"${name}\".dataDir is empty or holds a newline: give the instance a directory path on one line.";
       unsafeNameMessage = "services.mongodb.\"${name}\": an instance name is part of its data directory and process names; it cannot be empty, \".\" or \"..\", nor contain \"/\".";
       writeTextArg2 = lib.escapeShellArg (pkgs.writeText "create-user.js" ''
         const admin = db.getSiblingDB("admin");
@@ -179,9 +181,12 @@ let
           lib.throwIf
             unsafeName
             unsafeNameMessage
-            (lib.throwIf declaredTwice declaredTwiceMessage processes);
-        processOwners = lib.throwIf unsafeName unsafeNameMessage (lib.throwIf declaredTwice declaredTwiceMessage (lib.genAttrs (builtins.attrNames
-          processes) (_: [ "services.mongodb.\"${name}\"" ])));
+            (lib.throwIf
+              unsafeDataDir
+              unsafeDataDirMessage
+              (lib.throwIf declaredTwice declaredTwiceMessage processes));
+        processOwners = lib.throwIf unsafeName unsafeNameMessage (lib.throwIf unsafeDataDir unsafeDataDirMessage (lib.throwIf declaredTwice declaredTwiceMessage (lib.genAttrs (builtins.attrNames
+          processes) (_: [ "services.mongodb.\"${name}\"" ]))));
         portOwners =
           lib.zipAttrsWith
             (_: lib.concatLists)

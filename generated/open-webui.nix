@@ -48,6 +48,8 @@ let
         builtins.filter
           (def: !(lib.hasPrefix (toString ./.) def.file))
           options.enable.definitionsWithLocations;
+      unsafeDataDir = config.dataDir == "" || lib.hasInfix "\n" config.dataDir;
+      unsafeDataDirMessage = "services.open-webui.\"${name}\".dataDir is empty or holds a newline: give the instance a directory path on one line.";
       unsafeNameMessage = "services.open-webui.\"${name}\": an instance name is part of its data directory and process names; it cannot be empty, \".\" or \"..\", nor contain \"/\".";
       text =
         lib.concatStrings
@@ -129,9 +131,12 @@ let
           lib.throwIf
             unsafeName
             unsafeNameMessage
-            (lib.throwIf declaredTwice declaredTwiceMessage processes);
-        processOwners = lib.throwIf unsafeName unsafeNameMessage (lib.throwIf declaredTwice declaredTwiceMessage (lib.genAttrs (builtins.attrNames
-          processes) (_: [ "services.open-webui.\"${name}\"" ])));
+            (lib.throwIf
+              unsafeDataDir
+              unsafeDataDirMessage
+              (lib.throwIf declaredTwice declaredTwiceMessage processes));
+        processOwners = lib.throwIf unsafeName unsafeNameMessage (lib.throwIf unsafeDataDir unsafeDataDirMessage (lib.throwIf declaredTwice declaredTwiceMessage (lib.genAttrs (builtins.attrNames
+          processes) (_: [ "services.open-webui.\"${name}\"" ]))));
         portOwners =
           lib.zipAttrsWith
             (_: lib.concatLists)

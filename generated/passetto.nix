@@ -173,9 +173,11 @@ let
         builtins.filter
           (def: !(lib.hasPrefix (toString ./.) def.file))
           options.enable.definitionsWithLocations;
+      unsafeDataDir = config.dataDir == "" || lib.hasInfix "\n" config.dataDir;
       invariantMessage1 = "services.passetto.\"${name}\": port and dbPort are both ${toString config.port}: passetto and its database need a port each.";
       invariant1 = config.port != config.dbPort;
       invariant2 = config.schemas != [ ];
+      unsafeDataDirMessage = "services.passetto.\"${name}\".dataDir is empty or holds a newline: give the instance a directory path on one line.";
       invariantMessage2 = "services.passetto.\"${name}\": schemas is empty, but passetto needs its schema (service/pgsql/create_schema.sql in its source): set schemas.";
       unsafeNameMessage = "services.passetto.\"${name}\": an instance name is part of its data directory and process names; it cannot be empty, \".\" or \"..\", nor contain \"/\".";
     in
@@ -329,9 +331,12 @@ let
               (lib.throwIf
                 unsafeName
                 unsafeNameMessage
-                (lib.throwIf declaredTwice declaredTwiceMessage processes)));
-        processOwners = lib.throwIfNot invariant2 invariantMessage2 (lib.throwIfNot invariant1 invariantMessage1 (lib.throwIf unsafeName unsafeNameMessage (lib.throwIf declaredTwice declaredTwiceMessage (lib.genAttrs (builtins.attrNames
-          processes) (_: [ "services.passetto.\"${name}\"" ])))));
+                (lib.throwIf
+                  unsafeDataDir
+                  unsafeDataDirMessage
+                  (lib.throwIf declaredTwice declaredTwiceMessage processes))));
+        processOwners = lib.throwIfNot invariant2 invariantMessage2 (lib.throwIfNot invariant1 invariantMessage1 (lib.throwIf unsafeName unsafeNameMessage (lib.throwIf unsafeDataDir unsafeDataDirMessage (lib.throwIf declaredTwice declaredTwiceMessage (lib.genAttrs (builtins.attrNames
+          processes) (_: [ "services.passetto.\"${name}\"" ]))))));
         portOwners = lib.zipAttrsWith (_: lib.concatLists) (map (p: {
           "${toString p.port}" = [ "services.passetto.\"${name}\".${p.option}" ];
         }) (builtins.filter

@@ -83,8 +83,10 @@ let
         builtins.filter
           (def: !(lib.hasPrefix (toString ./.) def.file))
           options.enable.definitionsWithLocations;
+      unsafeDataDir = config.dataDir == "" || lib.hasInfix "\n" config.dataDir;
       pgadmin4SetupWrappedArg =
         lib.escapeShellArg (lib.getExe' config.package ".pgadmin4-setup-wrapped");
+      unsafeDataDirMessage = "services.pgadmin.\"${name}\".dataDir is empty or holds a newline: give the instance a directory path on one line.";
       unsafeNameMessage = "services.pgadmin.\"${name}\": an instance name is part of its data directory and process names; it cannot be empty, \".\" or \"..\", nor contain \"/\".";
       writeTextArg =
         lib.escapeShellArg
@@ -240,9 +242,12 @@ let
           lib.throwIf
             unsafeName
             unsafeNameMessage
-            (lib.throwIf declaredTwice declaredTwiceMessage processes);
-        processOwners = lib.throwIf unsafeName unsafeNameMessage (lib.throwIf declaredTwice declaredTwiceMessage (lib.genAttrs (builtins.attrNames
-          processes) (_: [ "services.pgadmin.\"${name}\"" ])));
+            (lib.throwIf
+              unsafeDataDir
+              unsafeDataDirMessage
+              (lib.throwIf declaredTwice declaredTwiceMessage processes));
+        processOwners = lib.throwIf unsafeName unsafeNameMessage (lib.throwIf unsafeDataDir unsafeDataDirMessage (lib.throwIf declaredTwice declaredTwiceMessage (lib.genAttrs (builtins.attrNames
+          processes) (_: [ "services.pgadmin.\"${name}\"" ]))));
         portOwners =
           lib.zipAttrsWith
             (_: lib.concatLists)

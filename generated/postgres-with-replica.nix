@@ -56,8 +56,10 @@ let
         builtins.filter
           (def: !(lib.hasPrefix (toString ./.) def.file))
           options.enable.definitionsWithLocations;
+      unsafeDataDir = config.dataDir == "" || lib.hasInfix "\n" config.dataDir;
       invariantMessage = "services.postgres-with-replica.\"${name}\": port and replicaPort are both ${toString config.port}: the primary and the replica need a port each.";
       invariant = config.port != config.replicaPort;
+      unsafeDataDirMessage = "services.postgres-with-replica.\"${name}\".dataDir is empty or holds a newline: give the instance a directory path on one line.";
       unsafeNameMessage = "services.postgres-with-replica.\"${name}\": an instance name is part of its data directory and process names; it cannot be empty, \".\" or \"..\", nor contain \"/\".";
       textArg =
         lib.escapeShellArg
@@ -168,21 +170,24 @@ let
               unsafeName
               unsafeNameMessage
               (lib.throwIf
-                declaredTwice
-                declaredTwiceMessage
-                (
-                  processes
-                  // {
-                    # modules/postgres-with-replica.ts:135
-                    "${name}-replica-init" = {
-                      depends_on = {
-                        "pg-basebackup-${name}".condition = "process_completed_successfully";
+                unsafeDataDir
+                unsafeDataDirMessage
+                (lib.throwIf
+                  declaredTwice
+                  declaredTwiceMessage
+                  (
+                    processes
+                    // {
+                      # modules/postgres-with-replica.ts:135
+                      "${name}-replica-init" = {
+                        depends_on = {
+                          "pg-basebackup-${name}".condition = "process_completed_successfully";
+                        };
                       };
-                    };
-                  }
-                )));
-        processOwners = lib.throwIfNot invariant invariantMessage (lib.throwIf unsafeName unsafeNameMessage (lib.throwIf declaredTwice declaredTwiceMessage (lib.genAttrs (builtins.attrNames
-          processes) (_: [ "services.postgres-with-replica.\"${name}\"" ]))));
+                    }
+                  ))));
+        processOwners = lib.throwIfNot invariant invariantMessage (lib.throwIf unsafeName unsafeNameMessage (lib.throwIf unsafeDataDir unsafeDataDirMessage (lib.throwIf declaredTwice declaredTwiceMessage (lib.genAttrs (builtins.attrNames
+          processes) (_: [ "services.postgres-with-replica.\"${name}\"" ])))));
         portOwners = lib.zipAttrsWith (_: lib.concatLists) (map (p: {
           "${toString p.port}" = [ "services.postgres-with-replica.\"${name}\".${p.option}" ];
         }) (builtins.filter (p: p.port != 0) [ ]));

@@ -379,7 +379,9 @@ let
           options.enable.definitionsWithLocations;
       superuserArgs =
         if config.superuser != null then "-U ${lib.escapeShellArg config.superuser}" else "";
+      unsafeDataDir = config.dataDir == "" || lib.hasInfix "\n" config.dataDir;
       invariant = config.port != 0;
+      unsafeDataDirMessage = "services.postgres.\"${name}\".dataDir is empty or holds a newline: give the instance a directory path on one line.";
       invariantMessage = "services.postgres.\"${name}\": port is 0: PostgreSQL needs a TCP port (1-65535), which also names its Unix socket.";
       unsafeNameMessage = "services.postgres.\"${name}\": an instance name is part of its data directory and process names; it cannot be empty, \".\" or \"..\", nor contain \"/\".";
       readinessCheck = "${lib.escapeShellArg (lib.getExe' postgresPackage "pg_isready")} ${value5} -p ${toString config.port} -d template1 ${superuserArgs} && pidfile=${runtimePath config.dataDir}/postmaster.pid && [ \"$(${lib.escapeShellArg (lib.getExe' pkgs.gnused "sed")} -n 4p \"$pidfile\")\" = ${toString config.port} ] && kill -0 \"$(${lib.escapeShellArg (lib.getExe' pkgs.coreutils "head")} -n 1 \"$pidfile\")\"";
@@ -743,9 +745,12 @@ let
             (lib.throwIf
               unsafeName
               unsafeNameMessage
-              (lib.throwIf declaredTwice declaredTwiceMessage processes));
-        processOwners = lib.throwIfNot invariant invariantMessage (lib.throwIf unsafeName unsafeNameMessage (lib.throwIf declaredTwice declaredTwiceMessage (lib.genAttrs (builtins.attrNames
-          processes) (_: [ "services.postgres.\"${name}\"" ]))));
+              (lib.throwIf
+                unsafeDataDir
+                unsafeDataDirMessage
+                (lib.throwIf declaredTwice declaredTwiceMessage processes)));
+        processOwners = lib.throwIfNot invariant invariantMessage (lib.throwIf unsafeName unsafeNameMessage (lib.throwIf unsafeDataDir unsafeDataDirMessage (lib.throwIf declaredTwice declaredTwiceMessage (lib.genAttrs (builtins.attrNames
+          processes) (_: [ "services.postgres.\"${name}\"" ])))));
         portOwners =
           lib.zipAttrsWith
             (_: lib.concatLists)

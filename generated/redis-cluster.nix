@@ -105,9 +105,11 @@ let
           (def: !(lib.hasPrefix (toString ./.) def.file))
           options.enable.definitionsWithLocations;
       invariant = nodeCount >= nodesNeeded;
+      unsafeDataDir = config.dataDir == "" || lib.hasInfix "\n" config.dataDir;
       nodeCount = builtins.length (builtins.attrNames config.nodes);
       host = if config.bind != null then config.bind else "127.0.0.1";
       nodesNeeded = 3 * (config.replicas + 1);
+      unsafeDataDirMessage = "services.redis-cluster.\"${name}\".dataDir is empty or holds a newline: give the instance a directory path on one line.";
       unsafeNameMessage = "services.redis-cluster.\"${name}\": an instance name is part of its data directory and process names; it cannot be empty, \".\" or \"..\", nor contain \"/\".";
       escapeShellArgs =
         lib.escapeShellArgs
@@ -209,9 +211,12 @@ let
             (lib.throwIf
               unsafeName
               unsafeNameMessage
-              (lib.throwIf declaredTwice declaredTwiceMessage processes));
-        processOwners = lib.throwIfNot invariant invariantMessage (lib.throwIf unsafeName unsafeNameMessage (lib.throwIf declaredTwice declaredTwiceMessage (lib.genAttrs (builtins.attrNames
-          processes) (_: [ "services.redis-cluster.\"${name}\"" ]))));
+              (lib.throwIf
+                unsafeDataDir
+                unsafeDataDirMessage
+                (lib.throwIf declaredTwice declaredTwiceMessage processes)));
+        processOwners = lib.throwIfNot invariant invariantMessage (lib.throwIf unsafeName unsafeNameMessage (lib.throwIf unsafeDataDir unsafeDataDirMessage (lib.throwIf declaredTwice declaredTwiceMessage (lib.genAttrs (builtins.attrNames
+          processes) (_: [ "services.redis-cluster.\"${name}\"" ])))));
         portOwners = lib.zipAttrsWith (_: lib.concatLists) (map (p: {
           "${toString p.port}" = [ "services.redis-cluster.\"${name}\".${p.option}" ];
         }) (builtins.filter

@@ -68,8 +68,10 @@ let
         builtins.filter
           (def: !(lib.hasPrefix (toString ./.) def.file))
           options.enable.definitionsWithLocations;
+      unsafeDataDir = config.dataDir == "" || lib.hasInfix "\n" config.dataDir;
       redisCliArg = lib.escapeShellArg (lib.getExe' config.package "redis-cli");
       invariant = config.port != 0 || config.unixSocket != null;
+      unsafeDataDirMessage = "services.redis.\"${name}\".dataDir is empty or holds a newline: give the instance a directory path on one line.";
       invariantMessage = "services.redis.\"${name}\": port is 0 and unixSocket is null: Redis would listen nowhere. Set a port, or a unixSocket.";
       unsafeNameMessage = "services.redis.\"${name}\": an instance name is part of its data directory and process names; it cannot be empty, \".\" or \"..\", nor contain \"/\".";
       readinessCheck =
@@ -174,9 +176,12 @@ let
             (lib.throwIf
               unsafeName
               unsafeNameMessage
-              (lib.throwIf declaredTwice declaredTwiceMessage processes));
-        processOwners = lib.throwIfNot invariant invariantMessage (lib.throwIf unsafeName unsafeNameMessage (lib.throwIf declaredTwice declaredTwiceMessage (lib.genAttrs (builtins.attrNames
-          processes) (_: [ "services.redis.\"${name}\"" ]))));
+              (lib.throwIf
+                unsafeDataDir
+                unsafeDataDirMessage
+                (lib.throwIf declaredTwice declaredTwiceMessage processes)));
+        processOwners = lib.throwIfNot invariant invariantMessage (lib.throwIf unsafeName unsafeNameMessage (lib.throwIf unsafeDataDir unsafeDataDirMessage (lib.throwIf declaredTwice declaredTwiceMessage (lib.genAttrs (builtins.attrNames
+          processes) (_: [ "services.redis.\"${name}\"" ])))));
         portOwners =
           lib.zipAttrsWith
             (_: lib.concatLists)

@@ -37,6 +37,8 @@ let
         builtins.filter
           (def: !(lib.hasPrefix (toString ./.) def.file))
           options.enable.definitionsWithLocations;
+      unsafeDataDir = config.dataDir == "" || lib.hasInfix "\n" config.dataDir;
+      unsafeDataDirMessage = "services.searxng.\"${name}\".dataDir is empty or holds a newline: give the instance a directory path on one line.";
       unsafeNameMessage = "services.searxng.\"${name}\": an instance name is part of its data directory and process names; it cannot be empty, \".\" or \"..\", nor contain \"/\".";
       writeTextArg = lib.escapeShellArg (pkgs.writeText "settings.yml" (builtins.toJSON (lib.recursiveUpdate config.settings {
         server = {
@@ -130,9 +132,12 @@ let
           lib.throwIf
             unsafeName
             unsafeNameMessage
-            (lib.throwIf declaredTwice declaredTwiceMessage processes);
-        processOwners = lib.throwIf unsafeName unsafeNameMessage (lib.throwIf declaredTwice declaredTwiceMessage (lib.genAttrs (builtins.attrNames
-          processes) (_: [ "services.searxng.\"${name}\"" ])));
+            (lib.throwIf
+              unsafeDataDir
+              unsafeDataDirMessage
+              (lib.throwIf declaredTwice declaredTwiceMessage processes));
+        processOwners = lib.throwIf unsafeName unsafeNameMessage (lib.throwIf unsafeDataDir unsafeDataDirMessage (lib.throwIf declaredTwice declaredTwiceMessage (lib.genAttrs (builtins.attrNames
+          processes) (_: [ "services.searxng.\"${name}\"" ]))));
         portOwners =
           lib.zipAttrsWith
             (_: lib.concatLists)

@@ -45,9 +45,11 @@ let
         builtins.filter
           (def: !(lib.hasPrefix (toString ./.) def.file))
           options.enable.definitionsWithLocations;
+      unsafeDataDir = config.dataDir == "" || lib.hasInfix "\n" config.dataDir;
       curlArg = lib.escapeShellArg (lib.getExe' pkgs.curl "curl");
       invariant1 = !(config.s3.enable && !config.filer.enable);
       invariant2 = config.master.volumeSizeLimitMB >= 1;
+      unsafeDataDirMessage = "services.seaweedfs.\"${name}\".dataDir is empty or holds a newline: give the instance a directory path on one line.";
       invariantMessage1 = "services.seaweedfs.\"${name}\": master.volumeSizeLimitMB must be positive.";
       invariantMessage2 = "services.seaweedfs.\"${name}\": s3.enable needs filer.enable: the S3 gateway stores through the filer.";
       unsafeNameMessage = "services.seaweedfs.\"${name}\": an instance name is part of its data directory and process names; it cannot be empty, \".\" or \"..\", nor contain \"/\".";
@@ -287,9 +289,12 @@ let
               (lib.throwIf
                 unsafeName
                 unsafeNameMessage
-                (lib.throwIf declaredTwice declaredTwiceMessage processes)));
-        processOwners = lib.throwIfNot invariant1 invariantMessage2 (lib.throwIfNot invariant2 invariantMessage1 (lib.throwIf unsafeName unsafeNameMessage (lib.throwIf declaredTwice declaredTwiceMessage (lib.genAttrs (builtins.attrNames
-          processes) (_: [ "services.seaweedfs.\"${name}\"" ])))));
+                (lib.throwIf
+                  unsafeDataDir
+                  unsafeDataDirMessage
+                  (lib.throwIf declaredTwice declaredTwiceMessage processes))));
+        processOwners = lib.throwIfNot invariant1 invariantMessage2 (lib.throwIfNot invariant2 invariantMessage1 (lib.throwIf unsafeName unsafeNameMessage (lib.throwIf unsafeDataDir unsafeDataDirMessage (lib.throwIf declaredTwice declaredTwiceMessage (lib.genAttrs (builtins.attrNames
+          processes) (_: [ "services.seaweedfs.\"${name}\"" ]))))));
         portOwners =
           lib.zipAttrsWith
             (_: lib.concatLists)

@@ -939,6 +939,47 @@ describe.skipIf(!SEEDED)(
       SLOW,
     );
 
+    it(
+      "dataDir: any one-line path reaches a start script as one word, the directory realpath names (nothing in it runs)",
+      () => {
+        // Random paths below a directory of the test, from the tricky characters and any code point.
+        const dirArb = anyString.filter((x) => !x.includes("\n")).map((x) => `./d/${x}`);
+        assertBatch(batchOf(dirArb), (samples) => {
+          const instances = Object.fromEntries(samples.map((d, i) => [`r${i}`, { dataDir: d, port: 21000 + i }]));
+          const ev = evaluateOrDiagnose([redis], configModule("redis", instances), samples);
+          const { built } = realiseAll(samples.map((_, i) => ev.commandDrvs[`r${i}`]!));
+          const cwd = mkdtempSync(path.join(os.tmpdir(), "services-ts-datadir-"));
+          const bad = new Mismatches("dataDir → the start script's data directory");
+          try {
+            samples.forEach((d, i) => {
+              const script = String(ev.settings.processes?.[`r${i}`]?.command ?? "");
+              if (!built(script)) return bad.add(i, { input: d, error: "not built" });
+              const line = readFileSync(script, "utf8").split("\n").find((l) => l.startsWith("data="));
+              if (!line) return bad.add(i, { input: d, error: "no data= line" });
+              // The script's own line, run by bash, against realpath given the path as an argument (no shell).
+              const got = spawnSync("bash", ["-c", `${line}\nprintf '%s' "$data"`], { cwd, encoding: "buffer" });
+              const want = spawnSync("realpath", ["-m", "--", d], { cwd, encoding: "buffer" });
+              bad.check(show(got.stdout), show(want.stdout.subarray(0, -1)), i, { input: d, stderr: got.stderr.toString() });
+            });
+            // Nothing a path holds ran: the directory is still empty.
+            expect(spawnSync("ls", ["-A", cwd], { encoding: "utf8" }).stdout).toBe("");
+          } finally {
+            rmSync(cwd, { recursive: true, force: true });
+          }
+          bad.throwIfAny();
+        });
+      },
+      SLOW,
+    );
+
+    it("dataDir: an empty one, or one with a newline (which a command substitution would cut), is refused at evaluation", () => {
+      for (const d of ["", "./data/x\n", "./a\nb"]) {
+        expect(() => evaluateOrDiagnose([redis], configModule("redis", { r: { dataDir: d } }), [d])).toThrow(
+          /services\.redis\."r"\.dataDir is empty or holds a newline/,
+        );
+      }
+    });
+
     // Regression: a correctly quoted value that ShellCheck's heuristics dislike ('…\' is SC1003, a
     // Unicode ’ or ‘ is SC1112, both "info") used to fail the writeShellApplication build; script()
     // now excludes those checks (SHELLCHECK_EXCLUDES).
