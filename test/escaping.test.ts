@@ -824,8 +824,9 @@ describe.skipIf(!SEEDED)(
         });
         // Instance names are random too (made unique by a prefix): printed as attribute names, they
         // come back as process names `<name>` and `<name>-sql`.
-        // ("/" is refused in instance names, which become path components: replaced here.)
-        const instanceName = (x: { instance: string }, i: number) => `p${i}:${x.instance.replaceAll("/", "_")}`;
+        // ("/" is refused in instance names, which become path components, and a newline in the default
+        // dataDir ./data/<name>, which reaches scripts through a command substitution: both replaced here.)
+        const instanceName = (x: { instance: string }, i: number) => `p${i}:${x.instance.replaceAll("/", "_").replaceAll("\n", "_")}`;
         assertBatch(batchOf(sample), (samples) => {
           expectBothForms(samples.flatMap((x) => [x.value, x.literal]));
           // Build-time literals: a service whose scripts embed the strings themselves (the `sh` template's
