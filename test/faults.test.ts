@@ -244,3 +244,36 @@ describe.skipIf(missing.length > 0)("[run] faults: postgres-with-replica clone",
     }
   }, 120_000);
 });
+
+describe.skipIf(missing.length > 0)("[run] faults: redis replica stopped during its first sync", () => {
+  it("a replica writing its first AOF from a 150 MB master ends on SIGTERM within 10 s, at four moments of the sync", async () => {
+    const dir = workDir();
+    const m = instance("redis", "m", 'port = 25861; extraConfig = "enable-debug-command local\nrepl-diskless-sync-delay 0";');
+    const r = instance("redis", "rep", 'port = 25862; extraConfig = "replicaof 127.0.0.1 25861\\nappendonly yes";');
+    const master = spawn(asUser([m.m!])[0]!, asUser([m.m!]).slice(1), { cwd: dir, stdio: "ignore", detached: true });
+    const cli = (port: number, ...args: string[]) => spawnSync("redis-cli", ["-p", String(port), ...args], { encoding: "utf8" });
+    try {
+      await until(() => ready(m.readiness.m!, dir), 30);
+      expect(cli(25861, "debug", "populate", "1500000", "key", "100").stdout.trim()).toBe("OK");
+      for (const ms of [200, 600, 1200, 2500]) {
+        rmSync(join(dir, "data", "rep"), { recursive: true, force: true });
+        const replica = spawn(asUser([r.rep!])[0]!, asUser([r.rep!]).slice(1), { cwd: dir, stdio: "ignore", detached: true });
+        await new Promise((res) => setTimeout(res, ms));
+        const syncing = cli(25862, "info", "replication").stdout;
+        console.log(`[faults] SIGTERM at ${ms} ms: ${(syncing.match(/master_link_status:\w+|master_sync_in_progress:\d/g) ?? ["no answer"]).join(" ")}`);
+        const sent = Date.now();
+        process.kill(-replica.pid!, "SIGTERM");
+        try {
+          await until(() => replica.exitCode !== null || replica.signalCode !== null, 10);
+        } catch (e) {
+          process.kill(-replica.pid!, "SIGKILL");
+          throw new Error(`the replica was still running 10 s after SIGTERM at ${ms} ms (${/master_link_status:\w+|master_sync_in_progress:\d/g.exec(syncing)?.[0] ?? "?"})`, { cause: e });
+        }
+        expect(Date.now() - sent).toBeLessThan(10_000);
+      }
+    } finally {
+      process.kill(-master.pid!, "SIGTERM");
+      await until(() => master.exitCode !== null || master.signalCode !== null, 30);
+    }
+  }, 120_000);
+});
