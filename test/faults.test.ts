@@ -17,6 +17,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { buildDrvs, evalProcessComposeFull, nixAvailable, nixPath, nixString, type ProcessComposeEval, repoRoot, upstreamSeeded } from "./support/nix";
 import { installed, loadPackages } from "./support/packages";
+import { unprivileged } from "./support/run";
 
 const missing = [
   ...(nixAvailable() ? [] : ["nix (Debian package nix-bin)"]),
@@ -26,7 +27,7 @@ const missing = [
 ];
 if (missing.length > 0) console.warn(`[run] faults skipped: missing ${missing.join("; ")}`);
 
-const asUser = (argv: string[]) => (process.getuid?.() === 0 ? ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--", ...argv] : argv);
+const asUser = unprivileged;
 const dirs: string[] = [];
 afterAll(() => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
@@ -38,16 +39,6 @@ function workDir(): string {
   chmodSync(d, 0o777);
   dirs.push(d);
   return d;
-}
-
-/** Evaluates one postgres instance `pg` with `options` (Nix source) and builds its commands. */
-function postgres(options: string): { init: string; server: string } {
-  const ev: ProcessComposeEval = evalProcessComposeFull(
-    `[ ${nixPath(join(repoRoot, "generated", "default.nix"))} { services.postgres.pg = { enable = true; ${options} }; } ]`,
-  );
-  buildDrvs([ev.commandDrvs["pg-init"]!, ev.commandDrvs.pg!]);
-  const procs = ev.settings.processes!;
-  return { init: String(procs["pg-init"]!.command), server: String(procs.pg!.command) };
 }
 
 /** Evaluates one instance `name` of `service` with `options` (Nix source) and builds its commands (and their probes). */
@@ -70,6 +61,12 @@ function instance(service: string, name: string, options: string): Record<string
 /** Whether a readiness command reports healthy, run in `cwd` as process-compose runs it. */
 function ready(command: string, cwd: string): boolean {
   return spawnSync(asUser(["bash", "-c", command])[0]!, asUser(["bash", "-c", command]).slice(1), { cwd, timeout: 30_000 }).status === 0;
+}
+
+/** One postgres instance `pg` with `options` (Nix source): its setup and server commands, built. */
+function postgres(options: string): { init: string; server: string } {
+  const pg = instance("postgres", "pg", options);
+  return { init: pg["pg-init"]!, server: pg.pg! };
 }
 
 /** Runs a built command to its end in `cwd`. */

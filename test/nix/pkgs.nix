@@ -99,6 +99,39 @@ let
       '';
     };
 
+  packageEntries = (builtins.fromJSON (builtins.readFile ../packages.json)).packages;
+
+  # A program that runs a release jar .ci/run downloads (test/packages.json "url"; the jar is
+  # the entry's "check" path) with Debian's Java, as bin/<program>.
+  jarProgram = { name, program, javaOptions ? "" }:
+    let jar = packageEntries.${name}.check; in
+    mkDrv {
+      inherit name;
+      meta = { mainProgram = program; description = "test-only wrapper around ${baseNameOf jar}"; };
+      script = ''
+        set -eu
+        [ -f ${jar} ] || { echo "test pkgs.nix: no ${jar} (bash .ci/run downloads it)" >&2; exit 1; }
+        mkdir -p "$out/bin"
+        printf '#!/bin/sh\nexec /usr/lib/jvm/default-java/bin/java ${javaOptions} -jar ${jar} "$@"\n' > "$out/bin/${program}"
+        chmod +x "$out/bin/${program}"
+      '';
+    };
+
+  # Programs of the virtual environment .ci/run makes for a PyPI package (test/packages.json
+  # "pypi"): links = { <name in $out/bin> = <program in the environment's bin>; }.
+  venvPrograms = { name, mainProgram, links }:
+    let venv = "/opt/services-ts/pypi/${name}"; in
+    mkDrv {
+      inherit name;
+      meta = { inherit mainProgram; description = "test-only wrapper around PyPI's ${packageEntries.${name}.pypi}"; };
+      script = ''
+        set -eu
+        [ -e ${packageEntries.${name}.check} ] || { echo "test pkgs.nix: no ${venv} (bash .ci/run installs ${packageEntries.${name}.pypi})" >&2; exit 1; }
+        mkdir -p "$out/bin"
+        ${lib.concatStrings (lib.mapAttrsToList (link: program: "ln -s ${venv}/bin/${program} \"$out/bin/${link}\"\n") links)}
+      '';
+    };
+
   # Packages declared in ../packages.json (nixpkgs attribute → Debian package),
   # except the "custom" ones, which are written by hand below.
   declared = lib.mapAttrs
@@ -121,7 +154,7 @@ let
         }
       else
         debianPackage { name = attr; debPkg = builtins.head e.debian; mainProgram = e.mainProgram or null; })
-    (lib.filterAttrs (_: e: !(e.custom or false)) (builtins.fromJSON (builtins.readFile ../packages.json)).packages);
+    (lib.filterAttrs (_: e: !(e.custom or false)) packageEntries);
 
   base = self: declared // {
     inherit lib system;
@@ -250,62 +283,20 @@ let
         ln -s /usr/lib/php/8.2/php.ini-development "$out/etc/php.ini"
       '';
     };
-    # Apache Tika's server as nixpkgs' tika: bin/tika-server, here the release jar from
-    # Maven Central (.ci/run downloads it, see test/packages.json) run by Debian's Java.
-    tika = mkDrv {
-      name = "tika";
-      meta = { mainProgram = "tika-server"; description = "test-only wrapper around tika-server-standard from Maven Central"; };
-      script = ''
-        set -eu
-        jar=/opt/services-ts/download/tika-server-standard-3.2.2.jar
-        [ -f "$jar" ] || { echo "test pkgs.nix: no $jar (bash .ci/run downloads it)" >&2; exit 1; }
-        mkdir -p "$out/bin"
-        printf '#!/bin/sh\nexec /usr/lib/jvm/default-java/bin/java -jar %s "$@"\n' "$jar" > "$out/bin/tika-server"
-        chmod +x "$out/bin/tika-server"
-      '';
-    };
-    # pgAdmin 4 as nixpkgs' pgadmin4 lays it out (the programs its wrappers run), from
-    # PyPI's pgadmin4 in a virtual environment that .ci/run makes.
-    pgadmin4 = mkDrv {
+    # Apache Tika's server as nixpkgs' tika: bin/tika-server, here the release jar from Maven Central.
+    tika = jarProgram { name = "tika"; program = "tika-server"; };
+    # pgAdmin 4 as nixpkgs' pgadmin4 lays it out (the programs its wrappers run), from PyPI's pgadmin4.
+    pgadmin4 = venvPrograms {
       name = "pgadmin4";
-      meta = { mainProgram = "pgadmin4"; description = "test-only wrapper around PyPI's pgadmin4"; };
-      script = ''
-        set -eu
-        venv=/opt/services-ts/pypi/pgadmin4
-        [ -x "$venv/bin/pgadmin4-cli" ] || { echo "test pkgs.nix: no $venv (bash .ci/run installs PyPI's pgadmin4)" >&2; exit 1; }
-        mkdir -p "$out/bin"
-        ln -s "$venv/bin/pgadmin4" "$out/bin/pgadmin4"
-        ln -s "$venv/bin/pgadmin4" "$out/bin/.pgadmin4-wrapped"
-        ln -s "$venv/bin/pgadmin4-cli" "$out/bin/.pgadmin4-cli-wrapped"
-      '';
+      mainProgram = "pgadmin4";
+      links = { pgadmin4 = "pgadmin4"; ".pgadmin4-wrapped" = "pgadmin4"; ".pgadmin4-cli-wrapped" = "pgadmin4-cli"; };
     };
-    # Chroma from PyPI's chromadb (a virtual environment .ci/run makes), also where nixpkgs has it.
-    chromadb = mkDrv {
-      name = "chromadb";
-      meta = { mainProgram = "chroma"; description = "test-only wrapper around PyPI's chromadb"; };
-      script = ''
-        set -eu
-        venv=/opt/services-ts/pypi/chromadb
-        [ -x "$venv/bin/chroma" ] || { echo "test pkgs.nix: no $venv (bash .ci/run installs PyPI's chromadb)" >&2; exit 1; }
-        mkdir -p "$out/bin"
-        ln -s "$venv/bin/chroma" "$out/bin/chroma"
-      '';
-    };
+    # Chroma from PyPI's chromadb, also where nixpkgs has it.
+    chromadb = venvPrograms { name = "chromadb"; mainProgram = "chroma"; links = { chroma = "chroma"; }; };
     python3Packages = { inherit (self) chromadb; };
     # PlantUML as nixpkgs' plantuml: bin/plantuml, here the release jar from Maven Central
-    # (Debian's 1.2020 has no -picoweb server), run headless by Debian's Java.
-    plantuml = mkDrv {
-      name = "plantuml";
-      meta = { mainProgram = "plantuml"; description = "test-only wrapper around the PlantUML jar from Maven Central"; };
-      script = ''
-        set -eu
-        jar=/opt/services-ts/download/plantuml-1.2024.7.jar
-        [ -f "$jar" ] || { echo "test pkgs.nix: no $jar (bash .ci/run downloads it)" >&2; exit 1; }
-        mkdir -p "$out/bin"
-        printf '#!/bin/sh\nexec /usr/lib/jvm/default-java/bin/java -Djava.awt.headless=true -jar %s "$@"\n' "$jar" > "$out/bin/plantuml"
-        chmod +x "$out/bin/plantuml"
-      '';
-    };
+    # (Debian's 1.2020 has no -picoweb server), run headless.
+    plantuml = jarProgram { name = "plantuml"; program = "plantuml"; javaOptions = "-Djava.awt.headless=true"; };
     # Google Cloud SDK is not installable here: a placeholder with the attributes modules
     # use (withExtraComponents, components.*), which fails only when built.
     google-cloud-sdk =

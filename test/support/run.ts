@@ -38,7 +38,7 @@ export interface RunResult {
 }
 
 /** Wraps a command so it runs unprivileged when we are root (setpriv, uid/gid 65534). */
-function unprivileged(argv: string[]): string[] {
+export function unprivileged(argv: string[]): string[] {
   if (process.getuid?.() !== 0) return argv;
   return ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--", ...argv];
 }
