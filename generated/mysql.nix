@@ -187,7 +187,8 @@ let
               in
               ''
                 printf 'Adding user: %s\n' ${lib.escapeShellArg user.name}
-                mysql_root -e ${textArg3}
+                # On standard input, not -e: a password in the command line is visible to every local user (ps).
+                mysql_root <<<${textArg3}
                 ${text3}
               '')
             config.ensureUsers);

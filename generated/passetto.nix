@@ -107,7 +107,7 @@ let
       ]);
       processes =
         {
-          # modules/passetto.ts:79
+          # modules/passetto.ts:89
           ${name} = {
             command = pkgs.writeShellApplication {
               name = "start-passetto";
@@ -116,10 +116,18 @@ let
               text = ''
                 state=${runtimePath config.dataDir}
                 mkdir -p "$state"
-                # passetto-init adds keys each time it runs: only on the first start.
+                ${value1}
+                # The keys are added once, on the first start: passetto-init-interactive appends keys each
+                # time it runs. It reads the password twice (new, confirmed) on standard input, so the
+                # password is never an argument visible in ps; it prints the result (Right () on success)
+                # and exits 0 either way, so the result is checked.
                 if [[ ! -f "$state/keys-initialised" ]]; then
                   echo "initialising passetto's key storage with ${toString config.keys} keys"
-                  passetto-init "$MASTER_PASSWORD" ${toString config.keys}
+                  result=$(printf '%s\n%s\n' "$MASTER_PASSWORD" "$MASTER_PASSWORD" | passetto-init-interactive addkeys ${toString config.keys})
+                  if [[ "$result" != *"Right ()"* ]]; then
+                    printf 'passetto-init-interactive failed (wrong master password?):\n%s\n' "$result" >&2
+                    exit 1
+                  fi
                   touch "$state/keys-initialised"
                 fi
                 exec passetto-server
@@ -137,7 +145,8 @@ let
             availability = { restart = "on_failure"; max_restarts = 5; };
             environment = {
               PASSETTO_PG_BACKEND_CONN_STRING = config.connectionString;
-              MASTER_PASSWORD = config.masterPassword;
+              MASTER_PASSWORD =
+                if config.masterPasswordFile != null then "" else config.masterPassword;
               PORT = "${toString config.port}";
             };
             namespace = config.namespace;
@@ -180,6 +189,17 @@ let
       unsafeDataDirMessage = "services.passetto.\"${name}\".dataDir is empty or holds a newline: give the instance a directory path on one line.";
       invariantMessage2 = "services.passetto.\"${name}\": schemas is empty, but passetto needs its schema (service/pgsql/create_schema.sql in its source): set schemas.";
       unsafeNameMessage = "services.passetto.\"${name}\": an instance name is part of its data directory and process names; it cannot be empty, \".\" or \"..\", nor contain \"/\".";
+      value1 =
+        if config.masterPasswordFile != null then
+          ''
+            pwfile=${runtimePath config.masterPasswordFile}
+            [[ -r "$pwfile" ]] || { echo "passetto: cannot read masterPasswordFile $pwfile" >&2; exit 1; }
+            IFS= read -r MASTER_PASSWORD < "$pwfile" || true
+            [[ -n "$MASTER_PASSWORD" ]] || { echo "passetto: masterPasswordFile $pwfile has no password on its first line" >&2; exit 1; }
+            export MASTER_PASSWORD
+          ''
+        else
+          "";
     in
     {
       options = {
@@ -263,25 +283,32 @@ let
             pkgs
             [ "haskellPackages" "passetto-service" ]
             {
-              extraDescription = "Provides `passetto-init` and `passetto-server` (built with the PostgreSQL backend).";
+              extraDescription = "Provides `passetto-init-interactive` and `passetto-server` (built with the PostgreSQL backend).";
             };
-        # modules/passetto.ts:49
+        # modules/passetto.ts:50
         port = lib.mkOption {
           type = lib.types.port;
           default = 8012;
           description = "The TCP port passetto-server listens on (its `PORT`; passetto's default is 8012).";
         };
-        # modules/passetto.ts:53
+        # modules/passetto.ts:54
         masterPassword = lib.mkOption {
           type = lib.types.str;
           default = "1";
-          description = "passetto's master password (`MASTER_PASSWORD`, and `passetto-init`'s first argument). It must open the master key in the database: passetto's create_schema.sql inserts one, which the seed configuration opened with the default. Development only: it ends up in the Nix store.";
+          description = "passetto's master password (`MASTER_PASSWORD`). It must open the master key in the database: passetto's create_schema.sql inserts one, which the seed configuration opened with the default. It ends up in the Nix store, which every local user can read: for anything but a throwaway database, use `masterPasswordFile`. It never appears in a command line (`ps`): `passetto-init-interactive` reads it on its standard input.";
         };
-        # modules/passetto.ts:59
+        # modules/passetto.ts:62
+        masterPasswordFile = lib.mkOption {
+          type = lib.types.nullOr lib.types.str;
+          default = null;
+          example = "./secrets/passetto-master";
+          description = "A file whose first line is the master password, read when the process starts (relative paths from where the stack runs). When set, `masterPassword` is not used and the password stays out of the Nix store and out of every command line.";
+        };
+        # modules/passetto.ts:69
         keys = lib.mkOption {
           type = lib.types.int;
           default = 3;
-          description = "How many fresh keys `passetto-init` adds on the instance's first start; later starts keep the key storage as it is (the file `keys-initialised` in `dataDir` records that it ran).";
+          description = "How many fresh keys `passetto-init-interactive addkeys` adds on the instance's first start; later starts keep the key storage as it is (the file `keys-initialised` in `dataDir` records that it ran).";
         };
         # modules/parts/private-database.ts:146
         connectionString = lib.mkOption {
@@ -378,7 +405,7 @@ in
       modules = [ instanceModule ];
     });
     default = { };
-    description = "[passetto](https://github.com/juspay/passetto), an HTTP encryption service, with a private PostgreSQL instance `services.postgres.\"<name>-db\"`. There the role `passetto` (password `dbPassword`, scram-sha-256 on TCP; no trust) owns the database `passetto`, to which `schemas` are applied as that role on first start. The process `<name>` runs `passetto-init` once (on its first start) and then `passetto-server`, connected by `connectionString`; `<name>-pgweb` (with `pgweb.enable`) browses the database.";
+    description = "[passetto](https://github.com/juspay/passetto), an HTTP encryption service, with a private PostgreSQL instance `services.postgres.\"<name>-db\"`. There the role `passetto` (password `dbPassword`, scram-sha-256 on TCP; no trust) owns the database `passetto`, to which `schemas` are applied as that role on first start. The process `<name>` runs `passetto-init-interactive addkeys` once (on its first start) and then `passetto-server`, connected by `connectionString`; `<name>-pgweb` (with `pgweb.enable`) browses the database.";
   };
   config = {
     servicesTs.processOwners =

@@ -239,7 +239,8 @@ export default defineService({
                   const account = named("account", mysqlSql`${user.name}@'localhost'`);
                   return sh`
                     printf 'Adding user: %s\\n' ${user.name}
-                    mysql_root -e ${mysqlSql`CREATE USER IF NOT EXISTS ${account}${ifSet(user.password, (p) => mysqlSql` IDENTIFIED BY ${p}`, mysqlSql``)}`}
+                    # On standard input, not -e: a password in the command line is visible to every local user (ps).
+                    mysql_root <<<${mysqlSql`CREATE USER IF NOT EXISTS ${account}${ifSet(user.password, (p) => mysqlSql` IDENTIFIED BY ${p}`, mysqlSql``)}`}
                     ${concatStrings(
                       mapAttrsToList(user.ensurePermissions, (target, privileges) => sh`mysql_root -e ${mysqlSql`GRANT ${rawSql(privileges)} ON ${rawSql(target)} TO ${account}`}\n`, "privileges"),
                     )}

@@ -16,7 +16,7 @@
  * The pattern itself also runs for real with a real app: test/stacks/notes-app.nix.
  */
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -72,7 +72,11 @@ const recordingOverlay = String.raw`(final: prev:
     standIn = tag: final.symlinkJoin {
       name = "passetto-service-${"$"}{tag}";
       paths = [
-        (final.writeShellScriptBin "passetto-init" ''printf 'init ${"$"}{tag} [%s]\n' "$*" >> "$PASSETTO_STANDIN_LOG"'')
+        (final.writeShellScriptBin "passetto-init-interactive" ''
+          IFS= read -r first; IFS= read -r second
+          printf 'init ${"$"}{tag} [%s] stdin [%s|%s]\n' "$*" "$first" "$second" >> "$PASSETTO_STANDIN_LOG"
+          if [ -n "''${"$"}{PASSETTO_STANDIN_FAIL:-}" ]; then echo "Left (OpDbErr DbWrongPassword)"; else echo "Right ()"; fi
+        '')
         (final.writeShellScriptBin "passetto-server" ''printf 'server ${"$"}{tag} PORT=%s MASTER_PASSWORD=%s CONN=%s\n' "$PORT" "$MASTER_PASSWORD" "$PASSETTO_PG_BACKEND_CONN_STRING" >> "$PASSETTO_STANDIN_LOG"'')
       ];
     };
@@ -100,7 +104,8 @@ describe.skipIf(!seeded)("[nix eval] passetto: two instances with private databa
             port = 8021;
             dbPort = 5442;
             dbPassword = ${nixString(nastyPassword)};
-            masterPassword = "m@ster 'pw'";
+            masterPassword = "m@ster 'pw'";   # not used: masterPasswordFile wins
+            masterPasswordFile = "./secrets/pb master";
             keys = 5;
             namespace = "secrets";
             schemas = [ (builtins.toFile "one.sql" "SELECT 1;\\n") (builtins.toFile "two.sql" "SELECT 2;\\n") ];
@@ -153,7 +158,9 @@ describe.skipIf(!seeded)("[nix eval] passetto: two instances with private databa
       PORT: "8012",
     });
     const pb = envOf(ev, "pb");
-    expect(pb.MASTER_PASSWORD).toBe("m@ster 'pw'");
+    // With masterPasswordFile the password is read at start: not in the environment, not in the store.
+    expect(pb.MASTER_PASSWORD).toBe("");
+    expect(JSON.stringify(ev)).not.toContain("m@ster 'pw'");
     expect(pb.PORT).toBe("8021");
     const conn = pb.PASSETTO_PG_BACKEND_CONN_STRING!;
     expect(conn).toMatch(/^postgresql:\/\/passetto:[A-Za-z0-9._~%-]+@127\.0\.0\.1:5442\/passetto$/);
@@ -230,36 +237,57 @@ describe.skipIf(!seeded)("[nix eval] passetto: two instances with private databa
     expect(storeFile(readProcessScript(ev, "pa-db-init"), "passetto-setup.sql").content).toMatch(/\nRESET ROLE;\n$/);
   });
 
-  it("runs passetto-init once, on the first start, then passetto-server with the environment (real bash)", () => {
+  it("adds keys once, on the first start, the master password on stdin (never argv), then runs passetto-server (real bash)", () => {
     const dir = mkdtempSync(join(tmpdir(), "services-ts-passetto-"));
     try {
       const log = join(dir, "calls.log");
+      const fromFile = `fr0m 'file' $x "q"`;
+      mkdirSync(join(dir, "secrets"));
+      writeFileSync(join(dir, "secrets", "pb master"), `${fromFile}\nsecond line is not read\n`);
+      const start = (p: string, extra: Record<string, string> = {}) =>
+        spawnSync(procs(ev)[p]!.command as string, [], {
+          cwd: dir,
+          env: { PATH: "/usr/bin:/bin", ...envOf(ev, p), PASSETTO_STANDIN_LOG: log, ...extra },
+          encoding: "utf8",
+        });
       for (const p of ["pa", "pb"]) {
-        const script = readProcessScript(ev, p);
-        expect(script).toContain("exec passetto-server");
-        const command = procs(ev)[p]!.command as string;
-        for (let start = 1; start <= 2; start++) {
-          const r = spawnSync(command, [], {
-            cwd: dir,
-            env: { PATH: "/usr/bin:/bin", ...envOf(ev, p), PASSETTO_STANDIN_LOG: log },
-            encoding: "utf8",
-          });
-          expect(r.status, `${p} start ${start}: ${r.stderr}`).toBe(0);
+        expect(readProcessScript(ev, p)).toContain("exec passetto-server");
+        for (let n = 1; n <= 2; n++) {
+          const r = start(p);
+          expect(r.status, `${p} start ${n}: ${r.stderr}`).toBe(0);
         }
       }
       const pbConn = envOf(ev, "pb").PASSETTO_PG_BACKEND_CONN_STRING;
       expect(readFileSync(log, "utf8")).toBe(
         [
-          "init default [1 3]",
+          "init default [addkeys 3] stdin [1|1]",
           "server default PORT=8012 MASTER_PASSWORD=1 CONN=postgresql://passetto:passetto@127.0.0.1:5432/passetto",
           "server default PORT=8012 MASTER_PASSWORD=1 CONN=postgresql://passetto:passetto@127.0.0.1:5432/passetto",
-          "init b [m@ster 'pw' 5]",
-          `server b PORT=8021 MASTER_PASSWORD=m@ster 'pw' CONN=${pbConn}`,
-          `server b PORT=8021 MASTER_PASSWORD=m@ster 'pw' CONN=${pbConn}`,
+          `init b [addkeys 5] stdin [${fromFile}|${fromFile}]`,
+          `server b PORT=8021 MASTER_PASSWORD=${fromFile} CONN=${pbConn}`,
+          `server b PORT=8021 MASTER_PASSWORD=${fromFile} CONN=${pbConn}`,
           "",
         ].join("\n"),
       );
       expect(readFileSync(join(dir, "data", "pa", "keys-initialised"), "utf8")).toBe("");
+
+      // passetto-init-interactive exits 0 whatever happened: its printed result is the verdict.
+      rmSync(join(dir, "data"), { recursive: true });
+      const failed = start("pa", { PASSETTO_STANDIN_FAIL: "1" });
+      expect(failed.status).toBe(1);
+      expect(failed.stderr).toContain("passetto-init-interactive failed (wrong master password?):\nLeft (OpDbErr DbWrongPassword)");
+      expect(existsSync(join(dir, "data", "pa", "keys-initialised"))).toBe(false);
+      expect(readFileSync(log, "utf8").trimEnd().split("\n").at(-1)).toBe("init default [addkeys 3] stdin [1|1]"); // no server
+
+      // A missing or empty password file stops the start, saying which file.
+      rmSync(join(dir, "secrets", "pb master"));
+      const missing = start("pb");
+      expect(missing.status).toBe(1);
+      expect(missing.stderr).toContain(`passetto: cannot read masterPasswordFile ${join(dir, "secrets", "pb master")}`);
+      writeFileSync(join(dir, "secrets", "pb master"), "\n");
+      const empty = start("pb");
+      expect(empty.status).toBe(1);
+      expect(empty.stderr).toContain("has no password on its first line");
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -321,30 +349,43 @@ CREATE TABLE "Passetto"."Keys" (id serial PRIMARY KEY, encryptedkeypair bytea NO
 INSERT INTO "Passetto"."Keys" (encryptedkeypair) VALUES ('\\x00');
 `;
 
-// passetto-init <password> <n>: stores the master password on the first call and
-// checks it later (as passetto's master key), then appends n keys.
+// passetto-init-interactive addkeys <n>: reads the password twice on stdin (as passetto's does:
+// new, then confirmed), first making sure no process on the machine has it in its command line;
+// stores it on the first call and checks it later (as passetto's master key), then appends n keys,
+// printing Right () or Left (...) and exiting 0 either way, as passetto's does.
 // passetto-server: checks MASTER_PASSWORD, then answers GET /status with the key count.
+// Both hand the password to psql through the environment (\getenv), never as an argument.
 const workingOverlay = String.raw`(final: prev: {
   haskellPackages = (prev.haskellPackages or { }) // {
     passetto-service = final.symlinkJoin {
       name = "passetto-service-stand-in";
       paths = [
         (final.writeShellApplication {
-          name = "passetto-init";
-          runtimeInputs = [ final.postgresql ];
+          name = "passetto-init-interactive";
+          runtimeInputs = [ final.postgresql final.coreutils ];
           text = ''
-            [[ $# == 2 ]] || { echo "usage: passetto-init <password> <nKeys>" >&2; exit 2; }
-            psql -X -w -q -At -v ON_ERROR_STOP=1 -d "$PASSETTO_PG_BACKEND_CONN_STRING" -v pw="$1" -v n="$2" <<'SQL'
+            [[ $# == 2 && $1 == addkeys ]] || { echo "usage: KeyDb addkeys nKeys | dump | newpass"; exit 0; }
+            IFS= read -r first || true; IFS= read -r second || true
+            [[ -n "$first" && "$first" == "$second" ]] || { echo "Left OpFailConfirmedInput"; exit 0; }
+            for f in /proc/[0-9]*/cmdline; do
+              cmd=$(tr '\0' ' ' < "$f" 2>/dev/null) || continue
+              if [[ "$cmd" == *"$first"* ]]; then
+                echo "the master password is in the command line of pid ''${"$"}{f//[!0-9]/}: $cmd" >&2
+                exit 1
+              fi
+            done
+            export STANDIN_PW="$first"
+            if psql -X -w -q -At -v ON_ERROR_STOP=1 -d "$PASSETTO_PG_BACKEND_CONN_STRING" -v n="$2" <<'SQL'
+            \getenv pw STANDIN_PW
             INSERT INTO "Passetto"."Master" (key) SELECT convert_to(:'pw', 'UTF8') WHERE NOT EXISTS (SELECT FROM "Passetto"."Master");
             SELECT (key = convert_to(:'pw', 'UTF8')) AS ok FROM "Passetto"."Master" \gset
             \if :ok
             \else
-              \warn 'Invalid password'
               SELECT 1/0;
             \endif
             INSERT INTO "Passetto"."Keys" (encryptedkeypair) SELECT decode(md5(random()::text), 'hex') FROM generate_series(1, :n);
             SQL
-            echo Ok
+            then echo "Right ()"; else echo "Left (OpDbErr DbWrongPassword)"; fi
           '';
         })
         (final.writeShellApplication {
@@ -355,8 +396,8 @@ const workingOverlay = String.raw`(final: prev: {
             import http.server, json, os, subprocess, sys
             conn = os.environ["PASSETTO_PG_BACKEND_CONN_STRING"]
             def q(sql):
-                return subprocess.run(["psql", "-X", "-w", "-At", "-v", "ON_ERROR_STOP=1", "-d", conn, "-v", "pw=" + os.environ["MASTER_PASSWORD"]],
-                                      input=sql, capture_output=True, text=True, check=True).stdout.strip()
+                return subprocess.run(["psql", "-X", "-w", "-At", "-v", "ON_ERROR_STOP=1", "-d", conn],
+                                      input="\\getenv pw MASTER_PASSWORD\n" + sql, capture_output=True, text=True, check=True).stdout.strip()
             if q("SELECT key = convert_to(:'"'"'pw'"'"', '"'"'UTF8'"'"') FROM \"Passetto\".\"Master\"") != "t":
                 sys.exit("exited: Invalid password")
             class H(http.server.BaseHTTPRequestHandler):
@@ -381,8 +422,11 @@ const runStack = String.raw`({ config, lib, pkgs, ... }:
     vault2 = config.services.passetto.vault2;
     schema = builtins.toFile "create_schema.sql" SCHEMA;
   in {
-    services.passetto.vault = { enable = true; port = 8451; dbPort = 5451; keys = 2; schemas = [ schema ]; };
-    services.passetto.vault2 = { enable = true; port = 8452; dbPort = 5452; dbPassword = "an0ther p@ss"; masterPassword = "s3cret"; schemas = [ schema ]; };
+    services.passetto.vault = { enable = true; port = 8451; dbPort = 5451; keys = 2; masterPassword = "vault master Q7"; schemas = [ schema ]; };
+    services.passetto.vault2 = {
+      enable = true; port = 8452; dbPort = 5452; dbPassword = "an0ther p@ss"; schemas = [ schema ];
+      masterPasswordFile = builtins.toFile "vault2-master" "vault2 s3cret Z9\n";
+    };
     settings.processes.test = {
       command = pkgs.writeShellApplication {
         name = "passetto-test";
