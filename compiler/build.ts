@@ -139,34 +139,31 @@ export function internalModule(): NixNode {
     nLet(
       [nBind("clashes", clashesOf("processOwners")), nBind("portClashes", clashesOf("portOwners"))],
       nAttrs([
-        nBind(
-          ["options", "servicesTs", "processOwners"],
-          nApply(
-            nLib("mkOption"),
-            nAttrs([
-              nBind("type", nApply(nLib("types", "attrsOf"), nApply(nLib("types", "listOf"), nLib("types", "str")))),
-              nBind("default", nAttrs([])),
-              nBind("internal", { kind: "bool", value: true }),
-              nBind("description", nStr("Process name → the enabled instances that make it (services-ts's collision check).")),
-            ]),
-          ),
-        ),
-        nBind(
-          ["options", "servicesTs", "portOwners"],
-          nApply(
-            nLib("mkOption"),
-            nAttrs([
-              nBind("type", nApply(nLib("types", "attrsOf"), nApply(nLib("types", "listOf"), nLib("types", "str")))),
-              nBind("default", nAttrs([])),
-              nBind("internal", { kind: "bool", value: true }),
-              nBind("description", nStr("TCP port → the options of enabled instances that make a server listen on it (services-ts's port clash check).")),
-            ]),
-          ),
+        ownersOption("processOwners", "Process name → the enabled instances that make it (services-ts's collision check)."),
+        ownersOption(
+          "portOwners",
+          "TCP port → the options of enabled instances that make a server listen on it (services-ts's port clash check).",
         ),
         nBind(
           ["config", "settings", "processes"],
           nApply(nLib("mkIf"), nBinop("||", nBinop("!=", nVar("clashes"), nAttrs([])), nBinop("!=", nVar("portClashes"), nAttrs([]))), nApply(nVar("throw"), message)),
         ),
+      ]),
+    ),
+  );
+}
+
+/** `options.servicesTs.<name>`: an internal `attrsOf (listOf str)` that enabled instances add their claims to. */
+function ownersOption(name: string, description: string) {
+  return nBind(
+    ["options", "servicesTs", name],
+    nApply(
+      nLib("mkOption"),
+      nAttrs([
+        nBind("type", nApply(nLib("types", "attrsOf"), nApply(nLib("types", "listOf"), nLib("types", "str")))),
+        nBind("default", nAttrs([])),
+        nBind("internal", { kind: "bool", value: true }),
+        nBind("description", nStr(description)),
       ]),
     ),
   );
