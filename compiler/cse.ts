@@ -365,8 +365,9 @@ export function shareRepeated(
   body: NixNode,
   fixed: ReadonlySet<string>,
 ): { lets: Binding[]; body: NixNode } {
-  const once = shareLoop(fixed, lets, body, (a, n, letBinders) => a.shareable(n, letBinders));
-  const top = shareLoop(fixed, once.lets, once.body, (a, n, letBinders) => a.shareable(n, letBinders), "long");
+  const atTop = (a: Analyzer, n: NixNode, letBinders: ReadonlySet<Binder>) => a.shareable(n, letBinders);
+  const once = shareLoop(fixed, lets, body, atTop);
+  const top = shareLoop(fixed, once.lets, once.body, atTop, "long");
   const scope = new Set(top.lets.flatMap((b) => (b.kind === "attr" && b.binder ? [b.binder] : [])));
   return {
     lets: top.lets.map((b) => (b.kind === "attr" ? { ...b, value: shareInLambdas(b.value, scope, fixed) } : b)),
