@@ -183,8 +183,13 @@ export interface LowerOptions {
   readonly knownPackages?: ReadonlySet<string>;
 }
 
-/** What a service's callbacks (and its parts') declare, run in a throwaway context: for checks. */
+/**
+ * What a service's callbacks (and its parts') declare, run once per service in a throwaway
+ * context and remembered: the checks ask for composed services again and again.
+ */
 export const itemsOf: ItemsOf = (svc) => {
+  const known = declaredItems.get(svc);
+  if (known) return known;
   const ctx = makeCtx({ ...serviceOptions(svc), ...derivedShapeOf(svc) }, []);
   const items: ProcessItem[] = [];
   const instances: InstanceDecl[] = [];
@@ -194,8 +199,11 @@ export const itemsOf: ItemsOf = (svc) => {
   }
   if (svc.processes) items.push(...svc.processes(ctx));
   if (svc.instances) instances.push(...svc.instances(ctx));
-  return { items, instances };
+  const declared = { items, instances };
+  declaredItems.set(svc, declared);
+  return declared;
 };
+const declaredItems = new WeakMap<AnyService, ReturnType<ItemsOf>>();
 
 /** `modules/redis.ts:57`, for a comment above what a TS line made. */
 export function sourceComment(loc: SourceLocation | undefined, root: string): string | undefined {
