@@ -8,6 +8,8 @@ import { mkdir, readdir, readFile, rename, rm, writeFile } from "node:fs/promise
 import { basename, dirname, join, relative } from "node:path";
 import { pathToFileURL } from "node:url";
 import { type AnyService, DefinitionError, isService, isServiceTest, KNOWN_PACKAGES, type ServiceTest } from "../dsl";
+import { BuildCache } from "./cache";
+import { BuildError } from "./errors";
 import { renderDocs } from "./docs";
 import { type LoweredService, lowerService, lowerTest, serviceOptions } from "./lower";
 import { nApply, nAttrs, nBind, nBinop, nLambda, nLet, nLib, nList, nPattern, nSelect, nStr, type NixNode, nVar } from "../nix/ast";
@@ -19,10 +21,8 @@ export interface GeneratedFile {
   readonly content: string;
 }
 
-/** A failure to build, with a message meant for the terminal. */
-export class BuildError extends Error {
-  override name = "BuildError";
-}
+export { BuildError } from "./errors";
+export { typecheck } from "./typecheck";
 
 const nixPath = (p: string): NixNode => ({ kind: "path", value: p });
 
@@ -42,32 +42,6 @@ export async function findTests(root: string): Promise<string[]> {
     .filter((f) => f.endsWith(".test.ts"))
     .sort()
     .map((f) => join(dir, f));
-}
-
-/**
- * Type-checks the DSL and modules with the TypeScript compiler (through ts-morph).
- * @throws BuildError listing each diagnostic as `file:line:col - error TSnnnn: message`.
- */
-export async function typecheck(root: string, files: readonly string[]): Promise<void> {
-  const { Project, ts } = await import("ts-morph");
-  const project = new Project({ tsConfigFilePath: join(root, "tsconfig.json"), skipAddingFilesFromTsConfig: true });
-  project.addSourceFilesAtPaths(files as string[]);
-  project.resolveSourceFileDependencies();
-  const diagnostics = project.getPreEmitDiagnostics();
-  if (diagnostics.length > 0) {
-    const lines = diagnostics.map((d) => {
-      const sf = d.getSourceFile();
-      const where = sf
-        ? (() => {
-            const { line, column } = sf.getLineAndColumnAtPos(d.getStart() ?? 0);
-            return `${relative(root, sf.getFilePath())}:${line}:${column}`;
-          })()
-        : "<tsconfig>";
-      const message = ts.flattenDiagnosticMessageText(d.compilerObject.messageText, "\n");
-      return `${where} - error TS${d.getCode()}: ${message}`;
-    });
-    throw new BuildError(`type errors in modules:\n${lines.join("\n")}`);
-  }
 }
 
 /** Imports a module file and returns its default export; load errors name the file. */
@@ -226,27 +200,53 @@ export function knownPackages(root: string, services: readonly AnyService[]): Se
  * Compiles every module into the contents of `generated/`, in memory.
  * @throws DefinitionError or BuildError; nothing is written.
  */
-export async function compileAll(root: string, log: (line: string) => void = () => {}): Promise<GeneratedFile[]> {
+export async function compileAll(
+  root: string,
+  log: (line: string) => void = () => {},
+  opts: {
+    /** Reuse (and store) what unchanged modules compiled to, in `cacheDir` (compiler/cache.ts). */
+    cache?: boolean;
+    /** Where the cache lives; default `node_modules/.cache/services-ts` under `root`. */
+    cacheDir?: string;
+  } = {},
+): Promise<GeneratedFile[]> {
   const files = await findModules(root);
   if (files.length === 0) throw new BuildError("no service modules found in modules/");
-  const lowered: { svc: LoweredService; source: string }[] = [];
-  const loaded: { svc: AnyService; source: string }[] = [];
-  for (const file of files) loaded.push({ svc: await loadService(file, root), source: relative(root, file) });
+  const loaded: { svc: AnyService; file: string; source: string }[] = [];
+  for (const file of files) loaded.push({ svc: await loadService(file, root), file, source: relative(root, file) });
   const known = knownPackages(root, loaded.map((l) => l.svc));
-  for (const { svc, source } of loaded) {
-    lowered.push({ svc: lowerService(svc, { root, knownPackages: known }), source });
-    log(`  lowered ${svc.name} (${source})`);
-  }
-  const names = new Set(lowered.map((l) => l.svc.service.name));
-  for (const { svc } of lowered) {
-    for (const dep of svc.dependencies) {
-      if (!names.has(dep)) throw new DefinitionError(`declares instances of "${dep}", which has no module in modules/`, svc.service.location);
+  const cache = opts.cache ? new BuildCache(root, [...known].sort(), opts.cacheDir) : undefined;
+  let reused = 0;
+  /** `make()`'s result, from the cache when `file`'s key is there. */
+  const cached = <T>(file: string, make: () => T): T => {
+    if (!cache) return make();
+    const key = cache.key(file);
+    const hit = cache.get<T>(key);
+    if (hit !== undefined) {
+      reused += 1;
+      return hit;
     }
-  }
+    const value = make();
+    cache.set(key, value);
+    return value;
+  };
   const out: GeneratedFile[] = [];
-  for (const { svc, source } of lowered) {
-    out.push({ path: `${svc.service.name}.nix`, content: printNix(svc.module, { header: header(source) }) });
-    out.push({ path: `docs/${svc.service.name}.md`, content: renderDocs(svc, source) });
+  const names = new Set(loaded.map((l) => l.svc.name));
+  for (const { svc, file, source } of loaded) {
+    const lowered = cached(file, () => {
+      const l = lowerService(svc, { root, knownPackages: known });
+      return {
+        nix: printNix(l.module, { header: header(source) }),
+        docs: renderDocs(l, source),
+        dependencies: [...l.dependencies],
+      };
+    });
+    for (const dep of lowered.dependencies) {
+      if (!names.has(dep)) throw new DefinitionError(`declares instances of "${dep}", which has no module in modules/`, svc.location);
+    }
+    out.push({ path: `${svc.name}.nix`, content: lowered.nix });
+    out.push({ path: `docs/${svc.name}.md`, content: lowered.docs });
+    log(`  lowered ${svc.name} (${source})`);
   }
   for (const file of await findTests(root)) {
     const source = relative(root, file);
@@ -254,16 +254,18 @@ export async function compileAll(root: string, log: (line: string) => void = () 
     for (const svc of Object.values(test.services)) {
       if (!names.has(svc.name)) throw new DefinitionError(`uses "${svc.name}", which has no module in modules/`, test.location);
     }
-    out.push({
-      path: `tests/${test.name}.nix`,
-      content: printNix(lowerTest(test, { root, knownPackages: known }), {
+    const content = cached(file, () =>
+      printNix(lowerTest(test, { root, knownPackages: known }), {
         header: `${header(source)}
 
 Run tier: process-compose runs this until the \`test\` process exits (its exit code is the verdict).`,
       }),
-    });
+    );
+    out.push({ path: `tests/${test.name}.nix`, content });
     log(`  lowered test ${test.name} (${source})`);
   }
+  if (cache && reused > 0) log(`  ${reused} unchanged (from the build cache)`);
+  cache?.prune();
   const sorted = [...names].sort();
   out.push({
     path: "default.nix",

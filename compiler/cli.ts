@@ -1,9 +1,11 @@
 /**
- * `pnpm build-modules [--check] [--no-typecheck] [--watch]`
+ * `pnpm build-modules [--check] [--no-typecheck] [--no-cache] [--watch]`
  *
  * Regenerates `generated/` from `modules/`. With `--check`, writes nothing and
  * exits 1 when `generated/` differs from what the compiler emits. With `--watch`,
  * builds once and then again whenever `modules/`, `dsl/` or `nix/` change.
+ * Modules whose sources (and everything they import) did not change since the
+ * last build come from the build cache (compiler/cache.ts); `--check` never uses it.
  */
 import { parseCli } from "./cli-args";
 import { type ChildProcess, spawn } from "node:child_process";
@@ -12,12 +14,16 @@ import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import { join, relative } from "node:path";
 import { DefinitionError } from "../dsl";
-import { BuildError, compileAll, diffGenerated, findModules, findTests, typecheck, writeGenerated } from "./build";
+import { BuildError, compileAll, diffGenerated, findModules, findTests, writeGenerated } from "./build";
+import { typecheckBuildInfo } from "./cache";
+import { typecheckInWorker } from "./typecheck";
 
-const usage = `usage: pnpm build-modules [--check] [--no-typecheck] [--watch] [--root DIR]
+const usage = `usage: pnpm build-modules [--check] [--no-typecheck] [--no-cache] [--watch] [--root DIR]
 
   --check         compare generated/ with the compiler's output; write nothing; exit 1 if they differ
   --no-typecheck  skip the TypeScript type check of modules/ (faster; the tests still run it)
+  --no-cache      lower every module again, even those unchanged since the last build
+                  (the cache is node_modules/.cache/services-ts/; --check never uses it)
   --watch         build, then rebuild whenever modules/, dsl/ or nix/ change (one line per rebuild;
                   a failing build is reported and watching goes on); Ctrl-C stops
   --root DIR      project directory holding modules/ and generated/ (default: this checkout)
@@ -35,6 +41,7 @@ async function main(): Promise<number> {
   const cli = parseCli(usage, {
     check: { type: "boolean", default: false },
     "no-typecheck": { type: "boolean", default: false },
+    "no-cache": { type: "boolean", default: false },
     watch: { type: "boolean", default: false },
   });
   if (typeof cli === "number") return cli;
@@ -44,22 +51,37 @@ async function main(): Promise<number> {
     return 2;
   }
   const root = cli.root;
-  const typecheckModules = !args["no-typecheck"];
-  if (args.watch) return watch(root, typecheckModules);
-  return build(root, { check: args.check ?? false, typecheck: typecheckModules });
+  const opts = { typecheck: !args["no-typecheck"], cache: !args["no-cache"] };
+  if (args.watch) return watch(root, opts);
+  return build(root, { ...opts, check: args.check ?? false });
 }
 
 /** One build, as `pnpm build-modules` does it: 0 when done, 1 on an invalid definition or a stale `generated/` (with `check`). */
-async function build(root: string, opts: { check: boolean; typecheck: boolean }): Promise<number> {
+async function build(root: string, opts: { check: boolean; typecheck: boolean; cache: boolean }): Promise<number> {
   const t0 = performance.now();
   try {
     const modules = [...(await findModules(root)), ...(await findTests(root))];
-    if (opts.typecheck) {
-      log(`type-checking ${modules.length} modules…`);
-      await typecheck(root, modules);
+    // The type check runs on another core while the services are lowered; its errors come
+    // first (they usually explain a lowering error), and either one means nothing is written.
+    // Its verdict is incremental (TypeScript's build info in the cache) unless --check or --no-cache.
+    let typeErrors: unknown;
+    const typechecked = opts.typecheck
+      ? typecheckInWorker(root, modules, opts.cache && !opts.check ? typecheckBuildInfo(root) : undefined).catch(
+          (e: unknown) => void (typeErrors = e),
+        )
+      : undefined;
+    if (opts.typecheck) log(`type-checking ${modules.length} modules, lowering services…`);
+    else log("lowering services…");
+    let files: Awaited<ReturnType<typeof compileAll>> | undefined;
+    let lowerError: unknown;
+    try {
+      files = await compileAll(root, log, { cache: opts.cache && !opts.check });
+    } catch (e) {
+      lowerError = e;
     }
-    log("lowering services…");
-    const files = await compileAll(root, log);
+    await typechecked;
+    if (typeErrors !== undefined) throw typeErrors;
+    if (lowerError !== undefined || !files) throw lowerError;
     const ms = Math.round(performance.now() - t0);
     if (opts.check) {
       const diff = await diffGenerated(root, files);
@@ -180,21 +202,22 @@ function rebuildResult(
  * Builds never overlap: changes during one start another when it ends. Resolves
  * (with 0) on SIGINT or SIGTERM, after the build under way, if any, has finished.
  */
-async function watch(root: string, typecheckModules: boolean): Promise<number> {
+async function watch(root: string, opts: { typecheck: boolean; cache: boolean }): Promise<number> {
   try {
-    await build(root, { check: false, typecheck: typecheckModules });
+    await build(root, { ...opts, check: false });
   } catch (e) {
     log(`error: ${(e as Error).stack ?? String(e)}`);
   }
 
   // The same program in a fresh node with the same loader (tsx's, in process.execArgv):
-  // `tsx compiler/cli.ts --root <root> [--no-typecheck]`.
+  // `tsx compiler/cli.ts --root <root> [--no-typecheck] [--no-cache]`.
   const childArgs = [
     ...process.execArgv,
     fileURLToPath(import.meta.url),
     "--root",
     root,
-    ...(typecheckModules ? [] : ["--no-typecheck"]),
+    ...(opts.typecheck ? [] : ["--no-typecheck"]),
+    ...(opts.cache ? [] : ["--no-cache"]),
   ];
   const pending = new Set<string>();
   let timer: NodeJS.Timeout | undefined;

@@ -177,20 +177,31 @@ class Analyzer {
   }
 }
 
+/** Objects in the AST that are parts of a node rather than expressions of their own. */
+const NOT_EXPRESSIONS = new Set(["attr", "inherit", "ident", "pattern"]);
+
 /** Every subexpression position of `n` (pre-order), the node itself included. */
 function forEachNode(n: NixNode, f: (x: NixNode) => void): void {
   f(n);
-  const visit = (x: unknown): void => {
-    if (Array.isArray(x)) return x.forEach(visit);
-    if (x === null || typeof x !== "object") return;
-    const o = x as Record<string, unknown>;
-    if (typeof o.kind === "string" && o.kind !== "attr" && o.kind !== "inherit" && o.kind !== "ident" && o.kind !== "pattern") {
-      forEachNode(o as unknown as NixNode, f);
-      return;
-    }
-    for (const [k, v] of Object.entries(o)) if (k !== "binder" && typeof v === "object") visit(v);
-  };
-  for (const [k, v] of Object.entries(n as unknown as Record<string, unknown>)) if (k !== "binder" && typeof v === "object") visit(v);
+  visitFields(n as unknown as Record<string, unknown>, f);
+}
+
+function visitFields(o: Record<string, unknown>, f: (x: NixNode) => void): void {
+  for (const k in o) {
+    if (k === "binder") continue;
+    const v = o[k];
+    if (v !== null && typeof v === "object") visitValue(v, f);
+  }
+}
+
+function visitValue(x: object, f: (x: NixNode) => void): void {
+  if (Array.isArray(x)) {
+    for (const v of x) if (v !== null && typeof v === "object") visitValue(v as object, f);
+    return;
+  }
+  const o = x as Record<string, unknown>;
+  if (typeof o.kind === "string" && !NOT_EXPRESSIONS.has(o.kind)) forEachNode(o as unknown as NixNode, f);
+  else visitFields(o, f);
 }
 
 function replaceKey(n: NixNode, a: Analyzer, key: string, by: NixNode): NixNode {
@@ -246,11 +257,16 @@ function hintFor(n: NixNode): string {
 export const MAX_INTERPOLATION = 72;
 
 /** The longest interpolation (`${…}` in a string) over {@link MAX_INTERPOLATION} characters that `ok` accepts. */
-function longest(roots: readonly NixNode[], ok: (n: NixNode) => boolean): { node: NixNode } | undefined {
+function longest(
+  roots: readonly NixNode[],
+  ok: (n: NixNode) => boolean,
+  lengths: WeakMap<NixNode, number>,
+): { node: NixNode } | undefined {
   let best: { node: NixNode; length: number } | undefined;
   const consider = (n: NixNode) => {
     if (n.kind === "var" || !ok(n)) return;
-    const length = printNix(n).replace(/\s+/g, " ").trim().length;
+    let length = lengths.get(n);
+    if (length === undefined) lengths.set(n, (length = printNix(n).replace(/\s+/g, " ").trim().length));
     if (length > MAX_INTERPOLATION && (!best || length > best.length)) best = { node: n, length };
   };
   for (const r of roots) {
@@ -278,12 +294,15 @@ function shareLoop(
 ): { lets: Binding[]; body: NixNode } {
   let bindings = [...lets];
   let current = body;
+  // One analyzer for every round: a replacement rebuilds only the nodes above what it replaced,
+  // so the analysis of every other subtree is still known.
+  const a = new Analyzer(fixed);
+  const lengths = new WeakMap<NixNode, number>();
   for (;;) {
-    const a = new Analyzer(fixed);
     const letBinders = new Set(bindings.flatMap((b) => (b.kind === "attr" && b.binder ? [b.binder] : [])));
     const roots = [...bindings.flatMap((b) => (b.kind === "attr" ? [b.value] : [])), current];
     const ok = (x: NixNode) => shareable(a, x, letBinders);
-    const best = mode === "repeated" ? repeated(a, roots, ok)[0] : longest(roots, ok);
+    const best = mode === "repeated" ? repeated(a, roots, ok)[0] : longest(roots, ok, lengths);
     if (!best) return { lets: bindings, body: current };
     const key = a.info(best.node).key;
     const b = binder(hintFor(best.node));

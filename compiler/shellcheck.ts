@@ -88,9 +88,12 @@ export function preview(n: NixNode, lets: ReadonlyMap<Binder, NixNode>): string 
 const PRELUDE = "#!/usr/bin/env bash\nset -o errexit\nset -o nounset\nset -o pipefail\n\n";
 const PRELUDE_LINES = PRELUDE.split("\n").length - 1;
 
-/** Whether ShellCheck runs here. */
+let available: boolean | undefined;
+
+/** Whether ShellCheck runs here (asked once per process). */
 export function shellcheckAvailable(): boolean {
-  return spawnSync("shellcheck", ["--version"], { encoding: "utf8" }).status === 0;
+  available ??= spawnSync("shellcheck", ["--version"], { encoding: "utf8" }).status === 0;
+  return available;
 }
 
 /**

@@ -352,3 +352,51 @@ export default defineService({
     expect(readFileSync(join(dir, "generated", "keep.nix"), "utf8")).toBe("{ }\n");
   });
 });
+
+describe("build cache (pnpm build-modules after a change)", () => {
+  const scratch = mkdtempSync(join(tmpdir(), "services-ts-cache-"));
+  afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+  const cacheDir = join(scratch, "cache");
+  const copied = ["memcached.ts", "memcached.test.ts", "postgres.ts", "postgres-with-replica.ts"];
+
+  /** A project root with the real dsl/, compiler/ and nix/ and four of the modules, `edit` applied to one. */
+  function project(name: string, edit?: { file: string; from: string; to: string }): string {
+    const dir = join(scratch, name);
+    mkdirSync(join(dir, "modules"), { recursive: true });
+    for (const d of ["nix", "dsl", "compiler"]) symlinkSync(join(root, d), join(dir, d));
+    for (const f of copied) {
+      let text = readFileSync(join(root, "modules", f), "utf8");
+      if (edit?.file === f) {
+        expect(text).toContain(edit.from);
+        text = text.replace(edit.from, edit.to);
+      }
+      writeFileSync(join(dir, "modules", f), text);
+    }
+    return dir;
+  }
+  const build = async (dir: string) => {
+    const lines: string[] = [];
+    const files = await compileAll(dir, (l) => lines.push(l), { cache: true, cacheDir });
+    const reused = /(\d+) unchanged \(from the build cache\)/.exec(lines.join("\n"));
+    return { files, reused: reused ? Number(reused[1]) : 0 };
+  };
+
+  it("reuses unchanged modules, recompiles a changed one and every module importing it, and emits what a full build emits", async () => {
+    const a = project("a");
+    const cold = await build(a);
+    expect(cold.reused).toBe(0);
+    expect(cold.files).toEqual(await compileAll(a));
+    const warm = await build(a);
+    expect(warm.reused).toBe(4); // three services and a test
+    expect(warm.files).toEqual(cold.files);
+
+    // postgres changes: postgres and postgres-with-replica (which imports it) are lowered again,
+    // memcached and its test come from the cache.
+    const b = project("b", { file: "postgres.ts", from: "default: 5432", to: "default: 5433" });
+    const changed = await build(b);
+    expect(changed.reused).toBe(2);
+    expect(changed.files).toEqual(await compileAll(b));
+    const pg = (files: typeof cold.files) => files.find((f) => f.path === "postgres.nix")!.content;
+    expect(pg(changed.files)).not.toEqual(pg(cold.files));
+  });
+});

@@ -1,0 +1,165 @@
+/**
+ * The build cache of `pnpm build-modules`: what lowering a module (or a test)
+ * produced, keyed by a hash of everything that output can depend on, so a
+ * rebuild after a one-file change lowers, prints and ShellChecks only what
+ * that change can affect.
+ *
+ * A key covers the module's own source and every file it imports, transitively
+ * (the DSL and other modules included); the compiler's and the Nix printer's
+ * sources; the lockfile (prettier's layout); the ShellCheck version; and the
+ * package names "did you mean" knows. Entries live in
+ * `node_modules/.cache/services-ts/build/` (one JSON file each; entries unused
+ * for a week are removed; delete the folder to start afresh). `--check` never
+ * reads them.
+ */
+import { createHash } from "node:crypto";
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
+import { dirname, join, relative, resolve } from "node:path";
+
+/**
+ * Import specifiers: `… from "x"` (import and export), `import("x")`, `import "x"`. It may
+ * also match inside a comment or string, which only makes a key cover one file more.
+ */
+const IMPORT = /\bfrom\s*["']([^"']+)["']|\bimport\s*\(\s*["']([^"']+)["']\s*\)|^\s*import\s*["']([^"']+)["']/gm;
+
+const sha256 = (...parts: readonly string[]): string => {
+  const h = createHash("sha256");
+  for (const p of parts) h.update(p).update("\0");
+  return h.digest("hex");
+};
+
+/** Where the cache lives under a project root. */
+export const cacheDir = (root: string): string => join(root, "node_modules", ".cache", "services-ts");
+
+/**
+ * TypeScript's build info for the incremental type check of the checkout at `root`: one
+ * file per checkout, as worktrees may share node_modules (and so this cache).
+ */
+export const typecheckBuildInfo = (root: string): string =>
+  join(cacheDir(root), `modules-${sha256(resolve(root)).slice(0, 12)}.tsbuildinfo`);
+
+/** `shellcheck --version`'s version line, or "none" when ShellCheck is not installed. */
+export function shellcheckVersion(): string {
+  const r = spawnSync("shellcheck", ["--version"], { encoding: "utf8" });
+  return r.status === 0 ? (/^version: .*$/m.exec(r.stdout)?.[0] ?? r.stdout) : "none";
+}
+
+/** Every `.ts` file under `dir` (sorted), for hashing a folder's sources. */
+function tsFiles(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  const out: string[] = [];
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) out.push(...tsFiles(p));
+    else if (e.name.endsWith(".ts") && !e.name.endsWith(".test.ts")) out.push(p);
+  }
+  return out.sort();
+}
+
+/** The cache of one build: reads file contents once, hashes import closures once. */
+export class BuildCache {
+  private readonly dir: string;
+  private readonly contents = new Map<string, string>();
+  private readonly closures = new Map<string, string>();
+  private readonly toolchain: string;
+
+  /**
+   * @param root the project root (holding `modules/`, `compiler/`, `nix/`).
+   * @param extra strings every key must also cover (e.g. the known package names).
+   * @param dir the cache folder (default {@link cacheDir}).
+   */
+  constructor(
+    private readonly root: string,
+    extra: readonly string[],
+    dir: string = cacheDir(root),
+  ) {
+    this.dir = join(dir, "build");
+    const sources = [...tsFiles(join(root, "compiler")), ...tsFiles(join(root, "nix"))];
+    const lock = join(root, "pnpm-lock.yaml");
+    this.toolchain = sha256(
+      ...sources.flatMap((f) => [relative(root, f), this.read(f)]),
+      existsSync(lock) ? this.read(lock) : "",
+      shellcheckVersion(),
+      ...extra,
+    );
+  }
+
+  private read(file: string): string {
+    let c = this.contents.get(file);
+    if (c === undefined) this.contents.set(file, (c = readFileSync(file, "utf8")));
+    return c;
+  }
+
+  /** The files `file` imports by relative path (`./x`, `../dsl`), resolved as the bundler resolution does. */
+  private imports(file: string): string[] {
+    const out: string[] = [];
+    for (const m of this.read(file).matchAll(IMPORT)) {
+      const spec = m[1] ?? m[2] ?? m[3]!;
+      if (!spec.startsWith(".")) continue;
+      const base = resolve(dirname(file), spec);
+      const found = [base, `${base}.ts`, join(base, "index.ts")].find((p) => existsSync(p) && statSync(p).isFile());
+      if (found) out.push(found);
+    }
+    return out;
+  }
+
+  /** A hash of `file` and everything it imports, transitively. */
+  private closure(file: string): string {
+    const known = this.closures.get(file);
+    if (known) return known;
+    const seen = new Set<string>();
+    const visit = (f: string) => {
+      if (seen.has(f)) return;
+      seen.add(f);
+      for (const i of this.imports(f)) visit(i);
+    };
+    visit(file);
+    // Paths relative to the root: checkouts that share a cache (worktrees, copies) share entries.
+    const h = sha256(...[...seen].sort().flatMap((f) => [relative(this.root, f), this.read(f)]));
+    this.closures.set(file, h);
+    return h;
+  }
+
+  /** The key of what `source` (a module or test file) compiles to. */
+  key(source: string): string {
+    return sha256(this.toolchain, this.closure(source));
+  }
+
+  /** The value stored under `key`, or undefined. A hit counts as a use (see {@link prune}). */
+  get<T>(key: string): T | undefined {
+    const f = join(this.dir, `${key}.json`);
+    if (!existsSync(f)) return undefined;
+    try {
+      const value = JSON.parse(readFileSync(f, "utf8")) as T;
+      const now = new Date();
+      utimesSync(f, now, now);
+      return value;
+    } catch {
+      return undefined; // a torn or foreign file: recompute
+    }
+  }
+
+  /** Removes entries unused for `days` days (7 by default), so that edits do not pile up. */
+  prune(days = 7): void {
+    if (!existsSync(this.dir)) return;
+    const before = Date.now() - days * 24 * 3600 * 1000;
+    for (const name of readdirSync(this.dir)) {
+      const f = join(this.dir, name);
+      try {
+        if (statSync(f).mtimeMs < before) rmSync(f, { force: true });
+      } catch {
+        // Removed meanwhile by another build.
+      }
+    }
+  }
+
+  /** Stores `value` under `key` (written beside and renamed, so a reader never sees half a file). */
+  set(key: string, value: unknown): void {
+    mkdirSync(this.dir, { recursive: true });
+    const f = join(this.dir, `${key}.json`);
+    const tmp = `${f}.${process.pid}.tmp`;
+    writeFileSync(tmp, JSON.stringify(value));
+    renameSync(tmp, f);
+  }
+}
