@@ -394,7 +394,7 @@ let
               excludeShellChecks = [ "SC1003" "SC1110" "SC1111" "SC1112" "SC2016" ];
               text = ''
                 ${optionalString2}
-                exec pg_prove ${value5} -p ${toString config.port} -d ${lib.escapeShellArg config.pgtap.database} ${value6} --ext .sql --recurse --verbose --failures ${lib.escapeShellArgs config.pgtap.extraArgs} -- ${lib.escapeShellArgs (map (test: "${test}") config.pgtap.tests)}
+                exec pg_prove ${value5} -p ${toString config.port} -d ${lib.escapeShellArg config.pgtap.database} ${value6} --ext .sql --recurse --verbose --failures ${lib.escapeShellArgs config.pgtap.extraArgs} ${lib.escapeShellArgs (map (test: "${test}") config.pgtap.tests)}
               '';
             };
             depends_on = { ${name}.condition = "process_healthy"; };

@@ -623,7 +623,7 @@ export default defineService({
               export PGPASSWORD
             `,
           )}
-          exec pg_prove ${probeHost} -p ${cfg.port} -d ${cfg.pgtap.database} ${ifSet(cfg.pgtap.user, (u) => sh`-U ${u}`, superuserArgs)} --ext .sql --recurse --verbose --failures ${cfg.pgtap.extraArgs} -- ${mapList(cfg.pgtap.tests, (p) => s`${p}`, "test")}
+          exec pg_prove ${probeHost} -p ${cfg.port} -d ${cfg.pgtap.database} ${ifSet(cfg.pgtap.user, (u) => sh`-U ${u}`, superuserArgs)} --ext .sql --recurse --verbose --failures ${cfg.pgtap.extraArgs} ${mapList(cfg.pgtap.tests, (p) => s`${p}`, "test")}
         `,
       }),
       oneshot: true,

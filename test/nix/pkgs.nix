@@ -294,6 +294,8 @@ let
     # Chroma from PyPI's chromadb, also where nixpkgs has it.
     chromadb = venvPrograms { name = "chromadb"; mainProgram = "chroma"; links = { chroma = "chroma"; }; };
     python3Packages = { inherit (self) chromadb; };
+    # pg_prove (pgTAP's test runner), from Debian's libtap-parser-sourcehandler-pgtap-perl.
+    perlPackages = { inherit (self) TAPParserSourceHandlerpgTAP; };
     # PlantUML as nixpkgs' plantuml: bin/plantuml, here the release jar from Maven Central
     # (Debian's 1.2020 has no -picoweb server), run headless.
     plantuml = jarProgram { name = "plantuml"; program = "plantuml"; javaOptions = "-Djava.awt.headless=true"; };
