@@ -408,7 +408,7 @@ let
         withExtensions = exts: mkDrv {
           name = "postgresql-${major}-with-extensions";
           meta = { mainProgram = "postgres"; description = "test-only: Debian's PostgreSQL ${major} with ${lib.concatMapStringsSep ", " (e: e.pname or e.name) exts}"; };
-          passthru = common // { extensions = exts; withPackages = _: throw "withPackages: this package already has extensions"; };
+          passthru = common // { extensions = exts; withPackages = f: withExtensions (exts ++ f common.pkgs); };
           env.extensionTrees = exts;
           script = ''
             set -eu
