@@ -228,7 +228,7 @@ export default defineService({
           description:
             "Run pgTAP tests with `pg_prove` in the process `<name>-pgtap`, once the server is ready (after `initialDatabases`, " +
             "their schemas and `ensureDatabases`/`ensureUsers` are applied). Its output is TAP, its exit code the verdict: 0 when every " +
-            "test passed. With `settings.processes.\"<name>-pgtap\".availability.exit_on_end = true;` the stack ends with it (CI).",
+            "test passed. In CI, let this process end the stack with its verdict (the README shows how, under postgres: extensions, database tests, major versions).",
         }),
         tests: t.listOf(t.path(), {
           default: [],
