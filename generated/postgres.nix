@@ -209,7 +209,7 @@ let
       ]);
       processes =
         {
-          # modules/postgres.ts:598
+          # modules/postgres.ts:604
           "${name}-init" = {
             command = pkgs.writeShellApplication {
               name = "setup-postgres";
@@ -262,7 +262,7 @@ let
                     fi
                   done
                 fi
-                if [[ -f "$PGDATA/PG_VERSION" ]]; then
+                if [[ -n $want_major && -f "$PGDATA/PG_VERSION" ]]; then
                   have_major=$(head -n 1 -- "$PGDATA/PG_VERSION")
                   if [[ $have_major != "$want_major" ]]; then
                     ${majorMismatch}
@@ -351,7 +351,7 @@ let
             };
             namespace = config.namespace;
           };
-          # modules/postgres.ts:599
+          # modules/postgres.ts:605
           ${name} = {
             command = pkgs.writeShellApplication {
               name = "start-postgres";
@@ -386,7 +386,7 @@ let
           };
         }
         // lib.optionalAttrs config.pgtap.enable {
-          # modules/postgres.ts:631
+          # modules/postgres.ts:637
           "${name}-pgtap" = {
             command = pkgs.writeShellApplication {
               name = "pgtap-postgres";
@@ -459,6 +459,10 @@ let
             # The old cluster stays beside the new one; the server starts on the new one.
             mv -T -- "$PGDATA" "$old_keep"
             mv -T -- "$new_cluster" "$PGDATA"
+            # hardenedAuth's password file is not part of the cluster pg_upgrade copies; the role's password is.
+            if [[ -f "$old_keep/superuser.password" ]]; then
+              install -m 0600 -- "$old_keep/superuser.password" "$PGDATA/superuser.password"
+            fi
             echo "upgraded: the PostgreSQL $have_major cluster is kept in $old_keep; remove it once the new server works"
           ''
         else
@@ -483,6 +487,9 @@ let
                   (schema: "apply_schema ${lib.escapeShellArg db3.name} ${lib.escapeShellArg "${schema}"}\n")
                   (if db3.schemas != null then db3.schemas else [ ])))
             config.initialDatabases);
+      shared2 =
+        lib.escapeShellArg
+          ((config.upgrade.oldPackage).psqlSchema or (if (config.upgrade.oldPackage) ? version then lib.versions.major (config.upgrade.oldPackage).version else ""));
       value3 =
         if config.initialScript.after != null then
           "psql_admin -d postgres -f ${writeTextArg2}\n"
@@ -492,6 +499,9 @@ let
         PGPASSWORD=$(cat -- ${runtimePath config.passwordFile})
         export PGPASSWORD
       '';
+      shared1 =
+        lib.escapeShellArg
+          (config.package.psqlSchema or (if config.package ? version then lib.versions.major config.package.version else ""));
       valueArg =
         lib.escapeShellArg
           (
@@ -502,9 +512,6 @@ let
             else
               "0"
           );
-      shared2 =
-        lib.escapeShellArg
-          ((config.upgrade.oldPackage).psqlSchema or (lib.versions.major (config.upgrade.oldPackage).version));
       value4 =
         if config.socketDir == "" then
           "exec postgres"
@@ -515,9 +522,6 @@ let
           "-U ${lib.escapeShellArg config.pgtap.user}"
         else
           superuserArgs;
-      shared1 =
-        lib.escapeShellArg
-          (config.package.psqlSchema or (lib.versions.major config.package.version));
       value2 =
         if config.socketDir == "" then "" else "mkdir -p -- ${lib.escapeShellArg config.socketDir}";
       writeTextArg2 =

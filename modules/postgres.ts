@@ -317,7 +317,9 @@ export default defineService({
     // With extensions, cfg.package is already package.withPackages extensions (the option's apply).
     const pkg = cfg.package;
     // A package's major version as PG_VERSION spells it ("15"; "9.6" before PostgreSQL 10): nixpkgs' psqlSchema.
-    const majorOf = (p: Expr<Pkg>) => nix<string>("string")`${p}.psqlSchema or (lib.versions.major ${p}.version)`;
+    // Empty when the package says neither (a package of your own without `version`): then nothing is checked.
+    const majorOf = (p: Expr<Pkg>) =>
+      nix<string>("string")`${p}.psqlSchema or (if ${p} ? version then lib.versions.major ${p}.version else "")`;
     // upgrade.oldPackage, read only when upgrade.enable (an assertion makes it non-null then).
     const oldPkg = nix<Pkg>("package")`${cfg.upgrade.oldPackage}`;
     const setupHba = file("pg_hba-setup.conf", "local all all trust\n");
@@ -444,7 +446,7 @@ export default defineService({
             fi
           done
         fi
-        if [[ -f "$PGDATA/PG_VERSION" ]]; then
+        if [[ -n $want_major && -f "$PGDATA/PG_VERSION" ]]; then
           have_major=$(head -n 1 -- "$PGDATA/PG_VERSION")
           if [[ $have_major != "$want_major" ]]; then
             ${named("majorMismatch", cond(
@@ -479,6 +481,10 @@ export default defineService({
                 # The old cluster stays beside the new one; the server starts on the new one.
                 mv -T -- "$PGDATA" "$old_keep"
                 mv -T -- "$new_cluster" "$PGDATA"
+                # hardenedAuth's password file is not part of the cluster pg_upgrade copies; the role's password is.
+                if [[ -f "$old_keep/superuser.password" ]]; then
+                  install -m 0600 -- "$old_keep/superuser.password" "$PGDATA/superuser.password"
+                fi
                 echo "upgraded: the PostgreSQL $have_major cluster is kept in $old_keep; remove it once the new server works"
               `,
               sh`

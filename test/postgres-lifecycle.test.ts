@@ -85,10 +85,13 @@ function snapshot(dir: string): string[] {
   return out;
 }
 
+/** psql over loopback TCP; with hardenedAuth, the password is read from the instance's passwordFile. */
 function psql(cwd: string, port: number, sql: string): string {
   const bin = readdirSync("/usr/lib/postgresql").sort().reverse()[0];
-  const argv = unprivileged([`/usr/lib/postgresql/${bin}/bin/psql`, "-X", "-At", "-h", "127.0.0.1", "-p", String(port), "-d", "postgres", "-c", sql]);
-  const r = spawnSync(argv[0]!, argv.slice(1), { cwd, encoding: "utf8" });
+  const argv = unprivileged([`/usr/lib/postgresql/${bin}/bin/psql`, "-X", "-w", "-At", "-h", "127.0.0.1", "-p", String(port), "-d", "postgres", "-c", sql]);
+  const passwordFile = join(cwd, "data/pg/superuser.password");
+  const env = existsSync(passwordFile) ? { ...process.env, PGPASSWORD: readFileSync(passwordFile, "utf8").trim() } : process.env;
+  const r = spawnSync(argv[0]!, argv.slice(1), { cwd, encoding: "utf8", env });
   if (r.status !== 0) throw new Error(`psql: ${r.stderr}`);
   return r.stdout.trim();
 }
@@ -147,19 +150,20 @@ describe.skipIf(runMissing.length > 0)("[run] postgres major versions", () => {
     await withServer(server, dir, 25811, () => expect(psql(dir, 25811, "SELECT count(*) FROM kept")).toBe("0"));
   }, 180_000);
 
-  it("upgrade.enable runs pg_upgrade into a new directory, keeps the old one, and the server starts on the upgraded data", async () => {
+  it("upgrade.enable runs pg_upgrade into a new directory, keeps the old one, and the server starts on the upgraded data (hardenedAuth's password kept)", async () => {
     const dir = workDir();
-    const old = postgres("port = 25812;");
+    const old = postgres("port = 25812; hardenedAuth = true;");
     expect(run(old.init, dir).code).toBe(0);
     await withServer(old.server, dir, 25812, () => psql(dir, 25812, "CREATE TABLE survived AS SELECT 42 AS answer"));
     const major = readFileSync(join(dir, "data/pg/PG_VERSION"), "utf8").trim();
     const oldFiles = snapshot(join(dir, "data/pg"));
 
     // Without upgrade.enable the bumped package refuses; with it, pg_upgrade runs.
-    const refused = run(postgres("port = 25812; package = pkgs.postgresql_bumped;", bumped).init, dir);
+    const password = readFileSync(join(dir, "data/pg/superuser.password"), "utf8");
+    const refused = run(postgres("port = 25812; hardenedAuth = true; package = pkgs.postgresql_bumped;", bumped).init, dir);
     expect(refused.code).toBe(1);
     expect(refused.out).toContain(`holds a PostgreSQL ${major} cluster`);
-    const up = postgres("port = 25812; package = pkgs.postgresql_bumped; upgrade = { enable = true; oldPackage = pkgs.postgresql; };", bumped);
+    const up = postgres("port = 25812; hardenedAuth = true; package = pkgs.postgresql_bumped; upgrade = { enable = true; oldPackage = pkgs.postgresql; };", bumped);
     const r = run(up.init, dir);
     expect(r.code, r.out).toBe(0);
     expect(r.out).toContain(`upgrading ${dir}/data/pg from PostgreSQL ${major} to 16 with pg_upgrade`);
@@ -170,6 +174,8 @@ describe.skipIf(runMissing.length > 0)("[run] postgres major versions", () => {
       expect.arrayContaining(oldFiles.map((l) => l.split(" ")[0]!).filter((f) => f.startsWith("base/"))),
     );
     expect(existsSync(join(dir, "data/pg.upgrade-16"))).toBe(false);
+    expect(readFileSync(join(dir, "data/pg/superuser.password"), "utf8")).toBe(password);
+    expect(lstatSync(join(dir, "data/pg/superuser.password")).mode & 0o777).toBe(0o600);
     await withServer(up.server, dir, 25812, () => expect(psql(dir, 25812, "SELECT answer FROM survived")).toBe("42"));
   }, 240_000);
 });
