@@ -4,10 +4,11 @@
 # One instance with `extensions = ps: [ … ]`: the test package set's
 # `postgresql.withPackages` is a PostgreSQL tree holding only the chosen
 # extensions (Debian's postgresql-15-postgis-3, -cron, -pgtap, -pgaudit,
-# -partman), so a wrong mapping, an extension left out or a missing
+# -partman, -hypopg), so a wrong mapping, an extension left out or a missing
 # `shared_preload_libraries` fails here. The schema creates each extension and
 # gives it work; the `test` process uses each one: a PostGIS distance, pg_cron's
-# job running, pgaudit's audit lines, pg_partman's partitions. `ext-pgtap` runs
+# job running, pgaudit's audit lines, pg_partman's partitions, a hypopg
+# hypothetical index. `ext-pgtap` runs
 # the pgTAP suite in ./postgres-extensions/pgtap with pg_prove once the server is
 # ready, and the test waits for it to succeed.
 #
@@ -23,7 +24,7 @@ in
   services.postgres.ext = {
     enable = true;
     port = 5485;
-    extensions = ps: [ ps.postgis ps.pg_cron ps.pgtap ps.pgaudit ps.pg_partman ];
+    extensions = ps: [ ps.postgis ps.pg_cron ps.pgtap ps.pgaudit ps.pg_partman ps.hypopg ];
     settings = {
       shared_preload_libraries = "pg_cron,pgaudit";
       "cron.database_name" = "app";
@@ -62,6 +63,10 @@ in
         test "$parts" -ge 5
         q "INSERT INTO events (created_at, body) VALUES (now(), 'start $run')"
         q "SELECT tableoid::regclass FROM events WHERE body = 'start $run'" | grep -E '^events_p[0-9]{4}_[0-9]{2}_[0-9]{2}$'
+
+        echo "hypopg: a hypothetical index, which the planner would use"
+        q "SELECT count(*) FROM hypopg_create_index('CREATE INDEX ON places (name)')" | grep -x 1
+        q "SELECT count(*) FROM hypopg_list_indexes" | grep -x 0
 
         echo "pgaudit: a write is audited (the client sees the audit line)"
         PGOPTIONS="-c pgaudit.log_client=on -c client_min_messages=log" \

@@ -7,6 +7,7 @@ RESET pgaudit.log;
 CREATE EXTENSION pgtap;
 CREATE EXTENSION pgaudit;
 CREATE EXTENSION pg_cron;
+CREATE EXTENSION hypopg;
 CREATE SCHEMA partman;
 CREATE EXTENSION pg_partman SCHEMA partman;
 
