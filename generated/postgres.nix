@@ -209,7 +209,7 @@ let
       ]);
       processes =
         {
-          # modules/postgres.ts:604
+          # modules/postgres.ts:606
           "${name}-init" = {
             command = pkgs.writeShellApplication {
               name = "setup-postgres";
@@ -351,7 +351,7 @@ let
             };
             namespace = config.namespace;
           };
-          # modules/postgres.ts:605
+          # modules/postgres.ts:607
           ${name} = {
             command = pkgs.writeShellApplication {
               name = "start-postgres";
@@ -386,7 +386,7 @@ let
           };
         }
         // lib.optionalAttrs config.pgtap.enable {
-          # modules/postgres.ts:637
+          # modules/postgres.ts:639
           "${name}-pgtap" = {
             command = pkgs.writeShellApplication {
               name = "pgtap-postgres";
@@ -550,7 +550,7 @@ let
           internal = true;
           description = "The composite instances that declare this one (they set it), for the collision check.";
         };
-        # modules/postgres.ts:90
+        # modules/postgres.ts:92
         package =
           lib.mkPackageOption pkgs "postgresql" {
             extraDescription = "With `extensions`, reading this option gives `package.withPackages extensions` (as services-flake's `apply` does): every process of the instance, and you, see the server with its extensions. Its major version must be the data directory's (`PG_VERSION`): a start refuses a directory of another major, unless `upgrade.enable`.";
@@ -562,20 +562,20 @@ let
               else
                 value;
           };
-        # modules/postgres.ts:102
+        # modules/postgres.ts:104
         extensions = lib.mkOption {
           type = lib.types.nullOr (lib.types.functionTo (lib.types.listOf lib.types.package));
           default = null;
           example = lib.literalExpression "ps: [ ps.postgis ps.pg_cron ps.pgtap ]";
           description = "Extensions to install, as a function of the package's extension set (`package.pkgs`); `null`: none beyond the package's own. Installing is not loading: extensions with a background worker or hooks also need `settings.shared_preload_libraries` (pg_cron with `\"cron.database_name\"`, pgaudit), and each is created in a database with `CREATE EXTENSION` (in a schema of `initialDatabases`, for example).";
         };
-        # modules/postgres.ts:111
+        # modules/postgres.ts:113
         socketDir = lib.mkOption {
           type = lib.types.str;
           default = "";
           description = "Directory of the Unix-domain socket. Empty: no Unix socket, TCP/IP only (see [unix_socket_directories](https://www.postgresql.org/docs/current/runtime-config-connection.html#GUC-UNIX-SOCKET-DIRECTORIES)).";
         };
-        # modules/postgres.ts:117
+        # modules/postgres.ts:119
         hbaConf = lib.mkOption {
           type = lib.types.listOf (lib.types.submodule {
             options = {
@@ -613,45 +613,45 @@ let
           ];
           description = "Entries added to `pg_hba.conf` after the defaults (trust for local connections and loopback TCP). See [pg_hba.conf](https://www.postgresql.org/docs/current/auth-pg-hba-conf.html).";
         };
-        # modules/postgres.ts:124
+        # modules/postgres.ts:126
         hardenedAuth = lib.mkOption {
           type = lib.types.bool;
           default = false;
           description = "Authenticate every connection: `peer` on the Unix socket, `scram-sha-256` over TCP, the superuser's password generated on the first start into `passwordFile` (mode 0600, in the private `dataDir`). The default, as services-flake's, trusts the socket and loopback TCP: any local user of the machine can connect as the superuser.";
         };
-        # modules/postgres.ts:131
+        # modules/postgres.ts:133
         listen_addresses = lib.mkOption {
           type = lib.types.str;
           default = "127.0.0.1";
           example = "127.0.0.1";
           description = "Addresses the server listens on (`listen_addresses`).";
         };
-        # modules/postgres.ts:132
+        # modules/postgres.ts:134
         port = lib.mkOption {
           type = lib.types.port;
           default = 5432;
           description = "The TCP port to accept connections on.";
         };
-        # modules/postgres.ts:133
+        # modules/postgres.ts:135
         superuser = lib.mkOption {
           type = lib.types.nullOr lib.types.str;
           default = null;
           description = "Name of the superuser `initdb` creates; `null` means the user running it (`$USER`).";
         };
-        # modules/postgres.ts:134
+        # modules/postgres.ts:136
         createDatabase = lib.mkOption {
           type = lib.types.bool;
           default = true;
           description = "On first start, create a database named like the superuser. Only applies when `initialDatabases` is empty.";
         };
-        # modules/postgres.ts:138
+        # modules/postgres.ts:140
         initdbArgs = lib.mkOption {
           type = lib.types.listOf lib.types.lines;
           default = [ "--locale=C" "--encoding=UTF8" ];
           example = [ "--data-checksums" "--allow-group-access" ];
           description = "Arguments passed to `initdb` when the data directory is created, one argument per element.";
         };
-        # modules/postgres.ts:143
+        # modules/postgres.ts:145
         settings = lib.mkOption {
           type = lib.types.attrsOf (lib.types.oneOf [
             lib.types.bool
@@ -663,7 +663,7 @@ let
           example = { log_connections = true; log_statement = "all"; shared_buffers = "128MB"; };
           description = "`postgresql.conf` settings, over the defaults (`listen_addresses`, `port`, `unix_socket_directories`, `hba_file`). Strings are single-quoted with quotes and backslashes escaped; booleans become `on`/`off`.";
         };
-        # modules/postgres.ts:150
+        # modules/postgres.ts:152
         initialDatabases = lib.mkOption {
           type = lib.types.listOf (lib.types.submodule {
             options = {
@@ -684,7 +684,7 @@ let
               "[ { name = \"app\"; schemas = [ ./schema ./seed.sql ]; } { name = \"scratch\"; } ]";
           description = "Databases created on first start, each with its schemas applied in order.";
         };
-        # modules/postgres.ts:164
+        # modules/postgres.ts:166
         initialScript = lib.mkOption {
           type = lib.types.submodule {
             options = {
@@ -703,14 +703,14 @@ let
           default = { };
           description = "SQL run once, when the cluster is created.";
         };
-        # modules/postgres.ts:171
+        # modules/postgres.ts:173
         ensureDatabases = lib.mkOption {
           type = lib.types.listOf lib.types.str;
           default = [ ];
           example = [ "app" "analytics" ];
           description = "Databases created on every start if missing (as NixOS's `services.postgresql.ensureDatabases`).";
         };
-        # modules/postgres.ts:176
+        # modules/postgres.ts:178
         ensureUsers = lib.mkOption {
           type = lib.types.listOf (lib.types.submodule {
             options = {
@@ -774,7 +774,7 @@ let
               "[ { name = \"app\"; ensureDBOwnership = true; ensureClauses.createdb = true; } ]";
           description = "Roles created and altered on every start if needed (as NixOS's `services.postgresql.ensureUsers`).";
         };
-        # modules/postgres.ts:199
+        # modules/postgres.ts:201
         upgrade = lib.mkOption {
           type = lib.types.submodule {
             options = {
@@ -800,7 +800,7 @@ let
           default = { };
           description = "Major-version upgrades with `pg_upgrade`, opt-in.";
         };
-        # modules/postgres.ts:224
+        # modules/postgres.ts:226
         pgtap = lib.mkOption {
           type = lib.types.submodule {
             options = {
@@ -841,7 +841,7 @@ let
           default = { };
           description = "Database tests with pgTAP (the `pgtap` extension must be installed: `extensions = ps: [ ps.pgtap ]`).";
         };
-        # modules/postgres.ts:263
+        # modules/postgres.ts:265
         connectionURI = lib.mkOption {
           type = lib.types.functionTo lib.types.str;
           default = {
@@ -854,7 +854,7 @@ let
           readOnly = true;
           description = "A function from `{ dbName }` to a [connection URI](https://www.postgresql.org/docs/current/libpq-connect.html#LIBPQ-CONNSTRING-URIS) for the database.";
         };
-        # modules/postgres.ts:269
+        # modules/postgres.ts:271
         passwordFile = lib.mkOption {
           type = lib.types.str;
           default = "${config.dataDir}/superuser.password";
@@ -862,7 +862,7 @@ let
           readOnly = true;
           description = "With `hardenedAuth`, the file holding the superuser's password (relative paths from where the stack runs): other processes of the stack read it, e.g. `PGPASSWORD=$(cat <passwordFile>)`.";
         };
-        # modules/postgres.ts:277
+        # modules/postgres.ts:279
         hbaConfFile = lib.mkOption {
           type = lib.types.package;
           default = hbaConfFile;
@@ -871,7 +871,7 @@ let
           internal = true;
           description = "The generated `pg_hba.conf`.";
         };
-        # modules/postgres.ts:283
+        # modules/postgres.ts:285
         defaultSettings = lib.mkOption {
           type = lib.types.attrsOf (lib.types.oneOf [
             lib.types.bool
@@ -952,7 +952,7 @@ in
       modules = [ instanceModule ];
     });
     default = { };
-    description = "[PostgreSQL](https://www.postgresql.org/) database server, one cluster per instance. The `<name>-init` process creates the cluster on first start and applies `ensureDatabases` / `ensureUsers` on every start; `<name>` runs the server.";
+    description = "[PostgreSQL](https://www.postgresql.org/) database server, one cluster per instance. The `<name>-init` process creates the cluster on first start and applies `ensureDatabases` / `ensureUsers` on every start; `<name>` runs the server; with `pgtap.enable`, `<name>-pgtap` runs pgTAP tests against it. `extensions` adds extensions to `package`; a data directory of another major version is refused at start (or upgraded, with `upgrade.enable`).";
   };
   config = {
     servicesTs.processOwners =

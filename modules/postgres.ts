@@ -77,7 +77,9 @@ export default defineService({
   name: "postgres",
   description:
     "[PostgreSQL](https://www.postgresql.org/) database server, one cluster per instance. " +
-    "The `<name>-init` process creates the cluster on first start and applies `ensureDatabases` / `ensureUsers` on every start; `<name>` runs the server.",
+    "The `<name>-init` process creates the cluster on first start and applies `ensureDatabases` / `ensureUsers` on every start; `<name>` runs the server; " +
+    "with `pgtap.enable`, `<name>-pgtap` runs pgTAP tests against it. `extensions` adds extensions to `package`; a data directory of another major " +
+    "version is refused at start (or upgraded, with `upgrade.enable`).",
   homepage: "https://www.postgresql.org/docs/current/runtime-config.html",
   example: `services.postgres."pg1" = {
   enable = true;
