@@ -646,7 +646,10 @@ export function lowerOption(opt: OptionType<unknown>, path: string): NixNode {
     if (m.description) extra.push(nBind("extraDescription", nStr(m.description)));
     if (m.example !== undefined) extra.push(nBind("example", exampleNode(opt, path)));
     const attr = opt.packageAttr.length === 1 ? nStr(opt.packageAttr[0]!) : lower(opt.packageAttr);
-    return nApply(nLib("mkPackageOption"), nVar("pkgs"), attr, nAttrs(extra));
+    const option = nApply(nLib("mkPackageOption"), nVar("pkgs"), attr, nAttrs(extra));
+    // mkPackageOption takes no `apply`: it is added to the option it returns.
+    const apply = applyNode(opt, path);
+    return apply ? nBinop("//", option, nAttrs([nBind("apply", apply)])) : option;
   }
   const bindings: Binding[] = [nBind("type", lowerType(opt))];
   const def = defaultNode(opt, path);
@@ -661,7 +664,20 @@ export function lowerOption(opt: OptionType<unknown>, path: string): NixNode {
   if (m.readOnly) bindings.push(nBind("readOnly", nBool(true)));
   if (m.internal) bindings.push(nBind("internal", nBool(true)));
   if (m.description) bindings.push(nBind("description", nStr(m.description)));
+  const apply = applyNode(opt, path);
+  if (apply) bindings.push(nBind("apply", apply));
   return nApply(nLib("mkOption"), nAttrs(bindings));
+}
+
+/** The option's `apply` function (`value: …`), or undefined when it has none. */
+function applyNode(opt: OptionType<unknown>, path: string): NixNode | undefined {
+  const f = opt.meta.apply;
+  if (f === undefined) return undefined;
+  try {
+    return nLambda({ kind: "ident", name: "value" }, lower(f(expr(nVar("value"), opt.kind), currentDefaultCtx)));
+  } catch (e) {
+    throw new DefinitionError(`option ${path}: apply: ${(e as Error).message}`, opt.location);
+  }
 }
 
 function exampleNode(opt: OptionType<unknown>, path: string): NixNode {

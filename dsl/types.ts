@@ -52,6 +52,16 @@ export interface OptionMeta<T> {
   readOnly?: boolean;
   /** Hidden from documentation (`internal = true`). */
   internal?: boolean;
+  /**
+   * Transforms the merged value every reader of the option sees (`apply` of
+   * `lib.mkOption`): `value` is what the user (or the default) set, `ctx` reads the
+   * instance's other options. The docs show the option's type and default as set,
+   * before the transformation; say in the description what it does.
+   * @example
+   * // services-flake's postgres: the package, with its extensions when some are chosen.
+   * package: t.package("postgresql", { apply: (pkg, { cfg }) => cond(notNull(cfg.extensions), nix<Pkg>("package")`${pkg}.withPackages ${cfg.extensions}`, pkg) })
+   */
+  apply?(value: Expr<T>, ctx: DefaultContext): DeepVal<T>;
 }
 
 /** Checks a literal value against the type; returns a message or null when it fits. */

@@ -122,11 +122,6 @@ let
                 )
                 ++ config.hbaConf
               )));
-      postgresPackage =
-        if config.extensions != null then
-          config.package.withPackages config.extensions
-        else
-          config.package;
       postgresqlConf =
         pkgs.writeText
           "postgresql.conf"
@@ -212,166 +207,207 @@ let
               ])
             config.ensureUsers))
       ]);
-      processes = {
-        # modules/postgres.ts:463
-        "${name}-init" = {
-          command = pkgs.writeShellApplication {
-            name = "setup-postgres";
-            runtimeInputs = [ postgresPackage pkgs.coreutils pkgs.procps ];
-            excludeShellChecks = [ "SC1003" "SC1110" "SC1111" "SC1112" "SC2016" ];
-            text = ''
-              PGDATA=${runtimePath config.dataDir}
-              export PGDATA
-              export PGPORT=${toString config.port}
-              export LC_ALL=C
+      processes =
+        {
+          # modules/postgres.ts:606
+          "${name}-init" = {
+            command = pkgs.writeShellApplication {
+              name = "setup-postgres";
+              runtimeInputs = [ config.package pkgs.coreutils pkgs.procps ];
+              excludeShellChecks = [ "SC1003" "SC1110" "SC1111" "SC1112" "SC2016" ];
+              text = ''
+                PGDATA=${runtimePath config.dataDir}
+                export PGDATA
+                export PGPORT=${toString config.port}
+                export LC_ALL=C
 
-              psql_admin() {
-                psql -X -q -v ON_ERROR_STOP=1 ${superuserArgs} "$@"
-              }
-              # apply_schema DATABASE PATH: a .sql file, or a directory whose *.sql files run in name order.
-              apply_schema() {
-                if [[ -d "$2" ]]; then
-                  for f in "$2"/*.sql; do
-                    [[ -e "$f" ]] || continue
-                    echo "applying $f to $1"
-                    psql_admin -d "$1" -f "$f"
+                psql_admin() {
+                  psql -X -q -v ON_ERROR_STOP=1 ${superuserArgs} "$@"
+                }
+                # apply_schema DATABASE PATH: a .sql file, or a directory whose *.sql files run in name order.
+                apply_schema() {
+                  if [[ -d "$2" ]]; then
+                    for f in "$2"/*.sql; do
+                      [[ -e "$f" ]] || continue
+                      echo "applying $f to $1"
+                      psql_admin -d "$1" -f "$f"
+                    done
+                  else
+                    echo "applying $2 to $1"
+                    psql_admin -d "$1" -f "$2"
+                  fi
+                }
+
+                # A server already running on this data directory, or on a first start's dataDir.init (another
+                # stack, or one started by hand): refuse before touching anything.
+                for d in "$PGDATA" "$PGDATA.init"; do
+                  if [[ -f "$d/postmaster.pid" ]]; then
+                    pid=$(head -n 1 "$d/postmaster.pid")
+                    if [[ $pid =~ ^[0-9]+$ ]] && { kill -0 "$pid" 2>/dev/null || [[ -d /proc/$pid ]]; }; then
+                      echo "error: PostgreSQL is already running on $d (pid $pid), from another stack or started by hand; stop it first. Nothing was changed." >&2
+                      exit 1
+                    fi
+                  fi
+                done
+
+                # A cluster of another major version than the package's: PostgreSQL would refuse it with a low-level
+                # error; stop with what to do instead, before anything is changed (or, with upgrade.enable, upgrade it).
+                want_major=${shared1}
+                instance=${lib.escapeShellArg "services.postgres.\"${name}\""}
+                if [[ ! -f "$PGDATA/PG_VERSION" ]]; then
+                  for d in "$PGDATA".pg[0-9]*; do
+                    if [[ -d $d && -e "$PGDATA.upgrade-$want_major" ]]; then
+                      echo "error: an upgrade was interrupted: $PGDATA is missing, the old cluster is in $d and the upgraded one in $PGDATA.upgrade-$want_major. Move one of them back to $PGDATA by hand. Nothing was changed." >&2
+                      exit 1
+                    fi
                   done
-                else
-                  echo "applying $2 to $1"
-                  psql_admin -d "$1" -f "$2"
                 fi
-              }
-
-              # A server already running on this data directory, or on a first start's dataDir.init (another
-              # stack, or one started by hand): refuse before touching anything.
-              for d in "$PGDATA" "$PGDATA.init"; do
-                if [[ -f "$d/postmaster.pid" ]]; then
-                  pid=$(head -n 1 "$d/postmaster.pid")
-                  if [[ $pid =~ ^[0-9]+$ ]] && { kill -0 "$pid" 2>/dev/null || [[ -d /proc/$pid ]]; }; then
-                    echo "error: PostgreSQL is already running on $d (pid $pid), from another stack or started by hand; stop it first. Nothing was changed." >&2
-                    exit 1
+                if [[ -n $want_major && -f "$PGDATA/PG_VERSION" ]]; then
+                  have_major=$(head -n 1 -- "$PGDATA/PG_VERSION")
+                  if [[ $have_major != "$want_major" ]]; then
+                    ${majorMismatch}
                   fi
                 fi
-              done
 
-              # A temporary server for setup: no TCP, its socket in a directory of its own; stopped on exit.
-              # (Started directly, not through pg_ctl, whose command line is built for /bin/sh from the paths.)
-              server=""
-              setup_socket=""
-              stop_setup_server() {
-                if [[ -n $server ]]; then
-                  # SIGINT, PostgreSQL's fast shutdown, sent again until it takes: a server interrupted while it
-                  # starts may not handle the signal yet (a background job starts with SIGINT ignored). After 10 s, SIGKILL.
-                  for _ in $(seq 1 200); do
+                # A temporary server for setup: no TCP, its socket in a directory of its own; stopped on exit.
+                # (Started directly, not through pg_ctl, whose command line is built for /bin/sh from the paths.)
+                server=""
+                setup_socket=""
+                stop_setup_server() {
+                  if [[ -n $server ]]; then
+                    # SIGINT, PostgreSQL's fast shutdown, sent again until it takes: a server interrupted while it
+                    # starts may not handle the signal yet (a background job starts with SIGINT ignored). After 10 s, SIGKILL.
+                    for _ in $(seq 1 200); do
+                      state=$(ps -o stat= -p "$server" 2>/dev/null || true)
+                      if [[ -z $state || $state == Z* ]]; then break; fi
+                      kill -INT "$server" 2>/dev/null || true
+                      sleep 0.05
+                    done
                     state=$(ps -o stat= -p "$server" 2>/dev/null || true)
-                    if [[ -z $state || $state == Z* ]]; then break; fi
-                    kill -INT "$server" 2>/dev/null || true
+                    if [[ -n $state && $state != Z* ]]; then kill -KILL "$server" 2>/dev/null || true; fi
+                    wait "$server" 2>/dev/null || true
+                    server=""
+                  fi
+                  if [[ -n $setup_socket ]]; then rm -rf -- "$setup_socket"; fi
+                }
+                trap stop_setup_server EXIT
+                # Ctrl-C or process-compose stopping the stack: still stop the setup server on the way out.
+                trap 'exit 130' INT TERM HUP
+                start_setup_server() {
+                  setup_socket=$(mktemp -d "''${TMPDIR:-/tmp}/pg-init-XXXXXX")
+                  PGHOST=$setup_socket
+                  export PGHOST
+                  # Trust on its private socket only (the directory is 0700), whatever pg_hba.conf says.
+                  postgres -D "$1" -c listen_addresses= -k "$setup_socket" -c hba_file=${writeTextArg1} &
+                  server=$!
+                  until pg_isready -q -h "$setup_socket" -p "$PGPORT"; do
+                    if ! kill -0 "$server" 2>/dev/null; then
+                      server=""
+                      echo "error: PostgreSQL stopped during setup (its log is above)" >&2
+                      exit 1
+                    fi
                     sleep 0.05
                   done
-                  state=$(ps -o stat= -p "$server" 2>/dev/null || true)
-                  if [[ -n $state && $state != Z* ]]; then kill -KILL "$server" 2>/dev/null || true; fi
-                  wait "$server" 2>/dev/null || true
-                  server=""
-                fi
-                if [[ -n $setup_socket ]]; then rm -rf -- "$setup_socket"; fi
-              }
-              trap stop_setup_server EXIT
-              # Ctrl-C or process-compose stopping the stack: still stop the setup server on the way out.
-              trap 'exit 130' INT TERM HUP
-              start_setup_server() {
-                setup_socket=$(mktemp -d "''${TMPDIR:-/tmp}/pg-init-XXXXXX")
-                PGHOST=$setup_socket
-                export PGHOST
-                # Trust on its private socket only (the directory is 0700), whatever pg_hba.conf says.
-                postgres -D "$1" -c listen_addresses= -k "$setup_socket" -c hba_file=${writeTextArg1} &
-                server=$!
-                until pg_isready -q -h "$setup_socket" -p "$PGPORT"; do
-                  if ! kill -0 "$server" 2>/dev/null; then
-                    server=""
-                    echo "error: PostgreSQL stopped during setup (its log is above)" >&2
+                }
+
+                # A new cluster is made and set up (initial databases, schemas, initialScript) beside dataDir, in
+                # dataDir.init, and moved into place only when all of it succeeded: a first start that fails or is
+                # interrupted leaves no cluster that later starts would take as set up; the next start begins again.
+                first_run=0
+                cluster=$PGDATA
+                if [[ ! -f "$PGDATA/PG_VERSION" ]]; then
+                  if [[ -d "$PGDATA" && -n "$(ls -A "$PGDATA")" ]]; then
+                    echo "error: $PGDATA is not empty but holds no PostgreSQL cluster (no PG_VERSION); move it away or set dataDir" >&2
                     exit 1
                   fi
-                  sleep 0.05
-                done
-              }
-
-              # A new cluster is made and set up (initial databases, schemas, initialScript) beside dataDir, in
-              # dataDir.init, and moved into place only when all of it succeeded: a first start that fails or is
-              # interrupted leaves no cluster that later starts would take as set up; the next start begins again.
-              first_run=0
-              cluster=$PGDATA
-              if [[ ! -f "$PGDATA/PG_VERSION" ]]; then
-                if [[ -d "$PGDATA" && -n "$(ls -A "$PGDATA")" ]]; then
-                  echo "error: $PGDATA is not empty but holds no PostgreSQL cluster (no PG_VERSION); move it away or set dataDir" >&2
-                  exit 1
+                  cluster="$PGDATA.init"
+                  if [[ -e $cluster ]]; then
+                    echo "a previous first start did not finish: setting up the cluster again"
+                    rm -rf -- "$cluster"
+                  fi
+                  echo "creating the cluster in $PGDATA"
+                  mkdir -p -- "$(dirname -- "$PGDATA")"
+                  initdb ${lib.escapeShellArgs config.initdbArgs} ${superuserArgs} -D "$cluster"
+                  first_run=1
                 fi
-                cluster="$PGDATA.init"
-                if [[ -e $cluster ]]; then
-                  echo "a previous first start did not finish: setting up the cluster again"
-                  rm -rf -- "$cluster"
+                install -m 0600 ${lib.escapeShellArg postgresqlConf} "$cluster/postgresql.conf"
+                ${value2}
+                ensure_needed=${valueArg}
+                if [[ $first_run == 1 || $ensure_needed == 1 ]]; then
+                  start_setup_server "$cluster"
+                  if [[ $first_run == 1 ]]; then
+                    psql_admin -d postgres -f ${lib.escapeShellArg initialSql}
+                    ${text}${value3}
+                  fi
+                  psql_admin -d postgres -f ${lib.escapeShellArg ensureSql}
+                  ${optionalString1}
+                  stop_setup_server
                 fi
-                echo "creating the cluster in $PGDATA"
-                mkdir -p -- "$(dirname -- "$PGDATA")"
-                initdb ${lib.escapeShellArgs config.initdbArgs} ${superuserArgs} -D "$cluster"
-                first_run=1
-              fi
-              install -m 0600 ${lib.escapeShellArg postgresqlConf} "$cluster/postgresql.conf"
-              ${value2}
-              ensure_needed=${valueArg}
-              if [[ $first_run == 1 || $ensure_needed == 1 ]]; then
-                start_setup_server "$cluster"
                 if [[ $first_run == 1 ]]; then
-                  psql_admin -d postgres -f ${lib.escapeShellArg initialSql}
-                  ${text}${value3}
+                  if [[ -d $PGDATA ]]; then rmdir -- "$PGDATA"; fi
+                  mv -T -- "$cluster" "$PGDATA"
                 fi
-                psql_admin -d postgres -f ${lib.escapeShellArg ensureSql}
-                ${optionalString}
-                stop_setup_server
-              fi
-              if [[ $first_run == 1 ]]; then
-                if [[ -d $PGDATA ]]; then rmdir -- "$PGDATA"; fi
-                mv -T -- "$cluster" "$PGDATA"
-              fi
-            '';
-          };
-          namespace = config.namespace;
-        };
-        # modules/postgres.ts:466
-        ${name} = {
-          command = pkgs.writeShellApplication {
-            name = "start-postgres";
-            runtimeInputs = [ postgresPackage pkgs.coreutils ];
-            excludeShellChecks = [ "SC1003" "SC1110" "SC1111" "SC1112" "SC2016" ];
-            text = ''
-              PGDATA=${runtimePath config.dataDir}
-              export PGDATA
-              ${value4}
-            '';
-          };
-          depends_on = { "${name}-init".condition = "process_completed_successfully"; };
-          readiness_probe = {
-            exec = {
-              command = ''
-                for _ in $(${lib.escapeShellArg (lib.getExe' pkgs.coreutils "seq")} 60); do
-                  { ${readinessCheck}; } >/dev/null 2>&1 && exit 0
-                  ${lib.escapeShellArg (lib.getExe' pkgs.coreutils "sleep")} 0.05
-                done
-                exit 1
               '';
             };
-            initial_delay_seconds = 0;
-            period_seconds = 1;
-            timeout_seconds = 5;
-            success_threshold = 1;
-            failure_threshold = 30;
+            namespace = config.namespace;
           };
-          availability = { restart = "on_failure"; max_restarts = 5; };
-          shutdown = { signal = 2; };
-          namespace = config.namespace;
+          # modules/postgres.ts:607
+          ${name} = {
+            command = pkgs.writeShellApplication {
+              name = "start-postgres";
+              runtimeInputs = [ config.package pkgs.coreutils ];
+              excludeShellChecks = [ "SC1003" "SC1110" "SC1111" "SC1112" "SC2016" ];
+              text = ''
+                PGDATA=${runtimePath config.dataDir}
+                export PGDATA
+                ${value4}
+              '';
+            };
+            depends_on = { "${name}-init".condition = "process_completed_successfully"; };
+            readiness_probe = {
+              exec = {
+                command = ''
+                  for _ in $(${lib.escapeShellArg (lib.getExe' pkgs.coreutils "seq")} 60); do
+                    { ${readinessCheck}; } >/dev/null 2>&1 && exit 0
+                    ${lib.escapeShellArg (lib.getExe' pkgs.coreutils "sleep")} 0.05
+                  done
+                  exit 1
+                '';
+              };
+              initial_delay_seconds = 0;
+              period_seconds = 1;
+              timeout_seconds = 5;
+              success_threshold = 1;
+              failure_threshold = 30;
+            };
+            availability = { restart = "on_failure"; max_restarts = 5; };
+            shutdown = { signal = 2; };
+            namespace = config.namespace;
+          };
+        }
+        // lib.optionalAttrs config.pgtap.enable {
+          # modules/postgres.ts:639
+          "${name}-pgtap" = {
+            command = pkgs.writeShellApplication {
+              name = "pgtap-postgres";
+              runtimeInputs = [ config.package config.pgtap.package pkgs.coreutils ];
+              excludeShellChecks = [ "SC1003" "SC1110" "SC1111" "SC1112" "SC2016" ];
+              text = ''
+                ${optionalString2}
+                exec pg_prove ${value5} -p ${toString config.port} -d ${lib.escapeShellArg config.pgtap.database} ${value6} --ext .sql --recurse --verbose --failures ${lib.escapeShellArgs config.pgtap.extraArgs} ${lib.escapeShellArgs (map (test: "${test}") config.pgtap.tests)}
+              '';
+            };
+            depends_on = { ${name}.condition = "process_healthy"; };
+            namespace = config.namespace;
+          };
         };
-      };
       declaredTwiceMessage = "services.postgres.\"${name}\" is declared by ${lib.concatStringsSep " and " config.declaredBy}, and defined as an instance of its own in ${lib.concatMapStringsSep ", " (def: def.file) userEnableDefinitions}: the two would merge into one. Give your instance another name, or configure this one through the service that declares it.";
       declaredTwice = config.declaredBy != [ ] && userEnableDefinitions != [ ];
+      value5 =
+        if config.socketDir == "" then
+          "-h ${lib.escapeShellArg (connectHost config.listen_addresses)}"
+        else
+          "-h ${runtimePath config.socketDir}";
       unsafeName = name == "" || name == "." || name == ".." || lib.hasInfix "/" name;
       userEnableDefinitions =
         builtins.filter
@@ -380,18 +416,68 @@ let
       superuserArgs =
         if config.superuser != null then "-U ${lib.escapeShellArg config.superuser}" else "";
       unsafeDataDir = config.dataDir == "" || lib.hasInfix "\n" config.dataDir;
-      invariant = config.port != 0;
+      invariant1 = !config.pgtap.enable || config.pgtap.tests != [ ];
+      invariant2 = !config.upgrade.enable || config.upgrade.oldPackage != null;
+      textArg =
+        lib.escapeShellArg
+          "-c hba_file=${pkgs.writeText "pg_hba-setup.conf" "local all all trust\n"}";
+      invariant3 = config.port != 0;
       unsafeDataDirMessage = "services.postgres.\"${name}\".dataDir is empty or holds a newline: give the instance a directory path on one line.";
-      invariantMessage = "services.postgres.\"${name}\": port is 0: PostgreSQL needs a TCP port (1-65535), which also names its Unix socket.";
+      invariantMessage1 = "services.postgres.\"${name}\": pgtap.enable needs pgtap.tests: the test files or directories to run.";
+      invariantMessage2 = "services.postgres.\"${name}\": port is 0: PostgreSQL needs a TCP port (1-65535), which also names its Unix socket.";
+      invariantMessage3 = "services.postgres.\"${name}\": upgrade.enable needs upgrade.oldPackage: the PostgreSQL package of the data directory's major version (pkgs.postgresql_15, …).";
       unsafeNameMessage = "services.postgres.\"${name}\": an instance name is part of its data directory and process names; it cannot be empty, \".\" or \"..\", nor contain \"/\".";
-      readinessCheck = "${lib.escapeShellArg (lib.getExe' postgresPackage "pg_isready")} ${value5} -p ${toString config.port} -d template1 ${superuserArgs} && pidfile=${runtimePath config.dataDir}/postmaster.pid && [ \"$(${lib.escapeShellArg (lib.getExe' pkgs.gnused "sed")} -n 4p \"$pidfile\")\" = ${toString config.port} ] && kill -0 \"$(${lib.escapeShellArg (lib.getExe' pkgs.coreutils "head")} -n 1 \"$pidfile\")\"";
-      optionalString = lib.optionalString config.hardenedAuth ''
+      majorMismatch =
+        if config.upgrade.enable then
+          ''
+            old_major=${shared2}
+            if [[ $have_major != "$old_major" ]]; then
+              echo "error: $PGDATA holds a PostgreSQL $have_major cluster, but upgrade.oldPackage of $instance is PostgreSQL $old_major: set it to a PostgreSQL $have_major package. Nothing was changed." >&2
+              exit 1
+            fi
+            old_keep="$PGDATA.pg$have_major"
+            new_cluster="$PGDATA.upgrade-$want_major"
+            if [[ -e $old_keep ]]; then
+              echo "error: $old_keep exists (an older upgrade's copy?): move it away to upgrade $PGDATA. Nothing was changed." >&2
+              exit 1
+            fi
+            echo "upgrading $PGDATA from PostgreSQL $have_major to $want_major with pg_upgrade, into $new_cluster"
+            # A new cluster made by a previous, interrupted attempt is never the data: begin again.
+            rm -rf -- "$new_cluster"
+            initdb ${lib.escapeShellArgs config.initdbArgs} ${superuserArgs} -D "$new_cluster"
+            # pg_upgrade writes its logs and sockets into its working directory; both servers it starts
+            # use the setup's trust-on-the-socket pg_hba.conf (the old configuration's may be gone from the store).
+            upgrade_work=$(mktemp -d "''${TMPDIR:-/tmp}/pg-upgrade-XXXXXX")
+            (
+              cd -- "$upgrade_work"
+              pg_upgrade --old-bindir ${lib.escapeShellArg "${config.upgrade.oldPackage}/bin"} --new-bindir ${lib.escapeShellArg "${config.package}/bin"} --old-datadir "$PGDATA" --new-datadir "$new_cluster" --socketdir "$upgrade_work" --old-port ${toString config.port} --new-port ${toString config.port} ${superuserArgs} --old-options ${textArg} --new-options ${textArg} ${lib.escapeShellArgs config.upgrade.extraArgs}
+            ) || {
+              echo "error: pg_upgrade failed (its logs are in $upgrade_work and $new_cluster); $PGDATA is as it was." >&2
+              exit 1
+            }
+            rm -rf -- "$upgrade_work"
+            # The old cluster stays beside the new one; the server starts on the new one.
+            mv -T -- "$PGDATA" "$old_keep"
+            mv -T -- "$new_cluster" "$PGDATA"
+            # hardenedAuth's password file is not part of the cluster pg_upgrade copies; the role's password is.
+            if [[ -f "$old_keep/superuser.password" ]]; then
+              install -m 0600 -- "$old_keep/superuser.password" "$PGDATA/superuser.password"
+            fi
+            echo "upgraded: the PostgreSQL $have_major cluster is kept in $old_keep; remove it once the new server works"
+          ''
+        else
+          ''
+            echo "error: $PGDATA holds a PostgreSQL $have_major cluster (its PG_VERSION), but the package of $instance is PostgreSQL $want_major, which cannot run it. Two ways forward: keep the data as it is by setting $instance.package to a PostgreSQL $have_major package (pkgs.postgresql_$have_major); or upgrade it by setting $instance.upgrade.enable = true and $instance.upgrade.oldPackage = pkgs.postgresql_$have_major, which runs pg_upgrade into a new directory and keeps the old one. Nothing was changed." >&2
+            exit 1
+          '';
+      optionalString1 = lib.optionalString config.hardenedAuth ''
         # hardenedAuth: the superuser's password, made once, kept private in the cluster's directory.
         if [[ ! -s "$cluster/superuser.password" ]]; then
           (umask 077 && head -c 18 /dev/urandom | base64 > "$cluster/superuser.password")
         fi
         echo "ALTER ROLE CURRENT_USER PASSWORD :'password';" | psql_admin -d postgres -v password="$(cat -- "$cluster/superuser.password")"
       '';
+      readinessCheck = "${lib.escapeShellArg (lib.getExe' config.package "pg_isready")} ${value5} -p ${toString config.port} -d template1 ${superuserArgs} && pidfile=${runtimePath config.dataDir}/postmaster.pid && [ \"$(${lib.escapeShellArg (lib.getExe' pkgs.gnused "sed")} -n 4p \"$pidfile\")\" = ${toString config.port} ] && kill -0 \"$(${lib.escapeShellArg (lib.getExe' pkgs.coreutils "head")} -n 1 \"$pidfile\")\"";
       text =
         lib.concatStrings
           (map
@@ -401,16 +487,21 @@ let
                   (schema: "apply_schema ${lib.escapeShellArg db3.name} ${lib.escapeShellArg "${schema}"}\n")
                   (if db3.schemas != null then db3.schemas else [ ])))
             config.initialDatabases);
+      shared2 =
+        lib.escapeShellArg
+          ((config.upgrade.oldPackage).psqlSchema or (if (config.upgrade.oldPackage) ? version then lib.versions.major (config.upgrade.oldPackage).version else ""));
       value3 =
         if config.initialScript.after != null then
           "psql_admin -d postgres -f ${writeTextArg2}\n"
         else
           "";
-      value5 =
-        if config.socketDir == "" then
-          "-h ${lib.escapeShellArg (connectHost config.listen_addresses)}"
-        else
-          "-h ${runtimePath config.socketDir}";
+      optionalString2 = lib.optionalString (config.hardenedAuth && config.pgtap.user == null) ''
+        PGPASSWORD=$(cat -- ${runtimePath config.passwordFile})
+        export PGPASSWORD
+      '';
+      shared1 =
+        lib.escapeShellArg
+          (config.package.psqlSchema or (if config.package ? version then lib.versions.major config.package.version else ""));
       valueArg =
         lib.escapeShellArg
           (
@@ -426,6 +517,11 @@ let
           "exec postgres"
         else
           "exec postgres -k ${runtimePath config.socketDir}";
+      value6 =
+        if config.pgtap.user != null then
+          "-U ${lib.escapeShellArg config.pgtap.user}"
+        else
+          superuserArgs;
       value2 =
         if config.socketDir == "" then "" else "mkdir -p -- ${lib.escapeShellArg config.socketDir}";
       writeTextArg2 =
@@ -454,22 +550,32 @@ let
           internal = true;
           description = "The composite instances that declare this one (they set it), for the collision check.";
         };
-        # modules/postgres.ts:90
-        package = lib.mkPackageOption pkgs "postgresql" { };
-        # modules/postgres.ts:91
+        # modules/postgres.ts:92
+        package =
+          lib.mkPackageOption pkgs "postgresql" {
+            extraDescription = "With `extensions`, reading this option gives `package.withPackages extensions` (as services-flake's `apply` does): every process of the instance, and you, see the server with its extensions. Its major version must be the data directory's (`PG_VERSION`): a start refuses a directory of another major, unless `upgrade.enable`.";
+          }
+          // {
+            apply = value:
+              if config.extensions != null then
+                if value ? withPackages then value.withPackages config.extensions else throw "services.postgres.\"${name}\".extensions: the package has no withPackages (it may already have extensions: give those in extensions instead)."
+              else
+                value;
+          };
+        # modules/postgres.ts:104
         extensions = lib.mkOption {
           type = lib.types.nullOr (lib.types.functionTo (lib.types.listOf lib.types.package));
           default = null;
-          example = lib.literalExpression "extensions: [ extensions.pg_cron extensions.postgis ]";
-          description = "Extensions to add, as a function of `package.pkgs` (the package's `withPackages`).";
+          example = lib.literalExpression "ps: [ ps.postgis ps.pg_cron ps.pgtap ]";
+          description = "Extensions to install, as a function of the package's extension set (`package.pkgs`); `null`: none beyond the package's own. Installing is not loading: extensions with a background worker or hooks also need `settings.shared_preload_libraries` (pg_cron with `\"cron.database_name\"`, pgaudit), and each is created in a database with `CREATE EXTENSION` (in a schema of `initialDatabases`, for example).";
         };
-        # modules/postgres.ts:96
+        # modules/postgres.ts:113
         socketDir = lib.mkOption {
           type = lib.types.str;
           default = "";
           description = "Directory of the Unix-domain socket. Empty: no Unix socket, TCP/IP only (see [unix_socket_directories](https://www.postgresql.org/docs/current/runtime-config-connection.html#GUC-UNIX-SOCKET-DIRECTORIES)).";
         };
-        # modules/postgres.ts:102
+        # modules/postgres.ts:119
         hbaConf = lib.mkOption {
           type = lib.types.listOf (lib.types.submodule {
             options = {
@@ -507,45 +613,45 @@ let
           ];
           description = "Entries added to `pg_hba.conf` after the defaults (trust for local connections and loopback TCP). See [pg_hba.conf](https://www.postgresql.org/docs/current/auth-pg-hba-conf.html).";
         };
-        # modules/postgres.ts:109
+        # modules/postgres.ts:126
         hardenedAuth = lib.mkOption {
           type = lib.types.bool;
           default = false;
           description = "Authenticate every connection: `peer` on the Unix socket, `scram-sha-256` over TCP, the superuser's password generated on the first start into `passwordFile` (mode 0600, in the private `dataDir`). The default, as services-flake's, trusts the socket and loopback TCP: any local user of the machine can connect as the superuser.";
         };
-        # modules/postgres.ts:116
+        # modules/postgres.ts:133
         listen_addresses = lib.mkOption {
           type = lib.types.str;
           default = "127.0.0.1";
           example = "127.0.0.1";
           description = "Addresses the server listens on (`listen_addresses`).";
         };
-        # modules/postgres.ts:117
+        # modules/postgres.ts:134
         port = lib.mkOption {
           type = lib.types.port;
           default = 5432;
           description = "The TCP port to accept connections on.";
         };
-        # modules/postgres.ts:118
+        # modules/postgres.ts:135
         superuser = lib.mkOption {
           type = lib.types.nullOr lib.types.str;
           default = null;
           description = "Name of the superuser `initdb` creates; `null` means the user running it (`$USER`).";
         };
-        # modules/postgres.ts:119
+        # modules/postgres.ts:136
         createDatabase = lib.mkOption {
           type = lib.types.bool;
           default = true;
           description = "On first start, create a database named like the superuser. Only applies when `initialDatabases` is empty.";
         };
-        # modules/postgres.ts:123
+        # modules/postgres.ts:140
         initdbArgs = lib.mkOption {
           type = lib.types.listOf lib.types.lines;
           default = [ "--locale=C" "--encoding=UTF8" ];
           example = [ "--data-checksums" "--allow-group-access" ];
           description = "Arguments passed to `initdb` when the data directory is created, one argument per element.";
         };
-        # modules/postgres.ts:128
+        # modules/postgres.ts:145
         settings = lib.mkOption {
           type = lib.types.attrsOf (lib.types.oneOf [
             lib.types.bool
@@ -557,7 +663,7 @@ let
           example = { log_connections = true; log_statement = "all"; shared_buffers = "128MB"; };
           description = "`postgresql.conf` settings, over the defaults (`listen_addresses`, `port`, `unix_socket_directories`, `hba_file`). Strings are single-quoted with quotes and backslashes escaped; booleans become `on`/`off`.";
         };
-        # modules/postgres.ts:135
+        # modules/postgres.ts:152
         initialDatabases = lib.mkOption {
           type = lib.types.listOf (lib.types.submodule {
             options = {
@@ -578,7 +684,7 @@ let
               "[ { name = \"app\"; schemas = [ ./schema ./seed.sql ]; } { name = \"scratch\"; } ]";
           description = "Databases created on first start, each with its schemas applied in order.";
         };
-        # modules/postgres.ts:149
+        # modules/postgres.ts:166
         initialScript = lib.mkOption {
           type = lib.types.submodule {
             options = {
@@ -597,14 +703,14 @@ let
           default = { };
           description = "SQL run once, when the cluster is created.";
         };
-        # modules/postgres.ts:156
+        # modules/postgres.ts:173
         ensureDatabases = lib.mkOption {
           type = lib.types.listOf lib.types.str;
           default = [ ];
           example = [ "app" "analytics" ];
           description = "Databases created on every start if missing (as NixOS's `services.postgresql.ensureDatabases`).";
         };
-        # modules/postgres.ts:161
+        # modules/postgres.ts:178
         ensureUsers = lib.mkOption {
           type = lib.types.listOf (lib.types.submodule {
             options = {
@@ -668,7 +774,74 @@ let
               "[ { name = \"app\"; ensureDBOwnership = true; ensureClauses.createdb = true; } ]";
           description = "Roles created and altered on every start if needed (as NixOS's `services.postgresql.ensureUsers`).";
         };
-        # modules/postgres.ts:195
+        # modules/postgres.ts:201
+        upgrade = lib.mkOption {
+          type = lib.types.submodule {
+            options = {
+              enable = lib.mkOption {
+                type = lib.types.bool;
+                default = false;
+                description = "When the data directory holds a cluster of an older major version (its `PG_VERSION`) than `package`, upgrade it with `pg_upgrade` at start instead of refusing: a new cluster is made in `<dataDir>.upgrade-<new major>`, filled by `pg_upgrade`, and moved into place; the old cluster is kept, untouched by the server, as `<dataDir>.pg<old major>` (remove it yourself once the new server works). Off: such a start stops with a message and changes nothing.";
+              };
+              oldPackage = lib.mkOption {
+                type = lib.types.nullOr lib.types.package;
+                default = null;
+                example = lib.literalExpression "pkgs.postgresql_15";
+                description = "The PostgreSQL package of the data directory's major version, whose programs `pg_upgrade` runs the old cluster with; it needs the extensions the old cluster uses (`pkgs.postgresql_15.withPackages (ps: [ … ])`). Required with `upgrade.enable`.";
+              };
+              extraArgs = lib.mkOption {
+                type = lib.types.listOf lib.types.str;
+                default = [ ];
+                example = [ "--link" "--jobs=4" ];
+                description = "More arguments for `pg_upgrade`, one argument per element (`--link` hard-links files instead of copying them).";
+              };
+            };
+          };
+          default = { };
+          description = "Major-version upgrades with `pg_upgrade`, opt-in.";
+        };
+        # modules/postgres.ts:226
+        pgtap = lib.mkOption {
+          type = lib.types.submodule {
+            options = {
+              enable = lib.mkOption {
+                type = lib.types.bool;
+                default = false;
+                description = "Run pgTAP tests with `pg_prove` in the process `<name>-pgtap`, once the server is ready (after `initialDatabases`, their schemas and `ensureDatabases`/`ensureUsers` are applied). Its output is TAP, its exit code the verdict: 0 when every test passed. In CI, let this process end the stack with its verdict (the README shows how, under postgres: extensions, database tests, major versions).";
+              };
+              tests = lib.mkOption {
+                type = lib.types.listOf lib.types.path;
+                default = [ ];
+                example = lib.literalExpression "[ ./db/tests ./db/extra_test.sql ]";
+                description = "Test files (`.sql`) and directories, whose `.sql` files (searched recursively) run in name order.";
+              };
+              database = lib.mkOption {
+                type = lib.types.str;
+                default = "postgres";
+                description = "The database the tests connect to.";
+              };
+              user = lib.mkOption {
+                type = lib.types.nullOr lib.types.str;
+                default = null;
+                description = "The role the tests connect as; `null`: the superuser (with `hardenedAuth`, its password is read from `passwordFile`).";
+              };
+              extraArgs = lib.mkOption {
+                type = lib.types.listOf lib.types.str;
+                default = [ ];
+                example = [ "--shuffle" "--set" "schema=app" ];
+                description = "More arguments for `pg_prove`, one argument per element.";
+              };
+              package =
+                lib.mkPackageOption
+                  pkgs
+                  [ "perlPackages" "TAPParserSourceHandlerpgTAP" ]
+                  { extraDescription = "The package providing `pg_prove`."; };
+            };
+          };
+          default = { };
+          description = "Database tests with pgTAP (the `pgtap` extension must be installed: `extensions = ps: [ ps.pgtap ]`).";
+        };
+        # modules/postgres.ts:265
         connectionURI = lib.mkOption {
           type = lib.types.functionTo lib.types.str;
           default = {
@@ -681,7 +854,7 @@ let
           readOnly = true;
           description = "A function from `{ dbName }` to a [connection URI](https://www.postgresql.org/docs/current/libpq-connect.html#LIBPQ-CONNSTRING-URIS) for the database.";
         };
-        # modules/postgres.ts:201
+        # modules/postgres.ts:271
         passwordFile = lib.mkOption {
           type = lib.types.str;
           default = "${config.dataDir}/superuser.password";
@@ -689,7 +862,7 @@ let
           readOnly = true;
           description = "With `hardenedAuth`, the file holding the superuser's password (relative paths from where the stack runs): other processes of the stack read it, e.g. `PGPASSWORD=$(cat <passwordFile>)`.";
         };
-        # modules/postgres.ts:209
+        # modules/postgres.ts:279
         hbaConfFile = lib.mkOption {
           type = lib.types.package;
           default = hbaConfFile;
@@ -698,7 +871,7 @@ let
           internal = true;
           description = "The generated `pg_hba.conf`.";
         };
-        # modules/postgres.ts:215
+        # modules/postgres.ts:285
         defaultSettings = lib.mkOption {
           type = lib.types.attrsOf (lib.types.oneOf [
             lib.types.bool
@@ -740,17 +913,23 @@ let
       config.outputs = {
         settings.processes =
           lib.throwIfNot
-            invariant
-            invariantMessage
-            (lib.throwIf
-              unsafeName
-              unsafeNameMessage
-              (lib.throwIf
-                unsafeDataDir
-                unsafeDataDirMessage
-                (lib.throwIf declaredTwice declaredTwiceMessage processes)));
-        processOwners = lib.throwIfNot invariant invariantMessage (lib.throwIf unsafeName unsafeNameMessage (lib.throwIf unsafeDataDir unsafeDataDirMessage (lib.throwIf declaredTwice declaredTwiceMessage (lib.genAttrs (builtins.attrNames
-          processes) (_: [ "services.postgres.\"${name}\"" ])))));
+            invariant3
+            invariantMessage2
+            (lib.throwIfNot
+              invariant2
+              invariantMessage3
+              (lib.throwIfNot
+                invariant1
+                invariantMessage1
+                (lib.throwIf
+                  unsafeName
+                  unsafeNameMessage
+                  (lib.throwIf
+                    unsafeDataDir
+                    unsafeDataDirMessage
+                    (lib.throwIf declaredTwice declaredTwiceMessage processes)))));
+        processOwners = lib.throwIfNot invariant3 invariantMessage2 (lib.throwIfNot invariant2 invariantMessage3 (lib.throwIfNot invariant1 invariantMessage1 (lib.throwIf unsafeName unsafeNameMessage (lib.throwIf unsafeDataDir unsafeDataDirMessage (lib.throwIf declaredTwice declaredTwiceMessage (lib.genAttrs (builtins.attrNames
+          processes) (_: [ "services.postgres.\"${name}\"" ])))))));
         portOwners =
           lib.zipAttrsWith
             (_: lib.concatLists)
@@ -773,7 +952,7 @@ in
       modules = [ instanceModule ];
     });
     default = { };
-    description = "[PostgreSQL](https://www.postgresql.org/) database server, one cluster per instance. The `<name>-init` process creates the cluster on first start and applies `ensureDatabases` / `ensureUsers` on every start; `<name>` runs the server.";
+    description = "[PostgreSQL](https://www.postgresql.org/) database server, one cluster per instance. The `<name>-init` process creates the cluster on first start and applies `ensureDatabases` / `ensureUsers` on every start; `<name>` runs the server; with `pgtap.enable`, `<name>-pgtap` runs pgTAP tests against it. `extensions` adds extensions to `package`; a data directory of another major version is refused at start (or upgraded, with `upgrade.enable`).";
   };
   config = {
     servicesTs.processOwners =

@@ -5,7 +5,7 @@
  * applied on every start.
  * Server configuration: https://www.postgresql.org/docs/current/runtime-config.html
  */
-import { and, concatLists, concatStrings, cond, connectHost, defineService, eq, exe, type Expr, file, fn, helper, ident, ifSet, type Infer, mapAttrsToList, mapList, matches, named, neq, nix, nonEmpty, notNull, optional, or, orElse, type Pkg, process, rawSql, type Ref, replaceStrings, runtimePath, s, script, sh, sql, switchType, t, toStr, update } from "../dsl";
+import { and, concatLists, concatStrings, cond, connectHost, defineService, eq, exe, type Expr, file, fn, helper, ident, ifSet, type Infer, mapAttrsToList, mapList, matches, named, neq, nix, nonEmpty, not, notNull, optional, or, orElse, type Pkg, process, rawSql, type Ref, replaceStrings, runtimePath, s, script, sh, sql, switchType, t, toStr, update } from "../dsl";
 
 /** A postgresql.conf value: booleans as on/off, strings quoted with `'` doubled and `\` escaped. */
 const confValue = helper("postgresqlConfValue", "value", (v: Expr<unknown>) =>
@@ -77,7 +77,9 @@ export default defineService({
   name: "postgres",
   description:
     "[PostgreSQL](https://www.postgresql.org/) database server, one cluster per instance. " +
-    "The `<name>-init` process creates the cluster on first start and applies `ensureDatabases` / `ensureUsers` on every start; `<name>` runs the server.",
+    "The `<name>-init` process creates the cluster on first start and applies `ensureDatabases` / `ensureUsers` on every start; `<name>` runs the server; " +
+    "with `pgtap.enable`, `<name>-pgtap` runs pgTAP tests against it. `extensions` adds extensions to `package`; a data directory of another major " +
+    "version is refused at start (or upgraded, with `upgrade.enable`).",
   homepage: "https://www.postgresql.org/docs/current/runtime-config.html",
   example: `services.postgres."pg1" = {
   enable = true;
@@ -87,11 +89,26 @@ export default defineService({
   ensureDatabases = [ "app" ];
 };`,
   options: {
-    package: t.package("postgresql"),
+    package: t.package("postgresql", {
+      description:
+        "With `extensions`, reading this option gives `package.withPackages extensions` (as services-flake's `apply` does): " +
+        "every process of the instance, and you, see the server with its extensions. Its major version must be the data directory's " +
+        "(`PG_VERSION`): a start refuses a directory of another major, unless `upgrade.enable`.",
+      apply: (pkg, { cfg, name }) =>
+        cond(
+          notNull(cfg.extensions),
+          nix<Pkg>("package")`if ${pkg} ? withPackages then ${pkg}.withPackages ${cfg.extensions} else throw ${s`services.postgres."${name}".extensions: the package has no withPackages (it may already have extensions: give those in extensions instead).`}`,
+          pkg,
+        ),
+    }),
     extensions: t.nullOr(t.functionTo(t.listOf(t.package())), {
       default: null,
-      example: { nix: "extensions: [ extensions.pg_cron extensions.postgis ]" },
-      description: "Extensions to add, as a function of `package.pkgs` (the package's `withPackages`).",
+      example: { nix: "ps: [ ps.postgis ps.pg_cron ps.pgtap ]" },
+      description:
+        "Extensions to install, as a function of the package's extension set (`package.pkgs`); `null`: none beyond the package's own. " +
+        "Installing is not loading: extensions with a background worker or hooks also need `settings.shared_preload_libraries` " +
+        "(pg_cron with `\"cron.database_name\"`, pgaudit), and each is created in a database with `CREATE EXTENSION` " +
+        "(in a schema of `initialDatabases`, for example).",
     }),
     socketDir: t.str({
       default: "",
@@ -181,6 +198,59 @@ export default defineService({
         description: "Roles created and altered on every start if needed (as NixOS's `services.postgresql.ensureUsers`).",
       },
     ),
+    upgrade: t.submodule(
+      {
+        enable: t.bool({
+          default: false,
+          description:
+            "When the data directory holds a cluster of an older major version (its `PG_VERSION`) than `package`, upgrade it with " +
+            "`pg_upgrade` at start instead of refusing: a new cluster is made in `<dataDir>.upgrade-<new major>`, filled by `pg_upgrade`, " +
+            "and moved into place; the old cluster is kept, untouched by the server, as `<dataDir>.pg<old major>` (remove it yourself " +
+            "once the new server works). Off: such a start stops with a message and changes nothing.",
+        }),
+        oldPackage: t.nullOr(t.package(), {
+          default: null,
+          example: { nix: "pkgs.postgresql_15" },
+          description:
+            "The PostgreSQL package of the data directory's major version, whose programs `pg_upgrade` runs the old cluster with; " +
+            "it needs the extensions the old cluster uses (`pkgs.postgresql_15.withPackages (ps: [ … ])`). Required with `upgrade.enable`.",
+        }),
+        extraArgs: t.listOf(t.str(), {
+          default: [],
+          example: ["--link", "--jobs=4"],
+          description: "More arguments for `pg_upgrade`, one argument per element (`--link` hard-links files instead of copying them).",
+        }),
+      },
+      { default: {}, description: "Major-version upgrades with `pg_upgrade`, opt-in." },
+    ),
+    pgtap: t.submodule(
+      {
+        enable: t.bool({
+          default: false,
+          description:
+            "Run pgTAP tests with `pg_prove` in the process `<name>-pgtap`, once the server is ready (after `initialDatabases`, " +
+            "their schemas and `ensureDatabases`/`ensureUsers` are applied). Its output is TAP, its exit code the verdict: 0 when every " +
+            "test passed. In CI, let this process end the stack with its verdict (the README shows how, under postgres: extensions, database tests, major versions).",
+        }),
+        tests: t.listOf(t.path(), {
+          default: [],
+          example: { nix: "[ ./db/tests ./db/extra_test.sql ]" },
+          description: "Test files (`.sql`) and directories, whose `.sql` files (searched recursively) run in name order.",
+        }),
+        database: t.str({ default: "postgres", description: "The database the tests connect to." }),
+        user: t.nullOr(t.str(), {
+          default: null,
+          description: "The role the tests connect as; `null`: the superuser (with `hardenedAuth`, its password is read from `passwordFile`).",
+        }),
+        extraArgs: t.listOf(t.str(), {
+          default: [],
+          example: ["--shuffle", "--set", "schema=app"],
+          description: "More arguments for `pg_prove`, one argument per element.",
+        }),
+        package: t.package(["perlPackages", "TAPParserSourceHandlerpgTAP"], { description: "The package providing `pg_prove`." }),
+      },
+      { default: {}, description: "Database tests with pgTAP (the `pgtap` extension must be installed: `extensions = ps: [ ps.pgtap ]`)." },
+    ),
   },
 
   derived: ({ cfg, let: bind }) => {
@@ -235,14 +305,26 @@ export default defineService({
       assertion: neq(cfg.port, 0),
       message: "port is 0: PostgreSQL needs a TCP port (1-65535), which also names its Unix socket.",
     },
+    {
+      assertion: or(not(cfg.upgrade.enable), notNull(cfg.upgrade.oldPackage)),
+      message: "upgrade.enable needs upgrade.oldPackage: the PostgreSQL package of the data directory's major version (pkgs.postgresql_15, …).",
+    },
+    {
+      assertion: or(not(cfg.pgtap.enable), nonEmpty(cfg.pgtap.tests)),
+      message: "pgtap.enable needs pgtap.tests: the test files or directories to run.",
+    },
   ],
 
   processes: ({ name, cfg, pkgs, let: bind }) => {
-    // With extensions, the server package is package.withPackages extensions (as services-flake does).
-    const pkg = bind(
-      "postgresPackage",
-      cond(notNull(cfg.extensions), nix<Pkg>("package")`${cfg.package}.withPackages ${cfg.extensions}`, cfg.package),
-    );
+    // With extensions, cfg.package is already package.withPackages extensions (the option's apply).
+    const pkg = cfg.package;
+    // A package's major version as PG_VERSION spells it ("15"; "9.6" before PostgreSQL 10): nixpkgs' psqlSchema.
+    // Empty when the package says neither (a package of your own without `version`): then nothing is checked.
+    const majorOf = (p: Expr<Pkg>) =>
+      nix<string>("string")`${p}.psqlSchema or (if ${p} ? version then lib.versions.major ${p}.version else "")`;
+    // upgrade.oldPackage, read only when upgrade.enable (an assertion makes it non-null then).
+    const oldPkg = nix<Pkg>("package")`${cfg.upgrade.oldPackage}`;
+    const setupHba = file("pg_hba-setup.conf", "local all all trust\n");
     const superuserArgs = named("superuserArgs", ifSet(cfg.superuser, (u) => sh`-U ${u}`, sh``));
     const conf = bind(
       "postgresqlConf",
@@ -354,6 +436,67 @@ export default defineService({
           fi
         done
 
+        # A cluster of another major version than the package's: PostgreSQL would refuse it with a low-level
+        # error; stop with what to do instead, before anything is changed (or, with upgrade.enable, upgrade it).
+        want_major=${majorOf(pkg)}
+        instance=${s`services.postgres."${name}"`}
+        if [[ ! -f "$PGDATA/PG_VERSION" ]]; then
+          for d in "$PGDATA".pg[0-9]*; do
+            if [[ -d $d && -e "$PGDATA.upgrade-$want_major" ]]; then
+              echo "error: an upgrade was interrupted: $PGDATA is missing, the old cluster is in $d and the upgraded one in $PGDATA.upgrade-$want_major. Move one of them back to $PGDATA by hand. Nothing was changed." >&2
+              exit 1
+            fi
+          done
+        fi
+        if [[ -n $want_major && -f "$PGDATA/PG_VERSION" ]]; then
+          have_major=$(head -n 1 -- "$PGDATA/PG_VERSION")
+          if [[ $have_major != "$want_major" ]]; then
+            ${named("majorMismatch", cond(
+              cfg.upgrade.enable,
+              sh`
+                old_major=${majorOf(oldPkg)}
+                if [[ $have_major != "$old_major" ]]; then
+                  echo "error: $PGDATA holds a PostgreSQL $have_major cluster, but upgrade.oldPackage of $instance is PostgreSQL $old_major: set it to a PostgreSQL $have_major package. Nothing was changed." >&2
+                  exit 1
+                fi
+                old_keep="$PGDATA.pg$have_major"
+                new_cluster="$PGDATA.upgrade-$want_major"
+                if [[ -e $old_keep ]]; then
+                  echo "error: $old_keep exists (an older upgrade's copy?): move it away to upgrade $PGDATA. Nothing was changed." >&2
+                  exit 1
+                fi
+                echo "upgrading $PGDATA from PostgreSQL $have_major to $want_major with pg_upgrade, into $new_cluster"
+                # A new cluster made by a previous, interrupted attempt is never the data: begin again.
+                rm -rf -- "$new_cluster"
+                initdb ${cfg.initdbArgs} ${superuserArgs} -D "$new_cluster"
+                # pg_upgrade writes its logs and sockets into its working directory; both servers it starts
+                # use the setup's trust-on-the-socket pg_hba.conf (the old configuration's may be gone from the store).
+                upgrade_work=$(mktemp -d "\${TMPDIR:-/tmp}/pg-upgrade-XXXXXX")
+                (
+                  cd -- "$upgrade_work"
+                  pg_upgrade --old-bindir ${s`${oldPkg}/bin`} --new-bindir ${s`${pkg}/bin`} --old-datadir "$PGDATA" --new-datadir "$new_cluster" --socketdir "$upgrade_work" --old-port ${cfg.port} --new-port ${cfg.port} ${superuserArgs} --old-options ${s`-c hba_file=${setupHba}`} --new-options ${s`-c hba_file=${setupHba}`} ${cfg.upgrade.extraArgs}
+                ) || {
+                  echo "error: pg_upgrade failed (its logs are in $upgrade_work and $new_cluster); $PGDATA is as it was." >&2
+                  exit 1
+                }
+                rm -rf -- "$upgrade_work"
+                # The old cluster stays beside the new one; the server starts on the new one.
+                mv -T -- "$PGDATA" "$old_keep"
+                mv -T -- "$new_cluster" "$PGDATA"
+                # hardenedAuth's password file is not part of the cluster pg_upgrade copies; the role's password is.
+                if [[ -f "$old_keep/superuser.password" ]]; then
+                  install -m 0600 -- "$old_keep/superuser.password" "$PGDATA/superuser.password"
+                fi
+                echo "upgraded: the PostgreSQL $have_major cluster is kept in $old_keep; remove it once the new server works"
+              `,
+              sh`
+                echo "error: $PGDATA holds a PostgreSQL $have_major cluster (its PG_VERSION), but the package of $instance is PostgreSQL $want_major, which cannot run it. Two ways forward: keep the data as it is by setting $instance.package to a PostgreSQL $have_major package (pkgs.postgresql_$have_major); or upgrade it by setting $instance.upgrade.enable = true and $instance.upgrade.oldPackage = pkgs.postgresql_$have_major, which runs pg_upgrade into a new directory and keeps the old one. Nothing was changed." >&2
+                exit 1
+              `,
+            ))}
+          fi
+        fi
+
         # A temporary server for setup: no TCP, its socket in a directory of its own; stopped on exit.
         # (Started directly, not through pg_ctl, whose command line is built for /bin/sh from the paths.)
         server=""
@@ -383,7 +526,7 @@ export default defineService({
           PGHOST=$setup_socket
           export PGHOST
           # Trust on its private socket only (the directory is 0700), whatever pg_hba.conf says.
-          postgres -D "$1" -c listen_addresses= -k "$setup_socket" -c hba_file=${file("pg_hba-setup.conf", "local all all trust\n")} &
+          postgres -D "$1" -c listen_addresses= -k "$setup_socket" -c hba_file=${setupHba} &
           server=$!
           until pg_isready -q -h "$setup_socket" -p "$PGPORT"; do
             if ! kill -0 "$server" 2>/dev/null; then
@@ -461,9 +604,7 @@ export default defineService({
     );
 
     const init = process(s`${name}-init`, { command: setup, oneshot: true });
-    return [
-      init,
-      process(name, {
+    const server = process(name, {
         command: start,
         dependsOn: [{ process: init, condition: "succeeded" }],
         // Ready when a server answers on the port AND it is this instance's: the postmaster.pid of dataDir
@@ -475,7 +616,27 @@ export default defineService({
         // SIGINT: PostgreSQL's "fast shutdown" (https://www.postgresql.org/docs/current/server-shutdown.html).
         stop: { signal: "SIGINT" },
         restart: { policy: "on-failure", maxRestarts: 5 },
+      });
+
+    // pgTAP tests: pg_prove against the running server, once it is ready (and so set up).
+    const pgtap = process(s`${name}-pgtap`, {
+      command: script({
+        name: "pgtap-postgres",
+        runtimeInputs: [pkg, cfg.pgtap.package, pkgs.coreutils],
+        text: sh`
+          ${optional(
+            and(cfg.hardenedAuth, eq(cfg.pgtap.user, null)),
+            sh`
+              PGPASSWORD=$(cat -- ${runtimePath(cfg.passwordFile)})
+              export PGPASSWORD
+            `,
+          )}
+          exec pg_prove ${probeHost} -p ${cfg.port} -d ${cfg.pgtap.database} ${ifSet(cfg.pgtap.user, (u) => sh`-U ${u}`, superuserArgs)} --ext .sql --recurse --verbose --failures ${cfg.pgtap.extraArgs} ${mapList(cfg.pgtap.tests, (p) => s`${p}`, "test")}
+        `,
       }),
-    ];
+      oneshot: true,
+      dependsOn: [{ process: server, condition: "ready" }],
+    }).when(cfg.pgtap.enable);
+    return [init, server, pgtap];
   },
 });

@@ -21,6 +21,7 @@ import {
   named,
   nix,
   nonEmpty,
+  notNull,
   type NixPath,
   orElse,
   type Pkg,
@@ -310,6 +311,37 @@ describe("option defaults", () => {
     expect(out).toContain('default = "${config.dataDir}/sockets-${toString config.port}";');
     expect(out).toContain('defaultText = lib.literalMD "`<dataDir>/sockets-<port>`";');
     expect(out).not.toMatch(/sockets = lib\.mkOption \{[^}]*readOnly/);
+  });
+
+  it("apply transforms the value every reader sees, with the instance's other options; on a package option it joins mkPackageOption", () => {
+    const out = compile(
+      defineService({
+        name: "applied",
+        description: "x",
+        options: {
+          package: t.package("postgresql", {
+            apply: (pkg, { cfg }) => cond(notNull(cfg.extensions), nix<Pkg>("package")`${pkg}.withPackages ${cfg.extensions}`, pkg),
+          }),
+          extensions: t.nullOr(t.functionTo(t.listOf(t.package())), { default: null }),
+          greeting: t.str({ default: "hi", apply: (v, { cfg }) => s`${v} from ${cfg.dataDir}` }),
+        },
+        processes: ({ name, cfg }) => [process(name, { command: cmd(sh`echo ${cfg.greeting}`) })],
+      }),
+    );
+    expect(out).toMatch(
+      /package =\s+lib\.mkPackageOption pkgs "postgresql" \{ \}\s+\/\/ \{\s+apply = value:\s+if config\.extensions != null then value\.withPackages config\.extensions else value;\s+\};/,
+    );
+    expect(out).toMatch(/greeting = lib\.mkOption \{[^}]*apply = value: "\$\{value\} from \$\{config\.dataDir\}";/);
+  });
+
+  it("refuses an apply that reads an option the instance lacks, at the option's line", () => {
+    const svc = defineService({
+      name: "noapply",
+      description: "x",
+      options: { greeting: t.str({ default: "hi", apply: (v, { cfg }) => s`${v}${cfg.nope}` }) },
+      processes: ({ name }) => [process(name, { command: cmd(sh`true`) })],
+    });
+    expect(() => lowerService(svc)).toThrow(/dsl\.test\.ts:\d+:\d+: option greeting: apply: .*cfg\.nope: the instance has no option "nope"/);
   });
 
   it("refuses a default that reads an option the instance lacks, at the option's line", () => {

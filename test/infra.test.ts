@@ -8,10 +8,11 @@
  * passed without running.
  */
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { installed, loadPackages } from "./support/packages";
 import {
   buildDrv,
   evalFlakeParts,
@@ -190,22 +191,32 @@ describe.skipIf(!NIX)("[nix] seed-upstream tool", () => {
 });
 
 describe.skipIf(!SEEDED)("[nix eval] test package set (test/nix/pkgs.nix)", () => {
-  it("postgresql: bin/pg_ctl after build, getExe is bin/postgres, withPackages keeps the package", () => {
+  it("postgresql: bin/pg_ctl after build, getExe is bin/postgres; withPackages is a tree of its own whose server finds only the chosen extensions", () => {
     const info = nixEvalJson(`let p = ${pkgsExpr}; in {
       exe = p.lib.getExe p.postgresql;
       out = p.postgresql.outPath;
       withPkgs = (p.postgresql.withPackages (ps: [ ])).outPath;
-      hasPkgs = p.postgresql ? pkgs;
+      extensions = builtins.attrNames p.postgresql.pkgs;
       version = p.postgresql.version;
-    }`) as { exe: string; out: string; withPkgs: string; hasPkgs: boolean; version: string };
+      withVersion = (p.postgresql.withPackages (ps: [ ])).psqlSchema;
+    }`) as { exe: string; out: string; withPkgs: string; extensions: string[]; version: string; withVersion: string };
     expect(info.exe).toBe(`${info.out}/bin/postgres`);
-    expect(info.withPkgs).toBe(info.out);
-    expect(info.hasPkgs).toBe(true);
+    expect(info.withPkgs).not.toBe(info.out);
+    expect(info.extensions).toEqual(expect.arrayContaining(["pg_cron", "pg_partman", "pgaudit", "pgtap", "postgis"]));
     expect(info.version).toMatch(/^\d+$/);
+    expect(info.withVersion).toBe(info.version);
     const out = buildDrv(`${pkgsExpr}.postgresql`);
     expect(out).toBe(info.out);
     expect(existsSync(path.join(out, "bin", "pg_ctl"))).toBe(true);
     expect(existsSync(path.join(out, "bin", "initdb"))).toBe(true);
+    if (!installed(loadPackages().pgtap!)) return;
+    // The tree's postgres is a copy (PostgreSQL finds share/ and lib/ from its real path); pgtap is there, pg_cron not.
+    const tree = buildDrv(`(${pkgsExpr}.postgresql.withPackages (ps: [ ps.pgtap ]))`);
+    const major = info.version;
+    expect(lstatSync(path.join(tree, "lib", "postgresql", major, "bin", "postgres")).isSymbolicLink()).toBe(false);
+    expect(existsSync(path.join(tree, "share", "postgresql", major, "extension", "pgtap.control"))).toBe(true);
+    expect(existsSync(path.join(tree, "share", "postgresql", major, "extension", "pg_cron.control"))).toBe(false);
+    expect(existsSync(path.join(tree, "share", "postgresql", major, "extension", "pgcrypto.control"))).toBe(true);
   }, SLOW);
 
   it("redis: redis-server --version runs from the store package", () => {

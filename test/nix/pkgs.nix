@@ -294,6 +294,8 @@ let
     # Chroma from PyPI's chromadb, also where nixpkgs has it.
     chromadb = venvPrograms { name = "chromadb"; mainProgram = "chroma"; links = { chroma = "chroma"; }; };
     python3Packages = { inherit (self) chromadb; };
+    # pg_prove (pgTAP's test runner), from Debian's libtap-parser-sourcehandler-pgtap-perl.
+    perlPackages = { inherit (self) TAPParserSourceHandlerpgTAP; };
     # PlantUML as nixpkgs' plantuml: bin/plantuml, here the release jar from Maven Central
     # (Debian's 1.2020 has no -picoweb server), run headless.
     plantuml = jarProgram { name = "plantuml"; program = "plantuml"; javaOptions = "-Djava.awt.headless=true"; };
@@ -344,21 +346,109 @@ let
             (lib.attrNames (lib.filterAttrs (_: t: t == "directory") (builtins.readDir root)))
           else [ ];
         major = if majors == [ ] then "0" else builtins.head majors;
+        # nixpkgs' extension attribute → Debian's packages of it for this major.
+        extensionDebs = {
+          postgis = [ "postgresql-${major}-postgis-3" "postgresql-${major}-postgis-3-scripts" ];
+          pg_cron = [ "postgresql-${major}-cron" ];
+          pgtap = [ "postgresql-${major}-pgtap" ];
+          pgaudit = [ "postgresql-${major}-pgaudit" ];
+          pg_partman = [ "postgresql-${major}-partman" ];
+          hypopg = [ "postgresql-${major}-hypopg" ];
+        };
+        # A Debian package's files under lib/postgresql/<major> and share/postgresql/<major>,
+        # linked into $out at the same relative places (bin/ excepted, but for extension scripts).
+        linkDebianFiles = debs: ''
+          for deb in ${lib.escapeShellArgs debs}; do
+            files=$(dpkg-query -L "$deb") || {
+              echo "test pkgs.nix: Debian package $deb is not installed (apt-get install $deb)" >&2
+              exit 1
+            }
+            for f in $files; do
+              case "$f" in
+                /usr/lib/postgresql/${major}/bin/*) continue ;;
+                /usr/lib/postgresql/${major}/*|/usr/share/postgresql/${major}/*) ;;
+                *) continue ;;
+              esac
+              if [ -d "$f" ]; then continue; fi
+              rel=''${f#/usr/}
+              # Already there (the base tree links whole directories of share/ but extension/ and contrib/).
+              if [ -e "$out/$rel" ]; then continue; fi
+              mkdir -p "$out/$(dirname "$rel")"
+              ln -sf "$f" "$out/$rel"
+            done
+          done
+          # Links Debian makes with update-alternatives (postgis.control → postgis-3.control) belong
+          # to no package: take those leading to a file already here.
+          for f in /usr/share/postgresql/${major}/extension/*; do
+            [ -L "$f" ] || continue
+            rel=''${f#/usr/}
+            [ -e "$out/$rel" ] && continue
+            target=$(realpath -- "$f") || continue
+            if [ -e "$out/''${target#/usr/}" ]; then mkdir -p "$out/$(dirname "$rel")"; ln -s "$f" "$out/$rel"; fi
+          done
+        '';
+        # One extension: its Debian packages' files, in PostgreSQL's layout.
+        extension = attr: debs: mkDrv {
+          name = "postgresql-${major}-${attr}";
+          meta.description = "test-only: Debian's ${lib.concatStringsSep ", " debs}";
+          passthru = { pname = attr; debianPackages = debs; };
+          script = ''
+            set -eu
+            mkdir -p "$out"
+            ${linkDebianFiles debs}
+          '';
+        };
+        # `withPackages`: a PostgreSQL tree of its own, as nixpkgs' postgresql.withPackages is.
+        # PostgreSQL finds its share and pkglib directories relative to the real path of its
+        # `postgres` binary (Debian's configure paths /usr/lib/postgresql/<major>/bin, /usr/share/postgresql/<major>,
+        # /usr/lib/postgresql/<major>/lib share the prefix /usr), so the tree holds a copy of `postgres` at
+        # lib/postgresql/<major>/bin (a symlink would lead it back to Debian's directories) and links
+        # to the files of Debian's postgresql-<major> and of the chosen extensions only: an extension
+        # not asked for is not found, even when its Debian package is installed.
+        withExtensions = exts: mkDrv {
+          name = "postgresql-${major}-with-extensions";
+          meta = { mainProgram = "postgres"; description = "test-only: Debian's PostgreSQL ${major} with ${lib.concatMapStringsSep ", " (e: e.pname or e.name) exts}"; };
+          passthru = common // { extensions = exts; withPackages = f: withExtensions (exts ++ f common.pkgs); };
+          env.extensionTrees = exts;
+          script = ''
+            set -eu
+            bindir=$out/lib/postgresql/${major}/bin
+            mkdir -p "$bindir" "$out/bin" "$out/share/postgresql/${major}"
+            [ -x ${root}/${major}/bin/postgres ] || { echo "test pkgs.nix: no ${root}/${major}/bin/postgres (apt-get install postgresql)" >&2; exit 1; }
+            cp ${root}/${major}/bin/postgres "$bindir/postgres"
+            for f in ${root}/${major}/bin/*; do
+              [ -e "$bindir/$(basename "$f")" ] || ln -s "$f" "$bindir/$(basename "$f")"
+            done
+            for f in "$bindir"/*; do ln -s "$f" "$out/bin/$(basename "$f")"; done
+            # Debian's share directory but for its extension scripts; those of postgresql-${major} itself (contrib) come next.
+            for f in /usr/share/postgresql/${major}/*; do
+              case "$(basename "$f")" in extension|contrib) continue ;; esac
+              ln -s "$f" "$out/share/postgresql/${major}/$(basename "$f")"
+            done
+            ${linkDebianFiles [ "postgresql-${major}" ]}
+            for e in $extensionTrees; do
+              (cd "$e" && find . ! -type d) | while read -r rel; do
+                mkdir -p "$out/$(dirname "$rel")"
+                ln -sf "$(readlink "$e/$rel")" "$out/$rel"
+              done
+            done
+          '';
+        };
         self' = hostBinaries {
           name = "postgresql-${major}";
           bins = [ "${root}/${major}/bin/*" ];
           mainProgram = "postgres";
           hint = "Debian postgresql, expected under ${root}/<major>/bin";
-          passthru = {
-            version = major;
-            psqlSchema = major;
-            # nixpkgs' `postgresql.pkgs` holds extensions; Debian ships none here.
-            pkgs = { };
-            # Like nixpkgs: `withPackages (ps: [ … ])`. Extensions cannot be
-            # provided, so this returns the same package; the requested list
-            # stays inspectable (lazily) as `requestedExtensions`.
-            withPackages = f: self' // { requestedExtensions = f self'.pkgs; };
+          passthru = common // {
+            # Like nixpkgs: `withPackages (ps: [ … ])` is a package whose server finds those extensions.
+            withPackages = f: withExtensions (f self'.pkgs);
           };
+        };
+        common = {
+          version = major;
+          psqlSchema = major;
+          # nixpkgs' `postgresql.pkgs`: the extensions Debian packages for this major.
+          pkgs = lib.mapAttrs extension extensionDebs;
         };
       in
       self';

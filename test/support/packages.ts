@@ -74,6 +74,9 @@ export function usedAttributes(file: string): Set<string> {
     for (const m of text.matchAll(/mkPackageOption pkgs "([^"]+)"/g)) attrs.add(m[1]!);
     // A nested attribute (`[ "python3Packages" "chromadb" ]`): its last name is the test package set's entry.
     for (const m of text.matchAll(/mkPackageOption pkgs \[ (?:"[^"]+" )*"([^"]+)" \]/g)) attrs.add(m[1]!);
+    // A package chosen from a package's own set by `withPackages`-style functions (postgres's
+    // `extensions = ps: [ ps.postgis ]`): the entry of that name (test/packages.json has postgis, pg_cron, …).
+    for (const m of text.matchAll(/\bps\.([A-Za-z_][A-Za-z0-9_'-]*)/g)) attrs.add(m[1]!);
     const named = new Set([...text.matchAll(/\bservices\.("?)([a-z][a-z0-9-]*)\1/g)].map((m) => m[2]!));
     for (const m of text.matchAll(/(?:^|[\s[])(\.{1,2}\/[A-Za-z0-9_./-]+\.nix)\b/gm)) {
       const target = resolve(dirname(f), m[1]!);

@@ -66,10 +66,16 @@ export async function runProcessCompose(
      * process-compose-flake's wrapper does with `pc-<name>.sock`; by default the API is off.
      */
     apiSocket?: string;
+    /**
+     * Run the stack's own settings (process-compose-flake's `settingsFile`, no `test` process) instead of
+     * its test settings: for a stack that one of its own processes ends (`availability.exit_on_end`).
+     */
+    withoutTest?: boolean;
   } = {},
 ): Promise<RunResult> {
-  if (!ev.settingsTestDrv) throw new Error("the configuration has no `test` process");
-  const settingsFile = buildDrv(ev.settingsTestDrv);
+  const drv = opts.withoutTest ? ev.settingsDrv : ev.settingsTestDrv;
+  if (!drv) throw new Error("the configuration has no `test` process");
+  const settingsFile = buildDrv(drv);
   const workDir = opts.workDir ?? mkdtempSync(join(tmpdir(), "services-ts-run-"));
   chmodSync(workDir, 0o777);
   const server = opts.apiSocket !== undefined ? ["-U", "-u", join(workDir, opts.apiSocket)] : ["--no-server"];
