@@ -7,32 +7,81 @@ let
     let
       processes =
         {
-          # modules/redis-cluster.ts:150
+          # modules/redis-cluster.ts:203
           "${name}-cluster-create" = {
             command = pkgs.writeShellApplication {
               name = "redis-cluster-create";
               runtimeInputs = [ config.package pkgs.gnugrep pkgs.coreutils ];
               excludeShellChecks = [ "SC1003" "SC1110" "SC1111" "SC1112" "SC2016" ];
               text = ''
-                hosts=(${escapeShellArgs})
-                first=''${hosts[0]}
-                info() { redis-cli -h "''${first%:*}" -p "''${first##*:}" cluster info; }
-                # Nodes keep their slots in nodes-<port>.conf (in dataDir): a cluster made by an
-                # earlier run comes back with every slot assigned, and is left as it is.
-                if info | grep -q '^cluster_slots_assigned:16384'; then
-                  echo "redis cluster already created"
-                else
-                  redis-cli --cluster create "''${hosts[@]}" --cluster-replicas ${toString config.replicas} --cluster-yes
-                fi
-                # Wait until every slot is served (at most 30 s).
-                for _ in $(seq 1 60); do
-                  if info | grep -q '^cluster_state:ok'; then
-                    exit 0
-                  fi
-                  sleep 0.5
-                done
-                echo "the cluster did not reach cluster_state:ok" >&2
-                exit 1
+                        hosts=(${escapeShellArgs})
+                        first=''${hosts[0]}
+                        node() { local h=$1; shift; redis-cli -h "''${h%:*}" -p "''${h##*:}" "$@"; }
+                        info() { node "$first" cluster info; }
+                        count=''${#hosts[@]}
+                        replicas=${toString config.replicas}
+                        masters=$(( count / (replicas + 1) ))
+                        # Nodes keep their slots in nodes-<port>.conf (in dataDir): a cluster made by an
+                        # earlier run comes back with every slot assigned, and is left as it is.
+                        if info | grep -q '^cluster_slots_assigned:16384'; then
+                          echo "redis cluster already created"
+                        else
+                          # Formed directly, with the commands redis-cli --cluster create sends, but polling instead of
+                          # its one-second sleeps: the first nodes are masters with even slot ranges, the others
+                          # replicas, assigned to the masters in turn.
+                          ids=()
+                          for i in "''${!hosts[@]}"; do
+                            ids[i]=$(node "''${hosts[i]}" cluster myid)
+                            # Distinct config epochs from the start, so no collision has to be resolved by gossip.
+                            node "''${hosts[i]}" cluster set-config-epoch $(( i + 1 )) >/dev/null
+                          done
+                          first_slot=0
+                          for (( m = 0; m < masters; m++ )); do
+                            # As redis-cli: master m ends at round((m + 1) * 16384 / masters - 1), the last at 16383.
+                            last_slot=$(( (2 * ((m + 1) * 16384 - masters) + masters) / (2 * masters) ))
+                            if (( m == masters - 1 )); then last_slot=16383; fi
+                            node "''${hosts[m]}" cluster addslotsrange "$first_slot" "$last_slot" >/dev/null
+                            echo "master ''${hosts[m]}: slots $first_slot-$last_slot"
+                            first_slot=$(( last_slot + 1 ))
+                          done
+                          # Every node meets every other (one redis-cli per node, its commands on stdin): no node
+                          # has to wait for gossip to learn of the others.
+                          for a in "''${hosts[@]}"; do
+                            for h in "''${hosts[@]}"; do
+                              [[ $a == "$h" ]] || printf 'CLUSTER MEET %s %s
+                ' "''${h%:*}" "''${h##*:}"
+                            done | node "$a" >/dev/null
+                          done
+                          # Every node knows every other before a replica names its master (at most 30 s).
+                          for (( t = 0; t < 600; t++ )); do
+                            known=0
+                            for h in "''${hosts[@]}"; do
+                              if (( $(node "$h" cluster nodes | grep -vc handshake) == count )); then known=$(( known + 1 )); fi
+                            done
+                            if (( known == count )); then break; fi
+                            sleep 0.05
+                          done
+                          for (( r = masters; r < count; r++ )); do
+                            m=$(( (r - masters) % masters ))
+                            node "''${hosts[r]}" cluster replicate "''${ids[m]}" >/dev/null
+                            echo "replica ''${hosts[r]} of ''${hosts[m]}"
+                          done
+                        fi
+                        # Formed when every node serves every slot (at most 30 s). A master turns its cluster_state to ok
+                        # only 2 s after it started (Redis's CLUSTER_WRITABLE_DELAY): that, not this script, bounds a start.
+                        formed() {
+                          for h in "''${hosts[@]}"; do
+                            node "$h" cluster info | grep -q '^cluster_state:ok' || return 1
+                          done
+                        }
+                        for _ in $(seq 1 600); do
+                          if formed; then
+                            exit 0
+                          fi
+                          sleep 0.05
+                        done
+                        echo "the cluster did not form: not every node reached cluster_state:ok" >&2
+                        exit 1
               '';
             };
             depends_on = lib.mapAttrs' (node1: _: lib.nameValuePair "${name}-${node1}" {
@@ -136,9 +185,9 @@ let
           internal = true;
           description = "The composite instances that declare this one (they set it), for the collision check.";
         };
-        # modules/redis-cluster.ts:48
-        package = lib.mkPackageOption pkgs "redis" { };
         # modules/redis-cluster.ts:49
+        package = lib.mkPackageOption pkgs "redis" { };
+        # modules/redis-cluster.ts:50
         nodes = lib.mkOption {
           type = lib.types.attrsOf (lib.types.submodule {
             options = {
@@ -163,24 +212,24 @@ let
           };
           description = "The cluster's nodes, by name: each runs as the process `<name>-<node>`.";
         };
-        # modules/redis-cluster.ts:63
+        # modules/redis-cluster.ts:64
         bind = lib.mkOption {
           type = lib.types.nullOr lib.types.str;
           default = "127.0.0.1";
           example = "127.0.0.1";
           description = "The IP interface every node binds to. `null` means all interfaces.";
         };
-        # modules/redis-cluster.ts:68
+        # modules/redis-cluster.ts:69
         timeout = lib.mkOption {
           type = lib.types.int;
           default = 2000;
           description = "`cluster-node-timeout`, in milliseconds: after it a node is considered failing and a replica of a failed master takes over.";
         };
-        # modules/redis-cluster.ts:72
+        # modules/redis-cluster.ts:73
         replicas = lib.mkOption {
           type = lib.types.int;
           default = 1;
-          description = "Replicas per master (`--cluster-replicas`).";
+          description = "Replicas per master (as `redis-cli --cluster create --cluster-replicas`): the first `nodes / (replicas + 1)` nodes, by name, are masters.";
         };
         outputs = {
           processOwners = lib.mkOption {

@@ -236,7 +236,7 @@ describe.skipIf(!seeded)("[nix eval] composed and multi-process services", () =>
     });
     const create = readProcessScript(ev, "c-cluster-create");
     expect(create).toContain("hosts=(127.0.0.1:7001 127.0.0.1:7002 127.0.0.1:7003)");
-    expect(create).toContain("--cluster-replicas 0");
+    expect(create).toContain("replicas=0\n");
     const conf = storeFile(readProcessScript(ev, "c-y"), "redis.conf");
     expect(conf).toContain("port 7002\ncluster-enabled yes\ncluster-config-file nodes-7002.conf\n");
   });
