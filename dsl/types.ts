@@ -52,6 +52,12 @@ export interface OptionMeta<T> {
   readOnly?: boolean;
   /** Hidden from documentation (`internal = true`). */
   internal?: boolean;
+  /**
+   * The service whose instance this option names (`"postgres"` for a load test's `target`):
+   * a hint for tools, not a check (check with `hasInstance` in an assertion). The smoke
+   * evaluation points such an option at an instance of that service it enables.
+   */
+  namesInstanceOf?: string;
 }
 
 /** Checks a literal value against the type; returns a message or null when it fits. */

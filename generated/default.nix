@@ -28,6 +28,7 @@
     ./open-webui.nix
     ./passetto.nix
     ./pgadmin.nix
+    ./pgbench.nix
     ./phpfpm.nix
     ./plantuml.nix
     ./postgres.nix

@@ -28,6 +28,7 @@
   open-webui = ./open-webui.nix;
   passetto = ./passetto.nix;
   pgadmin = ./pgadmin.nix;
+  pgbench = ./pgbench.nix;
   phpfpm = ./phpfpm.nix;
   plantuml = ./plantuml.nix;
   postgres = ./postgres.nix;
