@@ -38,6 +38,7 @@
     ./pyroscope.nix
     ./qdrant.nix
     ./redis.nix
+    ./redis-benchmark.nix
     ./redis-cluster.nix
     ./searxng.nix
     ./seaweedfs.nix

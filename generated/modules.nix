@@ -38,6 +38,7 @@
   pyroscope = ./pyroscope.nix;
   qdrant = ./qdrant.nix;
   redis = ./redis.nix;
+  redis-benchmark = ./redis-benchmark.nix;
   redis-cluster = ./redis-cluster.nix;
   searxng = ./searxng.nix;
   seaweedfs = ./seaweedfs.nix;
