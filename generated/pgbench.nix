@@ -9,7 +9,7 @@ let
   instanceModule = { config, name, options, ... }:
     let
       processes = {
-        # modules/pgbench.ts:150
+        # modules/pgbench.ts:165
         ${name} = {
           command = pkgs.writeShellApplication {
             name = "pgbench-load-test";
@@ -18,21 +18,29 @@ let
             text = ''
               data=${runtimePath config.dataDir}
               mkdir -p -- "$data"
-              rm -rf -- "$data/log" "$data/report.json"
+              rm -rf -- "$data/log" "$data/report.json" "$data/stdout.txt"
               mkdir -- "$data/log"
-              ${value1}
-              primary=(-h ${value2} -p ${toString rootConfig.services.postgres.${config.target}.port} ${value3})
+              # Whatever ends the script (a failed step included), the report is written and is the verdict.
+              finish() {
+                status=$?
+                trap - EXIT
+                set +e
+                ${lib.escapeShellArg (lib.getExe' pkgs.python3 "python3")} ${writeTextArg} --tool pgbench --instance ${lib.escapeShellArg name} --target ${lib.escapeShellArg value1} --out "$data/report.json" --status "$status" --stdout "$data/stdout.txt" --logs "$data/log/pgbench_log" ${value2} ${value3} ${value4}
+                exit $?
+              }
+              trap finish EXIT
+              ${value5}
+              primary=(-h ${value6} -p ${toString rootConfig.services.postgres.${config.target}.port} ${value7})
               if [[ -z "$(psql -X -At "''${primary[@]}" -d postgres -c ${textArg})" ]]; then
                 createdb "''${primary[@]}" -- ${lib.escapeShellArg config.database}
               fi
-              ${value4}
-              ${value5}
-              status=0
-              pgbench "''${bench[@]}" -c ${toString config.clients} -j ${toString config.threads} ${value6} ${value7} --log --log-prefix="$data/log/pgbench_log" ${lib.escapeShellArgs config.extraArgs} -- ${lib.escapeShellArg config.database} | tee "$data/stdout.txt" || status=$?
-              ${lib.escapeShellArg (lib.getExe' pkgs.python3 "python3")} ${writeTextArg} --tool pgbench --instance ${lib.escapeShellArg name} --target ${lib.escapeShellArg value8} --out "$data/report.json" --status "$status" --stdout "$data/stdout.txt" --logs "$data/log/pgbench_log" ${value9} ${value10} ${value11}
+              ${value8}
+              ${value9}
+              # On a replica pgbench cannot vacuum (or truncate pgbench_history) first: -n.
+              pgbench "''${bench[@]}" ${if config.replica then "-n" else ""} -c ${toString config.clients} -j ${toString config.threads} ${value10} ${value11} --log --log-prefix="$data/log/pgbench_log" ${lib.escapeShellArgs config.extraArgs} -- ${lib.escapeShellArg config.database} | tee "$data/stdout.txt"
             '';
           };
-          depends_on = { ${value8}.condition = "process_healthy"; };
+          depends_on = { ${value1}.condition = "process_healthy"; };
           availability = { exit_on_end = config.exitOnEnd; };
           namespace = config.namespace;
         };
@@ -56,7 +64,7 @@ let
       invariantMessage1 = "services.pgbench.\"${name}\": replica is set but builtin is \"${if config.builtin != null then config.builtin else "select-only"}\", which writes: a replica is read-only; use select-only or a read-only script.";
       invariant3 = config.duration == null || config.transactions == null;
       condition1 = socketDir == "";
-      value8 = if config.replica then "${config.target}-replica" else config.target;
+      value1 = if config.replica then "${config.target}-replica" else config.target;
       condition2 = rootConfig.services.postgres.${config.target}.socketDir == "";
       socketDir = rootConfig.services.postgres."${config.target}-replica".socketDir;
       superuser = rootConfig.services.postgres."${config.target}-replica".superuser;
@@ -192,7 +200,7 @@ let
         report["thresholds"] = thresholds
         failures = []
         if a.status != 0:
-            failures.append("%s exited with status %d" % (a.tool, a.status))
+            failures.append("the %s run failed with status %d (its errors are in the log above)" % (a.tool, a.status))
         if a.min_tps is not None and not (report["tps"] or 0) >= a.min_tps:
             failures.append("throughput %.1f/s is below minTps %g" % (report["tps"] or 0, a.min_tps))
         p99 = report["latencyMs"]["p99"]
@@ -224,20 +232,21 @@ let
             sys.exit(1)
         print("verdict     PASS" + (" (%s)" % set_ if set_ else " (no thresholds set)"))
       '');
-      value5 =
+      value9 =
         if config.replica then
           ''
             ${value12}
             bench=(-h ${value13} -p ${toString rootConfig.services.postgres."${config.target}-replica".port} ${if superuser != null then "-U ${lib.escapeShellArg superuser}" else ""})
-            # The replica has the tables once it has replayed the initialisation (at most 60 s).
+            # Wait (at most 60 s) until the replica has replayed the primary's WAL up to now: the tables as initialised.
+            lsn=$(psql -X -At "''${primary[@]}" -d postgres -c "SELECT pg_current_wal_lsn()")
             for _ in $(seq 1 120); do
-              if [[ "$(psql -X -At "''${bench[@]}" -d ${lib.escapeShellArg config.database} -c "SELECT count(*) FROM pgbench_branches" 2>/dev/null)" == ${toString config.scale} ]]; then break; fi
+              if [[ "$(psql -X -At "''${bench[@]}" -d postgres -c "SELECT pg_last_wal_replay_lsn() >= '$lsn'::pg_lsn" 2>/dev/null)" == t ]]; then break; fi
               sleep 0.5
             done
           ''
         else
           "bench=(\"\${primary[@]}\")";
-      value7 =
+      value11 =
         if config.script != null then
           "-f ${lib.escapeShellArg (pkgs.writeText "pgbench-script.sql" config.script)}"
         else
@@ -247,30 +256,30 @@ let
           "PGPASSWORD=$(cat -- ${runtimePath1}); export PGPASSWORD"
         else
           ":";
-      value1 =
+      value5 =
         if rootConfig.services.postgres.${config.target}.hardenedAuth && condition2 then
           "PGPASSWORD=$(cat -- ${runtimePath rootConfig.services.postgres.${config.target}.passwordFile}); export PGPASSWORD"
         else
           ":";
-      value2 =
+      value6 =
         if condition2 then
           "${connectHostArg1}"
         else
           runtimePath rootConfig.services.postgres.${config.target}.socketDir;
-      value3 =
+      value7 =
         if rootConfig.services.postgres.${config.target}.superuser != null then
           "-U ${superuserArg}"
         else
           "";
       value13 = if condition1 then "${connectHostArg2}" else runtimePath socketDir;
-      value6 =
+      value10 =
         if config.duration != null then
           "-T ${toString config.duration}"
         else if config.transactions != null then
           "-t ${toString config.transactions}"
         else
           "";
-      value4 =
+      value8 =
         if config.initialize then
           "pgbench -i -q -s ${toString config.scale} \"\${primary[@]}\" -- ${lib.escapeShellArg config.database}"
         else
@@ -285,7 +294,7 @@ let
             else
               "tpcb-like"
           );
-      value11 =
+      value4 =
         if config.maxErrors != null then
           "--max-errors ${lib.escapeShellArg (toString config.maxErrors)}"
         else
@@ -293,12 +302,12 @@ let
       connectHostArg2 =
         lib.escapeShellArg
           (connectHost rootConfig.services.postgres."${config.target}-replica".listen_addresses);
-      value10 =
+      value3 =
         if config.maxP99Ms != null then
           "--max-p99-ms ${lib.escapeShellArg (toString config.maxP99Ms)}"
         else
           "";
-      value9 =
+      value2 =
         if config.minTps != null then
           "--min-tps ${lib.escapeShellArg (toString config.minTps)}"
         else
@@ -380,53 +389,54 @@ let
         # modules/pgbench.ts:67
         database = lib.mkOption {
           type = lib.types.str;
-          default = "pgbench";
-          description = "The database pgbench's tables go into; created on the primary when missing.";
+          default = name;
+          defaultText = lib.literalMD "the instance name";
+          description = "The database pgbench's tables go into; created on the primary when missing. Each load test has its own by default: two that initialise the same database would drop each other's tables.";
         };
-        # modules/pgbench.ts:68
+        # modules/pgbench.ts:74
         initialize = lib.mkOption {
           type = lib.types.bool;
           default = true;
           description = "Run `pgbench -i` (drop and recreate pgbench's tables at `scale`) before every run. Off: use the tables as they are.";
         };
-        # modules/pgbench.ts:72
+        # modules/pgbench.ts:78
         scale = lib.mkOption {
           type = lib.types.int;
           default = 1;
           description = "Scale factor of `pgbench -i -s`: 100 000 rows of `pgbench_accounts` each.";
         };
-        # modules/pgbench.ts:73
+        # modules/pgbench.ts:79
         clients = lib.mkOption {
           type = lib.types.int;
           default = 1;
           description = "Concurrent database sessions (`-c`).";
         };
-        # modules/pgbench.ts:74
+        # modules/pgbench.ts:80
         threads = lib.mkOption {
           type = lib.types.int;
           default = 1;
           description = "Worker threads of pgbench (`-j`).";
         };
-        # modules/pgbench.ts:75
+        # modules/pgbench.ts:81
         duration = lib.mkOption {
           type = lib.types.nullOr lib.types.int;
           default = null;
           example = 30;
           description = "Run for this many seconds (`-T`). `null`: run `transactions` instead.";
         };
-        # modules/pgbench.ts:76
+        # modules/pgbench.ts:82
         transactions = lib.mkOption {
           type = lib.types.nullOr lib.types.int;
           default = null;
           description = "Transactions each client runs (`-t`). `null` with `duration` null: pgbench's default, 10.";
         };
-        # modules/pgbench.ts:80
+        # modules/pgbench.ts:86
         builtin = lib.mkOption {
           type = lib.types.nullOr (lib.types.enum [ "tpcb-like" "simple-update" "select-only" ]);
           default = null;
           description = "A built-in script (`-b`). `null`: `tpcb-like` on the primary, `select-only` with `replica`; unused when `script` is set.";
         };
-        # modules/pgbench.ts:84
+        # modules/pgbench.ts:90
         script = lib.mkOption {
           type = lib.types.nullOr lib.types.lines;
           default = null;
@@ -435,7 +445,7 @@ let
             SELECT abalance FROM pgbench_accounts WHERE aid = :aid;'';
           description = "A custom SQL script (`-f`), in pgbench's script language, instead of a built-in one.";
         };
-        # modules/pgbench.ts:89
+        # modules/pgbench.ts:95
         extraArgs = lib.mkOption {
           type = lib.types.listOf lib.types.str;
           default = [ ];

@@ -187,7 +187,7 @@ let
         report["thresholds"] = thresholds
         failures = []
         if a.status != 0:
-            failures.append("%s exited with status %d" % (a.tool, a.status))
+            failures.append("the %s run failed with status %d (its errors are in the log above)" % (a.tool, a.status))
         if a.min_tps is not None and not (report["tps"] or 0) >= a.min_tps:
             failures.append("throughput %.1f/s is below minTps %g" % (report["tps"] or 0, a.min_tps))
         p99 = report["latencyMs"]["p99"]

@@ -64,7 +64,13 @@ export default defineService({
         "tables are initialised on the primary, the run waits until the replica has them, and the script must be read-only " +
         "(the default script becomes `select-only`).",
     }),
-    database: t.str({ default: "pgbench", description: "The database pgbench's tables go into; created on the primary when missing." }),
+    database: t.str({
+      default: ({ name }) => name,
+      defaultText: { md: "the instance name" },
+      description:
+        "The database pgbench's tables go into; created on the primary when missing. Each load test has its own by default: " +
+        "two that initialise the same database would drop each other's tables.",
+    }),
     initialize: t.bool({
       default: true,
       description: "Run `pgbench -i` (drop and recreate pgbench's tables at `scale`) before every run. Off: use the tables as they are.",
@@ -124,8 +130,17 @@ export default defineService({
       text: sh`
         data=${runtimePath(cfg.dataDir)}
         mkdir -p -- "$data"
-        rm -rf -- "$data/log" "$data/report.json"
+        rm -rf -- "$data/log" "$data/report.json" "$data/stdout.txt"
         mkdir -- "$data/log"
+        # Whatever ends the script (a failed step included), the report is written and is the verdict.
+        finish() {
+          status=$?
+          trap - EXIT
+          set +e
+          ${reportCommand(pkgs, cfg, "pgbench", name, benchTarget, sh`--status "$status" --stdout "$data/stdout.txt" --logs "$data/log/pgbench_log"`)}
+          exit $?
+        }
+        trap finish EXIT
         ${password(primary)}
         primary=(${connect(primary)})
         if [[ -z "$(psql -X -At "\${primary[@]}" -d postgres -c ${sql`SELECT 1 FROM pg_database WHERE datname = ${cfg.database}`})" ]]; then
@@ -135,15 +150,15 @@ export default defineService({
         ${cond(cfg.replica, sh`
           ${password(replica)}
           bench=(${connect(replica)})
-          # The replica has the tables once it has replayed the initialisation (at most 60 s).
+          # Wait (at most 60 s) until the replica has replayed the primary's WAL up to now: the tables as initialised.
+          lsn=$(psql -X -At "\${primary[@]}" -d postgres -c "SELECT pg_current_wal_lsn()")
           for _ in $(seq 1 120); do
-            if [[ "$(psql -X -At "\${bench[@]}" -d ${cfg.database} -c "SELECT count(*) FROM pgbench_branches" 2>/dev/null)" == ${cfg.scale} ]]; then break; fi
+            if [[ "$(psql -X -At "\${bench[@]}" -d postgres -c "SELECT pg_last_wal_replay_lsn() >= '$lsn'::pg_lsn" 2>/dev/null)" == t ]]; then break; fi
             sleep 0.5
           done
         `, sh`bench=("\${primary[@]}")`)}
-        status=0
-        pgbench "\${bench[@]}" -c ${cfg.clients} -j ${cfg.threads} ${length} ${scriptArgs} --log --log-prefix="$data/log/pgbench_log" ${cfg.extraArgs} -- ${cfg.database} | tee "$data/stdout.txt" || status=$?
-        ${reportCommand(pkgs, cfg, "pgbench", name, benchTarget, sh`--status "$status" --stdout "$data/stdout.txt" --logs "$data/log/pgbench_log"`)}
+        # On a replica pgbench cannot vacuum (or truncate pgbench_history) first: -n.
+        pgbench "\${bench[@]}" ${cond(cfg.replica, sh`-n`, sh``)} -c ${cfg.clients} -j ${cfg.threads} ${length} ${scriptArgs} --log --log-prefix="$data/log/pgbench_log" ${cfg.extraArgs} -- ${cfg.database} | tee "$data/stdout.txt"
       `,
     });
     return [

@@ -66,10 +66,15 @@ export async function runProcessCompose(
      * process-compose-flake's wrapper does with `pc-<name>.sock`; by default the API is off.
      */
     apiSocket?: string;
+    /**
+     * Run the configuration's own settings (no `test` process: one of its processes ends the run
+     * with `exit_on_end`, as a load test does) instead of the test settings.
+     */
+    ownSettings?: boolean;
   } = {},
 ): Promise<RunResult> {
-  if (!ev.settingsTestDrv) throw new Error("the configuration has no `test` process");
-  const settingsFile = buildDrv(ev.settingsTestDrv);
+  if (!opts.ownSettings && !ev.settingsTestDrv) throw new Error("the configuration has no `test` process");
+  const settingsFile = buildDrv(opts.ownSettings ? ev.settingsDrv : ev.settingsTestDrv!);
   const workDir = opts.workDir ?? mkdtempSync(join(tmpdir(), "services-ts-run-"));
   chmodSync(workDir, 0o777);
   const server = opts.apiSocket !== undefined ? ["-U", "-u", join(workDir, opts.apiSocket)] : ["--no-server"];
