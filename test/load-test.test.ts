@@ -98,6 +98,24 @@ describe.skipIf(missing.length > 0)("[run] load test: examples/load-test.nix end
     rmSync(workDir, { recursive: true, force: true });
   }, 900_000);
 
+  it("exitOnEnd on a single load generator ends the run with its verdict: 0 when met, 1 when a threshold is missed", async () => {
+    const stack = (minTps: number) => `[ ${nixPath(join(repoRoot, "generated", "default.nix"))} {
+      services.redis."r".enable = true;
+      services.redis."r".port = 16601;
+      services.redis-benchmark."rb" = { enable = true; target = "r"; tests = [ "ping_inline" ]; requests = 2000; clients = 4; minTps = ${minTps}; exitOnEnd = true; };
+    } ]`;
+    for (const [minTps, code] of [[10, 0], [1e9, 1]] as const) {
+      const workDir = mkdtempSync(join(tmpdir(), "services-ts-exit-on-end-"));
+      const r = await runProcessCompose(pc!, evalProcessComposeFull(stack(minTps)), { ownSettings: true, workDir, timeoutSeconds: 120 });
+      if (r.code !== code) console.error(r.output);
+      expect({ minTps, code: r.code, timedOut: r.timedOut }).toEqual({ minTps, code, timedOut: false });
+      if (code === 1) expect(r.output).toMatch(/FAIL load test rb: throughput [\d.]+\/s is below minTps 1e\+09/);
+      // redis was stopped, not left running: its final save was logged.
+      expect(r.output).toMatch(/\[r\s*\].*ready to exit/);
+      rmSync(workDir, { recursive: true, force: true });
+    }
+  }, 300_000);
+
   it("a run ended early, during a first start (servers initialising, replicas syncing, generators running), stops every process within seconds, every time", async () => {
     const figures: string[] = [];
     for (const delay of [0, 1.5, 4]) {
