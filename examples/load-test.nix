@@ -13,10 +13,11 @@ let
   generators = lib.concatMap
     (service: lib.mapAttrsToList (name: cfg: { inherit name; report = "${cfg.dataDir}/report.json"; })
       (lib.filterAttrs (_: cfg: cfg.enable) config.services.${service}))
-    [ "pgbench" "redis-benchmark" ];
+    [ "pgbench" "redis-benchmark" "apache-bench" ];
 in
 {
-  imports = [ ./stack.nix ];
+  # (generated/default.nix is ./stack.nix's import too; the module system takes it once.)
+  imports = [ ../generated/default.nix ./stack.nix ];
 
   # Read-write load on the primary, read-only load on its replica.
   services.pgbench."db-bench" = {
@@ -60,6 +61,19 @@ in
     requests = 30000;
     keyspace = 10000;
     minTps = 1000;
+    maxErrors = 0;
+  };
+
+  # HTTP: reads of the notes list over keep-alive connections.
+  services.apache-bench."notes-bench" = {
+    enable = true;
+    target = "notes";
+    path = "/notes";
+    requests = 3000;
+    concurrency = 8;
+    keepAlive = true;
+    minTps = 50;
+    maxP99Ms = 500;
     maxErrors = 0;
   };
 

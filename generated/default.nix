@@ -5,6 +5,7 @@
 {
   imports = [
     ./alloy.nix
+    ./apache-bench.nix
     ./apache-kafka.nix
     ./azurite.nix
     ./cassandra.nix

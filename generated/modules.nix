@@ -5,6 +5,7 @@
 {
   default = ./default.nix;
   alloy = ./alloy.nix;
+  apache-bench = ./apache-bench.nix;
   apache-kafka = ./apache-kafka.nix;
   azurite = ./azurite.nix;
   cassandra = ./cassandra.nix;

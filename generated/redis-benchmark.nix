@@ -317,7 +317,7 @@ let
         exitOnEnd = lib.mkOption {
           type = lib.types.bool;
           default = false;
-          description = "End the whole run when this load test ends: every process is stopped and process-compose exits with the load test's status (process-compose's `availability.exit_on_end`), so the run's exit code is the verdict.";
+          description = "End the whole run when this load test ends: every process is stopped and process-compose exits with the load test's status (process-compose ends with this process), so the run's exit code is the verdict.";
         };
         # modules/redis-benchmark.ts:49
         package = lib.mkPackageOption pkgs "redis" {

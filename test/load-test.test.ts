@@ -39,6 +39,7 @@ const short = () => `({ lib, ... }: {
   services.pgbench."db-replica-bench" = { duration = lib.mkForce 3; minTps = lib.mkForce 5; };
   services.redis-benchmark."cache-bench" = { requests = lib.mkForce 5000; minTps = lib.mkForce 200; maxP99Ms = lib.mkForce 2000; };
   services.redis-benchmark."kv-bench" = { requests = lib.mkForce 5000; minTps = lib.mkForce 200; };
+  services.apache-bench."notes-bench" = { requests = lib.mkForce 300; minTps = lib.mkForce 5; maxP99Ms = lib.mkForce 5000; };
 })`;
 
 /** Seconds from the `load-test` process's end (data/load-test.ended) to process-compose's exit. */
@@ -52,7 +53,7 @@ async function runTimed(modules: string, workDir: string): Promise<RunResult & {
   return { ...result, shutdownSeconds };
 }
 
-const GENERATORS = ["db-bench", "db-replica-bench", "cache-bench", "kv-bench"];
+const GENERATORS = ["db-bench", "db-replica-bench", "cache-bench", "kv-bench", "notes-bench"];
 
 /** The documented report fields, checked for one generator's report.json. */
 function checkReport(workDir: string, name: string): Record<string, unknown> {
@@ -123,7 +124,7 @@ describe.skipIf(missing.length > 0)("[run] load test: examples/load-test.nix end
       // A stand-in for the load test that ends the run `delay` s after the servers have started.
       const early = `({ lib, ... }: { settings.processes."load-test" = lib.mkForce {
         command = "sleep ${delay}; mkdir -p data; date +%s.%N > data/load-test.ended";
-        depends_on = { db.condition = "process_started"; db-replica-init.condition = "process_started"; kv-n6.condition = "process_started"; cache.condition = "process_started"; notes-db.condition = "process_started"; };
+        depends_on = { db.condition = "process_started"; db-replica-init.condition = "process_started"; kv-n6.condition = "process_started"; cache.condition = "process_started"; notes-db.condition = "process_started"; notes.condition = "process_started"; };
         availability.exit_on_end = true;
       }; })`;
       const r = await runTimed(`${short()} ${early}`, workDir);

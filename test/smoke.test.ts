@@ -70,7 +70,7 @@ function freshSubmodulePorts(shape: Shape): string | undefined {
 /** Nix source for a value of `opt` when it has no usable default, or undefined to leave it out. */
 function required(opt: OptionType<unknown>): string | undefined {
   // An option naming another service's instance (a load test's target): the `a` instance of that service.
-  if (opt.meta.namesInstanceOf !== undefined && opt.meta.default === undefined) return JSON.stringify(`smoke-${opt.meta.namesInstanceOf}-a`);
+  if (opt.meta.namesInstanceOf !== undefined) return JSON.stringify(`smoke-${opt.meta.namesInstanceOf}-a`);
   if (opt.ctor.name === "package" && opt.packageAttr) return known.has(opt.packageAttr.join(".")) ? undefined : standIn;
   // Every port is a fresh one, so that no two instances of the configuration share one.
   if (opt.ctor.name === "port" && !opt.meta.readOnly) return String(nextPort++);

@@ -196,7 +196,7 @@ export const loadReport = definePart({
       default: false,
       description:
         "End the whole run when this load test ends: every process is stopped and process-compose exits with the load test's status " +
-        "(process-compose's `availability.exit_on_end`), so the run's exit code is the verdict.",
+        "(process-compose ends with this process), so the run's exit code is the verdict.",
     }),
   },
 });
