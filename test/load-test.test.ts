@@ -18,7 +18,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { evalProcessComposeFull, nixAvailable, nixPath, repoRoot, upstreamSeeded, upstreamSkipReason } from "./support/nix";
+import { evalFlakeParts, evalProcessComposeFull, nixAvailable, nixParseFile, nixPath, repoRoot, upstreamSeeded, upstreamSkipReason } from "./support/nix";
 import { missingPackages } from "./support/packages";
 import { findProcessCompose, type RunResult, runProcessCompose } from "./support/run";
 
@@ -68,6 +68,23 @@ function checkReport(workDir: string, name: string): Record<string, unknown> {
   expect(Object.keys(report.thresholds as object).sort()).toEqual(["maxErrors", "maxP99Ms", "minTps"]);
   return report;
 }
+
+describe.skipIf(!nixAvailable() || !upstreamSeeded())("[nix eval] examples/flake-module.nix (what examples/flake.nix imports)", () => {
+  it("examples/flake.nix parses and imports it (it cannot be evaluated here: no nixpkgs)", () => {
+    nixParseFile(join(repoRoot, "examples", "flake.nix"));
+    expect(readFileSync(join(repoRoot, "examples", "flake.nix"), "utf8")).toMatch(/imports = \[ inputs\.process-compose-flake\.flakeModule \.\/flake-module\.nix \];/);
+  });
+
+  it("exposes stack and load-test as flake packages, with the processes the direct evaluation has", () => {
+    for (const name of ["stack", "load-test"]) {
+      const viaFlake = evalFlakeParts({ perSystemNix: "{ }", flakeModulesNix: `[ ${nixPath(join(repoRoot, "examples", "flake-module.nix"))} ]`, name });
+      expect(viaFlake.packages).toEqual(expect.arrayContaining(["stack", "load-test"]));
+      const direct = evalProcessComposeFull(`[ ${nixPath(join(repoRoot, "examples", `${name}.nix`))} ]`);
+      expect(Object.keys(viaFlake.settings.processes ?? {}).sort()).toEqual(Object.keys(direct.settings.processes ?? {}).sort());
+      expect(Object.keys(direct.settings.processes ?? {})).toContain(name === "stack" ? "notes" : "load-test");
+    }
+  });
+});
 
 describe.skipIf(missing.length > 0)("[run] load test: examples/load-test.nix ends the run with its verdict", () => {
   it("meets its thresholds twice in a row with valid reports, and fails by name on an unmet threshold; the stack is down within seconds each time", async () => {
