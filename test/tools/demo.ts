@@ -11,7 +11,7 @@
  */
 import { spawn } from "node:child_process";
 import { chmodSync, existsSync, mkdirSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { tmpdir, userInfo } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { buildDrv, evalProcessComposeFull, nixAvailable, nixPath, repoRoot, upstreamSeeded } from "../support/nix";
@@ -54,10 +54,11 @@ mkdirSync(dir, { recursive: true });
 if (process.getuid?.() === 0) chmodSync(dir, 0o777); // the servers run as nobody
 const tui = args["no-tui"] ? false : (args.tui ?? (process.stdout.isTTY === true && process.stdin.isTTY === true));
 
-// The ports are examples/stack.nix's.
+// The ports are examples/stack.nix's; the postgres superuser is the user the servers run as.
+const dbUser = process.getuid?.() === 0 ? "nobody" : userInfo().username;
 const connect = [
   `data:          ${dir}/data/<instance> (kept between runs; remove the directory to start afresh)`,
-  "postgres:      psql -h 127.0.0.1 -p 5432 -d postgres      (replica: -p 5433, read-only)",
+  `postgres:      psql -h 127.0.0.1 -p 5432 -U ${dbUser} -d postgres   (replica: -p 5433, read-only)`,
   "notes-app:     curl http://127.0.0.1:8090/notes           (its database: psql -h 127.0.0.1 -p 5434 -U notes -d notes, password notes)",
   "redis:         redis-cli -p 6379",
   "redis-cluster: redis-cli -c -p 7001                       (nodes 7001–7006)",
