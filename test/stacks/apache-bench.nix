@@ -15,7 +15,7 @@
     enable = true;
     package = pkgs.callPackage ../../examples/notes-app { };
     port = 8481;
-    dbPort = 5481;
+    dbPort = 5483;
   };
   services.apache-bench."shop-write" = {
     enable = true;
