@@ -9,7 +9,7 @@ let
   instanceModule = { config, name, options, ... }:
     let
       processes = {
-        # modules/pgbench.ts:165
+        # modules/pgbench.ts:166
         ${name} = {
           command = pkgs.writeShellApplication {
             name = "pgbench-load-test";
@@ -29,15 +29,16 @@ let
                 exit $?
               }
               trap finish EXIT
+              # Never wait for a password at a prompt (psql -w; pgbench reads an empty stdin): a missing one is an error.
               ${value5}
               primary=(-h ${value6} -p ${toString rootConfig.services.postgres.${config.target}.port} ${value7})
-              if [[ -z "$(psql -X -At "''${primary[@]}" -d postgres -c ${textArg})" ]]; then
-                createdb "''${primary[@]}" -- ${lib.escapeShellArg config.database}
+              if [[ -z "$(psql -X -w -At "''${primary[@]}" -d postgres -c ${textArg})" ]]; then
+                createdb -w "''${primary[@]}" -- ${lib.escapeShellArg config.database}
               fi
               ${value8}
               ${value9}
               # On a replica pgbench cannot vacuum (or truncate pgbench_history) first: -n.
-              pgbench "''${bench[@]}" ${if config.replica then "-n" else ""} -c ${toString config.clients} -j ${toString config.threads} ${value10} ${value11} --log --log-prefix="$data/log/pgbench_log" ${lib.escapeShellArgs config.extraArgs} -- ${lib.escapeShellArg config.database} | tee "$data/stdout.txt"
+              pgbench "''${bench[@]}" ${if config.replica then "-n" else ""} -c ${toString config.clients} -j ${toString config.threads} ${value10} ${value11} --log --log-prefix="$data/log/pgbench_log" ${lib.escapeShellArgs config.extraArgs} -- ${lib.escapeShellArg config.database} </dev/null | tee "$data/stdout.txt"
             '';
           };
           depends_on = { ${value1}.condition = "process_healthy"; };
@@ -238,9 +239,9 @@ let
             ${value12}
             bench=(-h ${value13} -p ${toString rootConfig.services.postgres."${config.target}-replica".port} ${if superuser != null then "-U ${lib.escapeShellArg superuser}" else ""})
             # Wait (at most 60 s) until the replica has replayed the primary's WAL up to now: the tables as initialised.
-            lsn=$(psql -X -At "''${primary[@]}" -d postgres -c "SELECT pg_current_wal_lsn()")
+            lsn=$(psql -X -w -At "''${primary[@]}" -d postgres -c "SELECT pg_current_wal_lsn()")
             for _ in $(seq 1 120); do
-              if [[ "$(psql -X -At "''${bench[@]}" -d postgres -c "SELECT pg_last_wal_replay_lsn() >= '$lsn'::pg_lsn" 2>/dev/null)" == t ]]; then break; fi
+              if [[ "$(psql -X -w -At "''${bench[@]}" -d postgres -c "SELECT pg_last_wal_replay_lsn() >= '$lsn'::pg_lsn" 2>/dev/null)" == t ]]; then break; fi
               sleep 0.5
             done
           ''
@@ -281,7 +282,7 @@ let
           "";
       value8 =
         if config.initialize then
-          "pgbench -i -q -s ${toString config.scale} \"\${primary[@]}\" -- ${lib.escapeShellArg config.database}"
+          "pgbench -i -q -s ${toString config.scale} \"\${primary[@]}\" -- ${lib.escapeShellArg config.database} </dev/null"
         else
           ":";
       valueArg =

@@ -3,7 +3,8 @@
  * (by duration, two clients, thresholds it meets), one read-only load test on a
  * postgres-with-replica's replica (a custom script, a transaction count); both
  * write report.json with the documented fields, and the replica run's tables
- * came from the primary.
+ * came from the primary. The plain instance has hardenedAuth: pgbench reads
+ * the superuser password from its file.
  */
 import { defineTest, sh } from "../dsl";
 import pgbench from "./pgbench";
@@ -14,7 +15,8 @@ export default defineTest({
   name: "pgbench",
   services: { postgres, "postgres-with-replica": postgresWithReplica, pgbench },
   instances: {
-    postgres: { pg: { port: 5497, socketDir: "./sockets/pg" } },
+    // hardenedAuth: over TCP the load test needs the superuser password, which it reads from its file.
+    postgres: { pg: { port: 5497, hardenedAuth: true } },
     "postgres-with-replica": { db: { port: 5498, replicaPort: 5499 } },
     pgbench: {
       bench: { target: "pg", scale: 1, clients: 2, duration: 2, minTps: 5, maxP99Ms: 2000, maxErrors: 0 },

@@ -141,24 +141,25 @@ export default defineService({
           exit $?
         }
         trap finish EXIT
+        # Never wait for a password at a prompt (psql -w; pgbench reads an empty stdin): a missing one is an error.
         ${password(primary)}
         primary=(${connect(primary)})
-        if [[ -z "$(psql -X -At "\${primary[@]}" -d postgres -c ${sql`SELECT 1 FROM pg_database WHERE datname = ${cfg.database}`})" ]]; then
-          createdb "\${primary[@]}" -- ${cfg.database}
+        if [[ -z "$(psql -X -w -At "\${primary[@]}" -d postgres -c ${sql`SELECT 1 FROM pg_database WHERE datname = ${cfg.database}`})" ]]; then
+          createdb -w "\${primary[@]}" -- ${cfg.database}
         fi
-        ${cond(cfg.initialize, sh`pgbench -i -q -s ${cfg.scale} "\${primary[@]}" -- ${cfg.database}`, sh`:`)}
+        ${cond(cfg.initialize, sh`pgbench -i -q -s ${cfg.scale} "\${primary[@]}" -- ${cfg.database} </dev/null`, sh`:`)}
         ${cond(cfg.replica, sh`
           ${password(replica)}
           bench=(${connect(replica)})
           # Wait (at most 60 s) until the replica has replayed the primary's WAL up to now: the tables as initialised.
-          lsn=$(psql -X -At "\${primary[@]}" -d postgres -c "SELECT pg_current_wal_lsn()")
+          lsn=$(psql -X -w -At "\${primary[@]}" -d postgres -c "SELECT pg_current_wal_lsn()")
           for _ in $(seq 1 120); do
-            if [[ "$(psql -X -At "\${bench[@]}" -d postgres -c "SELECT pg_last_wal_replay_lsn() >= '$lsn'::pg_lsn" 2>/dev/null)" == t ]]; then break; fi
+            if [[ "$(psql -X -w -At "\${bench[@]}" -d postgres -c "SELECT pg_last_wal_replay_lsn() >= '$lsn'::pg_lsn" 2>/dev/null)" == t ]]; then break; fi
             sleep 0.5
           done
         `, sh`bench=("\${primary[@]}")`)}
         # On a replica pgbench cannot vacuum (or truncate pgbench_history) first: -n.
-        pgbench "\${bench[@]}" ${cond(cfg.replica, sh`-n`, sh``)} -c ${cfg.clients} -j ${cfg.threads} ${length} ${scriptArgs} --log --log-prefix="$data/log/pgbench_log" ${cfg.extraArgs} -- ${cfg.database} | tee "$data/stdout.txt"
+        pgbench "\${bench[@]}" ${cond(cfg.replica, sh`-n`, sh``)} -c ${cfg.clients} -j ${cfg.threads} ${length} ${scriptArgs} --log --log-prefix="$data/log/pgbench_log" ${cfg.extraArgs} -- ${cfg.database} </dev/null | tee "$data/stdout.txt"
       `,
     });
     return [

@@ -5,7 +5,7 @@
 { config, lib, pkgs, ... }:
 {
   imports = [ ../pgbench.nix ../postgres.nix ../postgres-with-replica.nix ];
-  services.postgres.pg = { enable = true; port = 5497; socketDir = "./sockets/pg"; };
+  services.postgres.pg = { enable = true; port = 5497; hardenedAuth = true; };
   services.postgres-with-replica.db = { enable = true; port = 5498; replicaPort = 5499; };
   services.pgbench.bench = {
     enable = true;
