@@ -151,6 +151,29 @@ describe.skipIf(missing.length > 0)("[run] load test: examples/load-test.nix end
       expect(r.shutdownSeconds!, `stack still up ${r.shutdownSeconds} s after an early end (${delay} s)`).toBeLessThan(8);
       rmSync(workDir, { recursive: true, force: true });
     }
+    // The cluster's replicas in their first sync: the masters wait 20 s before a diskless transfer
+    // (repl-diskless-sync-delay), and the run ends 1 s after the cluster is created.
+    {
+      const workDir = mkdtempSync(join(tmpdir(), "services-ts-load-sync-"));
+      const nodes = [1, 2, 3, 4, 5, 6].map((i) => `n${i}.extraConfig = "repl-diskless-sync yes\\nrepl-diskless-sync-delay 20";`).join(" ");
+      const midSync = `({ lib, ... }: {
+        services.redis-cluster."kv".nodes = { ${nodes} };
+        settings.processes."load-test" = lib.mkForce {
+          command = "sleep 1; mkdir -p data; date +%s.%N > data/load-test.ended";
+          depends_on."kv-cluster-create".condition = "process_completed_successfully";
+          availability.exit_on_end = true;
+        };
+      })`;
+      const r = await runTimed(`${short()} ${midSync}`, workDir);
+      figures.push(`replicas mid first sync: down in ${r.shutdownSeconds?.toFixed(2)} s`);
+      if (r.timedOut || r.shutdownSeconds === null || r.shutdownSeconds >= 8) console.error(`early end mid-sync: ${r.output}`);
+      // The replicas had asked for their first sync, and none had finished it.
+      expect(r.output).toMatch(/\[kv-n\d\s*\].*MASTER <-> REPLICA sync started/);
+      expect(r.output).not.toMatch(/\[kv-n\d\s*\].*MASTER <-> REPLICA sync: Finished with success/);
+      expect({ timedOut: r.timedOut, ended: r.shutdownSeconds !== null }).toEqual({ timedOut: false, ended: true });
+      expect(r.shutdownSeconds!, `stack still up ${r.shutdownSeconds} s after an end mid-sync`).toBeLessThan(8);
+      rmSync(workDir, { recursive: true, force: true });
+    }
     console.log(`[run] load test, early ends: ${figures.join("; ")}`);
   }, 600_000);
 });
