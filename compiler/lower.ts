@@ -149,6 +149,9 @@ function makeCtx(shape: Shape, lets: LetBinding[]): ServiceContext<Shape> {
       const otherShape = { ...serviceOptions(other), ...derivedShapeOf(other) };
       return configRef({ ...builtinOptions, ...otherShape }, nSelect(nVar("rootConfig"), "services", other.name, keyOf(lower(instanceName)))) as never;
     },
+    hasInstance(other, instanceName) {
+      return expr<boolean>({ kind: "select", expr: nVar("rootConfig"), path: ["services", other.name, keyOf(lower(instanceName)), "enable"], default: nBool(false) } as NixNode, "bool");
+    },
   };
 }
 

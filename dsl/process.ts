@@ -102,8 +102,11 @@ export interface ProcessComposeSettings {
   readonly namespace?: Val<string>;
   /** The command forks into the background (a daemon). */
   readonly is_daemon?: boolean;
-  /** Stop every process of the stack when this one ends (its exit code becomes process-compose's). */
-  readonly exit_on_end?: boolean;
+  /**
+   * Stop every process of the stack when this one ends (its exit code becomes process-compose's):
+   * `availability.exit_on_end`. A literal or an expression, e.g. an instance's `exitOnEnd` option.
+   */
+  readonly exit_on_end?: Val<boolean>;
   /** Start it disabled (only by hand from the TUI). */
   readonly disabled?: Val<boolean>;
 }

@@ -122,6 +122,14 @@ export interface ServiceContext<S extends Shape> {
     service: Service<S2, D2>,
     instanceName: Val<string>,
   ): ConfigRef<S2 & D2 & typeof builtinOptions>;
+  /**
+   * Whether the stack has an enabled instance `instanceName` of `service`
+   * (`rootConfig.services.<service>.<instanceName>.enable or false`): false, never an
+   * evaluation error, when no such instance is defined. For an assertion that names the
+   * option pointing at another instance before {@link ServiceContext.instanceOf} reads it.
+   * @example assertions: ({ cfg, hasInstance }) => [{ assertion: hasInstance(redis, cfg.target), message: s`target: no enabled redis instance "${cfg.target}"` }]
+   */
+  hasInstance(service: AnyService, instanceName: Val<string>): Expr<boolean>;
 }
 
 /** An invariant of an instance, checked by Nix at evaluation (see `ServiceDefinition.assertions`). */

@@ -62,6 +62,12 @@ export interface OptionMeta<T> {
    * package: t.package("postgresql", { apply: (pkg, { cfg }) => cond(notNull(cfg.extensions), nix<Pkg>("package")`${pkg}.withPackages ${cfg.extensions}`, pkg) })
    */
   apply?(value: Expr<T>, ctx: DefaultContext): DeepVal<T>;
+  /**
+   * The service whose instance this option names (`"postgres"` for a load test's `target`):
+   * a hint for tools, not a check (check with `hasInstance` in an assertion). The smoke
+   * evaluation points such an option at an instance of that service it enables.
+   */
+  namesInstanceOf?: string;
 }
 
 /** Checks a literal value against the type; returns a message or null when it fits. */

@@ -5,6 +5,7 @@
 {
   imports = [
     ./alloy.nix
+    ./apache-bench.nix
     ./apache-kafka.nix
     ./azurite.nix
     ./cassandra.nix
@@ -28,6 +29,7 @@
     ./open-webui.nix
     ./passetto.nix
     ./pgadmin.nix
+    ./pgbench.nix
     ./phpfpm.nix
     ./plantuml.nix
     ./postgres.nix
@@ -37,6 +39,7 @@
     ./pyroscope.nix
     ./qdrant.nix
     ./redis.nix
+    ./redis-benchmark.nix
     ./redis-cluster.nix
     ./searxng.nix
     ./seaweedfs.nix

@@ -5,6 +5,7 @@
 {
   default = ./default.nix;
   alloy = ./alloy.nix;
+  apache-bench = ./apache-bench.nix;
   apache-kafka = ./apache-kafka.nix;
   azurite = ./azurite.nix;
   cassandra = ./cassandra.nix;
@@ -28,6 +29,7 @@
   open-webui = ./open-webui.nix;
   passetto = ./passetto.nix;
   pgadmin = ./pgadmin.nix;
+  pgbench = ./pgbench.nix;
   phpfpm = ./phpfpm.nix;
   plantuml = ./plantuml.nix;
   postgres = ./postgres.nix;
@@ -37,6 +39,7 @@
   pyroscope = ./pyroscope.nix;
   qdrant = ./qdrant.nix;
   redis = ./redis.nix;
+  redis-benchmark = ./redis-benchmark.nix;
   redis-cluster = ./redis-cluster.nix;
   searxng = ./searxng.nix;
   seaweedfs = ./seaweedfs.nix;

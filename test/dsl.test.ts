@@ -274,6 +274,31 @@ describe("constructs", () => {
     expect(out).toContain('environment = { A = "b"; };');
   });
 
+  it("exit_on_end takes an expression (an instance option), lowered to availability.exit_on_end", () => {
+    const out = compile(
+      defineService({
+        name: "ender",
+        description: "x",
+        options: { exitOnEnd: t.bool({ default: false }) },
+        processes: ({ name, cfg }) => [process(name, { command: cmd(sh`true`), oneshot: true, processCompose: { exit_on_end: cfg.exitOnEnd } })],
+      }),
+    );
+    expect(out).toContain("availability = { exit_on_end = config.exitOnEnd; };");
+  });
+
+  it("hasInstance reads another service's instance's enable, false when it is not defined", () => {
+    const other = defineService({ name: "other", description: "x", options: { port: t.port({ default: 1 }) } });
+    const out = compile(
+      defineService({
+        name: "pointer",
+        description: "x",
+        options: { target: t.str({ default: "a" }) },
+        assertions: ({ cfg, hasInstance }) => [{ assertion: hasInstance(other, cfg.target), message: "target: no such instance" }],
+      }),
+    );
+    expect(out).toContain("rootConfig.services.other.${config.target}.enable or false");
+  });
+
   it("parts: options merged, let names apart, requirements checked", () => {
     const part = (hint: string, opt: string) =>
       definePart({

@@ -205,7 +205,7 @@ describe.skipIf(pgtapMissing.length > 0)("[run] postgres pgTAP", () => {
   const fixture = nixPath(join(repoRoot, "test", "fixtures", "postgres-pgtap.nix"));
 
   it("a failing suite ends the stack with pg_prove's failure and the failing test's name; the passing file alone ends it with 0", async () => {
-    const failing = await runProcessCompose(pc!, evalProcessComposeFull(`[ ${fixture} ]`), { timeoutSeconds: 120, withoutTest: true });
+    const failing = await runProcessCompose(pc!, evalProcessComposeFull(`[ ${fixture} ]`), { timeoutSeconds: 120, ownSettings: true });
     dirs.push(failing.workDir);
     expect(failing.timedOut).toBe(false);
     expect(failing.code, failing.output).not.toBe(0);
@@ -217,7 +217,7 @@ describe.skipIf(pgtapMissing.length > 0)("[run] postgres pgTAP", () => {
     const passing = await runProcessCompose(
       pc!,
       evalProcessComposeFull(`[ ${fixture} ({ lib, ... }: { services.postgres.db.pgtap.tests = lib.mkForce [ ${passFile} ]; }) ]`),
-      { timeoutSeconds: 120, withoutTest: true },
+      { timeoutSeconds: 120, ownSettings: true },
     );
     dirs.push(passing.workDir);
     expect(passing.code, passing.output).toBe(0);

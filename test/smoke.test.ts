@@ -69,6 +69,8 @@ function freshSubmodulePorts(shape: Shape): string | undefined {
 
 /** Nix source for a value of `opt` when it has no usable default, or undefined to leave it out. */
 function required(opt: OptionType<unknown>): string | undefined {
+  // An option naming another service's instance (a load test's target): the `a` instance of that service.
+  if (opt.meta.namesInstanceOf !== undefined) return JSON.stringify(`smoke-${opt.meta.namesInstanceOf}-a`);
   if (opt.ctor.name === "package" && opt.packageAttr) return known.has(opt.packageAttr.join(".")) ? undefined : standIn;
   // Every port is a fresh one, so that no two instances of the configuration share one.
   if (opt.ctor.name === "port" && !opt.meta.readOnly) return String(nextPort++);
@@ -110,6 +112,7 @@ function required(opt: OptionType<unknown>): string | undefined {
 /** Nix source for a non-default value of `opt`, or undefined to keep the default. */
 function nonDefault(opt: OptionType<unknown>): string | undefined {
   if (opt.meta.readOnly) return undefined;
+  if (opt.meta.namesInstanceOf !== undefined) return JSON.stringify(`smoke-${opt.meta.namesInstanceOf}-b`);
   if (opt.ctor.name === "port" || opt.ctor.name === "submodule" || freshPorts(opt) !== undefined) {
     const fresh = required(opt);
     if (fresh !== undefined) return fresh;

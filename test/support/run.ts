@@ -67,15 +67,14 @@ export async function runProcessCompose(
      */
     apiSocket?: string;
     /**
-     * Run the stack's own settings (process-compose-flake's `settingsFile`, no `test` process) instead of
-     * its test settings: for a stack that one of its own processes ends (`availability.exit_on_end`).
+     * Run the configuration's own settings (no `test` process: one of its processes ends the run
+     * with `exit_on_end`, as a load test does) instead of the test settings.
      */
-    withoutTest?: boolean;
+    ownSettings?: boolean;
   } = {},
 ): Promise<RunResult> {
-  const drv = opts.withoutTest ? ev.settingsDrv : ev.settingsTestDrv;
-  if (!drv) throw new Error("the configuration has no `test` process");
-  const settingsFile = buildDrv(drv);
+  if (!opts.ownSettings && !ev.settingsTestDrv) throw new Error("the configuration has no `test` process");
+  const settingsFile = buildDrv(opts.ownSettings ? ev.settingsDrv : ev.settingsTestDrv!);
   const workDir = opts.workDir ?? mkdtempSync(join(tmpdir(), "services-ts-run-"));
   chmodSync(workDir, 0o777);
   const server = opts.apiSocket !== undefined ? ["-U", "-u", join(workDir, opts.apiSocket)] : ["--no-server"];

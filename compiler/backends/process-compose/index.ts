@@ -136,7 +136,7 @@ function processBody(p: ProcessDecl | ProcessExtension, ownNamespace: boolean): 
     if (p.restart.maxRestarts !== undefined) availability.push(nBind("max_restarts", nInt(p.restart.maxRestarts)));
     if (p.restart.backoffSeconds !== undefined) availability.push(nBind("backoff_seconds", nInt(p.restart.backoffSeconds)));
   }
-  if (pc.exit_on_end !== undefined) availability.push(nBind("exit_on_end", nBool(pc.exit_on_end)));
+  if (pc.exit_on_end !== undefined) availability.push(nBind("exit_on_end", typeof pc.exit_on_end === "boolean" ? nBool(pc.exit_on_end) : lower(pc.exit_on_end)));
   if (availability.length > 0) b.push(nBind("availability", nAttrs(availability)));
   if (p.stop) {
     const s: Binding[] = [];
