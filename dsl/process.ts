@@ -89,7 +89,10 @@ export interface Stop {
   readonly signal?: Signal;
   /** A command run to stop it, instead of sending `signal`. */
   readonly command?: Expr<ShellCode>;
-  /** Seconds to wait before the process is killed (default: the backend's, 10 s for process-compose). */
+  /**
+   * Seconds to wait after the signal (or command) before the process is killed with SIGKILL;
+   * default 10 (process-compose's `shutdown.timeout_seconds`; a user changes it with `lib.mkForce`).
+   */
   readonly timeoutSeconds?: number;
 }
 

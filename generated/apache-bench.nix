@@ -15,6 +15,7 @@ let
               command = writeShellApplication;
               depends_on = { ${value1}.condition = "process_healthy"; };
               availability = { exit_on_end = config.exitOnEnd; };
+              shutdown = { timeout_seconds = 10; };
               namespace = config.namespace;
             };
           }
@@ -24,6 +25,7 @@ let
           ${name} = {
             command = writeShellApplication;
             availability = { exit_on_end = config.exitOnEnd; };
+            shutdown = { timeout_seconds = 10; };
             namespace = config.namespace;
           };
         };

@@ -36,6 +36,7 @@ let
             failure_threshold = 30;
           };
           availability = { restart = "on_failure"; max_restarts = 5; };
+          shutdown = { timeout_seconds = 10; };
           namespace = config.namespace;
         };
       };

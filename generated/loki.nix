@@ -27,6 +27,7 @@ let
             failure_threshold = 60;
           };
           availability = { restart = "on_failure"; max_restarts = 5; };
+          shutdown = { timeout_seconds = 10; };
           namespace = config.namespace;
         };
       };

@@ -26,6 +26,7 @@ let
             success_threshold = 1;
             failure_threshold = 30;
           };
+          shutdown = { timeout_seconds = 10; };
           namespace = config.namespace;
         };
       };

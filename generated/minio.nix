@@ -20,6 +20,7 @@ let
               ${text}
             '';
           };
+          shutdown = { timeout_seconds = 10; };
           namespace = config.namespace;
         };
         # modules/minio.ts:97
@@ -51,6 +52,7 @@ let
             failure_threshold = 30;
           };
           availability = { restart = "on_failure"; max_restarts = 5; };
+          shutdown = { timeout_seconds = 10; };
           namespace = config.namespace;
         };
       };

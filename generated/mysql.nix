@@ -60,6 +60,7 @@ let
             failure_threshold = 30;
           };
           availability = { restart = "on_failure"; max_restarts = 5; };
+          shutdown = { timeout_seconds = 10; };
           namespace = config.namespace;
         };
         # modules/mysql.ts:190
@@ -97,6 +98,7 @@ let
             '';
           };
           depends_on = { ${name}.condition = "process_healthy"; };
+          shutdown = { timeout_seconds = 10; };
           namespace = config.namespace;
         };
       };

@@ -122,6 +122,7 @@ let
               failure_threshold = 30;
             };
             availability = { restart = "on_failure"; max_restarts = 5; };
+            shutdown = { timeout_seconds = 10; };
             environment = {
               DATABASE_URL = config.connectionString;
               PORT = "${toString config.port}";
@@ -149,6 +150,7 @@ let
               failure_threshold = 30;
             };
             availability = { restart = "on_failure"; max_restarts = 5; };
+            shutdown = { timeout_seconds = 10; };
             environment = { PGWEB_DATABASE_URL = "${config.connectionString}?sslmode=disable"; };
             namespace = config.namespace;
           };

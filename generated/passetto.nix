@@ -143,6 +143,7 @@ let
               failure_threshold = 30;
             };
             availability = { restart = "on_failure"; max_restarts = 5; };
+            shutdown = { timeout_seconds = 10; };
             environment = {
               PASSETTO_PG_BACKEND_CONN_STRING = config.connectionString;
               MASTER_PASSWORD =
@@ -171,6 +172,7 @@ let
               failure_threshold = 30;
             };
             availability = { restart = "on_failure"; max_restarts = 5; };
+            shutdown = { timeout_seconds = 10; };
             environment = { PGWEB_DATABASE_URL = "${config.connectionString}?sslmode=disable"; };
             namespace = config.namespace;
           };

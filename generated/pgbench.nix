@@ -43,6 +43,7 @@ let
           };
           depends_on = { ${value1}.condition = "process_healthy"; };
           availability = { exit_on_end = config.exitOnEnd; };
+          shutdown = { timeout_seconds = 10; };
           namespace = config.namespace;
         };
       };

@@ -46,6 +46,7 @@ let
             '';
           };
           depends_on = { ${name}.condition = "process_healthy"; };
+          shutdown = { timeout_seconds = 10; };
           namespace = config.namespace;
         };
       };

@@ -349,6 +349,7 @@ let
                 fi
               '';
             };
+            shutdown = { timeout_seconds = 10; };
             namespace = config.namespace;
           };
           # modules/postgres.ts:607
@@ -381,7 +382,7 @@ let
               failure_threshold = 30;
             };
             availability = { restart = "on_failure"; max_restarts = 5; };
-            shutdown = { signal = 2; };
+            shutdown = { signal = 2; timeout_seconds = 10; };
             namespace = config.namespace;
           };
         }
@@ -398,6 +399,7 @@ let
               '';
             };
             depends_on = { ${name}.condition = "process_healthy"; };
+            shutdown = { timeout_seconds = 10; };
             namespace = config.namespace;
           };
         };

@@ -16,6 +16,7 @@ let
               command = writeShellApplication;
               depends_on = { ${config.target}.condition = "process_healthy"; };
               availability = { exit_on_end = config.exitOnEnd; };
+              shutdown = { timeout_seconds = 10; };
               namespace = config.namespace;
             };
           }
@@ -28,6 +29,7 @@ let
               "${config.target}-cluster-create".condition = "process_completed_successfully";
             };
             availability = { exit_on_end = config.exitOnEnd; };
+            shutdown = { timeout_seconds = 10; };
             namespace = config.namespace;
           };
         };

@@ -87,6 +87,7 @@ let
             depends_on = lib.mapAttrs' (node1: _: lib.nameValuePair "${name}-${node1}" {
               condition = "process_healthy";
             }) config.nodes;
+            shutdown = { timeout_seconds = 10; };
             namespace = config.namespace;
           };
         }
@@ -142,6 +143,7 @@ let
                 failure_threshold = 30;
               };
               availability = { restart = "on_failure"; max_restarts = 5; };
+              shutdown = { timeout_seconds = 10; };
               namespace = config.namespace;
             })
           config.nodes;

@@ -113,7 +113,7 @@ describe.skipIf(!seeded)("[nix eval] three postgres and two redis instances in p
     expect(probe("r1")).toMatch(/\{ \[ "\$\(\S+\/bin\/redis-cli -p 6379 config get dir \| \S+\/bin\/sed -n 2p\)" = "\$\(\S+ -m -- \.\/data\/r1\)" \]; \} >/);
     expect(probe("r2")).toMatch(/\/bin\/redis-cli -p 6380 config get dir \| /);
     expect(procs(ev)["pg1"]!.readiness_probe).toMatchObject({ initial_delay_seconds: 0, period_seconds: 1, timeout_seconds: 5 });
-    expect(procs(ev)["pg1"]!.shutdown).toEqual({ signal: 2 });
+    expect(procs(ev)["pg1"]!.shutdown).toEqual({ signal: 2, timeout_seconds: 10 });
   });
 
   it("renders postgresql.conf and the setup script per instance", () => {

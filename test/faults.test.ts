@@ -8,7 +8,9 @@
  * - a first start whose schema fails, or which is killed half-way, leaves no
  *   cluster that later starts take as set up; the next start sets it up again;
  * - redis stops on SIGTERM (process-compose's stop) even when it cannot save,
- *   where it used to refuse and stay up until killed.
+ *   where it used to refuse and stay up until killed;
+ * - a server that ignores its stop signal altogether is killed after the stop
+ *   timeout, so the stack still ends (process-compose alone would wait for ever).
  */
 import { spawn, spawnSync } from "node:child_process";
 import { chmodSync, existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
@@ -17,7 +19,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { buildDrvs, evalProcessComposeFull, nixAvailable, nixPath, nixString, type ProcessComposeEval, repoRoot, upstreamSeeded } from "./support/nix";
 import { installed, loadPackages } from "./support/packages";
-import { unprivileged } from "./support/run";
+import { findProcessCompose, runProcessCompose, unprivileged } from "./support/run";
 
 const missing = [
   ...(nixAvailable() ? [] : ["nix (Debian package nix-bin)"]),
@@ -272,5 +274,35 @@ describe.skipIf(missing.length > 0)("[run] faults: redis replica stopped during 
       process.kill(-master.pid!, "SIGTERM");
       await until(() => master.exitCode !== null || master.signalCode !== null, 30);
     }
+  }, 120_000);
+});
+
+describe.skipIf(missing.length > 0 || !findProcessCompose())("[run] faults: a server that ignores its stop signal", () => {
+  it("is killed after the stop timeout (10 s by default), and the stack ends", async () => {
+    // memcached's package replaced by a server that ignores SIGTERM, as a wedged one would;
+    // the test process ends the run at once.
+    const wedged = String.raw`(final: prev: {
+      memcached = final.writeShellScriptBin "memcached" ''
+        trap "" TERM
+        echo "wedged server up"
+        while true; do sleep 0.2; done
+      '';
+    })`;
+    const ev = evalProcessComposeFull(
+      `[ ${nixPath(join(repoRoot, "generated", "default.nix"))} ({ pkgs, ... }: {
+        services.memcached."m".enable = true;
+        services.memcached."m".port = 25861;
+        settings.processes.test = { command = "true"; depends_on.m.condition = "process_started"; };
+      }) ]`,
+      { pkgsOverlays: `[ ${wedged} ]` },
+    );
+    expect(ev.settings.processes!.m!.shutdown).toMatchObject({ timeout_seconds: 10 });
+    const r = await runProcessCompose(findProcessCompose()!, ev, { workDir: workDir(), timeoutSeconds: 60 });
+    if (r.timedOut || r.seconds > 30) console.error(r.output);
+    expect(r.output).toContain("wedged server up");
+    expect({ timedOut: r.timedOut, code: r.code }).toEqual({ timedOut: false, code: 0 });
+    // The signal was ignored for the whole timeout, then the server was killed.
+    expect(r.seconds).toBeGreaterThanOrEqual(9);
+    expect(r.seconds).toBeLessThan(30);
   }, 120_000);
 });

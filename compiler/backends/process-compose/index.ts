@@ -122,6 +122,14 @@ export function lowerProbe(r: Readiness): NixNode {
   return nAttrs([nBind("http_get", nAttrs(get)), ...timing(r.withinSeconds ?? 2)]);
 }
 
+/**
+ * Seconds process-compose waits for a process to end after its stop signal (or command)
+ * before it sends SIGKILL, unless the process's `stop.timeoutSeconds` says otherwise.
+ * process-compose (1.87) escalates only when `shutdown.timeout_seconds` is set: without it,
+ * a server that ignores the signal keeps the whole stack from ending.
+ */
+export const DEFAULT_STOP_TIMEOUT_SECONDS = 10;
+
 /** The process-compose settings of one process (or of an extension to one). */
 function processBody(p: ProcessDecl | ProcessExtension, ownNamespace: boolean): NixNode {
   const b: Binding[] = [];
@@ -138,11 +146,14 @@ function processBody(p: ProcessDecl | ProcessExtension, ownNamespace: boolean): 
   }
   if (pc.exit_on_end !== undefined) availability.push(nBind("exit_on_end", typeof pc.exit_on_end === "boolean" ? nBool(pc.exit_on_end) : lower(pc.exit_on_end)));
   if (availability.length > 0) b.push(nBind("availability", nAttrs(availability)));
-  if (p.stop) {
+  if (p.stop || ownNamespace) {
     const s: Binding[] = [];
-    if (p.stop.command) s.push(nBind("command", p.stop.command.node));
-    if (p.stop.signal) s.push(nBind("signal", nInt(SIGNAL_NUMBERS[p.stop.signal])));
-    if (p.stop.timeoutSeconds !== undefined) s.push(nBind("timeout_seconds", nInt(p.stop.timeoutSeconds)));
+    if (p.stop?.command) s.push(nBind("command", p.stop.command.node));
+    if (p.stop?.signal) s.push(nBind("signal", nInt(SIGNAL_NUMBERS[p.stop.signal])));
+    // Every process it declares gets a timeout after which process-compose kills it: with none, it
+    // waits for ever on a process that ignores its signal. (A user changes it with lib.mkForce.)
+    const timeout = p.stop?.timeoutSeconds ?? (ownNamespace ? DEFAULT_STOP_TIMEOUT_SECONDS : undefined);
+    if (timeout !== undefined) s.push(nBind("timeout_seconds", nInt(timeout)));
     b.push(nBind("shutdown", nAttrs(s)));
   }
   if (p.environment) b.push(nBind("environment", lower(p.environment)));
