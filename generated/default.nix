@@ -13,6 +13,7 @@
     ./dynamodb-local.nix
     ./elasticmq.nix
     ./elasticsearch.nix
+    ./etcd.nix
     ./grafana.nix
     ./loki.nix
     ./mailhog.nix

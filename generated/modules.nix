@@ -13,6 +13,7 @@
   dynamodb-local = ./dynamodb-local.nix;
   elasticmq = ./elasticmq.nix;
   elasticsearch = ./elasticsearch.nix;
+  etcd = ./etcd.nix;
   grafana = ./grafana.nix;
   loki = ./loki.nix;
   mailhog = ./mailhog.nix;
