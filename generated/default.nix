@@ -15,6 +15,7 @@
     ./elasticsearch.nix
     ./etcd.nix
     ./grafana.nix
+    ./haproxy.nix
     ./loki.nix
     ./mailhog.nix
     ./memcached.nix

@@ -15,6 +15,7 @@
   elasticsearch = ./elasticsearch.nix;
   etcd = ./etcd.nix;
   grafana = ./grafana.nix;
+  haproxy = ./haproxy.nix;
   loki = ./loki.nix;
   mailhog = ./mailhog.nix;
   memcached = ./memcached.nix;
