@@ -29,6 +29,7 @@
     ./ollama.nix
     ./open-webui.nix
     ./passetto.nix
+    ./patroni.nix
     ./pgadmin.nix
     ./phpfpm.nix
     ./plantuml.nix

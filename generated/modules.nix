@@ -29,6 +29,7 @@
   ollama = ./ollama.nix;
   open-webui = ./open-webui.nix;
   passetto = ./passetto.nix;
+  patroni = ./patroni.nix;
   pgadmin = ./pgadmin.nix;
   phpfpm = ./phpfpm.nix;
   plantuml = ./plantuml.nix;
