@@ -74,7 +74,7 @@ let
                     replication = { username = config.replication.username; };
                   };
                   parameters = lib.recursiveUpdate {
-                    unix_socket_directories = ".";
+                    unix_socket_directories = "..";
                   } config.parameters;
                 };
               }));
@@ -102,10 +102,23 @@ let
                     export "PATRONI_''${users[i]}_PASSWORD=$(cat -- "''${files[i]}")"
                     export "PATRONI_''${users[i]}_OPTIONS=''${options[i]}"
                   done
-                  # Lets the run tests find this node's Patroni (and kill it, as a crash would).
-                  echo "$$" > "$data/patroni.pid"
                   cd -- "$data"
-                  exec patroni ${writeTextArg}
+                  # Patroni runs as a child, so that a PostgreSQL it leaves behind (stopped while it was starting
+                  # or demoting one, or killed) is stopped too: an orphaned server would keep the port, and the
+                  # stack's output open.
+                  patroni ${writeTextArg} &
+                  child=$!
+                  echo "$child" > "$data/patroni.pid"
+                  trap 'kill -TERM "$child" 2>/dev/null || true' TERM INT
+                  status=0
+                  while kill -0 "$child" 2>/dev/null; do
+                    wait "$child" || status=$?
+                  done
+                  if pg_ctl status -D "$PATRONI_POSTGRESQL_DATA_DIR" >/dev/null 2>&1; then
+                    echo "Patroni ended and left PostgreSQL running: stopping it"
+                    pg_ctl stop -D "$PATRONI_POSTGRESQL_DATA_DIR" -m fast -w -t 15 || pg_ctl stop -D "$PATRONI_POSTGRESQL_DATA_DIR" -m immediate -w || true
+                  fi
+                  exit "$status"
                 '';
               };
               depends_on =

@@ -292,8 +292,10 @@ export default defineService({
               superuser: { username: cfg.superuser.username },
               replication: { username: cfg.replication.username },
             },
-            // The Unix socket lives in the (private) data directory: Debian's default directory is root's.
-            parameters: recursiveUpdate({ unix_socket_directories: "." }, cfg.parameters),
+            // The Unix socket lives in the node's private directory, beside (not in) the data directory, which
+            // pg_rewind and pg_basebackup copy file by file (a socket there fails pg_rewind). Debian's default
+            // directory, /var/run/postgresql, is root's. The path is relative to the data directory.
+            parameters: recursiveUpdate({ unix_socket_directories: ".." }, cfg.parameters),
           },
         }),
       );
@@ -320,10 +322,23 @@ export default defineService({
               export "PATRONI_\${users[i]}_PASSWORD=$(cat -- "\${files[i]}")"
               export "PATRONI_\${users[i]}_OPTIONS=\${options[i]}"
             done
-            # Lets the run tests find this node's Patroni (and kill it, as a crash would).
-            echo "$$" > "$data/patroni.pid"
             cd -- "$data"
-            exec patroni ${config}
+            # Patroni runs as a child, so that a PostgreSQL it leaves behind (stopped while it was starting
+            # or demoting one, or killed) is stopped too: an orphaned server would keep the port, and the
+            # stack's output open.
+            patroni ${config} &
+            child=$!
+            echo "$child" > "$data/patroni.pid"
+            trap 'kill -TERM "$child" 2>/dev/null || true' TERM INT
+            status=0
+            while kill -0 "$child" 2>/dev/null; do
+              wait "$child" || status=$?
+            done
+            if pg_ctl status -D "$PATRONI_POSTGRESQL_DATA_DIR" >/dev/null 2>&1; then
+              echo "Patroni ended and left PostgreSQL running: stopping it"
+              pg_ctl stop -D "$PATRONI_POSTGRESQL_DATA_DIR" -m fast -w -t 15 || pg_ctl stop -D "$PATRONI_POSTGRESQL_DATA_DIR" -m immediate -w || true
+            fi
+            exit "$status"
           `,
         }),
         // Ready when Patroni reports its PostgreSQL running (leader or replica).
