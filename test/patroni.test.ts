@@ -15,7 +15,8 @@
 import { rmSync } from "node:fs";
 import { afterAll, describe, expect, it } from "vitest";
 import { type HaCluster, Writer, hardFailover, setProcessCompose, startCluster, switchover, waitFor } from "./support/ha-cluster";
-import { nixAvailable, upstreamSeeded } from "./support/nix";
+import { join } from "node:path";
+import { evalProcessComposeFull, nixAvailable, nixPath, repoRoot, upstreamSeeded } from "./support/nix";
 import { installed, loadPackages } from "./support/packages";
 import { findProcessCompose } from "./support/run";
 
@@ -89,4 +90,38 @@ describe.skipIf(missing.length > 0)("[run] patroni failover: kill -9 of the lead
     expect(result.output).toMatch(/running pg_rewind from|pg_rewind: Done!/);
     rmSync(c.workDir, { recursive: true, force: true });
   }, 600_000);
+});
+
+const evalMissing = nixAvailable() && upstreamSeeded() ? [] : ["nix and the pinned upstream sources"];
+if (evalMissing.length > 0) console.warn(`[nix eval] patroni clusters skipped: missing ${evalMissing.join("; ")}`);
+
+describe.skipIf(evalMissing.length > 0)("[nix eval] patroni: two clusters in one stack", () => {
+  const evalWith = (config: string) => evalProcessComposeFull(`[ ${nixPath(join(repoRoot, "generated", "default.nix"))} ${config} ]`);
+
+  it("patroni: two clusters on the default ports are refused at evaluation, naming the port and both options", () => {
+    expect(() => evalWith("{ services.patroni.a.enable = true; services.patroni.b.enable = true; }")).toThrow(
+      /port 2379 is set for both services\.etcd\."a-etcd"\.members\.m1\.clientPort and services\.etcd\."b-etcd"\.members\.m1\.clientPort/,
+    );
+    // With their own etcd ports but the same HAProxy and node ports, the next clash is named.
+    expect(() =>
+      evalWith(`{ services.patroni.a.enable = true; services.patroni.b = { enable = true; etcdInstance = "a-etcd"; }; }`),
+    ).toThrow(/port (5432|5433|8008|8009|5000|5001) is set for both/);
+  });
+
+  it("patroni: a second cluster on its own ports shares the first one's etcd by name (etcdInstance) and runs no etcd of its own", () => {
+    const ev = evalWith(`{
+      services.patroni.a.enable = true;
+      services.patroni.b = {
+        enable = true;
+        etcdInstance = "a-etcd";
+        nodes = { node1 = { port = 6432; restApiPort = 9008; }; node2 = { port = 6433; restApiPort = 9009; }; };
+        haproxy = { port = 6000; replicaPort = 6001; };
+      };
+    }`);
+    const procs = Object.keys(ev.settings.processes ?? {}).sort();
+    expect(procs).toEqual(
+      ["a-credentials", "a-etcd-m1", "a-haproxy", "a-node1", "a-node2", "b-credentials", "b-haproxy", "b-node1", "b-node2"].sort(),
+    );
+    expect(Object.keys(ev.settings.processes!["b-node1"]!.depends_on ?? {})).toContain("a-etcd-m1");
+  });
 });
