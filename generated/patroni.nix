@@ -545,7 +545,7 @@ in
       modules = [ instanceModule ];
     });
     default = { };
-    description = "A high-availability [PostgreSQL](https://www.postgresql.org/) cluster run by [Patroni](https://patroni.readthedocs.io/): every node of `nodes` is a Patroni process `<name>-<node>` with its own PostgreSQL and data in `<dataDir>/<node>`; `services.etcd.<name>-etcd` (or the etcd instance `etcdInstance`) holds the leader key; `services.haproxy.<name>-haproxy` sends the read-write port `haproxy.port` to the leader and the read-only port `haproxy.replicaPort` to the replicas. Passwords are random per cluster (or read from files) and reach Patroni through its environment.";
+    description = "A highly available [PostgreSQL](https://www.postgresql.org/) cluster run by [Patroni](https://patroni.readthedocs.io/): every node of `nodes` is a Patroni process `<name>-<node>` with its own PostgreSQL and data in `<dataDir>/<node>`; `services.etcd.<name>-etcd` (or the etcd instance `etcdInstance`) holds the leader key; `services.haproxy.<name>-haproxy` sends the read-write port `haproxy.port` to the leader and the read-only port `haproxy.replicaPort` to the replicas. Passwords are random per cluster (or read from files) and reach Patroni through its environment.";
   };
   config = {
     servicesTs.processOwners =

@@ -1,5 +1,5 @@
 /**
- * A high-availability PostgreSQL cluster run by Patroni: one Patroni process
+ * A highly available PostgreSQL cluster run by Patroni: one Patroni process
  * per node (`<name>-<node>`), each running its own PostgreSQL; an etcd
  * instance (`<name>-etcd`, or an existing one by name) holds the leader key;
  * an HAProxy instance (`<name>-haproxy`) routes a read-write port to the
@@ -58,7 +58,7 @@ const credential = (role: string, username: string) =>
 export default defineService({
   name: "patroni",
   description:
-    "A high-availability [PostgreSQL](https://www.postgresql.org/) cluster run by [Patroni](https://patroni.readthedocs.io/): " +
+    "A highly available [PostgreSQL](https://www.postgresql.org/) cluster run by [Patroni](https://patroni.readthedocs.io/): " +
     "every node of `nodes` is a Patroni process `<name>-<node>` with its own PostgreSQL and data in `<dataDir>/<node>`; " +
     "`services.etcd.<name>-etcd` (or the etcd instance `etcdInstance`) holds the leader key; `services.haproxy.<name>-haproxy` " +
     "sends the read-write port `haproxy.port` to the leader and the read-only port `haproxy.replicaPort` to the replicas. " +
