@@ -8,7 +8,7 @@ let
     let
       processes =
         {
-          # modules/patroni.ts:239
+          # modules/patroni.ts:253
           "${name}-credentials" = {
             command = pkgs.writeShellApplication {
               name = "patroni-credentials";
@@ -393,18 +393,29 @@ let
         etcdInstance = lib.mkOption {
           type = lib.types.nullOr lib.types.str;
           default = null;
-          example = "dcs";
+          example = lib.literalExpression "\"dcs\"";
           description = "The name of an existing `services.etcd` instance to keep the cluster's state in. `null` means the cluster's own `services.etcd.<name>-etcd`.";
         };
         # modules/patroni.ts:159
+        etcdClientPort = lib.mkOption {
+          type = lib.types.port;
+          default = 2379;
+          description = "The client TCP port of the cluster's own etcd (one member, `m1`); unused with `etcdInstance`.";
+        };
+        # modules/patroni.ts:163
+        etcdPeerPort = lib.mkOption {
+          type = lib.types.port;
+          default = 2380;
+          description = "The peer TCP port of the cluster's own etcd; unused with `etcdInstance`.";
+        };
+        # modules/patroni.ts:167
         extraEtcdSettings = lib.mkOption {
           type = lib.types.deferredModule;
           default = { };
-          example =
-            lib.literalExpression "{ members.m1 = { clientPort = 2479; peerPort = 2480; }; }";
-          description = "Options for the cluster's own etcd instance (any etcd option). Its default member listens on 2379 (clients) and 2380 (peers).";
+          example = lib.literalExpression "{ heartbeatInterval = 50; }";
+          description = "Options for the cluster's own etcd instance (any etcd option; `members` replaces the one member on `etcdClientPort` and `etcdPeerPort`).";
         };
-        # modules/patroni.ts:164
+        # modules/patroni.ts:172
         haproxy = lib.mkOption {
           type = lib.types.submodule {
             options = {
@@ -426,7 +437,7 @@ let
             };
           };
         };
-        # modules/patroni.ts:172
+        # modules/patroni.ts:180
         extraHaproxySettings = lib.mkOption {
           type = lib.types.deferredModule;
           default = { };
@@ -490,6 +501,9 @@ let
             enable = config.etcdInstance == null;
             namespace = lib.mkDefault config.namespace;
             bind = lib.mkDefault config.listenAddress;
+            members = lib.mkDefault {
+              m1 = { clientPort = config.etcdClientPort; peerPort = config.etcdPeerPort; };
+            };
           };
         };
         services.haproxy = {

@@ -153,13 +153,21 @@ export default defineService({
     replication: credential("replication", "replicator"),
     etcdInstance: t.nullOr(t.str(), {
       default: null,
-      example: "dcs",
+      example: { nix: '"dcs"' },
       description: "The name of an existing `services.etcd` instance to keep the cluster's state in. `null` means the cluster's own `services.etcd.<name>-etcd`.",
+    }),
+    etcdClientPort: t.port({
+      default: 2379,
+      description: "The client TCP port of the cluster's own etcd (one member, `m1`); unused with `etcdInstance`.",
+    }),
+    etcdPeerPort: t.port({
+      default: 2380,
+      description: "The peer TCP port of the cluster's own etcd; unused with `etcdInstance`.",
     }),
     extraEtcdSettings: t.deferredModule({
       default: {},
-      example: { nix: "{ members.m1 = { clientPort = 2479; peerPort = 2480; }; }" },
-      description: "Options for the cluster's own etcd instance (any etcd option). Its default member listens on 2379 (clients) and 2380 (peers).",
+      example: { nix: "{ heartbeatInterval = 50; }" },
+      description: "Options for the cluster's own etcd instance (any etcd option; `members` replaces the one member on `etcdClientPort` and `etcdPeerPort`).",
     }),
     haproxy: t.submodule({
       port: t.port({ default: 5000, description: "HAProxy's read-write port: connections go to the current leader." }),
@@ -201,7 +209,13 @@ export default defineService({
       instance(
         etcd,
         s`${name}-etcd`,
-        { enable: isNull(cfg.etcdInstance), namespace: mkDefault(cfg.namespace), bind: mkDefault(host) },
+        {
+          enable: isNull(cfg.etcdInstance),
+          namespace: mkDefault(cfg.namespace),
+          bind: mkDefault(host),
+          // One definition of the whole attrset at default priority, so that extraEtcdSettings.members replaces it.
+          members: mkDefault({ m1: { clientPort: cfg.etcdClientPort, peerPort: cfg.etcdPeerPort } } as never),
+        },
         [cfg.extraEtcdSettings],
       ),
       instance(

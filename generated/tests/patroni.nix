@@ -12,7 +12,8 @@
       n2 = { port = 25433; restApiPort = 28009; };
     };
     haproxy = { port = 25000; replicaPort = 25001; };
-    extraEtcdSettings = { members = { m1 = { clientPort = 22479; peerPort = 22480; }; }; };
+    etcdClientPort = 22479;
+    etcdPeerPort = 22480;
   };
   settings.processes.test = {
     command = pkgs.writeShellApplication {

@@ -104,7 +104,8 @@ export async function startCluster(
       enable = true;
       nodes = { ${nodes} };
       haproxy = { port = ${ports.rw}; replicaPort = ${ports.ro}; };
-      extraEtcdSettings = { members.m1 = { clientPort = ${ports.etcdClient}; peerPort = ${ports.etcdPeer}; }; };
+      etcdClientPort = ${ports.etcdClient};
+      etcdPeerPort = ${ports.etcdPeer};
       synchronous_mode = ${opts.synchronousMode ? "true" : "false"};
       ${opts.extra ?? ""}
     };
