@@ -8,7 +8,7 @@ let
     let
       processes =
         {
-          # modules/patroni.ts:253
+          # modules/patroni.ts:255
           "${name}-credentials" = {
             command = pkgs.writeShellApplication {
               name = "patroni-credentials";
@@ -527,7 +527,7 @@ let
                     [ "bind ${config.listenAddress}:${toString config.haproxy.port}" ]
                     ++ [
                       "option httpchk"
-                      "http-check send meth GET uri /primary"
+                      "http-check send meth OPTIONS uri /primary"
                       "http-check expect status 200"
                       "default-server inter ${config.haproxy.checkInterval} fall 2 rise 1 on-marked-down shutdown-sessions"
                     ]
@@ -538,7 +538,7 @@ let
                     [ "bind ${config.listenAddress}:${toString config.haproxy.replicaPort}" ]
                     ++ [
                       "option httpchk"
-                      "http-check send meth GET uri /replica"
+                      "http-check send meth OPTIONS uri /replica"
                       "http-check expect status 200"
                       "default-server inter ${config.haproxy.checkInterval} fall 2 rise 1 on-marked-down shutdown-sessions"
                     ]

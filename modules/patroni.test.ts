@@ -24,7 +24,7 @@ export default defineTest({
   },
   rendered: [
     { process: "pg-n1", contains: ['"restapi":{"connect_address":"127.0.0.1:28008"', '"hosts":["127.0.0.1:22479"]', '"ttl":6'] },
-    { process: "pg-haproxy", contains: ["http-check send meth GET uri /primary", "http-check send meth GET uri /replica", "server n2 127.0.0.1:25433 check port 28009"] },
+    { process: "pg-haproxy", contains: ["http-check send meth OPTIONS uri /primary", "http-check send meth OPTIONS uri /replica", "server n2 127.0.0.1:25433 check port 28009"] },
   ],
   test: ({ cfg, pkgs }) => {
     const pg = cfg.patroni.pg;

@@ -198,9 +198,11 @@ export default defineService({
 
   instances: ({ name, cfg }) => {
     const host = cfg.listenAddress;
+    // OPTIONS: Patroni answers it with the status line only (a GET's body, written after HAProxy has read the
+    // status and closed the connection, fills Patroni's log with "Connection reset by peer" tracebacks).
     const servers = (path: string) => [
       "option httpchk",
-      `http-check send meth GET uri ${path}`,
+      `http-check send meth OPTIONS uri ${path}`,
       "http-check expect status 200",
       s`default-server inter ${cfg.haproxy.checkInterval} fall 2 rise 1 on-marked-down shutdown-sessions`,
     ];
