@@ -12,6 +12,12 @@
       n2 = { port = 25433; restApiPort = 28009; };
     };
     haproxy = { port = 25000; replicaPort = 25001; };
+    users = {
+      app_user = {
+        passwordFile = "./data/pg/replication.password";
+        options = [ "createdb" ];
+      };
+    };
     etcdClientPort = 22479;
     etcdPeerPort = 22480;
   };
@@ -64,6 +70,10 @@
         conf=$(tr '\0' '\n' < /proc/"$(cat data/pg/n1/patroni.pid)"/cmdline | grep -x '/nix/store/.*\.yml')
         test -f "$conf"
         if grep -qF "$PGPASSWORD" "$conf"; then echo "the superuser password is in $conf" >&2; exit 1; fi
+
+        # The bootstrap user exists with its options and its password (read from its file at start).
+        rw "SELECT rolcreatedb, rolsuper FROM pg_roles WHERE rolname = 'app_user'" | grep -x 't|f'
+        PGPASSWORD=$(cat data/pg/replication.password) psql -X -At -h 127.0.0.1 -p 25000 -U app_user -d postgres -c "SELECT current_user" | grep -x app_user
 
         # The cluster's identity survives a stop and a start.
         id=$(rw "SELECT system_identifier FROM pg_control_system()")
