@@ -347,7 +347,10 @@ export default defineService({
             echo "$child" > "$data/patroni.pid"
             trap 'kill -TERM "$child" 2>/dev/null || true' TERM INT
             status=0
+            wait "$child" || status=$?
+            # A signal (the trap) ends the first wait early: wait again for Patroni's own exit status.
             while kill -0 "$child" 2>/dev/null; do
+              status=0
               wait "$child" || status=$?
             done
             if pg_ctl status -D "$PATRONI_POSTGRESQL_DATA_DIR" >/dev/null 2>&1; then
