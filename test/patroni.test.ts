@@ -108,6 +108,15 @@ describe.skipIf(evalMissing.length > 0)("[nix eval] patroni: two clusters in one
     ).toThrow(/port (5432|5433|8008|8009|5000|5001) is set for both/);
   });
 
+  it("patroni and haproxy: a user name that is no environment variable name, and a haproxy directive with a line break, are refused naming the option", () => {
+    expect(() => evalWith(`{ services.patroni.a = { enable = true; users."app-user".passwordFile = "./pw"; }; }`)).toThrow(
+      /services\.patroni\."a": users: a user name holds a character other than letters, digits and _/,
+    );
+    expect(() =>
+      evalWith(`{ services.haproxy.lb = { enable = true; settings.proxies."listen x" = [ "bind 127.0.0.1:7000\\nlisten evil" ]; }; }`),
+    ).toThrow(/services\.haproxy\."lb": a directive or section header in settings .* holds a line break/);
+  });
+
   it("patroni: a second cluster on its own ports shares the first one's etcd by name (etcdInstance) and runs no etcd of its own", () => {
     const ev = evalWith(`{
       services.patroni.a.enable = true;
