@@ -86,10 +86,49 @@ describe.skipIf(missing.length > 0)("[run] patroni failover: kill -9 of the lead
     const result = await c.finish(0);
     cluster = undefined;
     expect(result.code).toBe(0);
+    expect(result.timedOut).toBe(false);
     // The old leader's timeline had diverged (its crash recovery wrote past the new leader's fork): Patroni rewound it.
     expect(result.output).toMatch(/running pg_rewind from|pg_rewind: Done!/);
     rmSync(c.workDir, { recursive: true, force: true });
   }, 600_000);
+});
+
+describe.skipIf(missing.length > 0)("[run] patroni three nodes", () => {
+  it("patroni: three nodes bootstrap two streaming replicas; after kill -9 of the leader one is elected and the other follows it", async () => {
+    setProcessCompose(pc!);
+    cluster = await startCluster({
+      name: "trio",
+      ports: {
+        nodes: { a: { port: 26532, restApiPort: 28208 }, b: { port: 26533, restApiPort: 28209 }, c: { port: 26534, restApiPort: 28210 } },
+        etcdClient: 22679,
+        etcdPeer: 22680,
+        rw: 26100,
+        ro: 26101,
+      },
+    });
+    const c = cluster;
+    const writer = new Writer(c, c.ports.rw);
+    writer.start();
+    let failover;
+    try {
+      failover = await hardFailover(c, writer);
+    } finally {
+      writer.stop();
+    }
+    console.log(`[patroni] three nodes: failover ${failover.oldLeader} → ${failover.newLeader} in ${failover.seconds.toFixed(2)} s`);
+    // The remaining replica streams from the new leader.
+    await waitFor(
+      "the third node streaming from the new leader",
+      () => c.sql(c.ports.nodes[failover.newLeader]!.port, "SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'") === "1",
+      60_000,
+      200,
+    );
+    const result = await c.finish(0);
+    cluster = undefined;
+    expect(result.code).toBe(0);
+    expect(result.timedOut).toBe(false);
+    rmSync(c.workDir, { recursive: true, force: true });
+  }, 300_000);
 });
 
 const evalMissing = nixAvailable() && upstreamSeeded() ? [] : ["nix and the pinned upstream sources"];

@@ -147,10 +147,11 @@ export async function startCluster(
   };
   await waitFor("the superuser password file", () => existsSync(join(workDir, "data", name, "superuser.password")), 120_000);
   await waitFor(
-    "a leader on the read-write port and a streaming replica on the read-only port",
+    "a leader on the read-write port, every other node streaming from it, and a replica on the read-only port",
     async () => {
       const settled = () =>
-        c.sql(ports.rw, "SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'") === "1" && c.sql(ports.ro, "SELECT pg_is_in_recovery()") === "t";
+        c.sql(ports.rw, "SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'") === String(Object.keys(ports.nodes).length - 1) &&
+        c.sql(ports.ro, "SELECT pg_is_in_recovery()") === "t";
       return settled() && (await sleep(600), settled());
     },
     180_000,
