@@ -14,7 +14,9 @@
     ./dynamodb-local.nix
     ./elasticmq.nix
     ./elasticsearch.nix
+    ./etcd.nix
     ./grafana.nix
+    ./haproxy.nix
     ./loki.nix
     ./mailhog.nix
     ./memcached.nix
@@ -28,6 +30,7 @@
     ./ollama.nix
     ./open-webui.nix
     ./passetto.nix
+    ./patroni.nix
     ./pgadmin.nix
     ./pgbench.nix
     ./phpfpm.nix

@@ -14,7 +14,9 @@
   dynamodb-local = ./dynamodb-local.nix;
   elasticmq = ./elasticmq.nix;
   elasticsearch = ./elasticsearch.nix;
+  etcd = ./etcd.nix;
   grafana = ./grafana.nix;
+  haproxy = ./haproxy.nix;
   loki = ./loki.nix;
   mailhog = ./mailhog.nix;
   memcached = ./memcached.nix;
@@ -28,6 +30,7 @@
   ollama = ./ollama.nix;
   open-webui = ./open-webui.nix;
   passetto = ./passetto.nix;
+  patroni = ./patroni.nix;
   pgadmin = ./pgadmin.nix;
   pgbench = ./pgbench.nix;
   phpfpm = ./phpfpm.nix;
