@@ -280,19 +280,24 @@ describe.skipIf(missing.length > 0)("[run] faults: redis replica stopped during 
 describe.skipIf(missing.length > 0 || !findProcessCompose())("[run] faults: a server that ignores its stop signal", () => {
   it("is killed after the stop timeout (10 s by default), and the stack ends", async () => {
     // memcached's package replaced by a server that ignores SIGTERM, as a wedged one would;
-    // the test process ends the run at once.
+    // the test process ends the run as soon as it does.
     const wedged = String.raw`(final: prev: {
       memcached = final.writeShellScriptBin "memcached" ''
         trap "" TERM
         echo "wedged server up"
-        while true; do sleep 0.2; done
+        : > wedged-server-up   # in its working directory, data/m
+        while true; do ${"$"}{final.coreutils}/bin/sleep 0.2; done
       '';
     })`;
     const ev = evalProcessComposeFull(
       `[ ${nixPath(join(repoRoot, "generated", "default.nix"))} ({ pkgs, ... }: {
         services.memcached."m".enable = true;
         services.memcached."m".port = 25861;
-        settings.processes.test = { command = "true"; depends_on.m.condition = "process_started"; };
+        # Ends the run once the server ignores SIGTERM (not before: a SIGTERM that came first would end it).
+        settings.processes.test = {
+          command = "until [ -e data/m/wedged-server-up ]; do ${"$"}{pkgs.coreutils}/bin/sleep 0.1; done";
+          depends_on.m.condition = "process_started";
+        };
       }) ]`,
       { pkgsOverlays: `[ ${wedged} ]` },
     );
