@@ -535,7 +535,7 @@ export function named<E extends Expr<unknown>>(hint: string, e: E): E {
 }
 
 /** `if cond then a else b`. The result keeps the branches' kind, option type and text role. */
-export function cond<T>(c: Val<boolean>, a: Val<T>, b: Val<T>): Ref<T> {
+export function cond<T>(c: Val<boolean>, a: Val<T> | DeepVal<T>, b: Val<T> | DeepVal<T>): Ref<T> {
   const kind = kindOf(a) === "null" ? kindOf(b) : kindOf(a);
   const role = commonRole([a, b], "cond()");
   const type = isExpr(a) && a.info.type ? a.info.type : isExpr(b) ? b.info.type : undefined;

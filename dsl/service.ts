@@ -17,6 +17,7 @@ import {
   type NixFunction,
   type NixModule,
   type NixPath,
+  type PlainOf,
   type Pkg,
   type Ref,
   refOf,
@@ -336,10 +337,14 @@ export function instance<S extends Shape, D extends Shape>(
   return { service, name, config, imports, location: callSite() };
 }
 
-/** `lib.mkDefault v`: a definition users' own definitions override. */
-export function mkDefault<T>(v: DeepVal<T> | Expr<T>): Expr<T> {
-  const inner = lower(v);
-  return expr<T>(nApply(nLib("mkDefault"), inner), isExpr(v) ? v.kind : kindOf(v));
+/**
+ * `lib.mkDefault v`: a definition users' own definitions override. `v` may hold
+ * expressions at any depth (`mkDefault({ m1: { port: cfg.port } })`); the result's
+ * type is the plain value's (`Expr<{ m1: { port: number } }>`).
+ */
+export function mkDefault<V>(v: V): Expr<PlainOf<V>> {
+  const inner = lower(v as DeepVal<PlainOf<V>>);
+  return expr<PlainOf<V>>(nApply(nLib("mkDefault"), inner), isExpr(v) ? v.kind : kindOf(v));
 }
 
 /**

@@ -86,8 +86,8 @@ export default defineService({
   },
   ports: ({ cfg }) =>
     concatLists<ListenPortValue>(
-      mapList(cfg.ports, (p) => ({ port: p, option: "ports" }), "port") as unknown as Expr<ListenPortValue[]>,
-      cond(cfg.stats.enable, [{ port: cfg.stats.port, option: "stats.port" }], []) as unknown as Expr<ListenPortValue[]>,
+      mapList(cfg.ports, (p) => ({ port: p, option: "ports" }), "port"),
+      cond<ListenPortValue[]>(cfg.stats.enable, [{ port: cfg.stats.port, option: "stats.port" }], []),
     ),
   assertions: ({ cfg }) => [
     {

@@ -216,7 +216,7 @@ export default defineService({
           namespace: mkDefault(cfg.namespace),
           bind: mkDefault(host),
           // One definition of the whole attrset at default priority, so that extraEtcdSettings.members replaces it.
-          members: mkDefault({ m1: { clientPort: cfg.etcdClientPort, peerPort: cfg.etcdPeerPort } } as never),
+          members: mkDefault({ m1: { clientPort: cfg.etcdClientPort, peerPort: cfg.etcdPeerPort } }),
         },
         [cfg.extraEtcdSettings],
       ),

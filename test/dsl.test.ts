@@ -42,7 +42,10 @@ import {
   mysqlSql,
   mysqlIdent,
   toINI,
+  toJSON,
   toKeyValue,
+  mkDefault,
+  type ListenPortValue,
 } from "../dsl";
 import { printNix } from "../nix/print";
 
@@ -297,6 +300,24 @@ describe("constructs", () => {
       }),
     );
     expect(out).toContain("rootConfig.services.other.${config.target}.enable or false");
+  });
+
+  it("mkDefault and cond take values holding expressions at any depth, typed as the plain value", () => {
+    const port = t.port({ default: 1 });
+    const svc = defineService({
+      name: "deep",
+      description: "x",
+      options: { port, on: t.bool({ default: false }) },
+      ports: ({ cfg }) => cond<ListenPortValue[]>(cfg.on, [{ port: cfg.port, option: "port" }], []),
+      processes: ({ name, cfg }) => {
+        const d = mkDefault({ m1: { clientPort: cfg.port } });
+        expectTypeOf(d).toEqualTypeOf<Expr<{ m1: { clientPort: number } }>>();
+        return [process(name, { command: script({ name: "x", text: sh`echo ${toJSON(d)}` }) })];
+      },
+    });
+    const out = compile(svc);
+    expect(out).toMatch(/lib\.mkDefault \{\s*m1 = \{\s*clientPort = config\.port;\s*\};\s*\}/);
+    expect(out).toContain('(if config.on then [ { port = config.port; option = "port"; } ] else [ ])');
   });
 
   it("parts: options merged, let names apart, requirements checked", () => {
