@@ -1,5 +1,5 @@
 /**
- * `pnpm bench:startup [--runs N] [--only NAME]`
+ * `pnpm bench:startup [--runs N] [--only NAME] [--versus]`
  *
  * For every run-tier stack (generated/tests/*.nix and test/stacks/*.nix): the
  * time from `process-compose up` until every server the test process waits for
@@ -8,17 +8,27 @@
  * "warm" starts again on the data of the cold run. The "services-flake probes"
  * column is the cold start with services-flake's probe timing (first probe
  * after 2 s, then every 10 s) forced on every readiness probe, for comparison.
+ *
+ * `--versus`: instead, one stack — two PostgreSQL instances (one with a schema),
+ * a Redis and a six-node redis-cluster — run with services-flake's own modules
+ * (its pinned source) and with this project's, in alternation, on the same test
+ * package set; prints cold and warm medians of each and the ratio.
  */
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { evalProcessComposeFull, nixPath, type ProcessComposeEval, repoRoot } from "../support/nix";
+import { evalProcessComposeFull, nixEvalJsonRW, nixPath, nixString, type ProcessComposeEval, repoRoot } from "../support/nix";
 import { missingPackages } from "../support/packages";
 import { findProcessCompose, runProcessCompose } from "../support/run";
 
 const { values: args } = parseArgs({
-  options: { runs: { type: "string", default: "5" }, only: { type: "string" }, baseline: { type: "boolean", default: true } },
+  options: {
+    runs: { type: "string", default: "5" },
+    only: { type: "string" },
+    baseline: { type: "boolean", default: true },
+    versus: { type: "boolean", default: false },
+  },
 });
 const runs = Number(args.runs);
 if (!Number.isInteger(runs) || runs < 1) throw new Error("--runs takes a whole number ≥ 1");
@@ -67,6 +77,56 @@ const median = (xs: number[]) => {
   const m = Math.floor(s.length / 2);
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 };
+
+/** The stack of `--versus`, in option names both module sets share (services-flake's). */
+const versusStack = `({ pkgs, ... }: {
+  services.postgres.pg1 = { enable = true; port = 25901; };
+  services.postgres.pg2 = {
+    enable = true;
+    port = 25902;
+    initialDatabases = [ { name = "app"; schemas = [ (builtins.toFile "schema.sql" "CREATE TABLE notes (id serial PRIMARY KEY, body text);") ]; } ];
+  };
+  services.redis.r1 = { enable = true; port = 25903; };
+  services.redis-cluster.c1 = {
+    enable = true;
+    nodes = { n1.port = 21911; n2.port = 21912; n3.port = 21913; n4.port = 21914; n5.port = 21915; n6.port = 21916; };
+  };
+  settings.processes.test = {
+    command = "date +%s%N > startup-ready";
+    depends_on = {
+      pg1.condition = "process_healthy";
+      pg2.condition = "process_healthy";
+      r1.condition = "process_healthy";
+      c1-cluster-create.condition = "process_completed_successfully";
+    };
+    availability.exit_on_end = true;
+  };
+})`;
+
+if (args.versus) {
+  const servicesFlake = nixEvalJsonRW(`(import ${nixString(join(repoRoot, "test", "nix", "sources.nix"))}).services-flake`) as string;
+  const sets = [
+    { name: "services-flake's modules", modules: `${servicesFlake}/nix/services` },
+    { name: "services-ts's modules", modules: nixPath(join(repoRoot, "generated", "default.nix")) },
+  ].map((m) => ({ ...m, ev: evalProcessComposeFull(`[ ${m.modules} ${versusStack} ]`), cold: [] as number[], warm: [] as number[] }));
+  for (let i = 0; i < runs; i++) {
+    for (const m of sets) {
+      process.stderr.write(`${m.name}: run ${i + 1}/${runs}          \r`);
+      const c = await timeToReady(m.ev, mkdtempSync(join(tmpdir(), "services-ts-bench-")));
+      m.cold.push(c.seconds);
+      m.warm.push((await timeToReady(m.ev, c.workDir)).seconds);
+      rmSync(c.workDir, { recursive: true, force: true });
+    }
+  }
+  process.stderr.write("\n");
+  const [sf, ours] = sets as [(typeof sets)[0], (typeof sets)[0]];
+  console.log(`Two PostgreSQL (one with a schema), a Redis and a 6-node redis-cluster; median of ${runs} alternating runs, on ${cpus().length} × ${cpus()[0]?.model ?? "cpu"}:`);
+  console.log("| modules | cold start (s) | warm start (s) |");
+  console.log("| --- | --- | --- |");
+  for (const m of sets) console.log(`| ${m.name} | ${median(m.cold).toFixed(2)} | ${median(m.warm).toFixed(2)} |`);
+  console.log(`| ratio (services-flake / services-ts) | ${(median(sf.cold) / median(ours.cold)).toFixed(2)}× | ${(median(sf.warm) / median(ours.warm)).toFixed(2)}× |`);
+  process.exit(0);
+}
 
 const rows: string[][] = [];
 for (const file of stacks) {
