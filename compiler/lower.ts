@@ -344,50 +344,38 @@ export function lowerService(svc: AnyService, opts: LowerOptions = {}): LoweredS
     ),
     hint: "userEnableDefinitions",
   };
-  const notDeclaredTwice = (value: NixNode): NixNode =>
-    nApply(
-      nLib("throwIf"),
-      { ...nBinop("&&", nBinop("!=", nSelect(nVar("config"), "declaredBy"), nList([])), nBinop("!=", ownEnables, nList([]))), hint: "declaredTwice" },
-      {
-        ...nStr(
-        `services.${svc.name}."`,
-        nVar("name"),
-        '" is declared by ',
-        nApply(nLib("concatStringsSep"), nStr(" and "), nSelect(nVar("config"), "declaredBy")),
-        ", and defined as an instance of its own in ",
-        nApply(nLib("concatMapStringsSep"), nStr(", "), nLambda({ kind: "ident", name: "def" }, nSelect(nVar("def"), "file")), ownEnables),
-        ": the two would merge into one. Give your instance another name, or configure this one through the service that declares it.",
-        ),
-        hint: "declaredTwiceMessage",
-      },
-      value,
-    );
+  /** `lib.throwIf <when> <message> value`, condition and message bound in the instance's `let` as `<hint>` and `<hint>Message`. */
+  const refuseIf = (hint: string, when: NixNode, message: NixNode) => (value: NixNode): NixNode =>
+    nApply(nLib("throwIf"), { ...when, hint }, { ...message, hint: `${hint}Message` }, value);
+  const instanceTitle = [`services.${svc.name}."`, nVar("name")] as const;
+  const notDeclaredTwice = refuseIf(
+    "declaredTwice",
+    nBinop("&&", nBinop("!=", nSelect(nVar("config"), "declaredBy"), nList([])), nBinop("!=", ownEnables, nList([]))),
+    nStr(
+      ...instanceTitle,
+      '" is declared by ',
+      nApply(nLib("concatStringsSep"), nStr(" and "), nSelect(nVar("config"), "declaredBy")),
+      ", and defined as an instance of its own in ",
+      nApply(nLib("concatMapStringsSep"), nStr(", "), nLambda({ kind: "ident", name: "def" }, nSelect(nVar("def"), "file")), ownEnables),
+      ": the two would merge into one. Give your instance another name, or configure this one through the service that declares it.",
+    ),
+  );
   // An instance name is a path component of the default dataDir and of process names:
   // "..", "." or a "/" would put data outside ./data.
-  const safeName = (value: NixNode): NixNode =>
-    nApply(
-      nLib("throwIf"),
-      {
-        ...[nBinop("==", nVar("name"), nStr("")), nBinop("==", nVar("name"), nStr(".")), nBinop("==", nVar("name"), nStr("..")), nApply(nLib("hasInfix"), nStr("/"), nVar("name"))].reduce(
-          (a, b) => nBinop("||", a, b),
-        ),
-        hint: "unsafeName",
-      },
-      { ...nStr(`services.${svc.name}."`, nVar("name"), '": an instance name is part of its data directory and process names; it cannot be empty, "." or "..", nor contain "/".'), hint: "unsafeNameMessage" },
-      value,
-    );
+  const safeName = refuseIf(
+    "unsafeName",
+    [nBinop("==", nVar("name"), nStr("")), nBinop("==", nVar("name"), nStr(".")), nBinop("==", nVar("name"), nStr("..")), nApply(nLib("hasInfix"), nStr("/"), nVar("name"))].reduce(
+      (x, y) => nBinop("||", x, y),
+    ),
+    nStr(...instanceTitle, '": an instance name is part of its data directory and process names; it cannot be empty, "." or "..", nor contain "/".'),
+  );
   // dataDir reaches every script as one shell word, `"$(realpath -m -- <dataDir>)"`: a command
   // substitution drops trailing newlines, and an empty path has no directory.
-  const safeDataDir = (value: NixNode): NixNode =>
-    nApply(
-      nLib("throwIf"),
-      {
-        ...nBinop("||", nBinop("==", nSelect(nVar("config"), "dataDir"), nStr("")), nApply(nLib("hasInfix"), nStr("\n"), nSelect(nVar("config"), "dataDir"))),
-        hint: "unsafeDataDir",
-      },
-      { ...nStr(`services.${svc.name}."`, nVar("name"), '".dataDir is empty or holds a newline: give the instance a directory path on one line.'), hint: "unsafeDataDirMessage" },
-      value,
-    );
+  const safeDataDir = refuseIf(
+    "unsafeDataDir",
+    nBinop("||", nBinop("==", nSelect(nVar("config"), "dataDir"), nStr("")), nApply(nLib("hasInfix"), nStr("\n"), nSelect(nVar("config"), "dataDir"))),
+    nStr(...instanceTitle, '".dataDir is empty or holds a newline: give the instance a directory path on one line.'),
+  );
   // Assertions guard what the instance contributes: forcing its processes checks them.
   const checked = (value: NixNode): NixNode =>
     assertions.reduceRight(
