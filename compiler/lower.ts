@@ -231,6 +231,9 @@ export function lowerService(svc: AnyService, opts: LowerOptions = {}): LoweredS
       svc.location,
     );
   }
+  if (backend.reservedServiceNames?.includes(svc.name)) {
+    throw new DefinitionError(`service name "${svc.name}" is taken: ${at}.${svc.name} is an option of the ${backend.name} backend`, svc.location);
+  }
   const options = serviceOptions(svc);
   checkOptionNames(options, svc.location, true);
 

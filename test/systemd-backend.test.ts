@@ -96,3 +96,11 @@ describe("systemd backend: the process model as units", () => {
     expect(nix).toContain("demo-ping ${toString config.services-ts.demo.d1.port}");
   });
 });
+
+describe("systemd backend: names", () => {
+  it("refuses a service named like the backend's own options (services-ts.user)", () => {
+    const svc = defineService({ name: "user", description: "x", options: {}, processes: ({ name }) => [process(name, { command: cmd(sh`true`) })] });
+    expect(() => lowerService(svc, { backend: systemd })).toThrow(/systemd-backend\.test\.ts:\d+:\d+: service name "user" is taken: services-ts\.user is an option of the systemd backend/);
+    expect(() => lowerService(svc)).not.toThrow();
+  });
+});

@@ -17,6 +17,8 @@ export interface Backend {
    * `services.*` is taken).
    */
   readonly optionRoot: string;
+  /** Names a service cannot have because the backend's own options sit beside the services (`services-ts.user`). */
+  readonly reservedServiceNames?: readonly string[];
   /** The configuration internal.nix's collision check makes throw when two instances clash (`settings.processes`). */
   readonly guardedConfig: readonly string[];
   /** Definitions of the functions modules call through the DSL (see `runtimePath`), emitted once per file when used. */

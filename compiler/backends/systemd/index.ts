@@ -302,6 +302,7 @@ const rawInternal = (description: string): NixNode =>
 export const systemd: Backend = {
   name: "systemd",
   optionRoot: SYSTEMD_OPTION_ROOT,
+  reservedServiceNames: ["user", "group"],
   guardedConfig: ["systemd", "services"],
   // Units run with the state directory as working directory: `realpath -m` resolves a relative
   // path there, as process-compose resolves it against the directory it runs in.
