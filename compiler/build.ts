@@ -359,6 +359,38 @@ export async function diffGenerated(root: string, files: readonly GeneratedFile[
  * Replaces `generated/` with `files` as one step: the new tree is written beside it
  * and renamed into place, so a failure leaves the old tree untouched.
  */
+/**
+ * Writes only what differs from `generated/` on disk (each file written beside and renamed
+ * into place) and removes what is no longer emitted: `--watch`'s rebuilds, where one
+ * module's change touches a handful of files.
+ * @returns the paths written or removed.
+ */
+export async function writeChanged(root: string, files: readonly GeneratedFile[]): Promise<string[]> {
+  const target = join(root, "generated");
+  if (!existsSync(target)) {
+    await writeGenerated(root, files);
+    return files.map((f) => f.path);
+  }
+  const disk = await readTree(target);
+  const touched: string[] = [];
+  for (const f of files) {
+    if (disk.get(f.path) !== f.content) {
+      const path = join(target, f.path);
+      await mkdir(dirname(path), { recursive: true });
+      const tmp = `${path}.tmp-${process.pid}`;
+      await writeFile(tmp, f.content);
+      await rename(tmp, path);
+      touched.push(f.path);
+    }
+    disk.delete(f.path);
+  }
+  for (const gone of disk.keys()) {
+    await rm(join(target, gone), { force: true });
+    touched.push(gone);
+  }
+  return touched;
+}
+
 export async function writeGenerated(root: string, files: readonly GeneratedFile[]): Promise<void> {
   const target = join(root, "generated");
   const staging = join(root, `.generated.tmp-${process.pid}`);
