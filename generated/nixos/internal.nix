@@ -99,14 +99,21 @@ in
             "services-ts: the process \"${process}\" cannot name a systemd unit (services-ts-<process>.service): instance names that reach systemd may hold only letters, digits, \":\", \"_\", \".\" and \"-\"."
       )
       (
+        let
+          declared = unit ? wantedBy;
+        in
         unit
         // {
-          description = lib.mkDefault (unit.description or "services-ts: ${process}");
-          partOf = [ "services-ts.target" ];
           environment = lib.mapAttrs (_: lib.mkDefault) (unit.environment or { });
           serviceConfig =
-            lib.mapAttrs (_: lib.mkDefault) (unitDefaults // (unit.serviceConfig or { }));
+            lib.mapAttrs
+              (_: lib.mkDefault)
+              ((if declared then unitDefaults else { }) // (unit.serviceConfig or { }));
           unitConfig = lib.mapAttrs (_: lib.mkDefault) (unit.unitConfig or { });
+        }
+        // lib.optionalAttrs declared {
+          description = lib.mkDefault (unit.description or "services-ts: ${process}");
+          partOf = [ "services-ts.target" ];
         }
       );
   config.systemd.targets.services-ts = lib.mkIf anyUnits {

@@ -55,6 +55,7 @@ import {
   nLambda,
   nLib,
   nList,
+  nLet,
   nLiteral,
   nSelect,
   nStr,
@@ -419,16 +420,33 @@ export function systemdInternal(): { lets: Binding[]; options: Binding[]; config
       nApply(
         nLib("nameValuePair"),
         { ...unitName, hint: "unitName" },
-        nBinop(
-          "//",
-          nVar("unit"),
-          nAttrs([
-            nBind("description", nApply(nLib("mkDefault"), { kind: "select", expr: nVar("unit"), path: ["description"], default: nStr("services-ts: ", nVar("process")) } as NixNode)),
-            nBind("partOf", nList([nStr(TARGET)])),
-            nBind("environment", mapDefault(orEmpty("environment"))),
-            nBind("serviceConfig", mapDefault(nBinop("//", nVar("unitDefaults"), orEmpty("serviceConfig")))),
-            nBind("unitConfig", mapDefault(orEmpty("unitConfig"))),
-          ]),
+        // A unit an instance declares carries `wantedBy`; one that only adds to another's (an
+        // extension: a composite ordering a composed instance's process) gets the shared settings once, from its declarer.
+        nLet(
+          [nBind("declared", { kind: "hasAttr", expr: nVar("unit"), path: ["wantedBy"] })],
+          nBinop(
+            "//",
+            nVar("unit"),
+            nBinop(
+              "//",
+              nAttrs([
+                nBind("environment", mapDefault(orEmpty("environment"))),
+                nBind(
+                  "serviceConfig",
+                  mapDefault(nBinop("//", nIf(nVar("declared"), nVar("unitDefaults"), nAttrs([])), orEmpty("serviceConfig"))),
+                ),
+                nBind("unitConfig", mapDefault(orEmpty("unitConfig"))),
+              ]),
+              nApply(
+                nLib("optionalAttrs"),
+                nVar("declared"),
+                nAttrs([
+                  nBind("description", nApply(nLib("mkDefault"), { kind: "select", expr: nVar("unit"), path: ["description"], default: nStr("services-ts: ", nVar("process")) } as NixNode)),
+                  nBind("partOf", nList([nStr(TARGET)])),
+                ]),
+              ),
+            ),
+          ),
         ),
       ),
     ),

@@ -1,0 +1,84 @@
+# TEST-ONLY renderer: the evaluated `config` of ./nixos-options.nix as unit files,
+# following NixOS's rendering (nixos/lib/systemd-lib.nix: serviceToUnit,
+# targetToUnit, attrsToSection, generateUnits) for the fields declared there:
+#
+#   [Unit]     Description=, Requires=/Wants=/After=/Before=/BindsTo=/PartOf=/Conflicts=
+#              (space-separated), then unitConfig
+#   [Service]  Environment="NAME=value" (JSON-quoted, PATH from `path` first), then serviceConfig
+#   values     true/false for booleans, a list as one `Key=value` line per element
+#   wantedBy   a symlink <target>.wants/<unit> -> ../<unit>
+#
+# Users and groups become a sysusers.d file (systemd-sysusers creates them at boot;
+# NixOS creates them in its activation script instead, with the same result here).
+#
+#   import ./render-units.nix { inherit lib pkgs config; }
+#   ==> a derivation: $out/system/*.service, *.target, *.wants/; $out/sysusers.d/services-ts.conf
+{ lib, pkgs, config }:
+let
+  toOption = x: if x == true then "true" else if x == false then "false" else toString x;
+  attrsToSection = attrs: lib.concatStrings (lib.concatLists (lib.mapAttrsToList
+    (key: value: map (x: "${key}=${toOption x}\n") (lib.toList value))
+    attrs));
+
+  # The dependency lists of a unit, as NixOS puts them in [Unit].
+  unitSection = unit: lib.filterAttrs (_: v: v != "") {
+    Description = unit.description;
+    Requires = toString unit.requires;
+    Wants = toString unit.wants;
+    After = toString unit.after;
+    Before = toString unit.before;
+    BindsTo = toString unit.bindsTo;
+    PartOf = toString unit.partOf;
+    Conflicts = toString unit.conflicts;
+  } // unit.unitConfig;
+
+  environmentLines = service:
+    let
+      path = lib.makeBinPath service.path + ":" + lib.makeSearchPathOutput "bin" "sbin" service.path;
+      env = { PATH = path; } // lib.filterAttrs (_: v: v != null) service.environment;
+    in
+    lib.concatStrings (lib.mapAttrsToList (n: v: "Environment=${builtins.toJSON "${n}=${toString v}"}\n") env);
+
+  serviceText = service: ''
+    [Unit]
+    ${attrsToSection (unitSection service)}
+    [Service]
+    ${environmentLines service}${attrsToSection service.serviceConfig}'';
+
+  targetText = target: ''
+    [Unit]
+    ${attrsToSection (unitSection target)}'';
+
+  services = lib.filterAttrs (_: s: s.enable) config.systemd.services;
+  targets = lib.filterAttrs (_: t: t.enable) config.systemd.targets;
+  units =
+    lib.mapAttrs' (n: s: lib.nameValuePair "${n}.service" { text = serviceText s; inherit (s) wantedBy requiredBy; }) services
+    // lib.mapAttrs' (n: t: lib.nameValuePair "${n}.target" { text = targetText t; inherit (t) wantedBy requiredBy; }) targets;
+
+  sysusers = lib.concatStrings (
+    lib.mapAttrsToList (_: g: "g ${g.name} ${if g.gid == null then "-" else toString g.gid}\n") config.users.groups
+    ++ lib.mapAttrsToList
+      (_: u: "u ${u.name} ${if u.uid == null then "-" else toString u.uid}:${u.group} ${builtins.toJSON u.description} ${u.home}\n")
+      (lib.filterAttrs (_: u: u.isSystemUser) config.users.users)
+  );
+
+  install = name: unit: ''
+    cp ${pkgs.writeText "unit" unit.text} "$out/system/"${lib.escapeShellArg name}
+  '' + lib.concatMapStrings
+    (target: ''
+      mkdir -p "$out/system/"${lib.escapeShellArg "${target}.wants"}
+      ln -s ../${lib.escapeShellArg name} "$out/system/"${lib.escapeShellArg "${target}.wants/${name}"}
+    '')
+    unit.wantedBy
+  + lib.concatMapStrings
+    (target: ''
+      mkdir -p "$out/system/"${lib.escapeShellArg "${target}.requires"}
+      ln -s ../${lib.escapeShellArg name} "$out/system/"${lib.escapeShellArg "${target}.requires/${name}"}
+    '')
+    unit.requiredBy;
+in
+pkgs.runCommand "services-ts-systemd-units" { } ''
+  mkdir -p "$out/system" "$out/sysusers.d"
+  ${lib.concatStrings (lib.mapAttrsToList install units)}
+  cp ${pkgs.writeText "sysusers" sysusers} "$out/sysusers.d/services-ts.conf"
+''
