@@ -10,5 +10,9 @@
     # flake-parts module: every perSystem `process-compose.<name>` gains the services.
     flakeModule = ./generated/flake-module.nix;
     flakeModules.default = ./generated/flake-module.nix;
+
+    # NixOS modules: the same services as systemd units, instances under
+    # `services-ts.<service>.<name>`; `default` has every service, one per service too.
+    nixosModules = import ./generated/nixos/modules.nix;
   };
 }

@@ -41,9 +41,14 @@ export const typecheckBuildInfo = (root: string): string =>
 
 /** `shellcheck --version`'s version line, or "none" when ShellCheck is not installed. */
 export function shellcheckVersion(): string {
-  const r = spawnSync("shellcheck", ["--version"], { encoding: "utf8" });
-  return r.status === 0 ? (/^version: .*$/m.exec(r.stdout)?.[0] ?? r.stdout) : "none";
+  if (knownShellcheckVersion === undefined) {
+    const r = spawnSync("shellcheck", ["--version"], { encoding: "utf8" });
+    knownShellcheckVersion = r.status === 0 ? (/^version: .*$/m.exec(r.stdout)?.[0] ?? r.stdout) : "none";
+  }
+  return knownShellcheckVersion;
 }
+/** Asked once per process (a `--watch` rebuilds many times in one). */
+let knownShellcheckVersion: string | undefined;
 
 /** Every `.ts` file under `dir` (sorted), for hashing a folder's sources. */
 function tsFiles(dir: string): string[] {
@@ -56,6 +61,8 @@ function tsFiles(dir: string): string[] {
   }
   return out.sort();
 }
+
+const pruned = new Set<string>();
 
 /** The cache of one build: reads file contents once, hashes import closures once. */
 export class BuildCache {
@@ -142,7 +149,9 @@ export class BuildCache {
 
   /** Removes entries unused for `days` days (7 by default), so that edits do not pile up. */
   prune(days = 7): void {
-    if (!existsSync(this.dir)) return;
+    // Once per process and folder: a week-old entry does not appear between two rebuilds of a --watch.
+    if (pruned.has(this.dir) || !existsSync(this.dir)) return;
+    pruned.add(this.dir);
     const before = Date.now() - days * 24 * 3600 * 1000;
     for (const name of readdirSync(this.dir)) {
       const f = join(this.dir, name);

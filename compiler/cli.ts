@@ -14,9 +14,10 @@ import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import { join, relative } from "node:path";
 import { DefinitionError } from "../dsl";
-import { BuildError, compileAll, diffGenerated, findModules, findTests, writeGenerated } from "./build";
+import { BuildError, compileAll, diffGenerated, findModules, findTests, writeChanged, writeGenerated } from "./build";
 import { typecheckBuildInfo } from "./cache";
-import { typecheckInWorker } from "./typecheck";
+import { enableReload, nextGeneration } from "./reload";
+import { TypeCheckServer, typecheckInWorker } from "./typecheck";
 
 const usage = `usage: pnpm build-modules [--check] [--no-typecheck] [--no-cache] [--watch] [--root DIR]
 
@@ -25,7 +26,8 @@ const usage = `usage: pnpm build-modules [--check] [--no-typecheck] [--no-cache]
   --no-cache      lower every module again, even those unchanged since the last build
                   (the cache is node_modules/.cache/services-ts/; --check never uses it)
   --watch         build, then rebuild whenever modules/, dsl/ or nix/ change (one line per rebuild;
-                  a failing build is reported and watching goes on); Ctrl-C stops
+                  a failing build is reported and watching goes on); a modules/ change is rebuilt
+                  in this process, with the type checker kept warm; Ctrl-C stops
   --root DIR      project directory holding modules/ and generated/ (default: this checkout)
 `;
 
@@ -57,7 +59,13 @@ async function main(): Promise<number> {
 }
 
 /** One build, as `pnpm build-modules` does it: 0 when done, 1 on an invalid definition or a stale `generated/` (with `check`). */
-async function build(root: string, opts: { check: boolean; typecheck: boolean; cache: boolean }): Promise<number> {
+async function build(
+  root: string,
+  opts: { check: boolean; typecheck: boolean; cache: boolean },
+  /** `--watch`'s in-process rebuilds: a type checker kept between builds, where the lines go, and writing only changed files. */
+  extra: { checker?: TypeCheckServer; log?: (line: string) => void; changedOnly?: boolean } = {},
+): Promise<number> {
+  const say = extra.log ?? log;
   const t0 = performance.now();
   try {
     const modules = [...(await findModules(root)), ...(await findTests(root))];
@@ -65,17 +73,19 @@ async function build(root: string, opts: { check: boolean; typecheck: boolean; c
     // first (they usually explain a lowering error), and either one means nothing is written.
     // Its verdict is incremental (TypeScript's build info in the cache) unless --check or --no-cache.
     let typeErrors: unknown;
-    const typechecked = opts.typecheck
-      ? typecheckInWorker(root, modules, opts.cache && !opts.check ? typecheckBuildInfo(root) : undefined).catch(
-          (e: unknown) => void (typeErrors = e),
-        )
-      : undefined;
-    if (opts.typecheck) log(`type-checking ${modules.length} modules, lowering services…`);
-    else log("lowering services…");
+    const typechecked = !opts.typecheck
+      ? undefined
+      : extra.checker
+        ? extra.checker.check(modules).catch((e: unknown) => void (typeErrors = e))
+        : typecheckInWorker(root, modules, opts.cache && !opts.check ? typecheckBuildInfo(root) : undefined).catch(
+            (e: unknown) => void (typeErrors = e),
+          );
+    if (opts.typecheck) say(`type-checking ${modules.length} modules, lowering services…`);
+    else say("lowering services…");
     let files: Awaited<ReturnType<typeof compileAll>> | undefined;
     let lowerError: unknown;
     try {
-      files = await compileAll(root, log, { cache: opts.cache && !opts.check });
+      files = await compileAll(root, say, { cache: opts.cache && !opts.check });
     } catch (e) {
       lowerError = e;
     }
@@ -86,21 +96,27 @@ async function build(root: string, opts: { check: boolean; typecheck: boolean; c
     if (opts.check) {
       const diff = await diffGenerated(root, files);
       if (diff.length > 0) {
-        log(`generated/ is out of date (${diff.length} file${diff.length === 1 ? "" : "s"}):`);
-        for (const d of diff) log(`  ${d}`);
-        log("run `pnpm build-modules` and commit generated/");
+        say(`generated/ is out of date (${diff.length} file${diff.length === 1 ? "" : "s"}):`);
+        for (const d of diff) say(`  ${d}`);
+        say("run `pnpm build-modules` and commit generated/");
         return 1;
       }
-      log(`generated/ is up to date (${files.length} files, ${ms} ms)`);
+      say(`generated/ is up to date (${files.length} files, ${ms} ms)`);
+      return 0;
+    }
+    if (extra.changedOnly) {
+      // --watch: only what changed (the first build of a watch included, when generated/ exists).
+      const touched = await writeChanged(root, files);
+      say(`wrote ${touched.length} changed file${touched.length === 1 ? "" : "s"} to generated/ (${Math.round(performance.now() - t0)} ms)`);
       return 0;
     }
     await writeGenerated(root, files);
-    log(`wrote ${files.length} files to generated/ (${ms} ms)`);
+    say(`wrote ${files.length} files to generated/ (${ms} ms)`);
     return 0;
   } catch (e) {
     if (e instanceof DefinitionError || e instanceof BuildError) {
-      log(`error: ${e.message}`);
-      log("generated/ was not changed.");
+      say(`error: ${e.message}`);
+      say("generated/ was not changed.");
       return 1;
     }
     throw e;
@@ -197,14 +213,23 @@ function rebuildResult(
 
 /**
  * `--watch`: builds once here, then rebuilds on every change to `modules/`, `dsl/`
- * or `nix/` (debounced), each time in a fresh process — Node caches the ES
- * modules a build imports, so a rebuild in this process would see the old ones.
- * Builds never overlap: changes during one start another when it ends. Resolves
- * (with 0) on SIGINT or SIGTERM, after the build under way, if any, has finished.
+ * or `nix/` (debounced). A change to `modules/` only is rebuilt in this process, with
+ * the compiler, the DSL and a type checker kept warm (compiler/reload.ts loads the
+ * modules afresh; TypeCheckServer re-checks what changed, on another core): about
+ * half a second.
+ * A change to `dsl/` or `nix/` is rebuilt in a fresh process, as are all later ones
+ * (this process still holds the old DSL). Builds never overlap: changes during one
+ * start another when it ends. Resolves (with 0) on SIGINT or SIGTERM, after the build
+ * under way, if any, has finished.
  */
 async function watch(root: string, opts: { typecheck: boolean; cache: boolean }): Promise<number> {
+  enableReload(root);
+  const checker = opts.typecheck ? new TypeCheckServer(root) : undefined;
+  /** Set once dsl/ or nix/ changed: from then on, every rebuild is a fresh process. */
+  let inProcess = true;
   try {
-    await build(root, { ...opts, check: false });
+    await nextGeneration();
+    await build(root, { ...opts, check: false }, { checker, changedOnly: true });
   } catch (e) {
     log(`error: ${(e as Error).stack ?? String(e)}`);
   }
@@ -221,7 +246,8 @@ async function watch(root: string, opts: { typecheck: boolean; cache: boolean })
   ];
   const pending = new Set<string>();
   let timer: NodeJS.Timeout | undefined;
-  let running: ChildProcess | undefined;
+  /** The build under way: a fresh process, or an in-process rebuild. */
+  let running: ChildProcess | Promise<number> | undefined;
   let stopping = false;
   let exitCode = 0;
   let finish: (code: number) => void = () => {};
@@ -233,6 +259,27 @@ async function watch(root: string, opts: { typecheck: boolean; cache: boolean })
     const changed = [...pending].sort();
     pending.clear();
     const t0 = performance.now();
+    if (inProcess && !changed.every((p) => p.startsWith("modules/") && !p.endsWith("/"))) {
+      inProcess = false;
+      log(`[${timestamp()}] ${changed.find((p) => !p.startsWith("modules/")) ?? changed[0]} changed: rebuilding in a fresh process from now on (restart --watch for fast rebuilds)`);
+    }
+    if (inProcess) {
+      let lines = "";
+      const rebuilt = (async () => {
+        await nextGeneration();
+        return build(root, { ...opts, check: false }, { checker, log: (l) => (lines += `${l}\n`), changedOnly: true });
+      })();
+      running = rebuilt;
+      void rebuilt
+        .catch((e: unknown) => ((lines += `error: ${(e as Error).stack ?? String(e)}\n`), 1))
+        .then((code) => {
+          running = undefined;
+          if (stopping) return finish(exitCode);
+          log(`[${timestamp()}] ${rebuildResult(code, null, lines, Math.round(performance.now() - t0), changed)}`);
+          if (pending.size > 0) schedule();
+        });
+      return;
+    }
     let stderr = "";
     // Its own process group: a Ctrl-C reaches only this process, which lets the
     // build finish writing generated/ before exiting.
@@ -266,7 +313,7 @@ async function watch(root: string, opts: { typecheck: boolean; cache: boolean })
       stopping = true;
       exitCode = code;
       if (running) log("stopping after the build under way…");
-    } else if (running?.pid !== undefined) {
+    } else if (running !== undefined && !(running instanceof Promise) && running.pid !== undefined) {
       try {
         process.kill(-running.pid, "SIGTERM"); // a second Ctrl-C: do not wait
       } catch {
@@ -302,6 +349,7 @@ async function watch(root: string, opts: { typecheck: boolean; cache: boolean })
   const code = await done;
   process.off("SIGINT", onSignal);
   process.off("SIGTERM", onSignal);
+  await checker?.close();
   return code;
 }
 

@@ -2,7 +2,7 @@
  * Markdown option reference for a service, generated from option descriptions.
  */
 import { builtinOptions, isExpr, lower, type OptionType, type Shape } from "../dsl";
-import { defaultNode } from "./lower";
+import { defaultNode, itemsOf } from "./lower";
 import type { LoweredService } from "./lower";
 import { printNix } from "../nix/print";
 
@@ -74,6 +74,7 @@ export function renderDocs(lowered: LoweredService, sourcePath: string): string 
     "}",
     "```",
     "",
+    ...backendsSection(svc),
     "## Options",
     "",
   );
@@ -93,4 +94,25 @@ export function renderDocs(lowered: LoweredService, sourcePath: string): string 
     lines.push("");
   }
   return lines.join("\n").replace(/\n+$/, "\n");
+}
+
+/**
+ * `## Backends`: the service runs under both backends; what the systemd one leaves out
+ * (process-compose-only settings the service uses) is named.
+ */
+function backendsSection(svc: LoweredService["service"]): string[] {
+  const items = itemsOf(svc).items;
+  const decls = items.flatMap((i) => (i.kind === "process" || i.kind === "process-extension" ? [i] : i.kind === "process-family" ? [i.decl] : []));
+  const left: string[] = [];
+  if (decls.some((p) => p.liveness)) left.push("its liveness check (systemd has no counterpart that needs no cooperation from the server)");
+  if (decls.some((p) => p.processCompose?.exit_on_end !== undefined)) left.push("`exitOnEnd` (ending the whole stack is process-compose's; under systemd the unit simply finishes)");
+  return [
+    "## Backends",
+    "",
+    `- **process-compose** (development): \`services.${svc.name}.<name>\`, from \`processComposeModules.default\` or the flake-parts \`flakeModule\`.`,
+    `- **systemd on NixOS** (deployment): \`services-ts.${svc.name}.<name>\` with the same options, from \`nixosModules.default\` (or \`nixosModules.${svc.name}\`); each process is the unit \`services-ts-<process>.service\`, relative paths are under \`/var/lib/services-ts\`.${
+      left.length > 0 ? ` Not carried over to systemd: ${left.join("; ")}.` : ""
+    }`,
+    "",
+  ];
 }

@@ -132,7 +132,7 @@ export function serviceOptions(svc: AnyService): Shape {
 }
 
 /** A context for module code: `let` bindings go to `lets`. */
-function makeCtx(shape: Shape, lets: LetBinding[]): ServiceContext<Shape> {
+function makeCtx(shape: Shape, lets: LetBinding[], root = "services"): ServiceContext<Shape> {
   return {
     name: defaultCtx.name,
     cfg: configRef({ ...builtinOptions, ...shape }, nVar("config")) as never,
@@ -147,10 +147,10 @@ function makeCtx(shape: Shape, lets: LetBinding[]): ServiceContext<Shape> {
     },
     instanceOf(other, instanceName) {
       const otherShape = { ...serviceOptions(other), ...derivedShapeOf(other) };
-      return configRef({ ...builtinOptions, ...otherShape }, nSelect(nVar("rootConfig"), "services", other.name, keyOf(lower(instanceName)))) as never;
+      return configRef({ ...builtinOptions, ...otherShape }, nSelect(nVar("rootConfig"), root, other.name, keyOf(lower(instanceName)))) as never;
     },
     hasInstance(other, instanceName) {
-      return expr<boolean>({ kind: "select", expr: nVar("rootConfig"), path: ["services", other.name, keyOf(lower(instanceName)), "enable"], default: nBool(false) } as NixNode, "bool");
+      return expr<boolean>({ kind: "select", expr: nVar("rootConfig"), path: [root, other.name, keyOf(lower(instanceName)), "enable"], default: nBool(false) } as NixNode, "bool");
     },
   };
 }
@@ -221,6 +221,8 @@ export function sourceComment(loc: SourceLocation | undefined, root: string): st
  */
 export function lowerService(svc: AnyService, opts: LowerOptions = {}): LoweredService {
   const backend = opts.backend ?? processCompose;
+  /** Where instances live: `services` (process-compose-flake) or the backend's own prefix. */
+  const at = backend.optionRoot;
   const root = opts.root ?? globalThis.process.cwd();
   const comment = (loc: SourceLocation | undefined) => sourceComment(loc, root);
   if (!/^[a-z][a-z0-9-]*$/.test(svc.name)) {
@@ -228,6 +230,9 @@ export function lowerService(svc: AnyService, opts: LowerOptions = {}): LoweredS
       `service name ${JSON.stringify(svc.name)} must be lowercase letters, digits and dashes, starting with a letter`,
       svc.location,
     );
+  }
+  if (backend.reservedServiceNames?.includes(svc.name)) {
+    throw new DefinitionError(`service name "${svc.name}" is taken: ${at}.${svc.name} is an option of the ${backend.name} backend`, svc.location);
   }
   const options = serviceOptions(svc);
   checkOptionNames(options, svc.location, true);
@@ -243,9 +248,9 @@ export function lowerService(svc: AnyService, opts: LowerOptions = {}): LoweredS
     }
   };
   for (const part of svc.parts) {
-    if (part.derived) addDerived(guard(svc, `part ${part.name}: derived`, () => part.derived!(makeCtx(options, lets)) as Shape, part.location));
+    if (part.derived) addDerived(guard(svc, `part ${part.name}: derived`, () => part.derived!(makeCtx(options, lets, at)) as Shape, part.location));
   }
-  if (svc.derived) addDerived(guard(svc, "derived", () => svc.derived!(makeCtx(options, lets))));
+  if (svc.derived) addDerived(guard(svc, "derived", () => svc.derived!(makeCtx(options, lets, at))));
   for (const part of svc.parts) {
     for (const key of Object.keys((part.requires ?? {}) as Shape)) {
       if (!(key in options) && !(key in derived)) {
@@ -253,7 +258,7 @@ export function lowerService(svc: AnyService, opts: LowerOptions = {}): LoweredS
       }
     }
   }
-  const ctx = makeCtx({ ...options, ...derived }, lets);
+  const ctx = makeCtx({ ...options, ...derived }, lets, at);
   const fromParts = <T>(what: "processes" | "instances"): T[] =>
     svc.parts.flatMap((part: AnyPart) => {
       const f = part[what] as ((c: ServiceContext<Shape>) => readonly T[]) | undefined;
@@ -347,7 +352,7 @@ export function lowerService(svc: AnyService, opts: LowerOptions = {}): LoweredS
   /** `lib.throwIf <when> <message> value`, condition and message bound in the instance's `let` as `<hint>` and `<hint>Message`. */
   const refuseIf = (hint: string, when: NixNode, message: NixNode) => (value: NixNode): NixNode =>
     nApply(nLib("throwIf"), { ...when, hint }, { ...message, hint: `${hint}Message` }, value);
-  const instanceTitle = [`services.${svc.name}."`, nVar("name")] as const;
+  const instanceTitle = [`${at}.${svc.name}."`, nVar("name")] as const;
   const notDeclaredTwice = refuseIf(
     "declaredTwice",
     nBinop("&&", nBinop("!=", nSelect(nVar("config"), "declaredBy"), nList([])), nBinop("!=", ownEnables, nList([]))),
@@ -384,7 +389,7 @@ export function lowerService(svc: AnyService, opts: LowerOptions = {}): LoweredS
         return nApply(
           nLib("throwIfNot"),
           { ...cond, hint: cond.hint ?? "invariant" },
-          { ...nStr(`services.${svc.name}."`, nVar("name"), '": ', ...messageParts(a.message)), hint: "invariantMessage" },
+          { ...nStr(...instanceTitle, '": ', ...messageParts(a.message)), hint: "invariantMessage" },
           inner,
         );
       },
@@ -400,12 +405,12 @@ export function lowerService(svc: AnyService, opts: LowerOptions = {}): LoweredS
     nLambda({ kind: "ident", name: "_" }, nLib("concatLists")),
     nApply(
       nVar("map"),
-      nLambda({ kind: "ident", name: "p" }, nAttrs([nBind([nStr(nApply(nVar("toString"), nSelect(nVar("p"), "port")))], nList([nStr(`services.${svc.name}."`, nVar("name"), '".', nSelect(nVar("p"), "option"))]))])),
+      nLambda({ kind: "ident", name: "p" }, nAttrs([nBind([nStr(nApply(nVar("toString"), nSelect(nVar("p"), "port")))], nList([nStr(...instanceTitle, '".', nSelect(nVar("p"), "option"))]))])),
       nApply(nSelect(nVar("builtins"), "filter"), nLambda({ kind: "ident", name: "p" }, nBinop("!=", nSelect(nVar("p"), "port"), { kind: "int", value: 0 })), portList),
     ),
   );
   const outputsConfig: Binding[] = backend
-    .instanceConfig(items, (at, f) => guard(svc, "process", f, at.location), comment, nStr(`services.${svc.name}."`, nVar("name"), '"'))
+    .instanceConfig(items, (at, f) => guard(svc, "process", f, at.location), comment, nStr(...instanceTitle, '"'))
     .map((b) => (b.kind === "attr" ? { ...b, value: checked(b.value) } : b));
   outputsConfig.push(nBind("portOwners", portOwners));
   for (const dep of dependencies) {
@@ -413,7 +418,7 @@ export function lowerService(svc: AnyService, opts: LowerOptions = {}): LoweredS
       nBind(
         ["services", dep],
         nAttrs(
-          instances.filter((i) => i.service.name === dep).map((i) => guard(svc, "instance", () => lowerInstance(i, svc.name), i.location)),
+          instances.filter((i) => i.service.name === dep).map((i) => guard(svc, "instance", () => lowerInstance(i, svc.name, at), i.location)),
         ),
       ),
     );
@@ -435,20 +440,20 @@ export function lowerService(svc: AnyService, opts: LowerOptions = {}): LoweredS
       nApply(
         nLib("mapAttrsToList"),
         nLambda({ kind: "ident", name: "_" }, nLambda({ kind: "ident", name: "instance" }, nApply(nLib("mkIf"), nSelect(nVar("instance"), "enable"), of(nVar("instance"))))),
-        nSelect(nVar("config"), "services", svc.name),
+        nSelect(nVar("config"), at, svc.name),
       ),
     );
 
   const topConfig: Binding[] = [
     ...backend.topConfig(forEnabled),
     nBind(["servicesTs", "portOwners"], forEnabled((instance) => nSelect(instance, "outputs", "portOwners"))),
-    ...dependencies.map((dep) => nBind(["services", dep], forEnabled((instance) => nSelect(instance, "outputs", "services", dep)))),
+    ...dependencies.map((dep) => nBind([at, dep], forEnabled((instance) => nSelect(instance, "outputs", "services", dep)))),
   ];
 
   const body = nAttrs([
     nBind("imports", nList(["internal", ...dependencies].map((d) => ({ kind: "path", value: `./${d}.nix` }) as NixNode))),
     nBind(
-      ["options", "services", svc.name],
+      ["options", at, svc.name],
       mkOption([
         // submoduleWith (shorthandOnlyDefinesConfig = false), as services-flake: an instance definition may carry `imports`.
         nBind(
@@ -514,7 +519,7 @@ function fileLets(node: NixNode, svc: AnyService | ServiceTest, backend: Backend
   const out: Binding[] = [];
   for (const h of collectHelpers(node, svc)) out.push(nBind(h.name, h.lambda));
   const used = referencedVars(node);
-  for (const [name, def] of Object.entries(backend.primitives)) if (used.has(name)) out.push(nBind(name, def));
+  for (const [name, def] of Object.entries({ ...backend.primitives, ...backend.fileLets })) if (used.has(name)) out.push(nBind(name, def));
   if (used.has("rootConfig")) out.push(nBind("rootConfig", nVar("config")));
   for (const [helper, def] of Object.entries(PRELUDE)) if (used.has(helper)) out.push(nBind(helper, def));
   return out;
@@ -547,9 +552,9 @@ function checkProcesses(processes: readonly ProcessDecl[], svc: AnyService): voi
 }
 
 /** An instance declaration's definitions; `by`: the declaring composite service, recorded in `declaredBy`. */
-function lowerInstance(i: InstanceDecl, by?: string): Binding {
+function lowerInstance(i: InstanceDecl, by?: string, at = "services"): Binding {
   const bindings: Binding[] = [];
-  if (by !== undefined) bindings.push(nBind("declaredBy", nList([nStr(`services.${by}."`, nVar("name"), '"')])));
+  if (by !== undefined) bindings.push(nBind("declaredBy", nList([nStr(`${at}.${by}."`, nVar("name"), '"')])));
   if (i.imports.length > 0) bindings.push(nBind("imports", nList(i.imports.map((m) => m.node))));
   const known = { ...builtinOptions, ...serviceOptions(i.service) };
   for (const [k, v] of Object.entries(i.config)) {
@@ -770,10 +775,10 @@ export function lowerTest(test: ServiceTest, opts: LowerOptions = {}): NixNode {
     for (const [inst, config] of Object.entries(insts ?? {})) {
       const decl: InstanceDecl = { service: svc, name: inst, config: { enable: true, ...config }, imports: [], location: test.location };
       const lowered = guard(svc, "instances", () => lowerInstance(decl), test.location);
-      bindings.push(nBind(["services", svc.name, inst], (lowered as { value: NixNode }).value));
+      bindings.push(nBind([backend.optionRoot, svc.name, inst], (lowered as { value: NixNode }).value));
     }
   }
-  const proc = guard(test, "test", () => test.test(testContext(test, (svc) => ({ ...serviceOptions(svc), ...derivedShapeOf(svc) }))), test.location);
+  const proc = guard(test, "test", () => test.test(testContext(test, (svc) => ({ ...serviceOptions(svc), ...derivedShapeOf(svc) }), backend.optionRoot)), test.location);
   const command = withScriptOrigin(nApply(
     nSelect(nVar("pkgs"), "writeShellApplication"),
     nAttrs([
@@ -784,7 +789,7 @@ export function lowerTest(test: ServiceTest, opts: LowerOptions = {}): NixNode {
     ]),
   ), proc.text.info.origin ?? test.location);
   checkScripts([command], new Map());
-  const ctx = testContext(test, (svc) => ({ ...serviceOptions(svc), ...derivedShapeOf(svc) }));
+  const ctx = testContext(test, (svc) => ({ ...serviceOptions(svc), ...derivedShapeOf(svc) }), backend.optionRoot);
   const extra = test.processes ? guard(test, "processes", () => [...test.processes!(ctx)], test.location) : [];
   for (const p of extra) {
     if (lower(p.name).kind !== "string") throw new DefinitionError("a test's processes need literal names", p.location ?? test.location);

@@ -96,23 +96,33 @@ export function shellcheckAvailable(): boolean {
   return available;
 }
 
+/** Script texts (with the prelude) ShellCheck found nothing in, during this process. */
+const checkedClean = new Set<string>();
+
 /**
  * Checks every script in `roots` with ShellCheck.
  * @param lets `let` bindings the scripts may refer to (their values are previewed in place).
  * @throws DefinitionError at the TS line of the first finding, with its code and message.
  */
 export function checkScripts(roots: readonly NixNode[], lets: ReadonlyMap<Binder, NixNode>): void {
-  const scripts = findScripts([...roots, ...lets.values()]);
-  if (scripts.length === 0 || !shellcheckAvailable()) return;
+  if (!shellcheckAvailable()) return;
+  // A script already found clean in this process (the same service lowered for another backend) is not checked again.
+  const scripts = findScripts([...roots, ...lets.values()])
+    .map((s) => ({ ...s, content: `${PRELUDE}${preview(s.text, lets)}` }))
+    .filter((s) => !checkedClean.has(s.content));
+  if (scripts.length === 0) return;
   const dir = mkdtempSync(join(tmpdir(), "services-ts-shellcheck-"));
   try {
     const files = scripts.map((s, i) => {
       const file = join(dir, `script${i}.sh`);
-      writeFileSync(file, `${PRELUDE}${preview(s.text, lets)}`);
+      writeFileSync(file, s.content);
       return file;
     });
     const r = spawnSync("shellcheck", ["-f", "json1", "-s", "bash", "-e", SHELLCHECK_EXCLUDES.join(","), ...files], { encoding: "utf8" });
-    if (r.status === 0) return;
+    if (r.status === 0) {
+      for (const s of scripts) checkedClean.add(s.content);
+      return;
+    }
     const comments = (JSON.parse(r.stdout || '{"comments":[]}') as { comments: { file: string; line: number; code: number; message: string }[] }).comments;
     const first = comments[0];
     if (!first) return;

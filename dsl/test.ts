@@ -115,14 +115,19 @@ export function isServiceTest(v: unknown): v is ServiceTest {
 }
 
 /** The context the compiler passes to a test's callback (top-level `config`). */
-export function testContext(test: ServiceTest, derivedOf: (svc: AnyService) => Shape): TestContext<Record<string, AnyService>, TestInstances<Record<string, AnyService>>> {
+export function testContext(
+  test: ServiceTest,
+  derivedOf: (svc: AnyService) => Shape,
+  /** Where the instances live in the configuration: `services` (process-compose-flake) or a backend's prefix. */
+  root = "services",
+): TestContext<Record<string, AnyService>, TestInstances<Record<string, AnyService>>> {
   const cfg: Record<string, Record<string, unknown>> = {};
   for (const [svcName, insts] of Object.entries(test.instances)) {
     const svc = test.services[svcName];
     if (!svc) continue;
     const shape = { ...builtinOptions, ...svc.options, ...derivedOf(svc) };
     cfg[svcName] = Object.fromEntries(
-      Object.keys(insts ?? {}).map((inst) => [inst, configRef(shape, nSelect(nVar("config"), "services", svc.name, inst))]),
+      Object.keys(insts ?? {}).map((inst) => [inst, configRef(shape, nSelect(nVar("config"), root, svc.name, inst))]),
     );
   }
   return { cfg: cfg as never, pkgs };

@@ -34,6 +34,11 @@ describe("compiler output", async () => {
         "modules.nix",
         ...services.flatMap((n) => [`${n}.nix`, `docs/${n}.md`]),
         ...tests.map((n) => `tests/${n}.nix`),
+        "nixos/default.nix",
+        "nixos/internal.nix",
+        "nixos/modules.nix",
+        ...services.map((n) => `nixos/${n}.nix`),
+        ...tests.map((n) => `nixos/tests/${n}.nix`),
       ].sort(),
     );
   });

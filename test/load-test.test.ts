@@ -14,6 +14,7 @@
  * The example uses default ports (5432, 6379, …): as root the runs get a
  * network namespace of their own (`unshare -n`).
  */
+import { DEFAULT_STOP_TIMEOUT_SECONDS } from "../compiler/backends/process-compose";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -21,6 +22,16 @@ import { describe, expect, it } from "vitest";
 import { evalFlakeParts, evalProcessComposeFull, nixAvailable, nixParseFile, nixPath, repoRoot, upstreamSeeded, upstreamSkipReason } from "./support/nix";
 import { missingPackages } from "./support/packages";
 import { findProcessCompose, type RunResult, runProcessCompose } from "./support/run";
+
+/**
+ * How long a stack may take to stop. Usually 0.1-1.3 s; now and then 10.0 s although every process has
+ * exited within 0.2 s. That is a race in process-compose 1.87 (src/app/process.go): stopping a process
+ * sends the signal, then `forceKillOnTimeout` arms a timer that `onProcessEnd` cancels; a process that
+ * ends before the timer is armed (at once on the signal, or just before it: "failed to shutdown notes:
+ * no such process") leaves it to run out. The bound is that timeout plus a margin: a stack not down by
+ * then hangs. Seen in CI in both tests below (1 run in 4).
+ */
+const STOP_BOUND_SECONDS = DEFAULT_STOP_TIMEOUT_SECONDS + 2;
 
 const example = join(repoRoot, "examples", "load-test.nix");
 const pc = findProcessCompose();
@@ -112,7 +123,7 @@ describe.skipIf(missing.length > 0)("[run] load test: examples/load-test.nix end
     expect(failed.failures.join("\n")).toContain("below minTps");
     shutdowns.push(r.shutdownSeconds!);
     console.log(`[run] load test, unmet threshold: exit ${r.code} after ${r.seconds.toFixed(1)} s; stack down ${r.shutdownSeconds!.toFixed(2)} s after`);
-    expect(Math.max(...shutdowns)).toBeLessThan(8);
+    expect(Math.max(...shutdowns)).toBeLessThan(STOP_BOUND_SECONDS);
     rmSync(workDir, { recursive: true, force: true });
   }, 900_000);
 
@@ -135,12 +146,8 @@ describe.skipIf(missing.length > 0)("[run] load test: examples/load-test.nix end
   }, 300_000);
 
   it("a run ended early, during a first start (servers initialising, replicas syncing, generators running), stops every process within seconds, every time", async () => {
-    // Usually down in 0.1-1.3 s. Now and then (2 of 3 runs of the 4 s case here, once in four CI runs)
-    // it takes 10.0 s although every process has exited within 0.2 s: process-compose 1.87 then waits
-    // out a process's stop timeout (10 s) and logs "failed to shutdown notes: no such process" — the
-    // notes app had already ended. The bound below is that timeout plus a margin: a stack that is not
-    // down by then hangs.
-    const bound = 12;
+    // Usually down in 0.1-1.3 s; see STOP_BOUND_SECONDS for the occasional 10 s.
+    const bound = STOP_BOUND_SECONDS;
     const figures: string[] = [];
     for (const delay of [0, 1.5, 4]) {
       const workDir = mkdtempSync(join(tmpdir(), "services-ts-load-early-"));

@@ -1,107 +1,172 @@
 /**
- * [systemd] tier (issue 15, part 2): the NixOS modules of generated/nixos/
- * under real systemd. Each service test (generated/nixos/tests/<svc>.nix, the
- * same test as under process-compose) is evaluated with nixpkgs lib's module
- * system against the test-only NixOS option declarations
- * (test/nix/nixos-options.nix), rendered to unit files
- * (test/nix/render-units.nix), checked by `systemd-analyze verify`, and
- * booted in a systemd-nspawn container until its `services-ts-test` unit
- * ends. Then the container is rebooted on the same /var/lib/services-ts with
- * SERVICES_TS_RUN=2, as the run tier starts a stack twice: the tests check
- * that what the first boot wrote is still there.
+ * `[systemd]`: the NixOS modules the systemd backend generates (generated/nixos/), proven
+ * under real systemd.
  *
- * A hand-written fixture of the backend's contract (test/fixtures/nixos/)
- * checks the tier's own machinery, and a broken copy of it must fail.
+ * - `[nix eval] NixOS modules`: `nixosModules.default` from flake.nix evaluated against the
+ *   test-only declaration of the NixOS options it sets (test/nix/nixos-options.nix): the
+ *   units of postgres-with-replica and redis-cluster instances, their order, the user and the
+ *   target; a user's unit setting overrides the module's; two instances making one process
+ *   are refused.
+ * - `[systemd]`: the same service tests the run tier runs under process-compose
+ *   (generated/nixos/tests/<service>.nix) rendered to unit files (test/nix/render-units.nix),
+ *   checked by `systemd-analyze verify`, and booted in a systemd-nspawn container
+ *   (test/support/systemd.ts) until the unit `services-ts-test` has run: it must succeed —
+ *   then the container is rebooted on the same /var/lib/services-ts and the test runs again
+ *   (SERVICES_TS_RUN=2, as the run tier's restart), so what the first boot wrote must be there.
  */
-import { existsSync } from "node:fs";
+import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { nixPath, repoRoot } from "./support/nix";
-import {
-  bootAndTest,
-  makeStateDir,
-  removeStateDir,
-  renderSystems,
-  stopAll,
-  systemdSkipReason,
-  verifyUnits,
-  type RenderedSystem,
-} from "./support/systemd";
+import { describe, expect, it } from "vitest";
+import { buildDrv, buildDrvs, nixAvailable, nixEvalJsonRW, nixPath, repoRoot, upstreamSeeded, upstreamSkipReason } from "./support/nix";
+import { missingPackages } from "./support/packages";
+import { boot, systemdSkipReason, verifyUnits, waitForUnit } from "./support/systemd";
 
-/** Services whose NixOS test runs under systemd (issue 15 names these four at least). */
-const services = ["postgres", "redis", "redis-cluster", "postgres-with-replica"];
+const seeded = nixAvailable() && upstreamSeeded();
+const evalNixos = join(repoRoot, "test", "nix", "eval-nixos.nix");
+const flake = `((import ${nixPath(join(repoRoot, "flake.nix"))}).outputs { })`;
 
-const fixture = nixPath(join(repoRoot, "test", "fixtures", "nixos", "redis.nix"));
-const testModule = (svc: string) => join(repoRoot, "generated", "nixos", "tests", `${svc}.nix`);
-const present = services.filter((s) => existsSync(testModule(s)));
-const absent = services.filter((s) => !existsSync(testModule(s)));
+interface Unit {
+  description: string;
+  requires: string[];
+  wants: string[];
+  after: string[];
+  wantedBy: string[];
+  partOf: string[];
+  serviceConfig: Record<string, unknown>;
+  unitConfig: Record<string, unknown>;
+}
+interface NixosEval {
+  services: Record<string, Unit>;
+  targets: Record<string, { description: string; wantedBy: string[] }>;
+  users: Record<string, { isSystemUser: boolean; group: string; home: string }>;
+  groups: string[];
+  unitsDrv: string;
+}
 
-const skip = systemdSkipReason();
-if (skip) console.warn(`[systemd] tier skipped: ${skip}`);
+const evalModules = (modules: string): NixosEval => nixEvalJsonRW(`import ${nixPath(evalNixos)} { modules = ${modules}; }`) as NixosEval;
 
-describe.skipIf(skip !== null)("[systemd] NixOS units under real systemd (systemd-nspawn)", () => {
-  let systems: Record<string, RenderedSystem>;
+describe.skipIf(!seeded)("[nix eval] NixOS modules (nixosModules.default, services-ts.<service>.<name>)", () => {
+  const ev = seeded
+    ? evalModules(`[ ${flake}.nixosModules.default {
+        services-ts.postgres-with-replica."db".enable = true;
+        services-ts.redis-cluster."cache".enable = true;
+        systemd.services.services-ts-db.serviceConfig.PrivateTmp = false;
+        systemd.services.services-ts-db.after = [ "network-online.target" ];
+      } ]`)
+    : undefined;
 
-  beforeAll(() => {
-    const configs: Record<string, string> = {
-      fixture: `[ ${fixture} ]`,
-      // The fixture with a readiness check that never passes: the test unit must not succeed.
-      "fixture-broken": `[ ${fixture} ({ lib, ... }: { systemd.services.services-ts-r1.serviceConfig.ExecStartPost = lib.mkForce [ "/bin/false" ]; systemd.services.services-ts-r1.serviceConfig.Restart = lib.mkForce "no"; }) ]`,
-    };
-    for (const svc of present) configs[svc] = `[ ${nixPath(testModule(svc))} ]`;
-    systems = renderSystems(configs);
-  }, 600_000);
-
-  afterAll(stopAll, 60_000);
-
-  it("systemd-analyze verify accepts every rendered unit", () => {
-    for (const [label, sys] of Object.entries(systems)) {
-      const v = verifyUnits(sys);
-      expect(v.output, `${label}: ${sys.dir}`).toBe("");
-      expect(v.ok, label).toBe(true);
+  it("each process of the enabled instances is a unit services-ts-<process>, ordered as under process-compose", () => {
+    const s = ev!.services;
+    expect(Object.keys(s).sort()).toEqual(
+      [
+        "db",
+        "db-init",
+        "db-replica",
+        "db-replica-init",
+        "pg-basebackup-db",
+        "cache-n1",
+        "cache-n2",
+        "cache-n3",
+        "cache-n4",
+        "cache-n5",
+        "cache-n6",
+        "cache-cluster-create",
+      ]
+        .map((p) => `services-ts-${p}`)
+        .sort(),
+    );
+    expect(s["services-ts-db-init"]!.serviceConfig).toMatchObject({ Type: "oneshot", RemainAfterExit: true });
+    expect(s["services-ts-db"]!.serviceConfig.Type).toBe("exec");
+    expect(s["services-ts-db"]!.requires).toEqual(["services-ts-db-init.service"]);
+    expect(s["services-ts-pg-basebackup-db"]!.requires).toEqual(["services-ts-db.service"]);
+    expect(s["services-ts-db-replica-init"]!.requires).toEqual(["services-ts-pg-basebackup-db.service"]);
+    expect(s["services-ts-db-replica"]!.requires).toEqual(["services-ts-db-replica-init.service"]);
+    expect(s["services-ts-cache-cluster-create"]!.after.sort()).toEqual([1, 2, 3, 4, 5, 6].map((n) => `services-ts-cache-n${n}.service`));
+    // Readiness: a server's unit is active only once the same check as process-compose's probe passes.
+    expect(String((s["services-ts-cache-n1"]!.serviceConfig.ExecStartPost as string[])[0])).toMatch(/-services-ts-ready$/);
+    for (const [name, u] of Object.entries(s)) {
+      expect(u.wantedBy, name).toEqual(["services-ts.target"]);
+      // Once each, also for a unit a composite adds to (db-replica-init): list settings concatenate.
+      expect(u.partOf, name).toEqual(["services-ts.target"]);
+      expect(u.serviceConfig.RestrictAddressFamilies, name).toEqual(["AF_UNIX", "AF_INET", "AF_INET6", "AF_NETLINK"]);
+      expect(u.serviceConfig, name).toMatchObject({ User: "services-ts", Group: "services-ts", StateDirectory: "services-ts", WorkingDirectory: "/var/lib/services-ts", ProtectSystem: "strict" });
     }
   });
 
-  it.concurrent("the fixture: passes, and its data survives a reboot", async () => {
-    await twoBoots("fixture", systems.fixture);
-  }, 240_000);
+  it("a target, a system user and its group come with the first enabled instance", () => {
+    expect(ev!.targets["services-ts"]).toEqual({ description: "services-ts services", wantedBy: ["multi-user.target"] });
+    expect(ev!.users["services-ts"]).toEqual({ isSystemUser: true, group: "services-ts", home: "/var/lib/services-ts" });
+    expect(ev!.groups).toEqual(["services-ts"]);
+    const none = evalModules(`[ ${flake}.nixosModules.default { services-ts.redis."off".enable = false; } ]`);
+    expect({ services: none.services, targets: none.targets, users: none.users }).toEqual({ services: {}, targets: {}, users: {} });
+  });
 
-  it.concurrent("a unit whose readiness check fails fails the test, with its journal", async () => {
-    const state = makeStateDir("fixture-broken");
-    const r = await bootAndTest(systems["fixture-broken"], state, { label: "fixture-broken", timeoutMs: 60_000 });
-    removeStateDir(state);
-    expect(r.ok).toBe(false);
-    expect(r.timedOut).toBe(false);
-    expect(r.report).toMatch(/services-ts-r1/);
-    expect(r.stoppedCleanly).toBe(true);
-  }, 120_000);
+  it("a user's unit settings override the module's (serviceConfig) and merge with them (lists)", () => {
+    expect(ev!.services["services-ts-db"]!.serviceConfig.PrivateTmp).toBe(false);
+    expect(ev!.services["services-ts-db"]!.after.sort()).toEqual(["network-online.target", "services-ts-db-init.service"]);
+  });
 
-  for (const svc of absent) {
-    it.skip(`${svc}: no generated/nixos/tests/${svc}.nix (the systemd backend has not emitted it)`, () => {});
-  }
-
-  for (const svc of present) {
-    it.concurrent(`${svc}: its service test passes under systemd, and again after a reboot`, async () => {
-      await twoBoots(svc, systems[svc]);
-    }, 480_000);
-  }
+  it("refuses two instances that would make one unit, and a process name systemd cannot take, naming them", () => {
+    expect(() =>
+      evalModules(`[ ${flake}.nixosModules.default { services-ts.redis."x".enable = true; services-ts.memcached."x".enable = true; } ]`),
+    ).toThrow(/process "x" would be made by both services-ts\.memcached\."x" and services-ts\.redis\."x"/);
+    expect(() => evalModules(`[ ${flake}.nixosModules.default { services-ts.redis."my cache".enable = true; } ]`)).toThrow(
+      /the process "my cache" cannot name a systemd unit/,
+    );
+  });
 });
 
-/**
- * Boots twice on one state directory (SERVICES_TS_RUN=1, then 2); fails with
- * the journal of the boot whose test unit did not succeed. The state
- * directory is kept for inspection when a boot fails.
- */
-async function twoBoots(label: string, sys: RenderedSystem): Promise<void> {
-  const state = makeStateDir(label);
-  const timings: string[] = [];
-  for (const run of ["1", "2"]) {
-    const r = await bootAndTest(sys, state, { label: `${label}, boot ${run}`, setenv: { SERVICES_TS_RUN: run } });
-    timings.push(`boot ${run}: test unit done in ${r.seconds.toFixed(1)} s, stop ${r.stopSeconds.toFixed(1)} s`);
-    if (!r.ok) console.error(r.report);
-    expect(r.ok, `${label}, boot ${run}: ${r.timedOut ? "timed out" : "failed"} (journal above)`).toBe(true);
-    expect(r.stoppedCleanly, `${label}, boot ${run}: orderly shutdown`).toBe(true);
+const skip = !seeded ? upstreamSkipReason : systemdSkipReason();
+if (skip) console.warn(`[systemd] skipped: ${skip}`);
+
+/** The service tests booted under systemd (those of the issue; each has a process-compose twin in the run tier). */
+const SERVICE_TESTS = ["redis", "postgres", "redis-cluster", "postgres-with-replica"] as const;
+
+describe.skipIf(skip !== undefined)("[systemd] the generated NixOS modules under real systemd (systemd-nspawn)", () => {
+  const tests = SERVICE_TESTS.map((t) => ({ name: t, file: join(repoRoot, "generated", "nixos", "tests", `${t}.nix`), missing: missingPackages(join(repoRoot, "generated", "tests", `${t}.nix`)) }));
+  // One evaluation for all of them; one build for all their units.
+  const drvs = nixEvalJsonRW(
+    `{ ${tests.map((t) => `${JSON.stringify(t.name)} = (import ${nixPath(evalNixos)} { modules = [ ${nixPath(t.file)} ]; }).unitsDrv;`).join(" ")} }`,
+  ) as Record<string, string>;
+  const built = new Map<string, string>();
+  const runnable = tests.filter((t) => t.missing.length === 0);
+  buildDrvs(runnable.map((t) => drvs[t.name]!));
+  for (const t of runnable) built.set(t.name, buildDrv(drvs[t.name]!)); // built already: only its output path
+
+  it("systemd-analyze verify accepts every rendered unit", () => {
+    expect(built.size).toBeGreaterThan(0);
+    for (const [name, out] of built) {
+      const dir = join(out, "system");
+      const files = readdirSync(dir).filter((f) => f.endsWith(".service") || f.endsWith(".target"));
+      expect(files.length, name).toBeGreaterThan(1);
+      const r = verifyUnits(dir, files);
+      expect(r.output.trim(), `${name}: systemd-analyze verify`).toBe("");
+      expect(r.status, name).toBe(0);
+    }
+  });
+
+  for (const t of tests) {
+    it.skipIf(t.missing.length > 0)(`service test ${t.name}: passes under systemd, and again after a reboot on the same data`, async () => {
+      const state = mkdtempSync(join(tmpdir(), `services-ts-systemd-${t.name}-`));
+      try {
+        for (const run of [1, 2]) {
+          const c = await boot({
+            units: built.get(t.name)!,
+            state,
+            dropIns: { "services-ts-test.service": [`Environment=SERVICES_TS_RUN=${run}`] },
+          });
+          try {
+            const r = await waitForUnit(c, "services-ts-test.service", 240);
+            console.log(`[systemd] ${t.name}, boot ${run}: services-ts-test ${r.state}/${r.result} after ${r.seconds.toFixed(1)} s`);
+            expect({ state: r.state, result: r.result }, `boot ${run}: services-ts-test did not succeed\n${r.journal}`).toEqual({ state: "active", result: "success" });
+          } finally {
+            await c.stop();
+          }
+        }
+      } finally {
+        rmSync(state, { recursive: true, force: true });
+      }
+    }, 600_000);
   }
-  console.log(`[systemd] ${label}: ${timings.join("; ")}`);
-  removeStateDir(state);
-}
+});

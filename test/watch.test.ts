@@ -101,6 +101,44 @@ describe("build-modules --watch", () => {
     writeFileSync(moduleFile, moduleSource(3333));
     await waitFor("generated/svc.nix after the fix", portIs(3333), out);
 
+    // A module imported by another (a helper of modules/): the importer is rebuilt from the new one,
+    // in this process (no fresh-process fallback: only modules/ changed).
+    writeFileSync(join(scratch, "modules", "_shared.ts"), "export const DEFAULT_PORT = 4444;\n");
+    writeFileSync(moduleFile, moduleSource(0).replace('import { defineService, t } from "../dsl";', 'import { defineService, t } from "../dsl";\nimport { DEFAULT_PORT } from "./_shared";').replace("default: 0,", "default: DEFAULT_PORT,"));
+    await waitFor("generated/svc.nix from the helper's value", portIs(4444), out);
+    writeFileSync(join(scratch, "modules", "_shared.ts"), "export const DEFAULT_PORT = 5555;\n");
+    await waitFor("generated/svc.nix after the helper changed", portIs(5555), out);
+    expect(output).not.toContain("fresh process");
+
+    child.kill("SIGINT");
+    const code = await Promise.race([exited, new Promise((r) => setTimeout(() => r("still running"), TIMEOUT_MS))]);
+    expect(code, output).toBe(0);
+  });
+
+  it("type-checks each rebuild with the checker it keeps: an edit's type error is reported, its fix builds", async () => {
+    const moduleFile = join(scratch, "modules", "svc.ts");
+    const generated = join(scratch, "generated", "svc.nix");
+    writeFileSync(moduleFile, moduleSource(1212));
+    let output = "";
+    const out = () => output;
+    child = spawn(join(root, "node_modules/.bin/tsx"), [join(root, "compiler/cli.ts"), "--watch", "--root", scratch], {
+      cwd: scratch,
+      stdio: ["ignore", "pipe", "pipe"],
+      detached: true,
+    });
+    child.stdout!.on("data", (d: Buffer) => (output += d.toString()));
+    child.stderr!.on("data", (d: Buffer) => (output += d.toString()));
+    const exited = new Promise<number | null>((r) => child!.on("exit", (code) => r(code)));
+    const portIs = (n: number) => () => existsSync(generated) && readFileSync(generated, "utf8").includes(`default = ${n};`);
+    await waitFor("the first build and the watch", () => output.includes("watching modules/"), out);
+    expect(portIs(1212)()).toBe(true);
+
+    writeFileSync(moduleFile, moduleSource(1313).replace('description: "The port."', 'description: "The port.", bogus: true'));
+    await waitFor("the type error", () => /modules\/svc\.ts:7:\d+ - error TS2353: .*'bogus'/.test(output), out);
+    expect(portIs(1212)()).toBe(true);
+
+    writeFileSync(moduleFile, moduleSource(1414));
+    await waitFor("generated/svc.nix after the fix", portIs(1414), out);
     child.kill("SIGINT");
     const code = await Promise.race([exited, new Promise((r) => setTimeout(() => r("still running"), TIMEOUT_MS))]);
     expect(code, output).toBe(0);

@@ -11,8 +11,20 @@ import type { Binding, NixNode } from "../../nix/ast";
 export interface Backend {
   /** For messages: `process-compose`. */
   readonly name: string;
+  /**
+   * The attribute instances are configured under: `services` (process-compose-flake, as
+   * services-flake) or a prefix of the backend's own (`services-ts` on NixOS, whose
+   * `services.*` is taken).
+   */
+  readonly optionRoot: string;
+  /** Names a service cannot have because the backend's own options sit beside the services (`services-ts.user`). */
+  readonly reservedServiceNames?: readonly string[];
+  /** The configuration internal.nix's collision check makes throw when two instances clash (`settings.processes`). */
+  readonly guardedConfig: readonly string[];
   /** Definitions of the functions modules call through the DSL (see `runtimePath`), emitted once per file when used. */
   readonly primitives: Readonly<Record<BackendPrimitive, NixNode>>;
+  /** Functions the backend's own lowering calls, bound at file level when used (name → definition). */
+  readonly fileLets?: Readonly<Record<string, NixNode>>;
   /** Options under each instance's internal `outputs` that hold what it contributes. */
   instanceOptions(): Binding[];
   /**

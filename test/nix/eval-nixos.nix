@@ -1,49 +1,28 @@
-# TEST-ONLY: evaluates NixOS modules (generated/nixos/…) against the hand-made
-# declaration of the NixOS options they set (./nixos-options.nix), with the
-# pinned nixpkgs lib's module system and the test package set (./pkgs.nix) as
-# `pkgs`, and renders the result to unit files (./render-units.nix).
+# Evaluates NixOS modules (generated/nixos/…) against the TEST-ONLY declaration of
+# the NixOS options they set (./nixos-options.nix), the pinned nixpkgs lib and the
+# TEST-ONLY package set, and renders the units (./render-units.nix).
 #
-#   nix-build --expr 'import ./test/nix/eval-nixos.nix {
-#     modules = [ ./generated/nixos/tests/redis.nix ];
-#   }' -A rendered
+#   nix-instantiate --eval --strict --json --read-write-mode --expr '
+#     import ./test/nix/eval-nixos.nix { modules = [ ./generated/nixos/tests/redis.nix ]; }'
 #
-# Failed `assertions` abort the evaluation with their messages, `warnings` are
-# traced, as on NixOS.
-{ modules
-, pkgsOverlays ? [ ]
-, sources ? import ./sources.nix
-}:
+# Returns { services; targets; users; groups; unitsDrv; }: each service's unit
+# settings as plain data (store paths as strings), and the .drv that builds the
+# unit files (build it to realise every store path the units name).
+{ modules, sources ? import ./sources.nix }:
 let
   lib = import (sources.nixpkgs-lib + "/lib");
-  pkgs = import ./pkgs.nix {
-    inherit lib;
-    overlays = [
-      # NixOS puts its systemd package on every service's PATH; here the
-      # host's systemctl, journalctl, systemd-notify, … stand in for it.
-      (final: prev: {
-        systemd = prev.systemd or (final.runCommand "systemd" { meta.mainProgram = "systemctl"; } ''
-          mkdir -p "$out/bin"
-          for f in /usr/bin/systemctl /usr/bin/journalctl /usr/bin/systemd-notify /usr/bin/systemd-run /usr/bin/busctl; do
-            [ -x "$f" ] && ln -s "$f" "$out/bin/"
-          done
-        '');
-      })
-    ] ++ pkgsOverlays;
-  };
+  pkgs = import ./pkgs.nix { inherit lib; };
   evaluated = lib.evalModules {
     modules = [ ./nixos-options.nix { _module.args.pkgs = pkgs; } ] ++ modules;
   };
   inherit (evaluated) config;
-  failed = map (a: a.message) (lib.filter (a: !a.assertion) config.assertions);
-  checked =
-    if failed != [ ] then
-      throw "\nFailed assertions:\n${lib.concatMapStringsSep "\n" (m: "- ${m}") failed}"
-    else lib.foldr (w: x: builtins.trace "warning: ${w}" x) config config.warnings;
+  plain = v: if lib.isList v then map plain v else if lib.isAttrs v && !(lib.isDerivation v) then lib.mapAttrs (_: plain) v else if lib.isBool v || lib.isInt v then v else toString v;
+  unit = u: { inherit (u) description requires wants after wantedBy partOf; serviceConfig = plain u.serviceConfig; unitConfig = plain u.unitConfig; environment = plain u.environment; };
 in
 {
-  config = checked;
-  rendered = import ./render-units.nix { inherit lib pkgs; config = checked; };
-  # Names of the enabled units, for the harness (`systemctl show`, `verify`).
-  services = lib.attrNames (lib.filterAttrs (_: s: s.enable) checked.systemd.services);
-  targets = lib.attrNames (lib.filterAttrs (_: t: t.enable) checked.systemd.targets);
+  services = lib.mapAttrs (_: unit) config.systemd.services;
+  targets = lib.mapAttrs (_: t: { inherit (t) description wantedBy; }) config.systemd.targets;
+  users = lib.mapAttrs (_: u: { inherit (u) isSystemUser group home; }) config.users.users;
+  groups = builtins.attrNames config.users.groups;
+  unitsDrv = (import ./render-units.nix { inherit lib pkgs config; }).drvPath;
 }

@@ -1,85 +1,84 @@
-# TEST-ONLY renderer: the unit files (and users) NixOS would write for the
-# options declared in ./nixos-options.nix, as one derivation:
+# TEST-ONLY renderer: the evaluated `config` of ./nixos-options.nix as unit files,
+# following NixOS's rendering (nixos/lib/systemd-lib.nix: serviceToUnit,
+# targetToUnit, attrsToSection, generateUnits) for the fields declared there:
 #
-#   $out/system/<name>.service, <name>.target   unit files
-#   $out/system/<target>.wants/<unit>           wantedBy links (also .requires/, .upholds/)
-#   $out/sysusers.d/services-ts.conf            users.users / users.groups as sysusers.d lines
+#   [Unit]     Description=, Requires=/Wants=/After=/Before=/BindsTo=/PartOf=/Conflicts=
+#              (space-separated), then unitConfig
+#   [Service]  Environment="NAME=value" (JSON-quoted, PATH from `path` first), then serviceConfig
+#   values     true/false for booleans, a list as one `Key=value` line per element
+#   wantedBy   a symlink <target>.wants/<unit> -> ../<unit>
 #
-# Rendering follows NixOS (nixos/lib/systemd-lib.nix) for the fields used:
-# [Unit] from unitConfig (the typed requires/after/… already folded in), for
-# services a [Service] section with one quoted Environment= line per variable
-# (JSON string quoting of NAME=value, sorted by name) then serviceConfig, and
-# an [Install] WantedBy= line; a list value is one `Key=value` line per
-# element, true/false for booleans, toString for the rest (a derivation
-# becomes its store path).  Targets get [Unit] only.  Enabling is done with
-# symlinks, as NixOS does, never with `systemctl enable`.
+# Users and groups become a sysusers.d file (systemd-sysusers creates them at boot;
+# NixOS creates them in its activation script instead, with the same result here).
 #
-# NixOS creates users with its own activation script; systemd-sysusers does
-# the same job inside the test container: a system user (isSystemUser) is
-# `u name -:group "description" home`, a group `g name -` (or its gid).
+#   import ./render-units.nix { inherit lib pkgs config; }
+#   ==> a derivation: $out/system/*.service, *.target, *.wants/; $out/sysusers.d/services-ts.conf
 { lib, pkgs, config }:
 let
-  inherit (lib) concatStrings concatStringsSep concatMapStrings mapAttrsToList optionalString;
-
-  value = x: if x == true then "true" else if x == false then "false" else toString x;
-  section = attrs: concatStrings (lib.flatten (mapAttrsToList
-    (k: v: map (x: "${k}=${value x}\n") (lib.toList v))
+  toOption = x: if x == true then "true" else if x == false then "false" else toString x;
+  attrsToSection = attrs: lib.concatStrings (lib.concatLists (lib.mapAttrsToList
+    (key: value: map (x: "${key}=${toOption x}\n") (lib.toList value))
     attrs));
 
-  environmentLines = env: concatMapStrings
-    (n: optionalString (env.${n} != null) "Environment=${builtins.toJSON "${n}=${env.${n}}"}\n")
-    (lib.attrNames env);
+  # The dependency lists of a unit, as NixOS puts them in [Unit].
+  unitSection = unit: lib.filterAttrs (_: v: v != "") {
+    Description = unit.description;
+    Requires = toString unit.requires;
+    Wants = toString unit.wants;
+    After = toString unit.after;
+    Before = toString unit.before;
+    BindsTo = toString unit.bindsTo;
+    PartOf = toString unit.partOf;
+    Conflicts = toString unit.conflicts;
+  } // unit.unitConfig;
 
-  install = unit: optionalString (unit.wantedBy != [ ]) ''
+  environmentLines = service:
+    let
+      path = lib.makeBinPath service.path + ":" + lib.makeSearchPathOutput "bin" "sbin" service.path;
+      env = { PATH = path; } // lib.filterAttrs (_: v: v != null) service.environment;
+    in
+    lib.concatStrings (lib.mapAttrsToList (n: v: "Environment=${builtins.toJSON "${n}=${toString v}"}\n") env);
 
-    [Install]
-    WantedBy=${concatStringsSep " " unit.wantedBy}
-  '';
+  serviceText = service: ''
+    [Unit]
+    ${attrsToSection (unitSection service)}
+    [Service]
+    ${environmentLines service}${attrsToSection service.serviceConfig}'';
 
-  serviceText = s:
-    "[Unit]\n" + section s.unitConfig + "\n"
-    + "[Service]\n" + environmentLines s.environment
-    + optionalString s.reloadIfChanged "X-ReloadIfChanged=true\n"
-    + optionalString (!s.reloadIfChanged && !s.restartIfChanged) "X-RestartIfChanged=false\n"
-    + optionalString (!s.stopIfChanged) "X-StopIfChanged=false\n"
-    + section s.serviceConfig
-    + install s;
+  targetText = target: ''
+    [Unit]
+    ${attrsToSection (unitSection target)}'';
 
-  targetText = t: "[Unit]\n" + section t.unitConfig + "\n";
-
-  enabled = lib.filterAttrs (_: u: u.enable);
+  services = lib.filterAttrs (_: s: s.enable) config.systemd.services;
+  targets = lib.filterAttrs (_: t: t.enable) config.systemd.targets;
   units =
-    lib.mapAttrs' (n: s: lib.nameValuePair "${n}.service" { text = serviceText s; unit = s; }) (enabled config.systemd.services)
-    // lib.mapAttrs' (n: t: lib.nameValuePair "${n}.target" { text = targetText t; unit = t; }) (enabled config.systemd.targets);
+    lib.mapAttrs' (n: s: lib.nameValuePair "${n}.service" { text = serviceText s; inherit (s) wantedBy requiredBy; }) services
+    // lib.mapAttrs' (n: t: lib.nameValuePair "${n}.target" { text = targetText t; inherit (t) wantedBy requiredBy; }) targets;
 
-  q = lib.escapeShellArg;
-  unitFiles = lib.mapAttrs (name: u: pkgs.writeText "unit-${lib.replaceStrings [ "@" ":" "\\" ] [ "-" "-" "-" ] name}" u.text) units;
+  sysusers = lib.concatStrings (
+    lib.mapAttrsToList (_: g: "g ${g.name} ${if g.gid == null then "-" else toString g.gid}\n") config.users.groups
+    ++ lib.mapAttrsToList
+      (_: u: "u ${u.name} ${if u.uid == null then "-" else toString u.uid}:${u.group} ${builtins.toJSON u.description} ${u.home}\n")
+      (lib.filterAttrs (_: u: u.isSystemUser) config.users.users)
+  );
 
-  links = kind: field: concatStrings (mapAttrsToList
-    (name: u: concatMapStrings (other: ''
-      mkdir -p "$out/system/"${q "${other}.${kind}"}
-      ln -sfn ../${q name} "$out/system/"${q "${other}.${kind}"}/
-    '') u.unit.${field})
-    units);
-
-  gecos = s: builtins.toJSON s;
-  sysusers =
-    concatStrings (mapAttrsToList (_: g: "g ${g.name} ${if g.gid == null then "-" else toString g.gid}\n") config.users.groups)
-    + concatStrings (mapAttrsToList (_: u:
-        "u ${u.name} ${if u.uid == null then "-" else toString u.uid}:${u.group} ${gecos (if u.description == "" then "-" else u.description)} ${u.home}\n"
-        + concatMapStrings (g: "m ${u.name} ${g}\n") u.extraGroups)
-      (lib.filterAttrs (_: u: u.isSystemUser || u.uid != null) config.users.users));
+  install = name: unit: ''
+    cp ${pkgs.writeText "unit" unit.text} "$out/system/"${lib.escapeShellArg name}
+  '' + lib.concatMapStrings
+    (target: ''
+      mkdir -p "$out/system/"${lib.escapeShellArg "${target}.wants"}
+      ln -s ../${lib.escapeShellArg name} "$out/system/"${lib.escapeShellArg "${target}.wants/${name}"}
+    '')
+    unit.wantedBy
+  + lib.concatMapStrings
+    (target: ''
+      mkdir -p "$out/system/"${lib.escapeShellArg "${target}.requires"}
+      ln -s ../${lib.escapeShellArg name} "$out/system/"${lib.escapeShellArg "${target}.requires/${name}"}
+    '')
+    unit.requiredBy;
 in
-pkgs.runCommand "services-ts-systemd-units" { passAsFile = [ "sysusers" ]; inherit sysusers; } ''
+pkgs.runCommand "services-ts-systemd-units" { } ''
   mkdir -p "$out/system" "$out/sysusers.d"
-  ${concatStrings (mapAttrsToList (name: f: ''
-    cp ${f} "$out/system/"${q name}
-  '') unitFiles)}
-  ${links "wants" "wantedBy"}
-  ${links "requires" "requiredBy"}
-  ${links "upholds" "upheldBy"}
-  ${concatStrings (mapAttrsToList (name: u: concatMapStrings (alias: ''
-    ln -sfn ${q name} "$out/system/"${q alias}
-  '') u.unit.aliases) units)}
-  cp "$sysusersPath" "$out/sysusers.d/services-ts.conf"
+  ${lib.concatStrings (lib.mapAttrsToList install units)}
+  cp ${pkgs.writeText "sysusers" sysusers} "$out/sysusers.d/services-ts.conf"
 ''

@@ -205,7 +205,7 @@ function instanceProcesses(
  * `runtimePath p`: an absolute path, relative ones resolved against process-compose's
  * working directory (where the stack runs), as one double-quoted shell word.
  */
-const runtimePath = nLambda(
+export const runtimePath = nLambda(
   { kind: "ident", name: "path" },
   nStr(
     '"$(',
@@ -218,6 +218,8 @@ const runtimePath = nLambda(
 
 export const processCompose: Backend = {
   name: "process-compose",
+  optionRoot: "services",
+  guardedConfig: ["settings", "processes"],
   primitives: { runtimePath },
   instanceOptions: () => [
     nBind(

@@ -1,0 +1,74 @@
+/**
+ * `[nix eval] stats`: what one more instance costs Nix's evaluator, in function calls and
+ * thunks (NIX_SHOW_STATS), for services-ts's modules and services-flake's own on the same
+ * configuration (test/nix/eval-stats.nix: redis and postgres instances, down to the settings
+ * JSON). The per-instance cost is the difference between 1 and 11 instances of each service,
+ * divided by 20, so the fixed cost of the module system and the package set drops out.
+ *
+ * Counts are exact and repeatable for one Nix version and one nixpkgs lib: ours is pinned in
+ * test/eval-stats.json and may not grow by more than 10 %. The pin holds for the Nix version
+ * recorded there; under another, the figures are printed and the pin is skipped by name.
+ */
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { nixAvailable, nixEnv, repoRoot, upstreamSeeded } from "./support/nix";
+
+interface Stats {
+  functionCalls: number;
+  thunks: number;
+}
+
+const pinFile = join(repoRoot, "test", "eval-stats.json");
+const pin = JSON.parse(readFileSync(pinFile, "utf8")) as { nixVersion: string; perInstance: Stats; servicesFlakePerInstance: Stats };
+const seeded = nixAvailable() && upstreamSeeded();
+const nixVersion = seeded ? spawnSync("nix-instantiate", ["--version"], { env: nixEnv, encoding: "utf8" }).stdout.trim() : "";
+
+/** NIX_SHOW_STATS of one evaluation of test/nix/eval-stats.nix. */
+function stats(modules: "ours" | "services-flake", n: number): Stats {
+  const dir = mkdtempSync(join(tmpdir(), "services-ts-stats-"));
+  try {
+    const file = join(dir, "stats.json");
+    const r = spawnSync(
+      "nix-instantiate",
+      ["--eval", "--read-write-mode", "--expr", `import ${join(repoRoot, "test", "nix", "eval-stats.nix")} { modules = "${modules}"; n = ${n}; }`],
+      { env: { ...nixEnv, NIX_SHOW_STATS: "1", NIX_SHOW_STATS_PATH: file }, encoding: "utf8", cwd: repoRoot },
+    );
+    if (r.status !== 0) throw new Error(`nix-instantiate failed:\n${r.stderr}`);
+    const s = JSON.parse(readFileSync(file, "utf8")) as { nrFunctionCalls: number; nrThunks: number };
+    return { functionCalls: s.nrFunctionCalls, thunks: s.nrThunks };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Calls and thunks per instance: (11 of each − 1 of each) / 20. */
+function perInstance(modules: "ours" | "services-flake"): Stats {
+  const one = stats(modules, 1);
+  const eleven = stats(modules, 11);
+  return { functionCalls: (eleven.functionCalls - one.functionCalls) / 20, thunks: (eleven.thunks - one.thunks) / 20 };
+}
+
+describe.skipIf(!seeded)("[nix eval] stats: evaluation work per instance, services-ts vs services-flake", () => {
+  const ours = perInstance("ours");
+  const theirs = perInstance("services-flake");
+  const ratio = { functionCalls: ours.functionCalls / theirs.functionCalls, thunks: ours.thunks / theirs.thunks };
+  console.log(
+    `[nix eval] stats per instance (redis + postgres): services-ts ${ours.functionCalls} calls, ${ours.thunks} thunks; ` +
+      `services-flake ${theirs.functionCalls} calls, ${theirs.thunks} thunks; ratio ${ratio.functionCalls.toFixed(2)}× calls, ${ratio.thunks.toFixed(2)}× thunks (${nixVersion})`,
+  );
+
+  it("the measurement sees instances (each costs thousands of calls in both module sets)", () => {
+    expect(ours.functionCalls).toBeGreaterThan(1000);
+    expect(theirs.functionCalls).toBeGreaterThan(1000);
+  });
+
+  it.skipIf(nixVersion !== pin.nixVersion)(`per-instance cost stays within 10 % of test/eval-stats.json (pinned under ${pin.nixVersion})`, () => {
+    expect(ours.functionCalls).toBeLessThanOrEqual(pin.perInstance.functionCalls * 1.1);
+    expect(ours.thunks).toBeLessThanOrEqual(pin.perInstance.thunks * 1.1);
+    // services-flake's side is pinned too: a change there means the measurement itself changed.
+    expect(theirs.functionCalls).toBeCloseTo(pin.servicesFlakePerInstance.functionCalls, 0);
+  });
+});

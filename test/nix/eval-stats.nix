@@ -1,0 +1,32 @@
+# The configuration the eval-stats test measures (test/eval-stats.test.ts):
+# `n` redis and `n` postgres instances, each on a port of its own, evaluated
+# with either services-ts's generated modules or services-flake's own
+# (the pinned source), in the pinned process-compose-flake and the TEST-ONLY
+# package set, down to the JSON of every process's settings (what
+# process-compose-flake writes).
+#
+#   NIX_SHOW_STATS=1 nix-instantiate --eval -E 'import ./test/nix/eval-stats.nix { modules = "ours"; n = 10; }'
+{ modules, n, sources ? import ./sources.nix }:
+let
+  lib = import (sources.nixpkgs-lib + "/lib");
+  pkgs = import ./pkgs.nix { inherit lib; };
+  pcLib = import (sources.process-compose-flake + "/nix/lib.nix") { inherit pkgs lib; };
+  serviceModules = {
+    ours = ../../generated/default.nix;
+    services-flake = sources.services-flake + "/nix/services";
+  }.${modules};
+  instances = svc: base: builtins.listToAttrs (map
+    (i: {
+      name = "${svc}${toString i}";
+      value = { enable = true; port = base + i; dataDir = "./data/${svc}${toString i}"; };
+    })
+    (lib.range 1 n));
+  evaluated = pcLib.evalModules {
+    name = "eval-stats";
+    modules = [
+      serviceModules
+      { services.redis = instances "redis" 10000; services.postgres = instances "postgres" 20000; }
+    ];
+  };
+in
+builtins.stringLength (builtins.toJSON evaluated.config.settings.processes)
