@@ -125,13 +125,21 @@ const SERVICE_TESTS = ["redis", "postgres", "redis-cluster", "postgres-with-repl
 
 describe.skipIf(skip !== undefined)("[systemd] the generated NixOS modules under real systemd (systemd-nspawn)", () => {
   const tests = SERVICE_TESTS.map((t) => ({ name: t, file: join(repoRoot, "generated", "nixos", "tests", `${t}.nix`), missing: missingPackages(join(repoRoot, "generated", "tests", `${t}.nix`)) }));
+  // The redis test with r1's readiness check made to fail (as a server that never answers):
+  // the tier must fail it, quickly, with the journal (the tier's own can-it-fail check).
+  const BROKEN = "redis, r1 never ready";
+  const redisTest = join(repoRoot, "generated", "nixos", "tests", "redis.nix");
+  const brokenModules = `[ ${nixPath(redisTest)} ({ lib, ... }: { systemd.services.services-ts-r1.serviceConfig.ExecStartPost = lib.mkForce [ "/bin/false" ]; }) ]`;
+  const brokenRunnable = SERVICE_TESTS.includes("redis") && missingPackages(join(repoRoot, "generated", "tests", "redis.nix")).length === 0;
   // One evaluation for all of them; one build for all their units.
   const drvs = nixEvalJsonRW(
-    `{ ${tests.map((t) => `${JSON.stringify(t.name)} = (import ${nixPath(evalNixos)} { modules = [ ${nixPath(t.file)} ]; }).unitsDrv;`).join(" ")} }`,
+    `{ ${tests.map((t) => `${JSON.stringify(t.name)} = (import ${nixPath(evalNixos)} { modules = [ ${nixPath(t.file)} ]; }).unitsDrv;`).join(" ")}` +
+      (brokenRunnable ? ` ${JSON.stringify(BROKEN)} = (import ${nixPath(evalNixos)} { modules = ${brokenModules}; }).unitsDrv;` : "") +
+      " }",
   ) as Record<string, string>;
   const built = new Map<string, string>();
   const runnable = tests.filter((t) => t.missing.length === 0);
-  buildDrvs(runnable.map((t) => drvs[t.name]!));
+  buildDrvs([...runnable.map((t) => drvs[t.name]!), ...(brokenRunnable ? [drvs[BROKEN]!] : [])]);
   for (const t of runnable) built.set(t.name, buildDrv(drvs[t.name]!)); // built already: only its output path
 
   it("systemd-analyze verify accepts every rendered unit", () => {
@@ -145,6 +153,25 @@ describe.skipIf(skip !== undefined)("[systemd] the generated NixOS modules under
       expect(r.status, name).toBe(0);
     }
   });
+
+  it.skipIf(!brokenRunnable)("a server whose readiness check never passes fails its test within seconds (not at the timeout), with the journal", async () => {
+    const state = mkdtempSync(join(tmpdir(), "services-ts-systemd-broken-"));
+    try {
+      const c = await boot({ units: buildDrv(drvs[BROKEN]!), state });
+      try {
+        const r = await waitForUnit(c, "services-ts-test.service", 120);
+        expect(r.state).not.toBe("active");
+        expect(r.seconds).toBeLessThan(60);
+        // Reported with what failed: the server's unit, its readiness step.
+        expect(r.journal).toMatch(/services-ts-r1\.service/);
+        expect(r.journal).toMatch(/failed/);
+      } finally {
+        await c.stop();
+      }
+    } finally {
+      rmSync(state, { recursive: true, force: true });
+    }
+  }, 300_000);
 
   for (const t of tests) {
     it.skipIf(t.missing.length > 0)(`service test ${t.name}: passes under systemd, and again after a reboot on the same data`, async () => {

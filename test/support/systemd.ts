@@ -161,15 +161,21 @@ export function unitProperties(c: Container, unit: string, props: readonly strin
 }
 
 /**
- * Waits until `unit` is active (for a oneshot with RemainAfterExit: finished well) or failed.
+ * Waits until `unit` is active (for a oneshot with RemainAfterExit: finished well) or failed,
+ * or inactive with no job left for it: a unit it requires failed, so systemd dropped its start
+ * job and it will never run (state "inactive", result "success": not a pass). Without that last
+ * case a broken server would hold the test for the whole timeout.
  * @returns its final ActiveState and Result, and its journal when it did not succeed.
  */
 export async function waitForUnit(c: Container, unit: string, timeoutSeconds: number): Promise<{ state: string; result: string; seconds: number; journal: string }> {
   const t0 = Date.now();
+  let idle = 0;
   for (;;) {
-    const p = unitProperties(c, unit, ["ActiveState", "Result"]);
+    const p = unitProperties(c, unit, ["ActiveState", "Result", "Job"]);
     const state = p.ActiveState ?? "";
-    if (state === "active" || state === "failed" || Date.now() - t0 > timeoutSeconds * 1000) {
+    // Twice in a row, 200 ms apart: not a moment between a job's end and the next one's start.
+    idle = state === "inactive" && (p.Job ?? "") === "" ? idle + 1 : 0;
+    if (state === "active" || state === "failed" || idle >= 2 || Date.now() - t0 > timeoutSeconds * 1000) {
       const seconds = (Date.now() - t0) / 1000;
       const ok = state === "active" && p.Result === "success";
       return { state, result: p.Result ?? "", seconds, journal: ok ? "" : journal(c) };
