@@ -17,7 +17,7 @@
 import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { buildDrv, buildDrvs, nixAvailable, nixEvalJsonRW, nixPath, repoRoot, upstreamSeeded, upstreamSkipReason } from "./support/nix";
 import { missingPackages } from "./support/packages";
 import { boot, systemdSkipReason, verifyUnits, waitForUnit } from "./support/systemd";
@@ -117,7 +117,7 @@ describe.skipIf(!seeded)("[nix eval] NixOS modules (nixosModules.default, servic
   });
 });
 
-const skip = !seeded ? upstreamSkipReason : systemdSkipReason();
+const skip = !nixAvailable() ? "Nix (nix-instantiate) is not installed" : !seeded ? upstreamSkipReason : systemdSkipReason();
 if (skip) console.warn(`[systemd] skipped: ${skip}`);
 
 /** The service tests booted under systemd (those of the issue; each has a process-compose twin in the run tier). */
@@ -131,16 +131,21 @@ describe.skipIf(skip !== undefined)("[systemd] the generated NixOS modules under
   const redisTest = join(repoRoot, "generated", "nixos", "tests", "redis.nix");
   const brokenModules = `[ ${nixPath(redisTest)} ({ lib, ... }: { systemd.services.services-ts-r1.serviceConfig.ExecStartPost = lib.mkForce [ "/bin/false" ]; }) ]`;
   const brokenRunnable = SERVICE_TESTS.includes("redis") && missingPackages(join(repoRoot, "generated", "tests", "redis.nix")).length === 0;
-  // One evaluation for all of them; one build for all their units.
-  const drvs = nixEvalJsonRW(
-    `{ ${tests.map((t) => `${JSON.stringify(t.name)} = (import ${nixPath(evalNixos)} { modules = [ ${nixPath(t.file)} ]; }).unitsDrv;`).join(" ")}` +
-      (brokenRunnable ? ` ${JSON.stringify(BROKEN)} = (import ${nixPath(evalNixos)} { modules = ${brokenModules}; }).unitsDrv;` : "") +
-      " }",
-  ) as Record<string, string>;
+  // One evaluation for all of them; one build for all their units. In beforeAll, not here:
+  // vitest runs a skipped suite's body too (to list its tests), and where Nix, the seeded
+  // sources, root or systemd-nspawn are missing the tier must be skipped, not fail evaluating.
+  let drvs: Record<string, string> = {};
   const built = new Map<string, string>();
   const runnable = tests.filter((t) => t.missing.length === 0);
-  buildDrvs([...runnable.map((t) => drvs[t.name]!), ...(brokenRunnable ? [drvs[BROKEN]!] : [])]);
-  for (const t of runnable) built.set(t.name, buildDrv(drvs[t.name]!)); // built already: only its output path
+  beforeAll(() => {
+    drvs = nixEvalJsonRW(
+      `{ ${tests.map((t) => `${JSON.stringify(t.name)} = (import ${nixPath(evalNixos)} { modules = [ ${nixPath(t.file)} ]; }).unitsDrv;`).join(" ")}` +
+        (brokenRunnable ? ` ${JSON.stringify(BROKEN)} = (import ${nixPath(evalNixos)} { modules = ${brokenModules}; }).unitsDrv;` : "") +
+        " }",
+    ) as Record<string, string>;
+    buildDrvs([...runnable.map((t) => drvs[t.name]!), ...(brokenRunnable ? [drvs[BROKEN]!] : [])]);
+    for (const t of runnable) built.set(t.name, buildDrv(drvs[t.name]!)); // built already: only its output path
+  }, 600_000);
 
   it("systemd-analyze verify accepts every rendered unit", () => {
     expect(built.size).toBeGreaterThan(0);
