@@ -51,6 +51,12 @@ export interface BootOptions {
 }
 
 let counter = 0;
+
+/** Kill functions of the containers still running: none may outlive the test process (a vitest timeout, an abort). */
+const liveContainers = new Set<() => void>();
+process.on("exit", () => {
+  for (const kill of liveContainers) kill();
+});
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** The PID of `parent`'s child running `comm`, or undefined. */
@@ -100,18 +106,26 @@ export async function boot(opts: BootOptions): Promise<Container> {
   let exited = false;
   void ended.then(() => (exited = true));
 
+  let pid: number | undefined;
+  // The container's PID 1 first: it runs in a session of its own, so killing nspawn's process
+  // group alone leaves it (and every server in it) running, adopted by the host's PID 1; its
+  // end ends its whole PID namespace.
   const kill = () => {
     if (exited || child.pid === undefined) return;
-    try {
-      process.kill(-child.pid, "SIGKILL");
-    } catch {
-      // Already gone.
+    for (const target of [pid, -child.pid]) {
+      if (target === undefined) continue;
+      try {
+        process.kill(target, "SIGKILL");
+      } catch {
+        // Already gone.
+      }
     }
   };
+  liveContainers.add(kill);
+  void ended.then(() => liveContainers.delete(kill));
   const cleanup = () => rmSync(etc, { recursive: true, force: true });
 
   const deadline = Date.now() + (opts.bootTimeoutSeconds ?? 60) * 1000;
-  let pid: number | undefined;
   while (Date.now() < deadline && !exited) {
     pid ??= child.pid === undefined ? undefined : childPid(child.pid, "systemd");
     if (pid !== undefined) {
