@@ -11,7 +11,21 @@
 { modules, sources ? import ./sources.nix }:
 let
   lib = import (sources.nixpkgs-lib + "/lib");
-  pkgs = import ./pkgs.nix { inherit lib; };
+  pkgs = import ./pkgs.nix {
+    inherit lib;
+    overlays = [
+      # NixOS's systemd package, which it puts on every service's PATH: the machine's systemctl,
+      # journalctl, systemd-notify, … (unless the test package set has one of its own).
+      (final: prev: {
+        systemd = prev.systemd or (final.runCommand "systemd" { meta.mainProgram = "systemctl"; } ''
+          mkdir -p "$out/bin"
+          for f in /usr/bin/systemctl /usr/bin/journalctl /usr/bin/systemd-notify /usr/bin/systemd-run /usr/bin/busctl; do
+            if [ -x "$f" ]; then ln -s "$f" "$out/bin/"; fi
+          done
+        '');
+      })
+    ];
+  };
   evaluated = lib.evalModules {
     modules = [ ./nixos-options.nix { _module.args.pkgs = pkgs; } ] ++ modules;
   };

@@ -72,8 +72,12 @@ let
       postStart = mkOption { type = types.lines; default = ""; description = "Shell commands for ExecStartPost."; };
       restartIfChanged = mkOption { type = types.bool; default = true; description = "Restarted on a switch when changed."; };
     };
-    # NixOS puts these on PATH of every service (nixos/modules/system/boot/systemd.nix).
-    config.path = lib.mkAfter [ pkgs.coreutils pkgs.findutils pkgs.gnugrep pkgs.gnused ];
+    # NixOS puts these on PATH of every service (stage2ServiceConfig in nixos/lib/systemd-lib.nix),
+    # its systemd package last; and PATH is an ordinary `environment` entry it defines from `path`
+    # at normal priority, so a module's mkDefault PATH loses to it and a plain one conflicts.
+    config.path = lib.mkAfter [ pkgs.coreutils pkgs.findutils pkgs.gnugrep pkgs.gnused pkgs.systemd ];
+    config.environment.PATH = lib.mkIf (config.path != [ ])
+      "${lib.makeBinPath config.path}:${lib.makeSearchPathOutput "bin" "sbin" config.path}";
   };
 
   userOptions = { name, ... }: {

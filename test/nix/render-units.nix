@@ -4,7 +4,8 @@
 #
 #   [Unit]     Description=, Requires=/Wants=/After=/Before=/BindsTo=/PartOf=/Conflicts=
 #              (space-separated), then unitConfig
-#   [Service]  Environment="NAME=value" (JSON-quoted, PATH from `path` first), then serviceConfig
+#   [Service]  Environment="NAME=value" (JSON-quoted, by name; PATH from `path`), then serviceConfig
+#   [Install]  WantedBy= (services with wantedBy)
 #   values     true/false for booleans, a list as one `Key=value` line per element
 #   wantedBy   a symlink <target>.wants/<unit> -> ../<unit>
 #
@@ -32,18 +33,23 @@ let
     Conflicts = toString unit.conflicts;
   } // unit.unitConfig;
 
+  # In name order, PATH among the others (nixos-options.nix defines it from `path`, as NixOS does).
   environmentLines = service:
-    let
-      path = lib.makeBinPath service.path + ":" + lib.makeSearchPathOutput "bin" "sbin" service.path;
-      env = { PATH = path; } // lib.filterAttrs (_: v: v != null) service.environment;
-    in
-    lib.concatStrings (lib.mapAttrsToList (n: v: "Environment=${builtins.toJSON "${n}=${toString v}"}\n") env);
+    lib.concatStrings (lib.mapAttrsToList (n: v: "Environment=${builtins.toJSON "${n}=${toString v}"}\n")
+      (lib.filterAttrs (_: v: v != null) service.environment));
+
+  # NixOS writes [Install] for a service that has wantedBy (the .wants/ links do the enabling).
+  installSection = unit: lib.optionalString (unit.wantedBy != [ ]) ''
+
+    [Install]
+    WantedBy=${lib.concatStringsSep " " unit.wantedBy}
+  '';
 
   serviceText = service: ''
     [Unit]
     ${attrsToSection (unitSection service)}
     [Service]
-    ${environmentLines service}${attrsToSection service.serviceConfig}'';
+    ${environmentLines service}${attrsToSection service.serviceConfig}'' + installSection service;
 
   targetText = target: ''
     [Unit]
