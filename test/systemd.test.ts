@@ -179,7 +179,7 @@ describe.skipIf(skip !== undefined)("[systemd] the generated NixOS modules under
   }, 300_000);
 
   for (const t of tests) {
-    it.skipIf(t.missing.length > 0)(`service test ${t.name}: passes under systemd, and again after a reboot on the same data`, async () => {
+    (t.missing.length > 0 ? it.skip : it.concurrent)(`service test ${t.name}: passes under systemd, and again after a reboot on the same data`, async () => {
       const state = mkdtempSync(join(tmpdir(), `services-ts-systemd-${t.name}-`));
       try {
         for (const run of [1, 2]) {
