@@ -107,6 +107,15 @@ describe.skipIf(!seeded)("[nix eval] NixOS modules (nixosModules.default, servic
     expect(ev!.services["services-ts-db"]!.after.sort()).toEqual(["network-online.target", "services-ts-db-init.service"]);
   });
 
+  it("NixOS's own checks hold here too: a unit name without its suffix, a user neither system nor normal", () => {
+    expect(() => evalModules(`[ ${flake}.nixosModules.default { services-ts.redis."r".enable = true; systemd.services.services-ts-r.after = [ "network-online" ]; } ]`)).toThrow(
+      /not of type .*string matching the pattern/s,
+    );
+    expect(() =>
+      evalModules(`[ ${flake}.nixosModules.default { services-ts.redis."r".enable = true; users.users.services-ts.isNormalUser = true; } ]`),
+    ).toThrow(/Failed assertions:\s+- Exactly one of users\.users\.services-ts\.isSystemUser and users\.users\.services-ts\.isNormalUser must be set/);
+  });
+
   it("refuses two instances that would make one unit, and a process name systemd cannot take, naming them", () => {
     expect(() =>
       evalModules(`[ ${flake}.nixosModules.default { services-ts.redis."x".enable = true; services-ts.memcached."x".enable = true; } ]`),

@@ -5,6 +5,9 @@
 #   nix-instantiate --eval --strict --json --read-write-mode --expr '
 #     import ./test/nix/eval-nixos.nix { modules = [ ./generated/nixos/tests/redis.nix ]; }'
 #
+# Failed `assertions` abort the evaluation with their messages and `warnings` are printed, as
+# on NixOS.
+#
 # Returns { services; targets; users; groups; unitsDrv; }: each service's unit
 # settings as plain data (store paths as strings), and the .drv that builds the
 # unit files (build it to realise every store path the units name).
@@ -29,7 +32,11 @@ let
   evaluated = lib.evalModules {
     modules = [ ./nixos-options.nix { _module.args.pkgs = pkgs; } ] ++ modules;
   };
-  inherit (evaluated) config;
+  # As NixOS does: a false assertion aborts with its message, warnings are printed.
+  failed = map (a: a.message) (lib.filter (a: !a.assertion) evaluated.config.assertions);
+  config =
+    if failed != [ ] then throw "\nFailed assertions:\n${lib.concatMapStringsSep "\n" (m: "- ${m}") failed}"
+    else lib.foldr (w: c: lib.warn w c) evaluated.config evaluated.config.warnings;
   plain = v: if lib.isList v then map plain v else if lib.isAttrs v && !(lib.isDerivation v) then lib.mapAttrs (_: plain) v else if lib.isBool v || lib.isInt v then v else toString v;
   unit = u: { inherit (u) description requires wants after wantedBy partOf; serviceConfig = plain u.serviceConfig; unitConfig = plain u.unitConfig; environment = plain u.environment; };
 in

@@ -16,7 +16,7 @@
 #   assertions, warnings
 #
 # ./render-units.nix turns the evaluated `config` into unit files.
-{ lib, pkgs, ... }:
+{ lib, pkgs, config, ... }:
 let
   inherit (lib) types mkOption;
 
@@ -32,8 +32,12 @@ let
       else lib.mergeEqualOption loc defs';
   };
 
+  # NixOS's unitNameType: a unit name with its kind's suffix (a typo such as a missing
+  # ".service" is an evaluation error there, so here too).
+  unitName = types.strMatching "[a-zA-Z0-9@%:_.\\-]+[.](service|socket|device|mount|automount|swap|target|path|timer|scope|slice)";
+
   unitNames = description: mkOption {
-    type = types.listOf types.str;
+    type = types.listOf unitName;
     default = [ ];
     inherit description;
   };
@@ -111,4 +115,18 @@ in
     assertions = mkOption { type = types.listOf types.unspecified; default = [ ]; internal = true; description = "Assertions."; };
     warnings = mkOption { type = types.listOf types.str; default = [ ]; internal = true; description = "Warnings."; };
   };
+
+  # What NixOS's users-groups module asserts of every user (./eval-nixos.nix fails on a false one).
+  config.assertions = lib.concatLists (lib.mapAttrsToList
+    (name: u: [
+      {
+        assertion = u.isSystemUser != u.isNormalUser || u.uid != null;
+        message = "Exactly one of users.users.${name}.isSystemUser and users.users.${name}.isNormalUser must be set.";
+      }
+      {
+        assertion = u.group != "";
+        message = "users.users.${name}.group is unset.";
+      }
+    ])
+    config.users.users);
 }
