@@ -16,6 +16,7 @@ import {
   configRef,
   type DefaultContext,
   DefinitionError,
+  isServiceTest,
   EXPR_MEMBERS,
   Expr,
   expr,
@@ -520,6 +521,11 @@ function fileLets(node: NixNode, svc: AnyService | ServiceTest, backend: Backend
   for (const h of collectHelpers(node, svc)) out.push(nBind(h.name, h.lambda));
   const used = referencedVars(node);
   for (const [name, def] of Object.entries({ ...backend.primitives, ...backend.fileLets })) if (used.has(name)) out.push(nBind(name, def));
+  if (used.has("projectRoot")) {
+    // The project root, relative to the emitted file: generated/[<backend dir>/][tests/]<name>.nix.
+    const depth = 1 + (backend.generatedDir === "" ? 0 : backend.generatedDir.split("/").length) + (isServiceTest(svc) ? 1 : 0);
+    out.push(nBind("projectRoot", nPath(Array.from({ length: depth }, () => "..").join("/"))));
+  }
   if (used.has("rootConfig")) out.push(nBind("rootConfig", nVar("config")));
   for (const [helper, def] of Object.entries(PRELUDE)) if (used.has(helper)) out.push(nBind(helper, def));
   return out;

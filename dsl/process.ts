@@ -15,7 +15,7 @@
  * (`processCompose`), so a module that uses them says so.
  */
 import { type Binder, nFresh, nVar } from "../nix/ast";
-import { type Expr, expr, fresh, type Pkg, type Ref, refOf, type ShellCode, type Val } from "./expr";
+import { type Expr, expr, fresh, type NixPath, type Pkg, type Ref, refOf, type ShellCode, type Val } from "./expr";
 import { callSite, type SourceLocation } from "./location";
 
 /**
@@ -268,8 +268,25 @@ export function runtimePath(path: Val<string>): Expr<ShellCode> {
 export const BACKEND_PRIMITIVE = "backendPrimitive" as const;
 
 /** Names of the functions every backend defines for modules. */
-export type BackendPrimitive = "runtimePath";
+export type BackendPrimitive = "runtimePath" | "projectRoot";
 
 function backendPrimitive(name: BackendPrimitive) {
   return { ...nVar(name), [BACKEND_PRIMITIVE]: name } as unknown as ReturnType<typeof nVar>;
+}
+
+/**
+ * A file of this project as a Nix path, e.g. a test fixture:
+ * `projectPath("test/fixtures/schema.sql")`. The emitted Nix names it relative to the
+ * file it is emitted into (`generated/tests/x.nix` and `generated/nixos/tests/x.nix`
+ * sit at different depths), so it stays right for every backend. Nix copies the file
+ * into the store when it is used.
+ * @param relative a path from the project root, without `..` or a leading `/`.
+ * @throws Error for an absolute path or one that climbs out of the project.
+ */
+export function projectPath(relative: string): Expr<NixPath> {
+  const parts = relative.split("/");
+  if (relative === "" || relative.startsWith("/") || parts.some((p) => p === ".." || p === "." || p === "")) {
+    throw new Error(`projectPath(${JSON.stringify(relative)}): give a path from the project root, without "..", "." or a leading "/"`);
+  }
+  return expr<NixPath>({ kind: "binop", op: "+", left: backendPrimitive("projectRoot"), right: { kind: "string", parts: [`/${relative}`] } }, "path");
 }

@@ -3,7 +3,7 @@
  * schema directory, ensureUsers, an initialScript, time zones and a socketDir of
  * its own — with names that need quoting.
  */
-import { defineTest, nix, type NixPath, sh } from "../dsl";
+import { defineTest, projectPath, sh } from "../dsl";
 import mysql from "./mysql";
 
 export default defineTest({
@@ -14,7 +14,7 @@ export default defineTest({
       m1: {
         settings: { mysqld: { port: 23306 } },
         // 01-tables.sql, then 02-rows.sql (which needs the table); README.md is not applied.
-        initialDatabases: [{ name: "test_database", schema: nix<NixPath>("path")`../../test/fixtures/mysql-schemas` }, { name: "it's-a `db`" }],
+        initialDatabases: [{ name: "test_database", schema: projectPath("test/fixtures/mysql-schemas") }, { name: "it's-a `db`" }],
         initialScript: "CREATE USER foo IDENTIFIED BY 'password@123';\nCREATE USER bar;\n",
         ensureUsers: [{ name: "test_user", password: "pa'ss\\word", ensurePermissions: { "test_database.*": "ALL PRIVILEGES" } }],
       },

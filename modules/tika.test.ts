@@ -2,7 +2,7 @@
  * tika (the tika-server-standard release jar from Maven Central): a document's
  * text extracted over HTTP; the second instance runs with a configuration file.
  */
-import { defineTest, nix, type NixPath, sh } from "../dsl";
+import { defineTest, projectPath, sh } from "../dsl";
 import tika from "./tika";
 
 export default defineTest({
@@ -11,7 +11,7 @@ export default defineTest({
   instances: {
     tika: {
       tika1: { port: 29710 },
-      tika2: { port: 29711, enableOcr: false, configFile: nix<NixPath>("path")`../../test/fixtures/tika-config.xml` },
+      tika2: { port: 29711, enableOcr: false, configFile: projectPath("test/fixtures/tika-config.xml") },
     },
   },
   rendered: [

@@ -6,7 +6,7 @@
 import { describe, expect, it } from "vitest";
 import { lowerService, lowerTest } from "../compiler/lower";
 import { systemd } from "../compiler/backends/systemd";
-import { defineService, defineTest, type Expr, process, runtimePath, s, script, sh, type ShellCode, t } from "../dsl";
+import { defineService, defineTest, type Expr, process, projectPath, runtimePath, s, script, sh, type ShellCode, t } from "../dsl";
 import { printNix } from "../nix/print";
 
 const cmd = (text: Expr<ShellCode>) => script({ name: "x", text });
@@ -102,5 +102,23 @@ describe("systemd backend: names", () => {
     const svc = defineService({ name: "user", description: "x", options: {}, processes: ({ name }) => [process(name, { command: cmd(sh`true`) })] });
     expect(() => lowerService(svc, { backend: systemd })).toThrow(/systemd-backend\.test\.ts:\d+:\d+: service name "user" is taken: services-ts\.user is an option of the systemd backend/);
     expect(() => lowerService(svc)).not.toThrow();
+  });
+});
+
+describe("projectPath: a project file named relative to each emitted file", () => {
+  const test = defineTest({
+    name: "demo",
+    services: { demo: server },
+    instances: { demo: { d1: { port: 7100 } } },
+    test: () => ({ text: sh`test -s ${projectPath("test/fixtures/schema.sql")}`, dependsOn: [{ process: "d1", condition: "ready" }] }),
+  });
+
+  it("is ../.. from generated/tests/ and ../../.. from generated/nixos/tests/", () => {
+    expect(printNix(lowerTest(test))).toMatch(/projectRoot = \.\.\/\.\.;[\s\S]*projectRoot \+ "\/test\/fixtures\/schema\.sql"/);
+    expect(printNix(lowerTest(test, { backend: systemd }))).toMatch(/projectRoot = \.\.\/\.\.\/\.\.;[\s\S]*projectRoot \+ "\/test\/fixtures\/schema\.sql"/);
+  });
+
+  it("refuses a path that is absolute or climbs out of the project", () => {
+    for (const bad of ["/etc/passwd", "../secret", "test/../../x", "", "test//x"]) expect(() => projectPath(bad), bad).toThrow(/give a path from the project root/);
   });
 });

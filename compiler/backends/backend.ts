@@ -22,7 +22,12 @@ export interface Backend {
   /** The configuration internal.nix's collision check makes throw when two instances clash (`settings.processes`). */
   readonly guardedConfig: readonly string[];
   /** Definitions of the functions modules call through the DSL (see `runtimePath`), emitted once per file when used. */
-  readonly primitives: Readonly<Record<BackendPrimitive, NixNode>>;
+  readonly primitives: Readonly<Record<Exclude<BackendPrimitive, "projectRoot">, NixNode>>;
+  /**
+   * Where under `generated/` the backend's files go (`""` or `nixos`; its service tests in
+   * `<dir>/tests/`): `projectPath` names project files relative to it.
+   */
+  readonly generatedDir: string;
   /** Functions the backend's own lowering calls, bound at file level when used (name → definition). */
   readonly fileLets?: Readonly<Record<string, NixNode>>;
   /** Options under each instance's internal `outputs` that hold what it contributes. */

@@ -3,13 +3,16 @@
 #
 # Run tier: process-compose runs this until the `test` process exits (its exit code is the verdict).
 { config, lib, pkgs, ... }:
+let
+  projectRoot = ../..;
+in
 {
   imports = [ ../mysql.nix ];
   services.mysql.m1 = {
     enable = true;
     settings = { mysqld = { port = 23306; }; };
     initialDatabases = [
-      { name = "test_database"; schema = ../../test/fixtures/mysql-schemas; }
+      { name = "test_database"; schema = projectRoot + "/test/fixtures/mysql-schemas"; }
       { name = "it's-a `db`"; }
     ];
     initialScript = ''

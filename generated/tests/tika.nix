@@ -3,6 +3,9 @@
 #
 # Run tier: process-compose runs this until the `test` process exits (its exit code is the verdict).
 { config, lib, pkgs, ... }:
+let
+  projectRoot = ../..;
+in
 {
   imports = [ ../tika.nix ];
   services.tika.tika1 = { enable = true; port = 29710; };
@@ -10,7 +13,7 @@
     enable = true;
     port = 29711;
     enableOcr = false;
-    configFile = ../../test/fixtures/tika-config.xml;
+    configFile = projectRoot + "/test/fixtures/tika-config.xml";
   };
   settings.processes.test = {
     command = pkgs.writeShellApplication {

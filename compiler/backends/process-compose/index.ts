@@ -219,6 +219,7 @@ export const runtimePath = nLambda(
 export const processCompose: Backend = {
   name: "process-compose",
   optionRoot: "services",
+  generatedDir: "",
   guardedConfig: ["settings", "processes"],
   primitives: { runtimePath },
   instanceOptions: () => [

@@ -303,6 +303,7 @@ const rawInternal = (description: string): NixNode =>
 export const systemd: Backend = {
   name: "systemd",
   optionRoot: SYSTEMD_OPTION_ROOT,
+  generatedDir: "nixos",
   reservedServiceNames: ["user", "group"],
   guardedConfig: ["systemd", "services"],
   // Units run with the state directory as working directory: `realpath -m` resolves a relative

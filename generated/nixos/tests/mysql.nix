@@ -9,6 +9,7 @@ let
       lib.getExe command
     else
       "${pkgs.writeShellScript "services-ts-command" command}";
+  projectRoot = ../../..;
 in
 {
   imports = [ ../mysql.nix ];
@@ -16,7 +17,7 @@ in
     enable = true;
     settings = { mysqld = { port = 23306; }; };
     initialDatabases = [
-      { name = "test_database"; schema = ../../test/fixtures/mysql-schemas; }
+      { name = "test_database"; schema = projectRoot + "/test/fixtures/mysql-schemas"; }
       { name = "it's-a `db`"; }
     ];
     initialScript = ''

@@ -9,6 +9,7 @@ let
       lib.getExe command
     else
       "${pkgs.writeShellScript "services-ts-command" command}";
+  projectRoot = ../../..;
 in
 {
   imports = [ ../tika.nix ];
@@ -17,7 +18,7 @@ in
     enable = true;
     port = 29711;
     enableOcr = false;
-    configFile = ../../test/fixtures/tika-config.xml;
+    configFile = projectRoot + "/test/fixtures/tika-config.xml";
   };
   servicesTs.testUnits.test = {
     wantedBy = [ "services-ts.target" ];
