@@ -521,6 +521,7 @@ function fileLets(node: NixNode, svc: AnyService | ServiceTest, backend: Backend
   for (const h of collectHelpers(node, svc)) out.push(nBind(h.name, h.lambda));
   const used = referencedVars(node);
   for (const [name, def] of Object.entries({ ...backend.primitives, ...backend.fileLets })) if (used.has(name)) out.push(nBind(name, def));
+  if (used.has("optionRoot")) out.push(nBind("optionRoot", nStr(backend.optionRoot)));
   if (used.has("projectRoot")) {
     // The project root, relative to the emitted file: generated/[<backend dir>/][tests/]<name>.nix.
     const depth = 1 + (backend.generatedDir === "" ? 0 : backend.generatedDir.split("/").length) + (isServiceTest(svc) ? 1 : 0);

@@ -268,7 +268,14 @@ export function runtimePath(path: Val<string>): Expr<ShellCode> {
 export const BACKEND_PRIMITIVE = "backendPrimitive" as const;
 
 /** Names of the functions every backend defines for modules. */
-export type BackendPrimitive = "runtimePath" | "projectRoot";
+export type BackendPrimitive = "runtimePath" | "projectRoot" | "optionRoot";
+
+/**
+ * Where instances are configured, for messages: `services` (process-compose-flake, as
+ * services-flake) or `services-ts` (the NixOS modules). Write
+ * `` s`${optionRoot}.postgres."${name}".extensions: …` `` rather than a fixed `services.`.
+ */
+export const optionRoot: Expr<string> = expr<string>(backendPrimitive("optionRoot"), "string");
 
 function backendPrimitive(name: BackendPrimitive) {
   return { ...nVar(name), [BACKEND_PRIMITIVE]: name } as unknown as ReturnType<typeof nVar>;

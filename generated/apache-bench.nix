@@ -3,6 +3,7 @@
 { config, lib, pkgs, ... }:
 let
   runtimePath = path: "\"$(${lib.escapeShellArg (lib.getExe' pkgs.coreutils "realpath")} -m -- ${lib.escapeShellArg path})\"";
+  optionRoot = "services";
   rootConfig = config;
   instanceModule = { config, name, options, ... }:
     let
@@ -10,7 +11,7 @@ let
         (
           { }
           // lib.optionalAttrs (config.target != null) {
-            # modules/apache-bench.ts:112
+            # modules/apache-bench.ts:93
             ${name} = {
               command = writeShellApplication;
               depends_on = { ${value1}.condition = "process_healthy"; };
@@ -21,7 +22,7 @@ let
           }
         )
         // lib.optionalAttrs (!(config.target != null)) {
-          # modules/apache-bench.ts:113
+          # modules/apache-bench.ts:94
           ${name} = {
             command = writeShellApplication;
             availability = { exit_on_end = config.exitOnEnd; };
@@ -47,7 +48,7 @@ let
       declaredTwice = config.declaredBy != [ ] && userEnableDefinitions != [ ];
       invariant1 =
         config.target != null && config.url == null || config.target == null && config.url != null;
-      invariantMessage1 = "services.apache-bench.\"${name}\": target is \"${value1}\", but the stack has no enabled notes-app instance of that name (services.notes-app.\"${value1}\").";
+      invariantMessage1 = "services.apache-bench.\"${name}\": target is \"${value1}\", but the stack has no enabled notes-app instance of that name (${optionRoot}.notes-app.\"${value1}\").";
       unsafeName = name == "" || name == "." || name == ".." || lib.hasInfix "/" name;
       invariant2 =
         config.target == null || (rootConfig.services.notes-app.${value1}.enable or false);
@@ -306,69 +307,69 @@ let
           default = false;
           description = "End the whole run when this load test ends: every process is stopped and process-compose exits with the load test's status (process-compose ends with this process), so the run's exit code is the verdict.";
         };
-        # modules/apache-bench.ts:48
+        # modules/apache-bench.ts:29
         package = lib.mkPackageOption pkgs "apacheHttpd" {
           extraDescription = "The package whose `ab` is used (nixpkgs' Apache HTTP Server).";
         };
-        # modules/apache-bench.ts:49
+        # modules/apache-bench.ts:30
         target = lib.mkOption {
           type = lib.types.nullOr lib.types.str;
           default = null;
           example = "notes";
           description = "The notes-app instance to load (`services.notes-app.<target>`): its port, once it is ready. `null`: use `url`.";
         };
-        # modules/apache-bench.ts:55
+        # modules/apache-bench.ts:36
         url = lib.mkOption {
           type = lib.types.nullOr lib.types.str;
           default = null;
           description = "Any URL to load instead of a `target` (ab waits for nothing: the server must be up). `null`: use `target`.";
         };
-        # modules/apache-bench.ts:59
+        # modules/apache-bench.ts:40
         path = lib.mkOption {
           type = lib.types.str;
           default = "/";
           example = "/notes";
           description = "The path requested on `target` (with its query string, if any).";
         };
-        # modules/apache-bench.ts:60
+        # modules/apache-bench.ts:41
         requests = lib.mkOption {
           type = lib.types.int;
           default = 1;
           description = "Requests in all (`-n`); ab's default is 1.";
         };
-        # modules/apache-bench.ts:61
+        # modules/apache-bench.ts:42
         concurrency = lib.mkOption {
           type = lib.types.int;
           default = 1;
           description = "Requests in flight at once (`-c`).";
         };
-        # modules/apache-bench.ts:62
+        # modules/apache-bench.ts:43
         timelimit = lib.mkOption {
           type = lib.types.nullOr lib.types.int;
           default = null;
           example = 30;
           description = "Stop after this many seconds (`-t`), even before `requests` are done. `null`: no limit.";
         };
-        # modules/apache-bench.ts:67
+        # modules/apache-bench.ts:48
         keepAlive = lib.mkOption {
           type = lib.types.bool;
           default = false;
           description = "Reuse connections (HTTP keep-alive, `-k`).";
         };
-        # modules/apache-bench.ts:68
+        # modules/apache-bench.ts:49
         body = lib.mkOption {
           type = lib.types.nullOr lib.types.lines;
           default = null;
           example = "a note written by the load test";
           description = "Send every request as a POST with this body (`-p`, from a file in the Nix store). `null`: GET.";
         };
-        # modules/apache-bench.ts:73
+        # modules/apache-bench.ts:54
         contentType = lib.mkOption {
           type = lib.types.str;
           default = "text/plain";
           description = "The Content-Type of `body` (`-T`).";
         };
-        # modules/apache-bench.ts:74
+        # modules/apache-bench.ts:55
         extraArgs = lib.mkOption {
           type = lib.types.listOf lib.types.str;
           default = [ ];

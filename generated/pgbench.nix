@@ -4,12 +4,13 @@
 let
   connectHost = host: if lib.elem host [ "" "0.0.0.0" "*" "::" "[::]" ] then "127.0.0.1" else host;
   runtimePath = path: "\"$(${lib.escapeShellArg (lib.getExe' pkgs.coreutils "realpath")} -m -- ${lib.escapeShellArg path})\"";
+  optionRoot = "services";
   rootConfig = config;
   sqlLiteral = s: "'${lib.replaceStrings [ "'" ] [ "''" ] s}'";
   instanceModule = { config, name, options, ... }:
     let
       processes = {
-        # modules/pgbench.ts:166
+        # modules/pgbench.ts:144
         ${name} = {
           command = pkgs.writeShellApplication {
             name = "pgbench-load-test";
@@ -68,10 +69,10 @@ let
       condition1 = socketDir == "";
       value1 = if config.replica then "${config.target}-replica" else config.target;
       condition2 = rootConfig.services.postgres.${config.target}.socketDir == "";
+      invariantMessage2 = "services.pgbench.\"${name}\": target is \"${config.target}\", but the stack has no enabled postgres instance of that name (${optionRoot}.postgres.\"${config.target}\"); name one, or a postgres-with-replica instance.";
       socketDir = rootConfig.services.postgres."${config.target}-replica".socketDir;
       superuser = rootConfig.services.postgres."${config.target}-replica".superuser;
-      invariantMessage2 = "services.pgbench.\"${name}\": replica is set, but the stack has no enabled postgres instance \"${config.target}-replica\" (a postgres-with-replica \"${config.target}\" has one).";
-      invariantMessage3 = "services.pgbench.\"${name}\": target is \"${config.target}\", but the stack has no enabled postgres instance of that name (services.postgres.\"${config.target}\"); name one, or a postgres-with-replica instance.";
+      invariantMessage3 = "services.pgbench.\"${name}\": replica is set, but the stack has no enabled postgres instance \"${config.target}-replica\" (a postgres-with-replica \"${config.target}\" has one).";
       invariant4 = rootConfig.services.postgres.${config.target}.enable or false;
       unsafeDataDirMessage = "services.pgbench.\"${name}\".dataDir is empty or holds a newline: give the instance a directory path on one line.";
       invariantMessage4 = "services.pgbench.\"${name}\": duration and transactions are both set: pgbench runs for one or the other.";
@@ -372,73 +373,73 @@ let
           default = false;
           description = "End the whole run when this load test ends: every process is stopped and process-compose exits with the load test's status (process-compose ends with this process), so the run's exit code is the verdict.";
         };
-        # modules/pgbench.ts:54
+        # modules/pgbench.ts:32
         package = lib.mkPackageOption pkgs "postgresql" {
           extraDescription = "The PostgreSQL package whose `pgbench` and `psql` are used.";
         };
-        # modules/pgbench.ts:55
+        # modules/pgbench.ts:33
         target = lib.mkOption {
           type = lib.types.str;
           example = "db";
           description = "The name of the postgres instance to load (`services.postgres.<target>`); for a postgres-with-replica instance, its name is its primary's.";
         };
-        # modules/pgbench.ts:60
+        # modules/pgbench.ts:38
         replica = lib.mkOption {
           type = lib.types.bool;
           default = false;
           description = "Benchmark the replica `services.postgres.\"<target>-replica\"` (a postgres-with-replica's) instead of the primary: tables are initialised on the primary, the run waits until the replica has them, and the script must be read-only (the default script becomes `select-only`).";
         };
-        # modules/pgbench.ts:67
+        # modules/pgbench.ts:45
         database = lib.mkOption {
           type = lib.types.str;
           default = name;
           defaultText = lib.literalMD "the instance name";
           description = "The database pgbench's tables go into; created on the primary when missing. Each load test has its own by default: two that initialise the same database would drop each other's tables.";
         };
-        # modules/pgbench.ts:74
+        # modules/pgbench.ts:52
         initialize = lib.mkOption {
           type = lib.types.bool;
           default = true;
           description = "Run `pgbench -i` (drop and recreate pgbench's tables at `scale`) before every run. Off: use the tables as they are.";
         };
-        # modules/pgbench.ts:78
+        # modules/pgbench.ts:56
         scale = lib.mkOption {
           type = lib.types.int;
           default = 1;
           description = "Scale factor of `pgbench -i -s`: 100 000 rows of `pgbench_accounts` each.";
         };
-        # modules/pgbench.ts:79
+        # modules/pgbench.ts:57
         clients = lib.mkOption {
           type = lib.types.int;
           default = 1;
           description = "Concurrent database sessions (`-c`).";
         };
-        # modules/pgbench.ts:80
+        # modules/pgbench.ts:58
         threads = lib.mkOption {
           type = lib.types.int;
           default = 1;
           description = "Worker threads of pgbench (`-j`).";
         };
-        # modules/pgbench.ts:81
+        # modules/pgbench.ts:59
         duration = lib.mkOption {
           type = lib.types.nullOr lib.types.int;
           default = null;
           example = 30;
           description = "Run for this many seconds (`-T`). `null`: run `transactions` instead.";
         };
-        # modules/pgbench.ts:82
+        # modules/pgbench.ts:60
         transactions = lib.mkOption {
           type = lib.types.nullOr lib.types.int;
           default = null;
           description = "Transactions each client runs (`-t`). `null` with `duration` null: pgbench's default, 10.";
         };
-        # modules/pgbench.ts:86
+        # modules/pgbench.ts:64
         builtin = lib.mkOption {
           type = lib.types.nullOr (lib.types.enum [ "tpcb-like" "simple-update" "select-only" ]);
           default = null;
           description = "A built-in script (`-b`). `null`: `tpcb-like` on the primary, `select-only` with `replica`; unused when `script` is set.";
         };
-        # modules/pgbench.ts:90
+        # modules/pgbench.ts:68
         script = lib.mkOption {
           type = lib.types.nullOr lib.types.lines;
           default = null;
@@ -447,7 +448,7 @@ let
             SELECT abalance FROM pgbench_accounts WHERE aid = :aid;'';
           description = "A custom SQL script (`-f`), in pgbench's script language, instead of a built-in one.";
         };
-        # modules/pgbench.ts:95
+        # modules/pgbench.ts:73
         extraArgs = lib.mkOption {
           type = lib.types.listOf lib.types.str;
           default = [ ];
@@ -479,10 +480,10 @@ let
         settings.processes =
           lib.throwIfNot
             invariant4
-            invariantMessage3
+            invariantMessage2
             (lib.throwIfNot
               invariant2
-              invariantMessage2
+              invariantMessage3
               (lib.throwIfNot
                 invariant3
                 invariantMessage4
@@ -496,7 +497,7 @@ let
                       unsafeDataDir
                       unsafeDataDirMessage
                       (lib.throwIf declaredTwice declaredTwiceMessage processes))))));
-        processOwners = lib.throwIfNot invariant4 invariantMessage3 (lib.throwIfNot invariant2 invariantMessage2 (lib.throwIfNot invariant3 invariantMessage4 (lib.throwIfNot invariant1 invariantMessage1 (lib.throwIf unsafeName unsafeNameMessage (lib.throwIf unsafeDataDir unsafeDataDirMessage (lib.throwIf declaredTwice declaredTwiceMessage (lib.genAttrs (builtins.attrNames
+        processOwners = lib.throwIfNot invariant4 invariantMessage2 (lib.throwIfNot invariant2 invariantMessage3 (lib.throwIfNot invariant3 invariantMessage4 (lib.throwIfNot invariant1 invariantMessage1 (lib.throwIf unsafeName unsafeNameMessage (lib.throwIf unsafeDataDir unsafeDataDirMessage (lib.throwIf declaredTwice declaredTwiceMessage (lib.genAttrs (builtins.attrNames
           processes) (_: [ "services.pgbench.\"${name}\"" ]))))))));
         portOwners = lib.zipAttrsWith (_: lib.concatLists) (map (p: {
           "${toString p.port}" = [ "services.pgbench.\"${name}\".${p.option}" ];

@@ -17,6 +17,7 @@ let
     else
       toString value;
   runtimePath = path: "\"$(${lib.escapeShellArg (lib.getExe' pkgs.coreutils "realpath")} -m -- ${lib.escapeShellArg path})\"";
+  optionRoot = "services";
   sqlLiteral = s: "'${lib.replaceStrings [ "'" ] [ "''" ] s}'";
   sqlIdentifier = s: "\"${lib.replaceStrings [ "\"" ] [ "\"\"" ] s}\"";
   instanceModule = { config, name, options, ... }:
@@ -560,7 +561,7 @@ let
           // {
             apply = value:
               if config.extensions != null then
-                if value ? withPackages then value.withPackages config.extensions else throw "services.postgres.\"${name}\".extensions: the package has no withPackages (it may already have extensions: give those in extensions instead)."
+                if value ? withPackages then value.withPackages config.extensions else throw "${optionRoot}.postgres.\"${name}\".extensions: the package has no withPackages (it may already have extensions: give those in extensions instead)."
               else
                 value;
           };

@@ -4,6 +4,7 @@
 let
   connectHost = host: if lib.elem host [ "" "0.0.0.0" "*" "::" "[::]" ] then "127.0.0.1" else host;
   runtimePath = path: "\"$(${lib.escapeShellArg (lib.getExe' pkgs.coreutils "realpath")} -m -- ${lib.escapeShellArg path})\"";
+  optionRoot = "services";
   rootConfig = config;
   instanceModule = { config, name, options, ... }:
     let
@@ -11,7 +12,7 @@ let
         (
           { }
           // lib.optionalAttrs (!config.cluster) {
-            # modules/redis-benchmark.ts:119
+            # modules/redis-benchmark.ts:101
             ${name} = {
               command = writeShellApplication;
               depends_on = { ${config.target}.condition = "process_healthy"; };
@@ -22,7 +23,7 @@ let
           }
         )
         // lib.optionalAttrs config.cluster {
-          # modules/redis-benchmark.ts:120
+          # modules/redis-benchmark.ts:102
           ${name} = {
             command = writeShellApplication;
             depends_on = {
@@ -59,8 +60,8 @@ let
       invariant1 =
         !config.cluster || (rootConfig.services.redis-cluster.${config.target}.enable or false);
       invariant2 = config.cluster || (rootConfig.services.redis.${config.target}.enable or false);
-      invariantMessage1 = "services.redis-benchmark.\"${name}\": target is \"${config.target}\" and cluster is set, but the stack has no enabled redis-cluster instance of that name (services.redis-cluster.\"${config.target}\").";
-      invariantMessage2 = "services.redis-benchmark.\"${name}\": target is \"${config.target}\", but the stack has no enabled redis instance of that name (services.redis.\"${config.target}\"); for a redis-cluster instance, set cluster = true.";
+      invariantMessage1 = "services.redis-benchmark.\"${name}\": target is \"${config.target}\" and cluster is set, but the stack has no enabled redis-cluster instance of that name (${optionRoot}.redis-cluster.\"${config.target}\").";
+      invariantMessage2 = "services.redis-benchmark.\"${name}\": target is \"${config.target}\", but the stack has no enabled redis instance of that name (${optionRoot}.redis.\"${config.target}\"); for a redis-cluster instance, set cluster = true.";
       unsafeDataDirMessage = "services.redis-benchmark.\"${name}\".dataDir is empty or holds a newline: give the instance a directory path on one line.";
       unsafeNameMessage = "services.redis-benchmark.\"${name}\": an instance name is part of its data directory and process names; it cannot be empty, \".\" or \"..\", nor contain \"/\".";
       writeTextArg = lib.escapeShellArg (pkgs.writeText "load-report.py" ''
@@ -321,68 +322,68 @@ let
           default = false;
           description = "End the whole run when this load test ends: every process is stopped and process-compose exits with the load test's status (process-compose ends with this process), so the run's exit code is the verdict.";
         };
-        # modules/redis-benchmark.ts:49
+        # modules/redis-benchmark.ts:31
         package = lib.mkPackageOption pkgs "redis" {
           extraDescription = "The Redis package whose `redis-benchmark` is used.";
         };
-        # modules/redis-benchmark.ts:50
+        # modules/redis-benchmark.ts:32
         target = lib.mkOption {
           type = lib.types.str;
           example = "cache";
           description = "The name of the instance to load: `services.redis.<target>`, or with `cluster`, `services.redis-cluster.<target>`.";
         };
-        # modules/redis-benchmark.ts:55
+        # modules/redis-benchmark.ts:37
         cluster = lib.mkOption {
           type = lib.types.bool;
           default = false;
           description = "`target` is a redis-cluster instance: run with `--cluster` against its first node, after `<target>-cluster-create` has succeeded.";
         };
-        # modules/redis-benchmark.ts:59
+        # modules/redis-benchmark.ts:41
         tests = lib.mkOption {
           type = lib.types.listOf lib.types.str;
           default = [ ];
           example = [ "set" "get" "incr" ];
           description = "The commands to benchmark (`-t`), by redis-benchmark's test names. Empty: redis-benchmark's whole default set.";
         };
-        # modules/redis-benchmark.ts:64
+        # modules/redis-benchmark.ts:46
         clients = lib.mkOption {
           type = lib.types.int;
           default = 50;
           description = "Parallel connections (`-c`).";
         };
-        # modules/redis-benchmark.ts:65
+        # modules/redis-benchmark.ts:47
         requests = lib.mkOption {
           type = lib.types.int;
           default = 100000;
           description = "Requests per command (`-n`).";
         };
-        # modules/redis-benchmark.ts:66
+        # modules/redis-benchmark.ts:48
         pipeline = lib.mkOption {
           type = lib.types.int;
           default = 1;
           description = "Requests sent per round trip (`-P`); 1: no pipelining.";
         };
-        # modules/redis-benchmark.ts:67
+        # modules/redis-benchmark.ts:49
         dataSize = lib.mkOption {
           type = lib.types.int;
           default = 3;
           description = "Size of SET/GET values, in bytes (`-d`).";
         };
-        # modules/redis-benchmark.ts:68
+        # modules/redis-benchmark.ts:50
         keyspace = lib.mkOption {
           type = lib.types.nullOr lib.types.int;
           default = null;
           example = 100000;
           description = "Use random keys from a keyspace this large (`-r`). `null`: every request uses the same key.";
         };
-        # modules/redis-benchmark.ts:73
+        # modules/redis-benchmark.ts:55
         threads = lib.mkOption {
           type = lib.types.nullOr lib.types.int;
           default = null;
           example = 2;
           description = "Worker threads of redis-benchmark (`--threads`). `null`: one.";
         };
-        # modules/redis-benchmark.ts:74
+        # modules/redis-benchmark.ts:56
         extraArgs = lib.mkOption {
           type = lib.types.listOf lib.types.str;
           default = [ ];

@@ -5,26 +5,7 @@
  * from `ab -e`) and fails when a threshold is missed.
  * Option names follow ab's flags: https://httpd.apache.org/docs/2.4/programs/ab.html
  */
-import {
-  and,
-  cond,
-  defineService,
-  exe,
-  file,
-  ifSet,
-  isNull,
-  not,
-  notNull,
-  or,
-  orElse,
-  process,
-  runtimePath,
-  s,
-  script,
-  sh,
-  t,
-  type ProcessSettings,
-} from "../dsl";
+import { and, cond, defineService, exe, file, ifSet, isNull, not, notNull, optionRoot, or, orElse, process, type ProcessSettings, runtimePath, s, script, sh, t } from "../dsl";
 import notesApp from "./notes-app";
 import { loadReport, reportCommand } from "./parts/load-report";
 
@@ -81,7 +62,7 @@ export default defineService({
     },
     {
       assertion: or(isNull(cfg.target), hasInstance(notesApp, orElse(cfg.target, ""))),
-      message: s`target is "${orElse(cfg.target, "")}", but the stack has no enabled notes-app instance of that name (services.notes-app."${orElse(cfg.target, "")}").`,
+      message: s`target is "${orElse(cfg.target, "")}", but the stack has no enabled notes-app instance of that name (${optionRoot}.notes-app."${orElse(cfg.target, "")}").`,
     },
   ],
 

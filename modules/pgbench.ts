@@ -8,29 +8,7 @@
  * `services.postgres.<target>-replica` (postgres-with-replica's names).
  * Options follow pgbench's own flags: https://www.postgresql.org/docs/current/pgbench.html
  */
-import {
-  and,
-  cond,
-  connectHost,
-  defineService,
-  eq,
-  ifSet,
-  isNull,
-  not,
-  notNull,
-  or,
-  orElse,
-  process,
-  runtimePath,
-  s,
-  script,
-  sh,
-  sql,
-  t,
-  file,
-  type Expr,
-  type ShellCode,
-} from "../dsl";
+import { and, cond, connectHost, defineService, eq, type Expr, file, ifSet, isNull, not, notNull, optionRoot, or, orElse, process, runtimePath, s, script, sh, type ShellCode, sql, t } from "../dsl";
 import { loadReport, reportCommand } from "./parts/load-report";
 import postgres from "./postgres";
 
@@ -98,7 +76,7 @@ export default defineService({
   assertions: ({ cfg, hasInstance }) => [
     {
       assertion: hasInstance(postgres, cfg.target),
-      message: s`target is "${cfg.target}", but the stack has no enabled postgres instance of that name (services.postgres."${cfg.target}"); name one, or a postgres-with-replica instance.`,
+      message: s`target is "${cfg.target}", but the stack has no enabled postgres instance of that name (${optionRoot}.postgres."${cfg.target}"); name one, or a postgres-with-replica instance.`,
     },
     {
       assertion: or(not(cfg.replica), hasInstance(postgres, s`${cfg.target}-replica`)),

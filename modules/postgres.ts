@@ -5,7 +5,7 @@
  * applied on every start.
  * Server configuration: https://www.postgresql.org/docs/current/runtime-config.html
  */
-import { and, concatLists, concatStrings, cond, connectHost, defineService, eq, exe, type Expr, file, fn, helper, ident, ifSet, type Infer, mapAttrsToList, mapList, matches, named, neq, nix, nonEmpty, not, notNull, optional, or, orElse, type Pkg, process, rawSql, type Ref, replaceStrings, runtimePath, s, script, sh, sql, switchType, t, toStr, update } from "../dsl";
+import { and, concatLists, concatStrings, cond, connectHost, defineService, eq, exe, type Expr, file, fn, helper, ident, ifSet, type Infer, mapAttrsToList, mapList, matches, named, neq, nix, nonEmpty, not, notNull, optional, optionRoot, or, orElse, type Pkg, process, rawSql, type Ref, replaceStrings, runtimePath, s, script, sh, sql, switchType, t, toStr, update } from "../dsl";
 
 /** A postgresql.conf value: booleans as on/off, strings quoted with `'` doubled and `\` escaped. */
 const confValue = helper("postgresqlConfValue", "value", (v: Expr<unknown>) =>
@@ -97,7 +97,7 @@ export default defineService({
       apply: (pkg, { cfg, name }) =>
         cond(
           notNull(cfg.extensions),
-          nix<Pkg>("package")`if ${pkg} ? withPackages then ${pkg}.withPackages ${cfg.extensions} else throw ${s`services.postgres."${name}".extensions: the package has no withPackages (it may already have extensions: give those in extensions instead).`}`,
+          nix<Pkg>("package")`if ${pkg} ? withPackages then ${pkg}.withPackages ${cfg.extensions} else throw ${s`${optionRoot}.postgres."${name}".extensions: the package has no withPackages (it may already have extensions: give those in extensions instead).`}`,
           pkg,
         ),
     }),

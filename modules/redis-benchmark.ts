@@ -7,25 +7,7 @@
  * Option names follow redis-benchmark's flags:
  * https://redis.io/docs/latest/operate/oss_and_stack/management/optimization/benchmarks/
  */
-import {
-  cond,
-  connectHost,
-  defineService,
-  ifSet,
-  join,
-  mapAttrsToList,
-  nonEmpty,
-  not,
-  or,
-  orElse,
-  process,
-  runtimePath,
-  s,
-  script,
-  sh,
-  t,
-  type ProcessSettings,
-} from "../dsl";
+import { cond, connectHost, defineService, ifSet, join, mapAttrsToList, nonEmpty, not, optionRoot, or, orElse, process, type ProcessSettings, runtimePath, s, script, sh, t } from "../dsl";
 import { loadReport, reportCommand } from "./parts/load-report";
 import redis from "./redis";
 import redisCluster from "./redis-cluster";
@@ -77,11 +59,11 @@ export default defineService({
   assertions: ({ cfg, hasInstance }) => [
     {
       assertion: or(cfg.cluster, hasInstance(redis, cfg.target)),
-      message: s`target is "${cfg.target}", but the stack has no enabled redis instance of that name (services.redis."${cfg.target}"); for a redis-cluster instance, set cluster = true.`,
+      message: s`target is "${cfg.target}", but the stack has no enabled redis instance of that name (${optionRoot}.redis."${cfg.target}"); for a redis-cluster instance, set cluster = true.`,
     },
     {
       assertion: or(not(cfg.cluster), hasInstance(redisCluster, cfg.target)),
-      message: s`target is "${cfg.target}" and cluster is set, but the stack has no enabled redis-cluster instance of that name (services.redis-cluster."${cfg.target}").`,
+      message: s`target is "${cfg.target}" and cluster is set, but the stack has no enabled redis-cluster instance of that name (${optionRoot}.redis-cluster."${cfg.target}").`,
     },
   ],
 

@@ -6,7 +6,7 @@
 import { describe, expect, it } from "vitest";
 import { lowerService, lowerTest } from "../compiler/lower";
 import { systemd } from "../compiler/backends/systemd";
-import { defineService, defineTest, type Expr, process, projectPath, runtimePath, s, script, sh, type ShellCode, t } from "../dsl";
+import { defineService, defineTest, eq, type Expr, optionRoot, process, projectPath, runtimePath, s, script, sh, type ShellCode, t } from "../dsl";
 import { printNix } from "../nix/print";
 
 const cmd = (text: Expr<ShellCode>) => script({ name: "x", text });
@@ -120,5 +120,21 @@ describe("projectPath: a project file named relative to each emitted file", () =
 
   it("refuses a path that is absolute or climbs out of the project", () => {
     for (const bad of ["/etc/passwd", "../secret", "test/../../x", "", "test//x"]) expect(() => projectPath(bad), bad).toThrow(/give a path from the project root/);
+  });
+});
+
+describe("optionRoot: messages name the instance where the user configures it", () => {
+  const svc = defineService({
+    name: "demo2",
+    description: "x",
+    options: { port: t.port({ default: 7000, description: "TCP port." }) },
+    assertions: ({ cfg, name }) => [{ assertion: eq(cfg.port, 7000), message: s`see ${optionRoot}.demo2."${name}".port` }],
+    processes: ({ name }) => [process(name, { command: cmd(sh`true`) })],
+  });
+
+  it("is services under process-compose and services-ts on NixOS", () => {
+    expect(printNix(lowerService(svc).module)).toContain('optionRoot = "services";');
+    expect(printNix(lowerService(svc, { backend: systemd }).module)).toContain('optionRoot = "services-ts";');
+    expect(printNix(lowerService(svc, { backend: systemd }).module)).toContain('see ${optionRoot}.demo2.\\"${name}\\".port');
   });
 });

@@ -22,7 +22,7 @@ export interface Backend {
   /** The configuration internal.nix's collision check makes throw when two instances clash (`settings.processes`). */
   readonly guardedConfig: readonly string[];
   /** Definitions of the functions modules call through the DSL (see `runtimePath`), emitted once per file when used. */
-  readonly primitives: Readonly<Record<Exclude<BackendPrimitive, "projectRoot">, NixNode>>;
+  readonly primitives: Readonly<Record<Exclude<BackendPrimitive, "projectRoot" | "optionRoot">, NixNode>>;
   /**
    * Where under `generated/` the backend's files go (`""` or `nixos`; its service tests in
    * `<dir>/tests/`): `projectPath` names project files relative to it.

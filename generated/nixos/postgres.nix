@@ -24,6 +24,7 @@ let
       lib.getExe command
     else
       "${pkgs.writeShellScript "services-ts-command" command}";
+  optionRoot = "services-ts";
   sqlLiteral = s: "'${lib.replaceStrings [ "'" ] [ "''" ] s}'";
   sqlIdentifier = s: "\"${lib.replaceStrings [ "\"" ] [ "\"\"" ] s}\"";
   instanceModule = { config, name, options, ... }:
@@ -586,7 +587,7 @@ let
           // {
             apply = value:
               if config.extensions != null then
-                if value ? withPackages then value.withPackages config.extensions else throw "services.postgres.\"${name}\".extensions: the package has no withPackages (it may already have extensions: give those in extensions instead)."
+                if value ? withPackages then value.withPackages config.extensions else throw "${optionRoot}.postgres.\"${name}\".extensions: the package has no withPackages (it may already have extensions: give those in extensions instead)."
               else
                 value;
           };
