@@ -37,6 +37,10 @@ let
                     echo "services-ts: not ready after 120 s" >&2
                     exit 1
                   fi
+                  if [[ -n "''${MAINPID:-}" ]] && ! kill -0 "$MAINPID" 2>/dev/null; then
+                    echo "services-ts: the server exited before it was ready" >&2
+                    exit 1
+                  fi
                   ${lib.escapeShellArg (lib.getExe' pkgs.coreutils "sleep")} 0.05
                 done
               '')

@@ -138,6 +138,10 @@ let
                       echo "services-ts: not ready after 120 s" >&2
                       exit 1
                     fi
+                    if [[ -n "''${MAINPID:-}" ]] && ! kill -0 "$MAINPID" 2>/dev/null; then
+                      echo "services-ts: the server exited before it was ready" >&2
+                      exit 1
+                    fi
                     ${sleepArg} 0.05
                   done
                 '')
@@ -172,6 +176,10 @@ let
                   until { [[ $(${getExeArg} --silent --output /dev/null --max-time 2 --write-out '%{http_code}' -- ${lib.escapeShellArg "http://127.0.0.1:${toString config.pgweb.port}/"}) == 2[0-9][0-9] ]]; } >/dev/null 2>&1; do
                     if (( $(${dateArg} +%s) >= end )); then
                       echo "services-ts: not ready after 120 s" >&2
+                      exit 1
+                    fi
+                    if [[ -n "''${MAINPID:-}" ]] && ! kill -0 "$MAINPID" 2>/dev/null; then
+                      echo "services-ts: the server exited before it was ready" >&2
                       exit 1
                     fi
                     ${sleepArg} 0.05

@@ -86,6 +86,11 @@ export async function boot(opts: BootOptions): Promise<Container> {
     "--directory=/",
     "--volatile=yes",
     "--bind-ro=/nix",
+    // Servers the test package set takes from outside Debian (npm, PyPI, downloads: test/packages.json);
+    // the volatile root has only the host's /usr.
+    ...(existsSync("/opt/services-ts") ? ["--bind-ro=/opt/services-ts"] : []),
+    // Debian's alternatives (/usr/bin/nc -> /etc/alternatives/nc -> nc.openbsd): the volatile /etc starts empty.
+    ...(existsSync("/etc/alternatives") ? ["--bind-ro=/etc/alternatives"] : []),
     `--bind-ro=${join(etc, "system")}:/etc/systemd/system`,
     `--bind-ro=${join(etc, "sysusers.d")}:/etc/sysusers.d`,
     `--bind=${opts.state}:/var/lib/services-ts`,

@@ -122,7 +122,7 @@ export function readinessLimitSeconds(r: Readiness): number {
 /**
  * The `ExecStartPost=` program for a readiness check: the check (the same shell code
  * process-compose's probe runs), retried every 50 ms until it passes, or a failure after
- * {@link readinessLimitSeconds}. An HTTP check is a `curl` GET that must answer 2xx (or `status`).
+ * {@link readinessLimitSeconds} — or at once when the server (`$MAINPID`) has exited. An HTTP check is a `curl` GET that must answer 2xx (or `status`).
  */
 export function readinessScript(r: Readiness): NixNode {
   const limit = readinessLimitSeconds(r);
@@ -151,7 +151,9 @@ export function readinessScript(r: Readiness): NixNode {
       check,
       "; } >/dev/null 2>&1; do\n  if (( $(",
       coreutils("date"),
-      ` +%s) >= end )); then\n    echo "services-ts: not ready after ${limit} s" >&2\n    exit 1\n  fi\n  `,
+      ` +%s) >= end )); then\n    echo "services-ts: not ready after ${limit} s" >&2\n    exit 1\n  fi\n`,
+      // systemd gives ExecStartPost= the server's PID: a server that has exited will not become ready.
+      '  if [[ -n "${MAINPID:-}" ]] && ! kill -0 "$MAINPID" 2>/dev/null; then\n    echo "services-ts: the server exited before it was ready" >&2\n    exit 1\n  fi\n  ',
       coreutils("sleep"),
       " 0.05\ndone\n",
     ),
