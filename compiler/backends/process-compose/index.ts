@@ -13,20 +13,15 @@
 import {
   type DependsOn,
   type DependsOnEach,
-  type Expr,
   isExpr,
   lower,
   type ProcessDecl,
   type ProcessExtension,
-  type ProcessFamily,
-  type ProcessItem,
   type Readiness,
   SIGNAL_NUMBERS,
-  type SourceLocation,
   type StartCondition,
 } from "../../../dsl";
 import {
-  type AttrKey,
   type Binding,
   nApply,
   nAttrs,
@@ -35,7 +30,6 @@ import {
   nBool,
   nFreshLambda,
   nInt,
-  nList,
   nLambda,
   nLib,
   nNot,
@@ -45,6 +39,9 @@ import {
   type NixNode,
 } from "../../../nix/ast";
 import type { Backend } from "../backend";
+import { coreutils, instanceItems, keyOf, processOwnersConfig, processOwnersOption } from "../shared";
+
+export { keyOf } from "../shared";
 
 const CONDITIONS: Readonly<Record<StartCondition, string>> = {
   started: "process_started",
@@ -52,12 +49,6 @@ const CONDITIONS: Readonly<Record<StartCondition, string>> = {
   completed: "process_completed",
   succeeded: "process_completed_successfully",
 };
-
-/** A Nix attribute key for a lowered name: static when literal. */
-export function keyOf(node: NixNode): AttrKey {
-  if (node.kind === "string" && node.parts.every((p) => typeof p === "string")) return node.parts.join("");
-  return node;
-}
 
 /** `a // b // …`, or `a` alone. */
 function updateAll(parts: NixNode[]): NixNode {
@@ -101,7 +92,6 @@ export function lowerProbe(r: Readiness): NixNode {
     nBind("failure_threshold", nInt(r.failureThreshold ?? 30)),
   ];
   if ("exec" in r) {
-    const coreutils = (program: string): NixNode => nApply(nLib("escapeShellArg"), nApply(nLib("getExe'"), nSelect(nVar("pkgs"), "coreutils"), nStr(program)));
     // One line per step; the check keeps its own node (named, so a long one is bound in a `let`).
     const check: NixNode = { ...r.exec.node, hint: r.exec.node.hint ?? "readinessCheck" };
     const command = nStr(
@@ -167,41 +157,6 @@ function processBody(p: ProcessDecl | ProcessExtension, ownNamespace: boolean): 
 }
 
 /**
- * The processes of one instance: those it declares (processes, conditional ones,
- * families), and the extensions of processes other instances declare.
- */
-function instanceProcesses(
-  items: readonly ProcessItem[],
-  guard: <T>(at: ProcessItem, f: () => T) => T,
-  comment: (loc: SourceLocation | undefined) => string | undefined,
-): { declared: NixNode; extensions: Binding[] } {
-  const bind = (p: ProcessDecl | ProcessExtension, own: boolean): Binding => {
-    const c = comment(p.location);
-    return { kind: "attr", path: [keyOf(lower(p.name))], value: processBody(p, own), ...(c === undefined ? {} : { comment: c }) };
-  };
-  const statics = items.filter((p): p is ProcessDecl => p.kind === "process" && p.condition === undefined);
-  const conditional = items.filter((p): p is ProcessDecl & { condition: Expr<boolean> } => p.kind === "process" && p.condition !== undefined);
-  const families = items.filter((p): p is ProcessFamily => p.kind === "process-family");
-  const extensions = items.filter((p): p is ProcessExtension => p.kind === "process-extension");
-  const declared = updateAll([
-    nAttrs(statics.map((p) => guard(p, () => bind(p, true)))),
-    ...conditional.map((p) =>
-      guard(p, () => nApply(nLib("optionalAttrs"), p.condition.node, nAttrs([bind(p, true)]))),
-    ),
-    ...families.map((f) =>
-      guard(f, () =>
-        nApply(
-          nLib("mapAttrs'"),
-          nFreshLambda(f.keyVar, nFreshLambda(f.valueVar, nApply(nLib("nameValuePair"), lower(f.decl.name), processBody(f.decl, true)))),
-          f.over.node,
-        ),
-      ),
-    ),
-  ]);
-  return { declared: { ...declared, hint: "processes" }, extensions: extensions.map((p) => guard(p, () => bind(p, false))) };
-}
-
-/**
  * `runtimePath p`: an absolute path, relative ones resolved against process-compose's
  * working directory (where the stack runs), as one double-quoted shell word.
  */
@@ -223,18 +178,7 @@ export const processCompose: Backend = {
   guardedConfig: ["settings", "processes"],
   primitives: { runtimePath },
   instanceOptions: () => [
-    nBind(
-      "processOwners",
-      nApply(
-        nLib("mkOption"),
-        nAttrs([
-          nBind("type", nApply(nLib("types", "attrsOf"), nApply(nLib("types", "listOf"), nLib("types", "str")))),
-          nBind("internal", nBool(true)),
-          nBind("readOnly", nBool(true)),
-          nBind("description", nStr("The processes this instance declares, each with the instance's path (for the collision check).")),
-        ]),
-      ),
-    ),
+    processOwnersOption(),
     nBind(
       "settings",
       nApply(
@@ -249,14 +193,11 @@ export const processCompose: Backend = {
     ),
   ],
   instanceConfig: (items, guard, comment, owner) => {
-    const { declared, extensions } = instanceProcesses(items, guard, comment);
+    const { declared, extensions } = instanceItems(items, guard, comment, processBody, "processes");
     return [
       nBind(["settings", "processes"], extensions.length > 0 ? nBinop("//", declared, nAttrs(extensions)) : declared),
       // Which instance makes which process, for the collision check (generated/internal.nix).
-      nBind(
-        "processOwners",
-        nApply(nLib("genAttrs"), nApply(nSelect(nVar("builtins"), "attrNames"), declared), nLambda({ kind: "ident", name: "_" }, nList([owner]))),
-      ),
+      processOwnersConfig(declared, owner),
     ];
   },
   // Every setting a module chooses is a default, field by field (`lib.mkDefault` on each

@@ -32,15 +32,11 @@ import {
   BACKEND_PRIMITIVE,
   type DependsOn,
   type DependsOnEach,
-  type Expr,
   isExpr,
   lower,
   type ProcessDecl,
   type ProcessExtension,
-  type ProcessFamily,
-  type ProcessItem,
   type Readiness,
-  type SourceLocation,
 } from "../../../dsl";
 import {
   type Binding,
@@ -63,7 +59,8 @@ import {
   type NixNode,
 } from "../../../nix/ast";
 import type { Backend } from "../backend";
-import { keyOf, runtimePath } from "../process-compose";
+import { runtimePath } from "../process-compose";
+import { coreutils, instanceItems, keyOf, processOwnersConfig, processOwnersOption } from "../shared";
 
 /** The attribute NixOS users configure instances under: `services-ts.postgres."db"`. */
 export const SYSTEMD_OPTION_ROOT = "services-ts";
@@ -107,9 +104,6 @@ function lowerDependencies(dependsOn: readonly (DependsOn | DependsOnEach)[]): {
   const after = concatLists([...(requires.length + wants.length > 0 || reqLists.length + wantLists.length === 0 ? [nList([...requires, ...wants])] : []), ...reqLists, ...wantLists]);
   return { requires: req, wants: want, after };
 }
-
-const coreutils = (program: string): NixNode =>
-  nApply(nLib("escapeShellArg"), nApply(nLib("getExe'"), nSelect(nVar("pkgs"), "coreutils"), nStr(program)));
 
 /**
  * Seconds a readiness check may take in all before the unit fails: what process-compose
@@ -244,37 +238,6 @@ function lowerNot(v: unknown): NixNode {
   return typeof v === "boolean" ? nBool(!v) : { kind: "not", expr: lower(v) };
 }
 
-/** The unit bodies of one instance: those it declares, and the additions to other instances' processes. */
-function instanceUnits(
-  items: readonly ProcessItem[],
-  guard: <T>(at: ProcessItem, f: () => T) => T,
-  comment: (loc: SourceLocation | undefined) => string | undefined,
-): { declared: NixNode; extensions: Binding[] } {
-  const bind = (p: ProcessDecl | ProcessExtension, own: boolean): Binding => {
-    const c = comment(p.location);
-    return { kind: "attr", path: [keyOf(lower(p.name))], value: unitBody(p, own), ...(c === undefined ? {} : { comment: c }) };
-  };
-  const statics = items.filter((p): p is ProcessDecl => p.kind === "process" && p.condition === undefined);
-  const conditional = items.filter((p): p is ProcessDecl & { condition: Expr<boolean> } => p.kind === "process" && p.condition !== undefined);
-  const families = items.filter((p): p is ProcessFamily => p.kind === "process-family");
-  const extensions = items.filter((p): p is ProcessExtension => p.kind === "process-extension");
-  const parts: NixNode[] = [
-    nAttrs(statics.map((p) => guard(p, () => bind(p, true)))),
-    ...conditional.map((p) => guard(p, () => nApply(nLib("optionalAttrs"), p.condition.node, nAttrs([bind(p, true)])))),
-    ...families.map((f) =>
-      guard(f, () =>
-        nApply(
-          nLib("mapAttrs'"),
-          nFreshLambda(f.keyVar, nFreshLambda(f.valueVar, nApply(nLib("nameValuePair"), lower(f.decl.name), unitBody(f.decl, true)))),
-          f.over.node,
-        ),
-      ),
-    ),
-  ];
-  const declared = parts.reduce((l, r) => nBinop("//", l, r));
-  return { declared: { ...declared, hint: "units" }, extensions: extensions.map((p) => guard(p, () => bind(p, false))) };
-}
-
 /** `unitCommand c`: `ExecStart=` for a command — a package's main program, or a shell command written to a script. */
 const unitCommand = nLambda(
   { kind: "ident", name: "command" },
@@ -313,28 +276,14 @@ export const systemd: Backend = {
   primitives: { runtimePath },
   fileLets: { unitCommand, stateRelative },
   instanceOptions: () => [
-    nBind(
-      "processOwners",
-      nApply(
-        nLib("mkOption"),
-        nAttrs([
-          nBind("type", nApply(nLib("types", "attrsOf"), nApply(nLib("types", "listOf"), nLib("types", "str")))),
-          nBind("internal", nBool(true)),
-          nBind("readOnly", nBool(true)),
-          nBind("description", nStr("The processes this instance declares, each with the instance's path (for the collision check).")),
-        ]),
-      ),
-    ),
+    processOwnersOption(),
     nBind("units", rawInternal("The systemd unit bodies (one per process, by process name) this instance contributes when enabled.")),
   ],
   instanceConfig: (items, guard, comment, owner) => {
-    const { declared, extensions } = instanceUnits(items, guard, comment);
+    const { declared, extensions } = instanceItems(items, guard, comment, unitBody, "units");
     return [
       nBind("units", extensions.length > 0 ? nBinop("//", declared, nAttrs(extensions)) : declared),
-      nBind(
-        "processOwners",
-        nApply(nLib("genAttrs"), nApply(nSelect(nVar("builtins"), "attrNames"), declared), nLambda({ kind: "ident", name: "_" }, nList([owner]))),
-      ),
+      processOwnersConfig(declared, owner),
     ];
   },
   topConfig: (forEnabled) => [
