@@ -80,6 +80,12 @@ export async function boot(opts: BootOptions): Promise<Container> {
     mkdirSync(join(etc, "system", `${unit}.d`), { recursive: true });
     writeFileSync(join(etc, "system", `${unit}.d`, "test.conf"), `[Service]\n${lines.join("\n")}\n`);
   }
+  // The users exist before any unit starts, as on NixOS (its activation creates them before systemd
+  // starts units): every services-ts unit is ordered after systemd-sysusers, which the
+  // sysusers.extra credential makes run at every boot (its ConditionNeedsUpdate=/etc alone
+  // may skip it; seen under load: a unit failing with 217/USER on a reboot).
+  mkdirSync(join(etc, "system", "services-ts-.service.d"), { recursive: true });
+  writeFileSync(join(etc, "system", "services-ts-.service.d", "users.conf"), "[Unit]\nAfter=systemd-sysusers.service\n");
   mkdirSync(opts.state, { recursive: true });
   const argv = [
     "--quiet",
@@ -93,6 +99,7 @@ export async function boot(opts: BootOptions): Promise<Container> {
     ...(existsSync("/etc/alternatives") ? ["--bind-ro=/etc/alternatives"] : []),
     `--bind-ro=${join(etc, "system")}:/etc/systemd/system`,
     `--bind-ro=${join(etc, "sysusers.d")}:/etc/sysusers.d`,
+    `--load-credential=sysusers.extra:${join(etc, "sysusers.d", "services-ts.conf")}`,
     `--bind=${opts.state}:/var/lib/services-ts`,
     "--private-network",
     "--register=no",
