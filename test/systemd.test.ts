@@ -212,8 +212,10 @@ describe.skipIf(skip !== undefined)("[systemd] the generated NixOS modules under
     }
   }, 300_000);
 
+  // One container at a time: with several booting at once on this cgroup-v1 host, a unit once failed
+  // to start with 219/CGROUP on a reboot (systemd could not set up its cgroup), in a CI run.
   for (const t of tests) {
-    (t.missing.length > 0 ? it.skip : it.concurrent)(`service test ${t.name}: passes under systemd, and again after a reboot on the same data`, async () => {
+    (t.missing.length > 0 ? it.skip : it)(`service test ${t.name}: passes under systemd, and again after a reboot on the same data`, async () => {
       const state = mkdtempSync(join(tmpdir(), `services-ts-systemd-${t.name}-`));
       try {
         for (const run of [1, 2]) {
