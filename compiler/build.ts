@@ -91,11 +91,22 @@ const header = (source: string) =>
  */
 export function internalModule(backend: Backend = processCompose): NixNode {
   const own = backend === systemd ? systemdInternal() : undefined;
-  const clashesOf = (option: string) =>
+  // Every enabled instance's claims, as one list: `servicesTs.owners.<service>` holds one
+  // `{ processes; ports; }` per enabled instance (see lower.ts), merged here by key with primops.
+  // (One definition per service rather than a typed merge per instance: the module system's
+  // per-definition work is most of what an instance costs to evaluate.)
+  const claims = nApply(nLib("concatLists"), nApply(nSelect(nVar("builtins"), "attrValues"), nSelect(nVar("config"), "servicesTs", "owners")));
+  const ownersOf = (field: string) =>
+    nApply(
+      nLib("zipAttrsWith"),
+      nLambda({ kind: "ident", name: "_" }, nLib("concatLists")),
+      nApply(nVar("map"), nLambda({ kind: "ident", name: "claim" }, nSelect(nVar("claim"), field)), nVar("claims")),
+    );
+  const clashesOf = (owners: string) =>
     nApply(
       nLib("filterAttrs"),
       nLambda({ kind: "ident", name: "_" }, nLambda({ kind: "ident", name: "owners" }, nBinop(">", nApply(nSelect(nVar("builtins"), "length"), nVar("owners")), { kind: "int", value: 1 }))),
-      nSelect(nVar("config"), "servicesTs", option),
+      nVar(owners),
     );
   const describe = (clashes: string, what: (key: NixNode) => (string | NixNode)[], fix: string) =>
     nApply(
@@ -119,13 +130,16 @@ export function internalModule(backend: Backend = processCompose): NixNode {
   return nLambda(
     nPattern(["config", "lib"], true),
     nLet(
-      [nBind("clashes", clashesOf("processOwners")), nBind("portClashes", clashesOf("portOwners")), ...(own?.lets ?? [])],
+      [
+        nBind("claims", claims),
+        nBind("processOwners", ownersOf("processes")),
+        nBind("portOwners", ownersOf("ports")),
+        nBind("clashes", clashesOf("processOwners")),
+        nBind("portClashes", clashesOf("portOwners")),
+        ...(own?.lets ?? []),
+      ],
       nAttrs([
-        ownersOption("processOwners", "Process name → the enabled instances that make it (services-ts's collision check)."),
-        ownersOption(
-          "portOwners",
-          "TCP port → the options of enabled instances that make a server listen on it (services-ts's port clash check).",
-        ),
+        ownersOption(),
         ...(own?.options ?? []),
         nBind(["config", ...backend.guardedConfig], own ? nApply(nLib("mkMerge"), nList([check, own.guarded])) : check),
         ...(own?.config ?? []),
@@ -134,17 +148,24 @@ export function internalModule(backend: Backend = processCompose): NixNode {
   );
 }
 
-/** `options.servicesTs.<name>`: an internal `attrsOf (listOf str)` that enabled instances add their claims to. */
-function ownersOption(name: string, description: string) {
+/**
+ * `options.servicesTs.owners`: by service name, one `{ processes; ports; }` per enabled instance
+ * (`processes`: process name → [ the instance ]; `ports`: TCP port → [ the option setting it ]),
+ * for the collision and port clash checks.
+ */
+function ownersOption() {
   return nBind(
-    ["options", "servicesTs", name],
+    ["options", "servicesTs", "owners"],
     nApply(
       nLib("mkOption"),
       nAttrs([
-        nBind("type", nApply(nLib("types", "attrsOf"), nApply(nLib("types", "listOf"), nLib("types", "str")))),
+        nBind("type", nApply(nLib("types", "lazyAttrsOf"), nLib("types", "raw"))),
         nBind("default", nAttrs([])),
         nBind("internal", { kind: "bool", value: true }),
-        nBind("description", nStr(description)),
+        nBind(
+          "description",
+          nStr("Service name → one `{ processes; ports; }` per enabled instance: the processes it makes and the TCP ports it listens on (services-ts's collision and port clash checks)."),
+        ),
       ]),
     ),
   );

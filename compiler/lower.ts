@@ -291,7 +291,8 @@ export function lowerService(svc: AnyService, opts: LowerOptions = {}): LoweredS
     nBind(
       "portOwners",
       mkOption([
-        nBind("type", nApply(nLib("types", "attrsOf"), nApply(nLib("types", "listOf"), nLib("types", "str")))),
+        // raw: the value is the compiler's own (an attrset of lists of strings), and a typed merge costs every instance.
+        nBind("type", nLib("types", "raw")),
         nBind("internal", nBool(true)),
         nBind("readOnly", nBool(true)),
         nBind("description", nStr("The TCP ports this instance listens on, each with the option setting it (for the port clash check).")),
@@ -447,7 +448,25 @@ export function lowerService(svc: AnyService, opts: LowerOptions = {}): LoweredS
 
   const topConfig: Binding[] = [
     ...backend.topConfig(forEnabled),
-    nBind(["servicesTs", "portOwners"], forEnabled((instance) => nSelect(instance, "outputs", "portOwners"))),
+    // One definition per service (internal.nix merges the claims), not a typed merge per instance.
+    nBind(
+      ["servicesTs", "owners", keyOf(nStr(svc.name))],
+      nApply(
+        nVar("map"),
+        nLambda(
+          { kind: "ident", name: "instance" },
+          nAttrs([
+            nBind("processes", nSelect(nVar("instance"), "outputs", "processOwners")),
+            nBind("ports", nSelect(nVar("instance"), "outputs", "portOwners")),
+          ]),
+        ),
+        nApply(
+          nSelect(nVar("builtins"), "filter"),
+          nLambda({ kind: "ident", name: "instance" }, nSelect(nVar("instance"), "enable")),
+          nApply(nSelect(nVar("builtins"), "attrValues"), nSelect(nVar("config"), at, svc.name)),
+        ),
+      ),
+    ),
     ...dependencies.map((dep) => nBind([at, dep], forEnabled((instance) => nSelect(instance, "outputs", "services", dep)))),
   ];
 

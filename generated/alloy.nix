@@ -97,7 +97,7 @@ let
         };
         outputs = {
           processOwners = lib.mkOption {
-            type = lib.types.attrsOf (lib.types.listOf lib.types.str);
+            type = lib.types.raw;
             internal = true;
             readOnly = true;
             description = "The processes this instance declares, each with the instance's path (for the collision check).";
@@ -109,7 +109,7 @@ let
             description = "The process-compose settings (`processes`) this instance contributes when enabled.";
           };
           portOwners = lib.mkOption {
-            type = lib.types.attrsOf (lib.types.listOf lib.types.str);
+            type = lib.types.raw;
             internal = true;
             readOnly = true;
             description = "The TCP ports this instance listens on, each with the option setting it (for the port clash check).";
@@ -147,11 +147,6 @@ in
     description = "[Grafana Alloy](https://grafana.com/oss/alloy-opentelemetry-collector/) telemetry collector, one per instance, its state in `dataDir`.";
   };
   config = {
-    servicesTs.processOwners =
-      lib.mkMerge
-        (lib.mapAttrsToList
-          (_: instance: lib.mkIf instance.enable instance.outputs.processOwners)
-          config.services.alloy);
     settings.processes =
       lib.mkMerge
         (lib.mapAttrsToList
@@ -163,10 +158,9 @@ in
                 (_: lib.mkDefault)
                 instance.outputs.settings.processes))
           config.services.alloy);
-    servicesTs.portOwners =
-      lib.mkMerge
-        (lib.mapAttrsToList
-          (_: instance: lib.mkIf instance.enable instance.outputs.portOwners)
-          config.services.alloy);
+    servicesTs.owners.alloy = map (instance: {
+      processes = instance.outputs.processOwners;
+      ports = instance.outputs.portOwners;
+    }) (builtins.filter (instance: instance.enable) (builtins.attrValues config.services.alloy));
   };
 }

@@ -85,7 +85,7 @@ let
         };
         outputs = {
           processOwners = lib.mkOption {
-            type = lib.types.attrsOf (lib.types.listOf lib.types.str);
+            type = lib.types.raw;
             internal = true;
             readOnly = true;
             description = "The processes this instance declares, each with the instance's path (for the collision check).";
@@ -97,7 +97,7 @@ let
             description = "The process-compose settings (`processes`) this instance contributes when enabled.";
           };
           portOwners = lib.mkOption {
-            type = lib.types.attrsOf (lib.types.listOf lib.types.str);
+            type = lib.types.raw;
             internal = true;
             readOnly = true;
             description = "The TCP ports this instance listens on, each with the option setting it (for the port clash check).";
@@ -135,11 +135,6 @@ in
     description = "[Chroma](https://www.trychroma.com/), the open-source embedding database, one server per instance, its data in `dataDir`.";
   };
   config = {
-    servicesTs.processOwners =
-      lib.mkMerge
-        (lib.mapAttrsToList
-          (_: instance: lib.mkIf instance.enable instance.outputs.processOwners)
-          config.services.chromadb);
     settings.processes =
       lib.mkMerge
         (lib.mapAttrsToList
@@ -151,10 +146,9 @@ in
                 (_: lib.mkDefault)
                 instance.outputs.settings.processes))
           config.services.chromadb);
-    servicesTs.portOwners =
-      lib.mkMerge
-        (lib.mapAttrsToList
-          (_: instance: lib.mkIf instance.enable instance.outputs.portOwners)
-          config.services.chromadb);
+    servicesTs.owners.chromadb = map (instance: {
+      processes = instance.outputs.processOwners;
+      ports = instance.outputs.portOwners;
+    }) (builtins.filter (instance: instance.enable) (builtins.attrValues config.services.chromadb));
   };
 }

@@ -114,7 +114,7 @@ let
         };
         outputs = {
           processOwners = lib.mkOption {
-            type = lib.types.attrsOf (lib.types.listOf lib.types.str);
+            type = lib.types.raw;
             internal = true;
             readOnly = true;
             description = "The processes this instance declares, each with the instance's path (for the collision check).";
@@ -126,7 +126,7 @@ let
             description = "The process-compose settings (`processes`) this instance contributes when enabled.";
           };
           portOwners = lib.mkOption {
-            type = lib.types.attrsOf (lib.types.listOf lib.types.str);
+            type = lib.types.raw;
             internal = true;
             readOnly = true;
             description = "The TCP ports this instance listens on, each with the option setting it (for the port clash check).";
@@ -167,11 +167,6 @@ in
     description = "[DynamoDB Local](https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/DynamoDBLocal.html), AWS's DynamoDB for development, one per instance.";
   };
   config = {
-    servicesTs.processOwners =
-      lib.mkMerge
-        (lib.mapAttrsToList
-          (_: instance: lib.mkIf instance.enable instance.outputs.processOwners)
-          config.services.dynamodb-local);
     settings.processes =
       lib.mkMerge
         (lib.mapAttrsToList
@@ -183,10 +178,11 @@ in
                 (_: lib.mkDefault)
                 instance.outputs.settings.processes))
           config.services.dynamodb-local);
-    servicesTs.portOwners =
-      lib.mkMerge
-        (lib.mapAttrsToList
-          (_: instance: lib.mkIf instance.enable instance.outputs.portOwners)
-          config.services.dynamodb-local);
+    servicesTs.owners.dynamodb-local = map (instance: {
+      processes = instance.outputs.processOwners;
+      ports = instance.outputs.portOwners;
+    }) (builtins.filter
+      (instance: instance.enable)
+      (builtins.attrValues config.services.dynamodb-local));
   };
 }

@@ -180,7 +180,7 @@ let
         };
         outputs = {
           processOwners = lib.mkOption {
-            type = lib.types.attrsOf (lib.types.listOf lib.types.str);
+            type = lib.types.raw;
             internal = true;
             readOnly = true;
             description = "The processes this instance declares, each with the instance's path (for the collision check).";
@@ -192,7 +192,7 @@ let
             description = "The process-compose settings (`processes`) this instance contributes when enabled.";
           };
           portOwners = lib.mkOption {
-            type = lib.types.attrsOf (lib.types.listOf lib.types.str);
+            type = lib.types.raw;
             internal = true;
             readOnly = true;
             description = "The TCP ports this instance listens on, each with the option setting it (for the port clash check).";
@@ -233,11 +233,6 @@ in
     description = "[Elasticsearch](https://www.elastic.co/elasticsearch) search engine, one node per instance (a single-node cluster unless `single_node` is off), `dataDir` its home.";
   };
   config = {
-    servicesTs.processOwners =
-      lib.mkMerge
-        (lib.mapAttrsToList
-          (_: instance: lib.mkIf instance.enable instance.outputs.processOwners)
-          config.services.elasticsearch);
     settings.processes =
       lib.mkMerge
         (lib.mapAttrsToList
@@ -249,10 +244,11 @@ in
                 (_: lib.mkDefault)
                 instance.outputs.settings.processes))
           config.services.elasticsearch);
-    servicesTs.portOwners =
-      lib.mkMerge
-        (lib.mapAttrsToList
-          (_: instance: lib.mkIf instance.enable instance.outputs.portOwners)
-          config.services.elasticsearch);
+    servicesTs.owners.elasticsearch = map (instance: {
+      processes = instance.outputs.processOwners;
+      ports = instance.outputs.portOwners;
+    }) (builtins.filter
+      (instance: instance.enable)
+      (builtins.attrValues config.services.elasticsearch));
   };
 }

@@ -5,22 +5,18 @@
 # check that no two enabled instances make the same one.
 { config, lib, ... }:
 let
-  clashes = lib.filterAttrs (_: owners: builtins.length owners > 1) config.servicesTs.processOwners;
-  portClashes =
-    lib.filterAttrs (_: owners: builtins.length owners > 1) config.servicesTs.portOwners;
+  claims = lib.concatLists (builtins.attrValues config.servicesTs.owners);
+  processOwners = lib.zipAttrsWith (_: lib.concatLists) (map (claim: claim.processes) claims);
+  portOwners = lib.zipAttrsWith (_: lib.concatLists) (map (claim: claim.ports) claims);
+  clashes = lib.filterAttrs (_: owners: builtins.length owners > 1) processOwners;
+  portClashes = lib.filterAttrs (_: owners: builtins.length owners > 1) portOwners;
 in
 {
-  options.servicesTs.processOwners = lib.mkOption {
-    type = lib.types.attrsOf (lib.types.listOf lib.types.str);
+  options.servicesTs.owners = lib.mkOption {
+    type = lib.types.lazyAttrsOf lib.types.raw;
     default = { };
     internal = true;
-    description = "Process name → the enabled instances that make it (services-ts's collision check).";
-  };
-  options.servicesTs.portOwners = lib.mkOption {
-    type = lib.types.attrsOf (lib.types.listOf lib.types.str);
-    default = { };
-    internal = true;
-    description = "TCP port → the options of enabled instances that make a server listen on it (services-ts's port clash check).";
+    description = "Service name → one `{ processes; ports; }` per enabled instance: the processes it makes and the TCP ports it listens on (services-ts's collision and port clash checks).";
   };
   config.settings.processes =
     lib.mkIf

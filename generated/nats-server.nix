@@ -107,7 +107,7 @@ let
         };
         outputs = {
           processOwners = lib.mkOption {
-            type = lib.types.attrsOf (lib.types.listOf lib.types.str);
+            type = lib.types.raw;
             internal = true;
             readOnly = true;
             description = "The processes this instance declares, each with the instance's path (for the collision check).";
@@ -119,7 +119,7 @@ let
             description = "The process-compose settings (`processes`) this instance contributes when enabled.";
           };
           portOwners = lib.mkOption {
-            type = lib.types.attrsOf (lib.types.listOf lib.types.str);
+            type = lib.types.raw;
             internal = true;
             readOnly = true;
             description = "The TCP ports this instance listens on, each with the option setting it (for the port clash check).";
@@ -160,11 +160,6 @@ in
     description = "[NATS](https://nats.io/) messaging server, one per instance, with JetStream storage in `dataDir`.";
   };
   config = {
-    servicesTs.processOwners =
-      lib.mkMerge
-        (lib.mapAttrsToList
-          (_: instance: lib.mkIf instance.enable instance.outputs.processOwners)
-          config.services.nats-server);
     settings.processes =
       lib.mkMerge
         (lib.mapAttrsToList
@@ -176,10 +171,11 @@ in
                 (_: lib.mkDefault)
                 instance.outputs.settings.processes))
           config.services.nats-server);
-    servicesTs.portOwners =
-      lib.mkMerge
-        (lib.mapAttrsToList
-          (_: instance: lib.mkIf instance.enable instance.outputs.portOwners)
-          config.services.nats-server);
+    servicesTs.owners.nats-server = map (instance: {
+      processes = instance.outputs.processOwners;
+      ports = instance.outputs.portOwners;
+    }) (builtins.filter
+      (instance: instance.enable)
+      (builtins.attrValues config.services.nats-server));
   };
 }

@@ -140,7 +140,7 @@ let
         };
         outputs = {
           processOwners = lib.mkOption {
-            type = lib.types.attrsOf (lib.types.listOf lib.types.str);
+            type = lib.types.raw;
             internal = true;
             readOnly = true;
             description = "The processes this instance declares, each with the instance's path (for the collision check).";
@@ -152,7 +152,7 @@ let
             description = "The process-compose settings (`processes`) this instance contributes when enabled.";
           };
           portOwners = lib.mkOption {
-            type = lib.types.attrsOf (lib.types.listOf lib.types.str);
+            type = lib.types.raw;
             internal = true;
             readOnly = true;
             description = "The TCP ports this instance listens on, each with the option setting it (for the port clash check).";
@@ -190,11 +190,6 @@ in
     description = "[nginx](https://nginx.org/) HTTP server, one per instance; your `httpConfig` goes into its `http` block.";
   };
   config = {
-    servicesTs.processOwners =
-      lib.mkMerge
-        (lib.mapAttrsToList
-          (_: instance: lib.mkIf instance.enable instance.outputs.processOwners)
-          config.services.nginx);
     settings.processes =
       lib.mkMerge
         (lib.mapAttrsToList
@@ -206,10 +201,9 @@ in
                 (_: lib.mkDefault)
                 instance.outputs.settings.processes))
           config.services.nginx);
-    servicesTs.portOwners =
-      lib.mkMerge
-        (lib.mapAttrsToList
-          (_: instance: lib.mkIf instance.enable instance.outputs.portOwners)
-          config.services.nginx);
+    servicesTs.owners.nginx = map (instance: {
+      processes = instance.outputs.processOwners;
+      ports = instance.outputs.portOwners;
+    }) (builtins.filter (instance: instance.enable) (builtins.attrValues config.services.nginx));
   };
 }

@@ -266,7 +266,7 @@ let
         };
         outputs = {
           processOwners = lib.mkOption {
-            type = lib.types.attrsOf (lib.types.listOf lib.types.str);
+            type = lib.types.raw;
             internal = true;
             readOnly = true;
             description = "The processes this instance declares, each with the instance's path (for the collision check).";
@@ -278,7 +278,7 @@ let
             description = "The process-compose settings (`processes`) this instance contributes when enabled.";
           };
           portOwners = lib.mkOption {
-            type = lib.types.attrsOf (lib.types.listOf lib.types.str);
+            type = lib.types.raw;
             internal = true;
             readOnly = true;
             description = "The TCP ports this instance listens on, each with the option setting it (for the port clash check).";
@@ -349,11 +349,6 @@ in
     description = "notes-app (`examples/notes-app` in services-ts), a small HTTP app keeping notes in a private PostgreSQL instance `services.postgres.\"<name>-db\"`. There the role `notes` (password `dbPassword`, scram-sha-256 on TCP; no trust) owns the database `notes`, created with the app's schema (and `schemas`) applied as that role. The process `<name>` runs the app, connected by `connectionString`; `<name>-pgweb` (with `pgweb.enable`) browses the database.";
   };
   config = {
-    servicesTs.processOwners =
-      lib.mkMerge
-        (lib.mapAttrsToList
-          (_: instance: lib.mkIf instance.enable instance.outputs.processOwners)
-          config.services.notes-app);
     settings.processes =
       lib.mkMerge
         (lib.mapAttrsToList
@@ -365,11 +360,12 @@ in
                 (_: lib.mkDefault)
                 instance.outputs.settings.processes))
           config.services.notes-app);
-    servicesTs.portOwners =
-      lib.mkMerge
-        (lib.mapAttrsToList
-          (_: instance: lib.mkIf instance.enable instance.outputs.portOwners)
-          config.services.notes-app);
+    servicesTs.owners.notes-app = map (instance: {
+      processes = instance.outputs.processOwners;
+      ports = instance.outputs.portOwners;
+    }) (builtins.filter
+      (instance: instance.enable)
+      (builtins.attrValues config.services.notes-app));
     services.postgres =
       lib.mkMerge
         (lib.mapAttrsToList

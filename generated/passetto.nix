@@ -324,7 +324,7 @@ let
         };
         outputs = {
           processOwners = lib.mkOption {
-            type = lib.types.attrsOf (lib.types.listOf lib.types.str);
+            type = lib.types.raw;
             internal = true;
             readOnly = true;
             description = "The processes this instance declares, each with the instance's path (for the collision check).";
@@ -336,7 +336,7 @@ let
             description = "The process-compose settings (`processes`) this instance contributes when enabled.";
           };
           portOwners = lib.mkOption {
-            type = lib.types.attrsOf (lib.types.listOf lib.types.str);
+            type = lib.types.raw;
             internal = true;
             readOnly = true;
             description = "The TCP ports this instance listens on, each with the option setting it (for the port clash check).";
@@ -410,11 +410,6 @@ in
     description = "[passetto](https://github.com/juspay/passetto), an HTTP encryption service, with a private PostgreSQL instance `services.postgres.\"<name>-db\"`. There the role `passetto` (password `dbPassword`, scram-sha-256 on TCP; no trust) owns the database `passetto`, to which `schemas` are applied as that role on first start. The process `<name>` runs `passetto-init-interactive addkeys` once (on its first start) and then `passetto-server`, connected by `connectionString`; `<name>-pgweb` (with `pgweb.enable`) browses the database.";
   };
   config = {
-    servicesTs.processOwners =
-      lib.mkMerge
-        (lib.mapAttrsToList
-          (_: instance: lib.mkIf instance.enable instance.outputs.processOwners)
-          config.services.passetto);
     settings.processes =
       lib.mkMerge
         (lib.mapAttrsToList
@@ -426,11 +421,10 @@ in
                 (_: lib.mkDefault)
                 instance.outputs.settings.processes))
           config.services.passetto);
-    servicesTs.portOwners =
-      lib.mkMerge
-        (lib.mapAttrsToList
-          (_: instance: lib.mkIf instance.enable instance.outputs.portOwners)
-          config.services.passetto);
+    servicesTs.owners.passetto = map (instance: {
+      processes = instance.outputs.processOwners;
+      ports = instance.outputs.portOwners;
+    }) (builtins.filter (instance: instance.enable) (builtins.attrValues config.services.passetto));
     services.postgres =
       lib.mkMerge
         (lib.mapAttrsToList

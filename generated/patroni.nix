@@ -450,7 +450,7 @@ let
         };
         outputs = {
           processOwners = lib.mkOption {
-            type = lib.types.attrsOf (lib.types.listOf lib.types.str);
+            type = lib.types.raw;
             internal = true;
             readOnly = true;
             description = "The processes this instance declares, each with the instance's path (for the collision check).";
@@ -462,7 +462,7 @@ let
             description = "The process-compose settings (`processes`) this instance contributes when enabled.";
           };
           portOwners = lib.mkOption {
-            type = lib.types.attrsOf (lib.types.listOf lib.types.str);
+            type = lib.types.raw;
             internal = true;
             readOnly = true;
             description = "The TCP ports this instance listens on, each with the option setting it (for the port clash check).";
@@ -566,11 +566,6 @@ in
     description = "A highly available [PostgreSQL](https://www.postgresql.org/) cluster run by [Patroni](https://patroni.readthedocs.io/): every node of `nodes` is a Patroni process `<name>-<node>` with its own PostgreSQL and data in `<dataDir>/<node>`; `services.etcd.<name>-etcd` (or the etcd instance `etcdInstance`) holds the leader key; `services.haproxy.<name>-haproxy` sends the read-write port `haproxy.port` to the leader and the read-only port `haproxy.replicaPort` to the replicas. Passwords are random per cluster (or read from files) and reach Patroni through its environment.";
   };
   config = {
-    servicesTs.processOwners =
-      lib.mkMerge
-        (lib.mapAttrsToList
-          (_: instance: lib.mkIf instance.enable instance.outputs.processOwners)
-          config.services.patroni);
     settings.processes =
       lib.mkMerge
         (lib.mapAttrsToList
@@ -582,11 +577,10 @@ in
                 (_: lib.mkDefault)
                 instance.outputs.settings.processes))
           config.services.patroni);
-    servicesTs.portOwners =
-      lib.mkMerge
-        (lib.mapAttrsToList
-          (_: instance: lib.mkIf instance.enable instance.outputs.portOwners)
-          config.services.patroni);
+    servicesTs.owners.patroni = map (instance: {
+      processes = instance.outputs.processOwners;
+      ports = instance.outputs.portOwners;
+    }) (builtins.filter (instance: instance.enable) (builtins.attrValues config.services.patroni));
     services.etcd =
       lib.mkMerge
         (lib.mapAttrsToList

@@ -457,7 +457,7 @@ let
         };
         outputs = {
           processOwners = lib.mkOption {
-            type = lib.types.attrsOf (lib.types.listOf lib.types.str);
+            type = lib.types.raw;
             internal = true;
             readOnly = true;
             description = "The processes this instance declares, each with the instance's path (for the collision check).";
@@ -469,7 +469,7 @@ let
             description = "The process-compose settings (`processes`) this instance contributes when enabled.";
           };
           portOwners = lib.mkOption {
-            type = lib.types.attrsOf (lib.types.listOf lib.types.str);
+            type = lib.types.raw;
             internal = true;
             readOnly = true;
             description = "The TCP ports this instance listens on, each with the option setting it (for the port clash check).";
@@ -516,11 +516,6 @@ in
     description = "[pgbench](https://www.postgresql.org/docs/current/pgbench.html) load test against a postgres instance named by `target` (or its postgres-with-replica replica): initialises, runs, writes `<dataDir>/report.json` and fails when a threshold is missed.";
   };
   config = {
-    servicesTs.processOwners =
-      lib.mkMerge
-        (lib.mapAttrsToList
-          (_: instance: lib.mkIf instance.enable instance.outputs.processOwners)
-          config.services.pgbench);
     settings.processes =
       lib.mkMerge
         (lib.mapAttrsToList
@@ -532,10 +527,9 @@ in
                 (_: lib.mkDefault)
                 instance.outputs.settings.processes))
           config.services.pgbench);
-    servicesTs.portOwners =
-      lib.mkMerge
-        (lib.mapAttrsToList
-          (_: instance: lib.mkIf instance.enable instance.outputs.portOwners)
-          config.services.pgbench);
+    servicesTs.owners.pgbench = map (instance: {
+      processes = instance.outputs.processOwners;
+      ports = instance.outputs.portOwners;
+    }) (builtins.filter (instance: instance.enable) (builtins.attrValues config.services.pgbench));
   };
 }

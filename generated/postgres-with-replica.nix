@@ -137,7 +137,7 @@ let
         };
         outputs = {
           processOwners = lib.mkOption {
-            type = lib.types.attrsOf (lib.types.listOf lib.types.str);
+            type = lib.types.raw;
             internal = true;
             readOnly = true;
             description = "The processes this instance declares, each with the instance's path (for the collision check).";
@@ -149,7 +149,7 @@ let
             description = "The process-compose settings (`processes`) this instance contributes when enabled.";
           };
           portOwners = lib.mkOption {
-            type = lib.types.attrsOf (lib.types.listOf lib.types.str);
+            type = lib.types.raw;
             internal = true;
             readOnly = true;
             description = "The TCP ports this instance listens on, each with the option setting it (for the port clash check).";
@@ -230,11 +230,6 @@ in
     description = "A PostgreSQL primary (`services.postgres.<name>`) with a streaming, read-only replica (`services.postgres.<name>-replica`). `pg-basebackup-<name>` clones the primary once, through a replication slot, as a role that has only REPLICATION and LOGIN; later starts reuse the replica's data.";
   };
   config = {
-    servicesTs.processOwners =
-      lib.mkMerge
-        (lib.mapAttrsToList
-          (_: instance: lib.mkIf instance.enable instance.outputs.processOwners)
-          config.services.postgres-with-replica);
     settings.processes =
       lib.mkMerge
         (lib.mapAttrsToList
@@ -246,11 +241,12 @@ in
                 (_: lib.mkDefault)
                 instance.outputs.settings.processes))
           config.services.postgres-with-replica);
-    servicesTs.portOwners =
-      lib.mkMerge
-        (lib.mapAttrsToList
-          (_: instance: lib.mkIf instance.enable instance.outputs.portOwners)
-          config.services.postgres-with-replica);
+    servicesTs.owners.postgres-with-replica = map (instance: {
+      processes = instance.outputs.processOwners;
+      ports = instance.outputs.portOwners;
+    }) (builtins.filter
+      (instance: instance.enable)
+      (builtins.attrValues config.services.postgres-with-replica));
     services.postgres =
       lib.mkMerge
         (lib.mapAttrsToList

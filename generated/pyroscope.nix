@@ -129,7 +129,7 @@ let
         };
         outputs = {
           processOwners = lib.mkOption {
-            type = lib.types.attrsOf (lib.types.listOf lib.types.str);
+            type = lib.types.raw;
             internal = true;
             readOnly = true;
             description = "The processes this instance declares, each with the instance's path (for the collision check).";
@@ -141,7 +141,7 @@ let
             description = "The process-compose settings (`processes`) this instance contributes when enabled.";
           };
           portOwners = lib.mkOption {
-            type = lib.types.attrsOf (lib.types.listOf lib.types.str);
+            type = lib.types.raw;
             internal = true;
             readOnly = true;
             description = "The TCP ports this instance listens on, each with the option setting it (for the port clash check).";
@@ -183,11 +183,6 @@ in
     description = "[Grafana Pyroscope](https://grafana.com/oss/pyroscope/) continuous-profiling database, one single-process server per instance, its profiles in `dataDir`.";
   };
   config = {
-    servicesTs.processOwners =
-      lib.mkMerge
-        (lib.mapAttrsToList
-          (_: instance: lib.mkIf instance.enable instance.outputs.processOwners)
-          config.services.pyroscope);
     settings.processes =
       lib.mkMerge
         (lib.mapAttrsToList
@@ -199,10 +194,11 @@ in
                 (_: lib.mkDefault)
                 instance.outputs.settings.processes))
           config.services.pyroscope);
-    servicesTs.portOwners =
-      lib.mkMerge
-        (lib.mapAttrsToList
-          (_: instance: lib.mkIf instance.enable instance.outputs.portOwners)
-          config.services.pyroscope);
+    servicesTs.owners.pyroscope = map (instance: {
+      processes = instance.outputs.processOwners;
+      ports = instance.outputs.portOwners;
+    }) (builtins.filter
+      (instance: instance.enable)
+      (builtins.attrValues config.services.pyroscope));
   };
 }

@@ -260,7 +260,7 @@ let
         };
         outputs = {
           processOwners = lib.mkOption {
-            type = lib.types.attrsOf (lib.types.listOf lib.types.str);
+            type = lib.types.raw;
             internal = true;
             readOnly = true;
             description = "The processes this instance declares, each with the instance's path (for the collision check).";
@@ -272,7 +272,7 @@ let
             description = "The process-compose settings (`processes`) this instance contributes when enabled.";
           };
           portOwners = lib.mkOption {
-            type = lib.types.attrsOf (lib.types.listOf lib.types.str);
+            type = lib.types.raw;
             internal = true;
             readOnly = true;
             description = "The TCP ports this instance listens on, each with the option setting it (for the port clash check).";
@@ -359,11 +359,6 @@ in
     description = "[SeaweedFS](https://github.com/seaweedfs/seaweedfs) object and file store: one `weed server` per instance (a master and a volume server, optionally a filer and an S3 gateway), its data in `dataDir`.";
   };
   config = {
-    servicesTs.processOwners =
-      lib.mkMerge
-        (lib.mapAttrsToList
-          (_: instance: lib.mkIf instance.enable instance.outputs.processOwners)
-          config.services.seaweedfs);
     settings.processes =
       lib.mkMerge
         (lib.mapAttrsToList
@@ -375,10 +370,11 @@ in
                 (_: lib.mkDefault)
                 instance.outputs.settings.processes))
           config.services.seaweedfs);
-    servicesTs.portOwners =
-      lib.mkMerge
-        (lib.mapAttrsToList
-          (_: instance: lib.mkIf instance.enable instance.outputs.portOwners)
-          config.services.seaweedfs);
+    servicesTs.owners.seaweedfs = map (instance: {
+      processes = instance.outputs.processOwners;
+      ports = instance.outputs.portOwners;
+    }) (builtins.filter
+      (instance: instance.enable)
+      (builtins.attrValues config.services.seaweedfs));
   };
 }

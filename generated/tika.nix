@@ -95,7 +95,7 @@ let
         };
         outputs = {
           processOwners = lib.mkOption {
-            type = lib.types.attrsOf (lib.types.listOf lib.types.str);
+            type = lib.types.raw;
             internal = true;
             readOnly = true;
             description = "The processes this instance declares, each with the instance's path (for the collision check).";
@@ -107,7 +107,7 @@ let
             description = "The process-compose settings (`processes`) this instance contributes when enabled.";
           };
           portOwners = lib.mkOption {
-            type = lib.types.attrsOf (lib.types.listOf lib.types.str);
+            type = lib.types.raw;
             internal = true;
             readOnly = true;
             description = "The TCP ports this instance listens on, each with the option setting it (for the port clash check).";
@@ -145,11 +145,6 @@ in
     description = "[Apache Tika](https://tika.apache.org/) server, extracting text and metadata from documents over HTTP, one per instance.";
   };
   config = {
-    servicesTs.processOwners =
-      lib.mkMerge
-        (lib.mapAttrsToList
-          (_: instance: lib.mkIf instance.enable instance.outputs.processOwners)
-          config.services.tika);
     settings.processes =
       lib.mkMerge
         (lib.mapAttrsToList
@@ -161,10 +156,9 @@ in
                 (_: lib.mkDefault)
                 instance.outputs.settings.processes))
           config.services.tika);
-    servicesTs.portOwners =
-      lib.mkMerge
-        (lib.mapAttrsToList
-          (_: instance: lib.mkIf instance.enable instance.outputs.portOwners)
-          config.services.tika);
+    servicesTs.owners.tika = map (instance: {
+      processes = instance.outputs.processOwners;
+      ports = instance.outputs.portOwners;
+    }) (builtins.filter (instance: instance.enable) (builtins.attrValues config.services.tika));
   };
 }

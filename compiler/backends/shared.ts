@@ -77,7 +77,8 @@ export function processOwnersOption(): Binding {
     nApply(
       nLib("mkOption"),
       nAttrs([
-        nBind("type", nApply(nLib("types", "attrsOf"), nApply(nLib("types", "listOf"), nLib("types", "str")))),
+        // raw: the value is the compiler's own (an attrset of lists of strings), and a typed merge costs every instance.
+        nBind("type", nLib("types", "raw")),
         nBind("internal", nBool(true)),
         nBind("readOnly", nBool(true)),
         nBind("description", nStr("The processes this instance declares, each with the instance's path (for the collision check).")),

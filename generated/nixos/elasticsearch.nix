@@ -201,7 +201,7 @@ let
         };
         outputs = {
           processOwners = lib.mkOption {
-            type = lib.types.attrsOf (lib.types.listOf lib.types.str);
+            type = lib.types.raw;
             internal = true;
             readOnly = true;
             description = "The processes this instance declares, each with the instance's path (for the collision check).";
@@ -213,7 +213,7 @@ let
             description = "The systemd unit bodies (one per process, by process name) this instance contributes when enabled.";
           };
           portOwners = lib.mkOption {
-            type = lib.types.attrsOf (lib.types.listOf lib.types.str);
+            type = lib.types.raw;
             internal = true;
             readOnly = true;
             description = "The TCP ports this instance listens on, each with the option setting it (for the port clash check).";
@@ -256,11 +256,6 @@ in
     description = "[Elasticsearch](https://www.elastic.co/elasticsearch) search engine, one node per instance (a single-node cluster unless `single_node` is off), `dataDir` its home.";
   };
   config = {
-    servicesTs.processOwners =
-      lib.mkMerge
-        (lib.mapAttrsToList
-          (_: instance: lib.mkIf instance.enable instance.outputs.processOwners)
-          config.services-ts.elasticsearch);
     systemd.services =
       lib.mkMerge
         (lib.mapAttrsToList
@@ -269,10 +264,11 @@ in
               instance.enable
               (lib.mapAttrs' config.servicesTs.systemdUnit instance.outputs.units))
           config.services-ts.elasticsearch);
-    servicesTs.portOwners =
-      lib.mkMerge
-        (lib.mapAttrsToList
-          (_: instance: lib.mkIf instance.enable instance.outputs.portOwners)
-          config.services-ts.elasticsearch);
+    servicesTs.owners.elasticsearch = map (instance: {
+      processes = instance.outputs.processOwners;
+      ports = instance.outputs.portOwners;
+    }) (builtins.filter
+      (instance: instance.enable)
+      (builtins.attrValues config.services-ts.elasticsearch));
   };
 }

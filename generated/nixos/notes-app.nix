@@ -310,7 +310,7 @@ let
         };
         outputs = {
           processOwners = lib.mkOption {
-            type = lib.types.attrsOf (lib.types.listOf lib.types.str);
+            type = lib.types.raw;
             internal = true;
             readOnly = true;
             description = "The processes this instance declares, each with the instance's path (for the collision check).";
@@ -322,7 +322,7 @@ let
             description = "The systemd unit bodies (one per process, by process name) this instance contributes when enabled.";
           };
           portOwners = lib.mkOption {
-            type = lib.types.attrsOf (lib.types.listOf lib.types.str);
+            type = lib.types.raw;
             internal = true;
             readOnly = true;
             description = "The TCP ports this instance listens on, each with the option setting it (for the port clash check).";
@@ -393,11 +393,6 @@ in
     description = "notes-app (`examples/notes-app` in services-ts), a small HTTP app keeping notes in a private PostgreSQL instance `services.postgres.\"<name>-db\"`. There the role `notes` (password `dbPassword`, scram-sha-256 on TCP; no trust) owns the database `notes`, created with the app's schema (and `schemas`) applied as that role. The process `<name>` runs the app, connected by `connectionString`; `<name>-pgweb` (with `pgweb.enable`) browses the database.";
   };
   config = {
-    servicesTs.processOwners =
-      lib.mkMerge
-        (lib.mapAttrsToList
-          (_: instance: lib.mkIf instance.enable instance.outputs.processOwners)
-          config.services-ts.notes-app);
     systemd.services =
       lib.mkMerge
         (lib.mapAttrsToList
@@ -406,11 +401,12 @@ in
               instance.enable
               (lib.mapAttrs' config.servicesTs.systemdUnit instance.outputs.units))
           config.services-ts.notes-app);
-    servicesTs.portOwners =
-      lib.mkMerge
-        (lib.mapAttrsToList
-          (_: instance: lib.mkIf instance.enable instance.outputs.portOwners)
-          config.services-ts.notes-app);
+    servicesTs.owners.notes-app = map (instance: {
+      processes = instance.outputs.processOwners;
+      ports = instance.outputs.portOwners;
+    }) (builtins.filter
+      (instance: instance.enable)
+      (builtins.attrValues config.services-ts.notes-app));
     services-ts.postgres =
       lib.mkMerge
         (lib.mapAttrsToList

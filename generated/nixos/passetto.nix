@@ -368,7 +368,7 @@ let
         };
         outputs = {
           processOwners = lib.mkOption {
-            type = lib.types.attrsOf (lib.types.listOf lib.types.str);
+            type = lib.types.raw;
             internal = true;
             readOnly = true;
             description = "The processes this instance declares, each with the instance's path (for the collision check).";
@@ -380,7 +380,7 @@ let
             description = "The systemd unit bodies (one per process, by process name) this instance contributes when enabled.";
           };
           portOwners = lib.mkOption {
-            type = lib.types.attrsOf (lib.types.listOf lib.types.str);
+            type = lib.types.raw;
             internal = true;
             readOnly = true;
             description = "The TCP ports this instance listens on, each with the option setting it (for the port clash check).";
@@ -454,11 +454,6 @@ in
     description = "[passetto](https://github.com/juspay/passetto), an HTTP encryption service, with a private PostgreSQL instance `services.postgres.\"<name>-db\"`. There the role `passetto` (password `dbPassword`, scram-sha-256 on TCP; no trust) owns the database `passetto`, to which `schemas` are applied as that role on first start. The process `<name>` runs `passetto-init-interactive addkeys` once (on its first start) and then `passetto-server`, connected by `connectionString`; `<name>-pgweb` (with `pgweb.enable`) browses the database.";
   };
   config = {
-    servicesTs.processOwners =
-      lib.mkMerge
-        (lib.mapAttrsToList
-          (_: instance: lib.mkIf instance.enable instance.outputs.processOwners)
-          config.services-ts.passetto);
     systemd.services =
       lib.mkMerge
         (lib.mapAttrsToList
@@ -467,11 +462,12 @@ in
               instance.enable
               (lib.mapAttrs' config.servicesTs.systemdUnit instance.outputs.units))
           config.services-ts.passetto);
-    servicesTs.portOwners =
-      lib.mkMerge
-        (lib.mapAttrsToList
-          (_: instance: lib.mkIf instance.enable instance.outputs.portOwners)
-          config.services-ts.passetto);
+    servicesTs.owners.passetto = map (instance: {
+      processes = instance.outputs.processOwners;
+      ports = instance.outputs.portOwners;
+    }) (builtins.filter
+      (instance: instance.enable)
+      (builtins.attrValues config.services-ts.passetto));
     services-ts.postgres =
       lib.mkMerge
         (lib.mapAttrsToList

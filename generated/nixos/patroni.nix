@@ -479,7 +479,7 @@ let
         };
         outputs = {
           processOwners = lib.mkOption {
-            type = lib.types.attrsOf (lib.types.listOf lib.types.str);
+            type = lib.types.raw;
             internal = true;
             readOnly = true;
             description = "The processes this instance declares, each with the instance's path (for the collision check).";
@@ -491,7 +491,7 @@ let
             description = "The systemd unit bodies (one per process, by process name) this instance contributes when enabled.";
           };
           portOwners = lib.mkOption {
-            type = lib.types.attrsOf (lib.types.listOf lib.types.str);
+            type = lib.types.raw;
             internal = true;
             readOnly = true;
             description = "The TCP ports this instance listens on, each with the option setting it (for the port clash check).";
@@ -595,11 +595,6 @@ in
     description = "A highly available [PostgreSQL](https://www.postgresql.org/) cluster run by [Patroni](https://patroni.readthedocs.io/): every node of `nodes` is a Patroni process `<name>-<node>` with its own PostgreSQL and data in `<dataDir>/<node>`; `services.etcd.<name>-etcd` (or the etcd instance `etcdInstance`) holds the leader key; `services.haproxy.<name>-haproxy` sends the read-write port `haproxy.port` to the leader and the read-only port `haproxy.replicaPort` to the replicas. Passwords are random per cluster (or read from files) and reach Patroni through its environment.";
   };
   config = {
-    servicesTs.processOwners =
-      lib.mkMerge
-        (lib.mapAttrsToList
-          (_: instance: lib.mkIf instance.enable instance.outputs.processOwners)
-          config.services-ts.patroni);
     systemd.services =
       lib.mkMerge
         (lib.mapAttrsToList
@@ -608,11 +603,12 @@ in
               instance.enable
               (lib.mapAttrs' config.servicesTs.systemdUnit instance.outputs.units))
           config.services-ts.patroni);
-    servicesTs.portOwners =
-      lib.mkMerge
-        (lib.mapAttrsToList
-          (_: instance: lib.mkIf instance.enable instance.outputs.portOwners)
-          config.services-ts.patroni);
+    servicesTs.owners.patroni = map (instance: {
+      processes = instance.outputs.processOwners;
+      ports = instance.outputs.portOwners;
+    }) (builtins.filter
+      (instance: instance.enable)
+      (builtins.attrValues config.services-ts.patroni));
     services-ts.etcd =
       lib.mkMerge
         (lib.mapAttrsToList

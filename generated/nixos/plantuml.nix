@@ -110,7 +110,7 @@ let
         };
         outputs = {
           processOwners = lib.mkOption {
-            type = lib.types.attrsOf (lib.types.listOf lib.types.str);
+            type = lib.types.raw;
             internal = true;
             readOnly = true;
             description = "The processes this instance declares, each with the instance's path (for the collision check).";
@@ -122,7 +122,7 @@ let
             description = "The systemd unit bodies (one per process, by process name) this instance contributes when enabled.";
           };
           portOwners = lib.mkOption {
-            type = lib.types.attrsOf (lib.types.listOf lib.types.str);
+            type = lib.types.raw;
             internal = true;
             readOnly = true;
             description = "The TCP ports this instance listens on, each with the option setting it (for the port clash check).";
@@ -160,11 +160,6 @@ in
     description = "[PlantUML](https://plantuml.com/)'s web server (`plantuml -picoweb`), which renders diagrams over HTTP, one per instance.";
   };
   config = {
-    servicesTs.processOwners =
-      lib.mkMerge
-        (lib.mapAttrsToList
-          (_: instance: lib.mkIf instance.enable instance.outputs.processOwners)
-          config.services-ts.plantuml);
     systemd.services =
       lib.mkMerge
         (lib.mapAttrsToList
@@ -173,10 +168,11 @@ in
               instance.enable
               (lib.mapAttrs' config.servicesTs.systemdUnit instance.outputs.units))
           config.services-ts.plantuml);
-    servicesTs.portOwners =
-      lib.mkMerge
-        (lib.mapAttrsToList
-          (_: instance: lib.mkIf instance.enable instance.outputs.portOwners)
-          config.services-ts.plantuml);
+    servicesTs.owners.plantuml = map (instance: {
+      processes = instance.outputs.processOwners;
+      ports = instance.outputs.portOwners;
+    }) (builtins.filter
+      (instance: instance.enable)
+      (builtins.attrValues config.services-ts.plantuml));
   };
 }

@@ -151,7 +151,7 @@ let
         };
         outputs = {
           processOwners = lib.mkOption {
-            type = lib.types.attrsOf (lib.types.listOf lib.types.str);
+            type = lib.types.raw;
             internal = true;
             readOnly = true;
             description = "The processes this instance declares, each with the instance's path (for the collision check).";
@@ -163,7 +163,7 @@ let
             description = "The systemd unit bodies (one per process, by process name) this instance contributes when enabled.";
           };
           portOwners = lib.mkOption {
-            type = lib.types.attrsOf (lib.types.listOf lib.types.str);
+            type = lib.types.raw;
             internal = true;
             readOnly = true;
             description = "The TCP ports this instance listens on, each with the option setting it (for the port clash check).";
@@ -244,11 +244,6 @@ in
     description = "A PostgreSQL primary (`services.postgres.<name>`) with a streaming, read-only replica (`services.postgres.<name>-replica`). `pg-basebackup-<name>` clones the primary once, through a replication slot, as a role that has only REPLICATION and LOGIN; later starts reuse the replica's data.";
   };
   config = {
-    servicesTs.processOwners =
-      lib.mkMerge
-        (lib.mapAttrsToList
-          (_: instance: lib.mkIf instance.enable instance.outputs.processOwners)
-          config.services-ts.postgres-with-replica);
     systemd.services =
       lib.mkMerge
         (lib.mapAttrsToList
@@ -257,11 +252,12 @@ in
               instance.enable
               (lib.mapAttrs' config.servicesTs.systemdUnit instance.outputs.units))
           config.services-ts.postgres-with-replica);
-    servicesTs.portOwners =
-      lib.mkMerge
-        (lib.mapAttrsToList
-          (_: instance: lib.mkIf instance.enable instance.outputs.portOwners)
-          config.services-ts.postgres-with-replica);
+    servicesTs.owners.postgres-with-replica = map (instance: {
+      processes = instance.outputs.processOwners;
+      ports = instance.outputs.portOwners;
+    }) (builtins.filter
+      (instance: instance.enable)
+      (builtins.attrValues config.services-ts.postgres-with-replica));
     services-ts.postgres =
       lib.mkMerge
         (lib.mapAttrsToList

@@ -924,7 +924,7 @@ let
         };
         outputs = {
           processOwners = lib.mkOption {
-            type = lib.types.attrsOf (lib.types.listOf lib.types.str);
+            type = lib.types.raw;
             internal = true;
             readOnly = true;
             description = "The processes this instance declares, each with the instance's path (for the collision check).";
@@ -936,7 +936,7 @@ let
             description = "The systemd unit bodies (one per process, by process name) this instance contributes when enabled.";
           };
           portOwners = lib.mkOption {
-            type = lib.types.attrsOf (lib.types.listOf lib.types.str);
+            type = lib.types.raw;
             internal = true;
             readOnly = true;
             description = "The TCP ports this instance listens on, each with the option setting it (for the port clash check).";
@@ -988,11 +988,6 @@ in
     description = "[PostgreSQL](https://www.postgresql.org/) database server, one cluster per instance. The `<name>-init` process creates the cluster on first start and applies `ensureDatabases` / `ensureUsers` on every start; `<name>` runs the server; with `pgtap.enable`, `<name>-pgtap` runs pgTAP tests against it. `extensions` adds extensions to `package`; a data directory of another major version is refused at start (or upgraded, with `upgrade.enable`).";
   };
   config = {
-    servicesTs.processOwners =
-      lib.mkMerge
-        (lib.mapAttrsToList
-          (_: instance: lib.mkIf instance.enable instance.outputs.processOwners)
-          config.services-ts.postgres);
     systemd.services =
       lib.mkMerge
         (lib.mapAttrsToList
@@ -1001,10 +996,11 @@ in
               instance.enable
               (lib.mapAttrs' config.servicesTs.systemdUnit instance.outputs.units))
           config.services-ts.postgres);
-    servicesTs.portOwners =
-      lib.mkMerge
-        (lib.mapAttrsToList
-          (_: instance: lib.mkIf instance.enable instance.outputs.portOwners)
-          config.services-ts.postgres);
+    servicesTs.owners.postgres = map (instance: {
+      processes = instance.outputs.processOwners;
+      ports = instance.outputs.portOwners;
+    }) (builtins.filter
+      (instance: instance.enable)
+      (builtins.attrValues config.services-ts.postgres));
   };
 }

@@ -257,7 +257,7 @@ let
         };
         outputs = {
           processOwners = lib.mkOption {
-            type = lib.types.attrsOf (lib.types.listOf lib.types.str);
+            type = lib.types.raw;
             internal = true;
             readOnly = true;
             description = "The processes this instance declares, each with the instance's path (for the collision check).";
@@ -269,7 +269,7 @@ let
             description = "The systemd unit bodies (one per process, by process name) this instance contributes when enabled.";
           };
           portOwners = lib.mkOption {
-            type = lib.types.attrsOf (lib.types.listOf lib.types.str);
+            type = lib.types.raw;
             internal = true;
             readOnly = true;
             description = "The TCP ports this instance listens on, each with the option setting it (for the port clash check).";
@@ -318,11 +318,6 @@ in
     description = "A [Redis Cluster](https://redis.io/docs/latest/operate/oss_and_stack/management/scaling/): one server per node; `<name>-cluster-create` joins them into a cluster once, with `replicas` replicas per master (six nodes: 3 masters, 3 replicas).";
   };
   config = {
-    servicesTs.processOwners =
-      lib.mkMerge
-        (lib.mapAttrsToList
-          (_: instance: lib.mkIf instance.enable instance.outputs.processOwners)
-          config.services-ts.redis-cluster);
     systemd.services =
       lib.mkMerge
         (lib.mapAttrsToList
@@ -331,10 +326,11 @@ in
               instance.enable
               (lib.mapAttrs' config.servicesTs.systemdUnit instance.outputs.units))
           config.services-ts.redis-cluster);
-    servicesTs.portOwners =
-      lib.mkMerge
-        (lib.mapAttrsToList
-          (_: instance: lib.mkIf instance.enable instance.outputs.portOwners)
-          config.services-ts.redis-cluster);
+    servicesTs.owners.redis-cluster = map (instance: {
+      processes = instance.outputs.processOwners;
+      ports = instance.outputs.portOwners;
+    }) (builtins.filter
+      (instance: instance.enable)
+      (builtins.attrValues config.services-ts.redis-cluster));
   };
 }

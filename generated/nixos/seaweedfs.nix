@@ -274,7 +274,7 @@ let
         };
         outputs = {
           processOwners = lib.mkOption {
-            type = lib.types.attrsOf (lib.types.listOf lib.types.str);
+            type = lib.types.raw;
             internal = true;
             readOnly = true;
             description = "The processes this instance declares, each with the instance's path (for the collision check).";
@@ -286,7 +286,7 @@ let
             description = "The systemd unit bodies (one per process, by process name) this instance contributes when enabled.";
           };
           portOwners = lib.mkOption {
-            type = lib.types.attrsOf (lib.types.listOf lib.types.str);
+            type = lib.types.raw;
             internal = true;
             readOnly = true;
             description = "The TCP ports this instance listens on, each with the option setting it (for the port clash check).";
@@ -373,11 +373,6 @@ in
     description = "[SeaweedFS](https://github.com/seaweedfs/seaweedfs) object and file store: one `weed server` per instance (a master and a volume server, optionally a filer and an S3 gateway), its data in `dataDir`.";
   };
   config = {
-    servicesTs.processOwners =
-      lib.mkMerge
-        (lib.mapAttrsToList
-          (_: instance: lib.mkIf instance.enable instance.outputs.processOwners)
-          config.services-ts.seaweedfs);
     systemd.services =
       lib.mkMerge
         (lib.mapAttrsToList
@@ -386,10 +381,11 @@ in
               instance.enable
               (lib.mapAttrs' config.servicesTs.systemdUnit instance.outputs.units))
           config.services-ts.seaweedfs);
-    servicesTs.portOwners =
-      lib.mkMerge
-        (lib.mapAttrsToList
-          (_: instance: lib.mkIf instance.enable instance.outputs.portOwners)
-          config.services-ts.seaweedfs);
+    servicesTs.owners.seaweedfs = map (instance: {
+      processes = instance.outputs.processOwners;
+      ports = instance.outputs.portOwners;
+    }) (builtins.filter
+      (instance: instance.enable)
+      (builtins.attrValues config.services-ts.seaweedfs));
   };
 }

@@ -198,7 +198,7 @@ let
         };
         outputs = {
           processOwners = lib.mkOption {
-            type = lib.types.attrsOf (lib.types.listOf lib.types.str);
+            type = lib.types.raw;
             internal = true;
             readOnly = true;
             description = "The processes this instance declares, each with the instance's path (for the collision check).";
@@ -210,7 +210,7 @@ let
             description = "The systemd unit bodies (one per process, by process name) this instance contributes when enabled.";
           };
           portOwners = lib.mkOption {
-            type = lib.types.attrsOf (lib.types.listOf lib.types.str);
+            type = lib.types.raw;
             internal = true;
             readOnly = true;
             description = "The TCP ports this instance listens on, each with the option setting it (for the port clash check).";
@@ -248,11 +248,6 @@ in
     description = "[Apache ZooKeeper](https://zookeeper.apache.org/), a coordination service, one server per instance.";
   };
   config = {
-    servicesTs.processOwners =
-      lib.mkMerge
-        (lib.mapAttrsToList
-          (_: instance: lib.mkIf instance.enable instance.outputs.processOwners)
-          config.services-ts.zookeeper);
     systemd.services =
       lib.mkMerge
         (lib.mapAttrsToList
@@ -261,10 +256,11 @@ in
               instance.enable
               (lib.mapAttrs' config.servicesTs.systemdUnit instance.outputs.units))
           config.services-ts.zookeeper);
-    servicesTs.portOwners =
-      lib.mkMerge
-        (lib.mapAttrsToList
-          (_: instance: lib.mkIf instance.enable instance.outputs.portOwners)
-          config.services-ts.zookeeper);
+    servicesTs.owners.zookeeper = map (instance: {
+      processes = instance.outputs.processOwners;
+      ports = instance.outputs.portOwners;
+    }) (builtins.filter
+      (instance: instance.enable)
+      (builtins.attrValues config.services-ts.zookeeper));
   };
 }

@@ -6,7 +6,12 @@
 # process-compose-flake writes).
 #
 #   NIX_SHOW_STATS=1 nix-instantiate --eval -E 'import ./test/nix/eval-stats.nix { modules = "ours"; n = 10; }'
-{ modules, n, sources ? import ./sources.nix }:
+#
+# `modules = "floor"` measures what no service library can go below: process-compose-flake
+# alone, given as plain values the process settings another evaluation produced (`processes`:
+# a JSON file of `settings.processes`, nulls left out; a command is a store path string, which
+# process-compose-flake takes as it is). `output = "processes"` returns that JSON itself.
+{ modules, n, output ? "length", processes ? null, sources ? import ./sources.nix }:
 let
   lib = import (sources.nixpkgs-lib + "/lib");
   pkgs = import ./pkgs.nix { inherit lib; };
@@ -14,6 +19,7 @@ let
   serviceModules = {
     ours = ../../generated/default.nix;
     services-flake = sources.services-flake + "/nix/services";
+    floor = { };
   }.${modules};
   instances = svc: base: builtins.listToAttrs (map
     (i: {
@@ -25,8 +31,10 @@ let
     name = "eval-stats";
     modules = [
       serviceModules
-      { services.redis = instances "redis" 10000; services.postgres = instances "postgres" 20000; }
+      (if modules == "floor" then { settings.processes = builtins.fromJSON (builtins.readFile processes); }
+      else { services.redis = instances "redis" 10000; services.postgres = instances "postgres" 20000; })
     ];
   };
 in
-builtins.stringLength (builtins.toJSON evaluated.config.settings.processes)
+if output == "processes" then evaluated.config.settings.processes
+else builtins.stringLength (builtins.toJSON evaluated.config.settings.processes)

@@ -205,7 +205,6 @@ export const processCompose: Backend = {
   // overrides that one field without `mkForce`, and attribute sets (`depends_on`,
   // `environment`) still merge with the user's entries.
   topConfig: (forEnabled) => [
-    nBind(["servicesTs", "processOwners"], forEnabled((instance) => nSelect(instance, "outputs", "processOwners"))),
     nBind(
       ["settings", "processes"],
       forEnabled((instance) =>

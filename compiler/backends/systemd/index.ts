@@ -287,7 +287,6 @@ export const systemd: Backend = {
     ];
   },
   topConfig: (forEnabled) => [
-    nBind(["servicesTs", "processOwners"], forEnabled((instance) => nSelect(instance, "outputs", "processOwners"))),
     nBind(
       ["systemd", "services"],
       forEnabled((instance) => nApply(nLib("mapAttrs'"), nSelect(nVar("config"), "servicesTs", "systemdUnit"), nSelect(instance, "outputs", "units"))),
@@ -339,7 +338,7 @@ const orEmpty = (attr: string): NixNode => ({ kind: "select", expr: nVar("unit")
 export function systemdInternal(): { lets: Binding[]; options: Binding[]; config: Binding[]; guarded: NixNode } {
   const anyUnits = nBinop(
     "||",
-    nBinop("!=", nSelect(nVar("config"), "servicesTs", "processOwners"), nAttrs([])),
+    nBinop("!=", nVar("processOwners"), nAttrs([])),
     nBinop("!=", nSelect(nVar("config"), "servicesTs", "testUnits"), nAttrs([])),
   );
   const unitName = nIf(
