@@ -17,7 +17,7 @@ import { DefinitionError } from "../dsl";
 import { BuildError, compileAll, diffGenerated, findModules, findTests, writeChanged, writeGenerated } from "./build";
 import { typecheckBuildInfo } from "./cache";
 import { enableReload, nextGeneration } from "./reload";
-import { TypeCheckServer, typecheckInWorker } from "./typecheck";
+import { launchedTypecheck, TypeCheckServer, typecheckInWorker } from "./typecheck";
 
 const usage = `usage: pnpm build-modules [--check] [--no-typecheck] [--no-cache] [--watch] [--root DIR]
 
@@ -77,9 +77,10 @@ async function build(
       ? undefined
       : extra.checker
         ? extra.checker.check(modules).catch((e: unknown) => void (typeErrors = e))
-        : typecheckInWorker(root, modules, opts.cache && !opts.check ? typecheckBuildInfo(root) : undefined).catch(
-            (e: unknown) => void (typeErrors = e),
-          );
+        : (
+            launchedTypecheck(root, modules, opts.cache && !opts.check ? typecheckBuildInfo(root) : undefined) ??
+            typecheckInWorker(root, modules, opts.cache && !opts.check ? typecheckBuildInfo(root) : undefined)
+          ).catch((e: unknown) => void (typeErrors = e));
     if (opts.typecheck) say(`type-checking ${modules.length} modules, lowering services…`);
     else say("lowering services…");
     let files: Awaited<ReturnType<typeof compileAll>> | undefined;
@@ -110,8 +111,10 @@ async function build(
       say(`wrote ${touched.length} changed file${touched.length === 1 ? "" : "s"} to generated/ (${Math.round(performance.now() - t0)} ms)`);
       return 0;
     }
-    await writeGenerated(root, files);
-    say(`wrote ${files.length} files to generated/ (${ms} ms)`);
+    // Only what changed (each file written beside and renamed into place): a one-file change
+    // touches a handful of files, and the others keep their modification times.
+    const touched = existsSync(join(root, "generated")) ? (await writeChanged(root, files)).length : (await writeGenerated(root, files), files.length);
+    say(`wrote ${touched} files to generated/ (${files.length - touched} unchanged; ${Math.round(performance.now() - t0)} ms)`);
     return 0;
   } catch (e) {
     if (e instanceof DefinitionError || e instanceof BuildError) {

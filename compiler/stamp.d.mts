@@ -1,0 +1,16 @@
+/** Types of compiler/stamp.mjs (plain JavaScript, so that compiler/launch.mjs runs without a TypeScript loader). */
+export declare const cacheDir: (root: string) => string;
+export declare const typecheckBuildInfoFile: (root: string) => string;
+export declare const typecheckStampFile: (root: string) => string;
+export declare const upToDateStampFile: (root: string) => string;
+export declare function typecheckUnchanged(root: string, rootNames: readonly string[]): boolean;
+export declare function recordTypecheck(
+  root: string,
+  rootNames: readonly string[],
+  files: readonly { readonly fileName: string; readonly text: string }[],
+): void;
+export declare function inputsDigest(root: string, typecheck: boolean): string | undefined;
+export declare const generatedDigest: (root: string) => string;
+export declare function upToDate(root: string, inputs: string | undefined): boolean;
+export declare function recordBuild(root: string, inputs: string | undefined): void;
+export declare function forgetBuild(root: string): void;
