@@ -47,37 +47,36 @@ const plain = plainBuild(process.argv.slice(2));
 let inputs;
 if (plain) {
   const { root, typecheck } = plain;
+  let files;
+  try {
+    files = moduleFiles(root);
+  } catch {
+    files = undefined; // no modules/: cli.ts reports it
+  }
   inputs = inputsDigest(root, typecheck);
-  if (upToDate(root, inputs)) {
+  if (files && upToDate(root, inputs, typecheck ? files : undefined)) {
     process.stderr.write(
       `generated/ is up to date: nothing it is built from changed since the last build (${Math.round(performance.now())} ms)\n`,
     );
     process.exit(0);
   }
-  if (typecheck) {
-    let files;
-    try {
-      files = moduleFiles(root);
-    } catch {
-      files = undefined; // no modules/: cli.ts reports it
-    }
-    if (files) {
-      const buildInfo = typecheckBuildInfoFile(root);
-      const worker = new Worker(new URL("./typecheck-worker.mjs", import.meta.url), { workerData: { root, files, buildInfo } });
-      const verdict = new Promise((resolve) => {
-        worker.once("message", resolve);
-        worker.once("error", (e) => resolve({ ok: false, message: e.stack ?? String(e), build: false }));
-        worker.once("exit", (code) =>
-          resolve({ ok: false, message: `the type check's worker exited with code ${code} before answering`, build: false }),
-        );
-      });
-      globalThis[Symbol.for("services-ts.launched-typecheck")] = { root, files, buildInfo, verdict };
-    }
+  if (typecheck && files) {
+    const buildInfo = typecheckBuildInfoFile(root);
+    const worker = new Worker(new URL("./typecheck-worker.mjs", import.meta.url), { workerData: { root, files, buildInfo } });
+    const verdict = new Promise((resolve) => {
+      worker.once("message", resolve);
+      worker.once("error", (e) => resolve({ ok: false, message: e.stack ?? String(e), build: false }));
+      worker.once("exit", (code) =>
+        resolve({ ok: false, message: `the type check's worker exited with code ${code} before answering`, build: false }),
+      );
+    });
+    globalThis[Symbol.for("services-ts.launched-typecheck")] = { root, files, buildInfo, verdict };
   }
 }
 
-const { register } = await import("tsx/esm/api");
-register();
+// As `node --import tsx`: tsx's hooks for ES modules and CommonJS both (a --root project
+// without a package.json saying "type": "module" has its .ts files taken as CommonJS).
+await import("tsx");
 await import("./cli.ts");
 
 if (plain) {

@@ -9,8 +9,8 @@ export declare function recordTypecheck(
   rootNames: readonly string[],
   files: readonly { readonly fileName: string; readonly text: string }[],
 ): void;
-export declare function inputsDigest(root: string, typecheck: boolean): string | undefined;
+export declare function inputsDigest(root: string, typecheck: boolean): string;
 export declare const generatedDigest: (root: string) => string;
-export declare function upToDate(root: string, inputs: string | undefined): boolean;
-export declare function recordBuild(root: string, inputs: string | undefined): void;
+export declare function upToDate(root: string, inputs: string, typecheckFiles?: readonly string[]): boolean;
+export declare function recordBuild(root: string, inputs: string): void;
 export declare function forgetBuild(root: string): void;

@@ -7,12 +7,12 @@
 //   project files that steer resolution (tsconfig.json, package.json, the lockfile) and
 //   the listing of every project folder holding a checked file (a new file there may
 //   change what an import resolves to). Equal inputs: the check's verdict cannot differ.
-// - "up to date": a digest of everything a build reads (modules/, dsl/, compiler/, nix/,
-//   the files above, test/packages.json, test/nix/pkgs.nix, the checked files, the Node
-//   and ShellCheck versions) and of generated/ as the build left it.
+// - "up to date": a digest of everything else a build reads (modules/, dsl/, compiler/, nix/,
+//   the files above, test/packages.json, test/nix/pkgs.nix, the Node and ShellCheck versions,
+//   whether it type-checked) and of generated/ as the build left it.
 import { createHash } from "node:crypto";
 import { spawnSync } from "node:child_process";
-import { mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 
 const sha256 = (...parts) => {
@@ -50,11 +50,17 @@ function typescriptVersion(root) {
 /** Files and folders that steer how the project's imports resolve. */
 const STEERING = ["tsconfig.json", "package.json", "pnpm-lock.yaml"];
 
-/** The sorted entries of `dir` (folders with a trailing `/`), or "absent". */
-function listing(dir) {
+/**
+ * What of `dir` can change where an import resolves, sorted: its files that TypeScript may
+ * resolve an import to (scripts, declarations, JSON) and a `node_modules` folder; or "absent".
+ * Other folders are left out: one appearing cannot take an import from a file that resolved
+ * (a file is found before a folder's index), and generated/ appears with the first build.
+ */
+function resolvable(dir) {
   try {
     return readdirSync(dir, { withFileTypes: true })
-      .map((e) => (e.isDirectory() ? `${e.name}/` : e.name))
+      .filter((e) => (e.isDirectory() ? e.name === "node_modules" : /\.([cm]?[jt]sx?|json)$/.test(e.name)))
+      .map((e) => e.name)
       .sort()
       .join("\n");
   } catch {
@@ -68,7 +74,7 @@ function typecheckContext(root, rootNames, folders) {
     typescriptVersion(root),
     ...STEERING.map((f) => text(join(root, f)) ?? "absent"),
     ...[...rootNames].map((f) => relative(root, f)).sort(),
-    ...folders.flatMap((d) => [d, listing(join(root, d))]),
+    ...folders.flatMap((d) => [d, resolvable(join(root, d))]),
   );
 }
 
@@ -143,11 +149,19 @@ function tree(base, dir, out = []) {
   }
   for (const e of entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
     const rel = `${dir}/${e.name}`;
-    if (e.isDirectory() || (e.isSymbolicLink() && listing(join(base, rel)) !== "absent")) tree(base, rel, out);
+    if (e.isDirectory() || (e.isSymbolicLink() && isDirectory(join(base, rel)))) tree(base, rel, out);
     else out.push([rel, text(join(base, rel)) ?? "unreadable"]);
   }
   return out;
 }
+
+const isDirectory = (path) => {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
+};
 
 let shellcheck;
 /** `shellcheck --version`'s output, or "none" (the scripts' checks depend on it). */
@@ -160,8 +174,8 @@ function shellcheckVersion() {
 }
 
 /**
- * A digest of everything a build of `root` reads: its sources, the project files it reads,
- * the files the last type check read (when `typecheck`), and the tool versions.
+ * A digest of what a build of `root` reads apart from the type check's inputs (those are
+ * {@link typecheckUnchanged}'s): its sources, the project files it reads, the tool versions.
  */
 export function inputsDigest(root, typecheck) {
   const h = createHash("sha256");
@@ -171,14 +185,6 @@ export function inputsDigest(root, typecheck) {
   add(process.version, shellcheckVersion(), typecheck ? "typecheck" : "no typecheck");
   for (const d of SOURCE_DIRS) for (const [f, t] of tree(root, d)) add(f, t);
   for (const f of SOURCE_FILES) add(f, text(join(root, f)) ?? "absent");
-  if (typecheck) {
-    const stamp = readJson(typecheckStampFile(root));
-    if (!stamp || !Array.isArray(stamp.files) || !Array.isArray(stamp.folders) || !Array.isArray(stamp.rootNames)) {
-      return undefined; // never checked: not up to date
-    }
-    add(typecheckContext(root, stamp.rootNames, stamp.folders));
-    for (const [file] of stamp.files) add(file, text(file) ?? "absent");
-  }
   return h.digest("hex");
 }
 
@@ -186,19 +192,22 @@ export function inputsDigest(root, typecheck) {
 export const generatedDigest = (root) => sha256(...tree(root, "generated").flat());
 
 /**
- * Whether a build of `root` would find nothing to do: its inputs (see {@link inputsDigest},
- * given as `inputs`) and generated/ are what the last successful build of the same kind
- * read and left.
+ * Whether a build of `root` would find nothing to do: its inputs (`inputs`, from
+ * {@link inputsDigest}) and generated/ are what the last successful build of the same kind
+ * read and left, and, when `typecheckFiles` (the root names) are given, a check of them would
+ * read exactly what the last successful check read.
  */
-export function upToDate(root, inputs) {
-  if (inputs === undefined) return false;
+export function upToDate(root, inputs, typecheckFiles) {
   const stamp = readJson(upToDateStampFile(root));
-  return !!stamp && stamp.inputs === inputs && stamp.generated === generatedDigest(root);
+  if (!stamp || stamp.inputs !== inputs || stamp.generated !== generatedDigest(root)) return false;
+  return typecheckFiles === undefined || typecheckUnchanged(root, typecheckFiles);
 }
 
-/** Records a successful build that read `inputs` (digested before it started) and left generated/ as it is now. */
+/**
+ * Records a successful build that read `inputs` (digested before it started, so that a file
+ * edited during the build makes the next one build again) and left generated/ as it is now.
+ */
 export function recordBuild(root, inputs) {
-  if (inputs === undefined) return;
   writeJson(upToDateStampFile(root), { inputs, generated: generatedDigest(root) });
 }
 
