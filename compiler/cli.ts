@@ -6,6 +6,8 @@
  * builds once and then again whenever `modules/`, `dsl/` or `nix/` change.
  * Modules whose sources (and everything they import) did not change since the
  * last build come from the build cache (compiler/cache.ts); `--check` never uses it.
+ * `pnpm build-modules` starts in compiler/launch.mjs, which ends a build with nothing to do
+ * at once and starts the type check before this file is loaded.
  */
 import { parseCli } from "./cli-args";
 import { type ChildProcess, spawn } from "node:child_process";
@@ -24,7 +26,10 @@ const usage = `usage: pnpm build-modules [--check] [--no-typecheck] [--no-cache]
   --check         compare generated/ with the compiler's output; write nothing; exit 1 if they differ
   --no-typecheck  skip the TypeScript type check of modules/ (faster; the tests still run it)
   --no-cache      lower every module again, even those unchanged since the last build
-                  (the cache is node_modules/.cache/services-ts/; --check never uses it)
+                  (the cache is node_modules/.cache/services-ts/; --check never uses it);
+                  without it, a build whose inputs (modules/, dsl/, compiler/, nix/, the files
+                  the type check read, …) and generated/ are as the last successful build left
+                  them says so and ends
   --watch         build, then rebuild whenever modules/, dsl/ or nix/ change (one line per rebuild;
                   a failing build is reported and watching goes on); a modules/ change is rebuilt
                   in this process, with the type checker kept warm; Ctrl-C stops
