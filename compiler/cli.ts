@@ -18,6 +18,7 @@ import { join, relative } from "node:path";
 import { DefinitionError } from "../dsl";
 import { BuildError, compileAll, diffGenerated, findModules, findTests, writeChanged, writeGenerated } from "./build";
 import { typecheckBuildInfo } from "./cache";
+import { emittedDigest } from "./stamp.mjs";
 import { enableReload, nextGeneration } from "./reload";
 import { launchedTypecheck, TypeCheckServer, typecheckInWorker } from "./typecheck";
 
@@ -120,6 +121,8 @@ async function build(
     // touches a handful of files, and the others keep their modification times.
     const touched = existsSync(join(root, "generated")) ? (await writeChanged(root, files)).length : (await writeGenerated(root, files), files.length);
     say(`wrote ${touched} files to generated/ (${files.length - touched} unchanged; ${Math.round(performance.now() - t0)} ms)`);
+    // For compiler/launch.mjs's record of this build: what it wrote (generated/ may change under it).
+    (globalThis as Record<symbol, unknown>)[Symbol.for("services-ts.emitted")] = emittedDigest(files);
     return 0;
   } catch (e) {
     if (e instanceof DefinitionError || e instanceof BuildError) {

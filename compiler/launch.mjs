@@ -80,6 +80,7 @@ await import("tsx");
 await import("./cli.ts");
 
 if (plain) {
-  if (process.exitCode === 0 || process.exitCode === undefined) recordBuild(plain.root, inputs);
+  const emitted = globalThis[Symbol.for("services-ts.emitted")];
+  if ((process.exitCode === 0 || process.exitCode === undefined) && emitted) recordBuild(plain.root, inputs, emitted);
   else forgetBuild(plain.root);
 }

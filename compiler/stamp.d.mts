@@ -12,5 +12,6 @@ export declare function recordTypecheck(
 export declare function inputsDigest(root: string, typecheck: boolean): string;
 export declare const generatedDigest: (root: string) => string;
 export declare function upToDate(root: string, inputs: string, typecheckFiles?: readonly string[]): boolean;
-export declare function recordBuild(root: string, inputs: string): void;
+export declare const emittedDigest: (files: readonly { readonly path: string; readonly content: string }[]) => string;
+export declare function recordBuild(root: string, inputs: string, generated: string): void;
 export declare function forgetBuild(root: string): void;

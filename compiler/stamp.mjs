@@ -188,8 +188,15 @@ export function inputsDigest(root, typecheck) {
   return h.digest("hex");
 }
 
+/** A digest of files given as [path, text]: the same whatever their order. */
+const filesDigest = (entries) =>
+  sha256(...[...entries].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).flat());
+
 /** A digest of generated/ as it is on disk. */
-export const generatedDigest = (root) => sha256(...tree(root, "generated").flat());
+export const generatedDigest = (root) => filesDigest(tree(root, "generated").map(([p, t]) => [p.slice("generated/".length), t]));
+
+/** The digest {@link generatedDigest} gives once `files` (paths relative to generated/) are all generated/ holds. */
+export const emittedDigest = (files) => filesDigest(files.map((f) => [f.path, f.content]));
 
 /**
  * Whether a build of `root` would find nothing to do: its inputs (`inputs`, from
@@ -205,10 +212,11 @@ export function upToDate(root, inputs, typecheckFiles) {
 
 /**
  * Records a successful build that read `inputs` (digested before it started, so that a file
- * edited during the build makes the next one build again) and left generated/ as it is now.
+ * edited during the build makes the next one build again) and wrote `generated` (the digest of
+ * what it emitted, not of the disk: another build may have written since).
  */
-export function recordBuild(root, inputs) {
-  writeJson(upToDateStampFile(root), { inputs, generated: generatedDigest(root) });
+export function recordBuild(root, inputs, generated) {
+  writeJson(upToDateStampFile(root), { inputs, generated });
 }
 
 /** Forgets the last build (a failed build, or one whose inputs are unknown). */
