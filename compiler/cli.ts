@@ -6,6 +6,8 @@
  * builds once and then again whenever `modules/`, `dsl/` or `nix/` change.
  * Modules whose sources (and everything they import) did not change since the
  * last build come from the build cache (compiler/cache.ts); `--check` never uses it.
+ * `pnpm build-modules` starts in compiler/launch.mjs, which ends a build with nothing to do
+ * at once and starts the type check before this file is loaded.
  */
 import { parseCli } from "./cli-args";
 import { type ChildProcess, spawn } from "node:child_process";
@@ -16,15 +18,19 @@ import { join, relative } from "node:path";
 import { DefinitionError } from "../dsl";
 import { BuildError, compileAll, diffGenerated, findModules, findTests, writeChanged, writeGenerated } from "./build";
 import { typecheckBuildInfo } from "./cache";
+import { emittedDigest } from "./stamp.mjs";
 import { enableReload, nextGeneration } from "./reload";
-import { TypeCheckServer, typecheckInWorker } from "./typecheck";
+import { launchedTypecheck, TypeCheckServer, typecheckInWorker } from "./typecheck";
 
 const usage = `usage: pnpm build-modules [--check] [--no-typecheck] [--no-cache] [--watch] [--root DIR]
 
   --check         compare generated/ with the compiler's output; write nothing; exit 1 if they differ
   --no-typecheck  skip the TypeScript type check of modules/ (faster; the tests still run it)
   --no-cache      lower every module again, even those unchanged since the last build
-                  (the cache is node_modules/.cache/services-ts/; --check never uses it)
+                  (the cache is node_modules/.cache/services-ts/; --check never uses it);
+                  without it, a build whose inputs (modules/, dsl/, compiler/, nix/, the files
+                  the type check read, …) and generated/ are as the last successful build left
+                  them says so and ends
   --watch         build, then rebuild whenever modules/, dsl/ or nix/ change (one line per rebuild;
                   a failing build is reported and watching goes on); a modules/ change is rebuilt
                   in this process, with the type checker kept warm; Ctrl-C stops
@@ -77,9 +83,10 @@ async function build(
       ? undefined
       : extra.checker
         ? extra.checker.check(modules).catch((e: unknown) => void (typeErrors = e))
-        : typecheckInWorker(root, modules, opts.cache && !opts.check ? typecheckBuildInfo(root) : undefined).catch(
-            (e: unknown) => void (typeErrors = e),
-          );
+        : (
+            launchedTypecheck(root, modules, opts.cache && !opts.check ? typecheckBuildInfo(root) : undefined) ??
+            typecheckInWorker(root, modules, opts.cache && !opts.check ? typecheckBuildInfo(root) : undefined)
+          ).catch((e: unknown) => void (typeErrors = e));
     if (opts.typecheck) say(`type-checking ${modules.length} modules, lowering services…`);
     else say("lowering services…");
     let files: Awaited<ReturnType<typeof compileAll>> | undefined;
@@ -110,8 +117,12 @@ async function build(
       say(`wrote ${touched.length} changed file${touched.length === 1 ? "" : "s"} to generated/ (${Math.round(performance.now() - t0)} ms)`);
       return 0;
     }
-    await writeGenerated(root, files);
-    say(`wrote ${files.length} files to generated/ (${ms} ms)`);
+    // Only what changed (each file written beside and renamed into place): a one-file change
+    // touches a handful of files, and the others keep their modification times.
+    const touched = existsSync(join(root, "generated")) ? (await writeChanged(root, files)).length : (await writeGenerated(root, files), files.length);
+    say(`wrote ${touched} files to generated/ (${files.length - touched} unchanged; ${Math.round(performance.now() - t0)} ms)`);
+    // For compiler/launch.mjs's record of this build: what it wrote (generated/ may change under it).
+    (globalThis as Record<symbol, unknown>)[Symbol.for("services-ts.emitted")] = emittedDigest(files);
     return 0;
   } catch (e) {
     if (e instanceof DefinitionError || e instanceof BuildError) {

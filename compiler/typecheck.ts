@@ -6,16 +6,20 @@ import { mkdir } from "node:fs/promises";
 import { dirname, join, relative } from "node:path";
 import { Worker } from "node:worker_threads";
 import { BuildError } from "./errors";
+import { recordTypecheck, typecheckUnchanged } from "./stamp.mjs";
 
 /**
  * Type-checks the DSL and modules with the TypeScript compiler, under the
  * project's tsconfig.json.
  * @param buildInfo a `.tsbuildinfo` file for an incremental check (TypeScript's
  *   own: files whose dependencies did not change keep their earlier verdict), or
- *   undefined for a check from scratch.
+ *   undefined for a check from scratch. An incremental check whose inputs are all
+ *   what the last successful one read (compiler/stamp.mjs: every file its program
+ *   read, the TypeScript version, tsconfig.json, …) is skipped without loading TypeScript.
  * @throws BuildError listing each diagnostic as `file:line:col - error TSnnnn: message`.
  */
 export async function typecheck(root: string, files: readonly string[], buildInfo?: string): Promise<void> {
+  if (buildInfo && typecheckUnchanged(root, files)) return;
   const { default: ts } = await import("typescript");
   const base = parsedOptions(ts, root);
   const options = buildInfo
@@ -36,6 +40,7 @@ export async function typecheck(root: string, files: readonly string[], buildInf
   ];
   if (buildInfo) program.emit(); // with noEmit, writes only the build info
   report(ts, root, diagnostics);
+  if (buildInfo) recordTypecheck(root, files, program.getSourceFiles());
 }
 
 /**
@@ -182,5 +187,30 @@ export function typecheckInWorker(root: string, files: readonly string[], buildI
     worker.once("exit", (code) => {
       if (!settled) reject(new Error(`the type check's worker exited with code ${code} before answering`));
     });
+  });
+}
+
+/** What compiler/launch.mjs leaves for cli.ts: a type check it started before loading the compiler. */
+interface Launched {
+  readonly root: string;
+  readonly files: readonly string[];
+  readonly buildInfo: string;
+  readonly verdict: Promise<{ ok: true } | { ok: false; message: string; build: boolean }>;
+}
+
+/**
+ * The type check compiler/launch.mjs started at once in a worker (before tsx and the compiler were
+ * loaded) when it is the check asked for — same root, files and build info — else undefined.
+ * Taken once. Settles as {@link typecheckInWorker} would.
+ */
+export function launchedTypecheck(root: string, files: readonly string[], buildInfo: string | undefined): Promise<void> | undefined {
+  const key = Symbol.for("services-ts.launched-typecheck");
+  const launched = (globalThis as Record<symbol, Launched | undefined>)[key];
+  if (!launched || buildInfo === undefined) return undefined;
+  (globalThis as Record<symbol, Launched | undefined>)[key] = undefined;
+  const same = launched.root === root && launched.buildInfo === buildInfo && launched.files.join("\n") === files.join("\n");
+  if (!same) return undefined;
+  return launched.verdict.then((m) => {
+    if (!m.ok) throw m.build ? new BuildError(m.message) : new Error(m.message);
   });
 }
