@@ -8,7 +8,7 @@ import { mkdir, readdir, readFile, rename, rm, writeFile } from "node:fs/promise
 import { basename, dirname, join, relative } from "node:path";
 import { pathToFileURL } from "node:url";
 import { type AnyService, DefinitionError, isService, isServiceTest, KNOWN_PACKAGES, type ServiceTest } from "../dsl";
-import { BuildCache } from "./cache";
+import { BuildCache, SourceSnapshot } from "./cache";
 import { BuildError } from "./errors";
 import { renderDocs } from "./docs";
 import type { Backend } from "./backends/backend";
@@ -240,10 +240,13 @@ export async function compileAll(
 ): Promise<GeneratedFile[]> {
   const files = await findModules(root);
   if (files.length === 0) throw new BuildError("no service modules found in modules/");
+  // The sources as this build starts from them, read before any module is imported (the keys name this text).
+  const sources = opts.cache ? new SourceSnapshot(root) : undefined;
+  if (sources) for (const file of [...files, ...(await findTests(root))]) sources.closure(file);
   const loaded: { svc: AnyService; file: string; source: string }[] = [];
   for (const file of files) loaded.push({ svc: await loadService(file, root), file, source: relative(root, file) });
   const known = knownPackages(root, loaded.map((l) => l.svc));
-  const cache = opts.cache ? new BuildCache(root, [...known].sort(), opts.cacheDir) : undefined;
+  const cache = sources ? new BuildCache(root, [...known].sort(), opts.cacheDir, sources) : undefined;
   let reused = 0;
   /** `make()`'s result, from the cache when `file`'s key is there. */
   const cached = <T>(file: string, make: () => T): T => {
@@ -255,7 +258,8 @@ export async function compileAll(
       return hit;
     }
     const value = make();
-    cache.set(key, value);
+    // Edited since the snapshot: the module imported may be the new text; keep this result out of the cache.
+    if (cache.unchanged(file)) cache.set(key, value);
     return value;
   };
   const out: GeneratedFile[] = [];

@@ -64,35 +64,20 @@ function tsFiles(dir: string): string[] {
 
 const pruned = new Set<string>();
 
-/** The cache of one build: reads file contents once, hashes import closures once. */
-export class BuildCache {
-  private readonly dir: string;
+/**
+ * The sources as one build read them: each file's text read once, each import closure
+ * hashed once. A build takes this snapshot before it imports the modules, so that a key
+ * names the text the build started from (see {@link BuildCache.set}).
+ */
+export class SourceSnapshot {
   private readonly contents = new Map<string, string>();
   private readonly closures = new Map<string, string>();
-  private readonly toolchain: string;
 
-  /**
-   * @param root the project root (holding `modules/`, `compiler/`, `nix/`).
-   * @param extra strings every key must also cover (e.g. the known package names).
-   * @param dir the cache folder (default {@link cacheDir}).
-   */
-  constructor(
-    private readonly root: string,
-    extra: readonly string[],
-    dir: string = cacheDir(root),
-  ) {
-    this.dir = join(dir, "build");
-    const sources = [...tsFiles(join(root, "compiler")), ...tsFiles(join(root, "nix"))];
-    const lock = join(root, "pnpm-lock.yaml");
-    this.toolchain = sha256(
-      ...sources.flatMap((f) => [relative(root, f), this.read(f)]),
-      existsSync(lock) ? this.read(lock) : "",
-      shellcheckVersion(),
-      ...extra,
-    );
-  }
+  /** @param root the project root (paths in the hashes are relative to it). */
+  constructor(private readonly root: string) {}
 
-  private read(file: string): string {
+  /** `file`'s text, read the first time it is asked for. */
+  read(file: string): string {
     let c = this.contents.get(file);
     if (c === undefined) this.contents.set(file, (c = readFileSync(file, "utf8")));
     return c;
@@ -112,7 +97,7 @@ export class BuildCache {
   }
 
   /** A hash of `file` and everything it imports, transitively. */
-  private closure(file: string): string {
+  closure(file: string): string {
     const known = this.closures.get(file);
     if (known) return known;
     const seen = new Set<string>();
@@ -127,10 +112,48 @@ export class BuildCache {
     this.closures.set(file, h);
     return h;
   }
+}
+
+/** The cache of one build, keyed by a {@link SourceSnapshot} taken before the modules were imported. */
+export class BuildCache {
+  private readonly dir: string;
+  private readonly toolchain: string;
+
+  /**
+   * @param root the project root (holding `modules/`, `compiler/`, `nix/`).
+   * @param extra strings every key must also cover (e.g. the known package names).
+   * @param dir the cache folder (default {@link cacheDir}).
+   * @param sources the sources as the build read them before importing any module (default: read now).
+   */
+  constructor(
+    private readonly root: string,
+    extra: readonly string[],
+    dir: string = cacheDir(root),
+    private readonly sources: SourceSnapshot = new SourceSnapshot(root),
+  ) {
+    this.dir = join(dir, "build");
+    const files = [...tsFiles(join(root, "compiler")), ...tsFiles(join(root, "nix"))];
+    const lock = join(root, "pnpm-lock.yaml");
+    this.toolchain = sha256(
+      ...files.flatMap((f) => [relative(root, f), this.sources.read(f)]),
+      existsSync(lock) ? this.sources.read(lock) : "",
+      shellcheckVersion(),
+      ...extra,
+    );
+  }
+
+  /**
+   * Whether `source` and everything it imports still read as in the snapshot. A file edited
+   * while a build runs may have been imported in its new text after the snapshot took the
+   * old: what the build made of it must then not be stored under the old text's key.
+   */
+  unchanged(source: string): boolean {
+    return new SourceSnapshot(this.root).closure(source) === this.sources.closure(source);
+  }
 
   /** The key of what `source` (a module or test file) compiles to. */
   key(source: string): string {
-    return sha256(this.toolchain, this.closure(source));
+    return sha256(this.toolchain, this.sources.closure(source));
   }
 
   /** The value stored under `key`, or undefined. A hit counts as a use (see {@link prune}). */

@@ -20,9 +20,10 @@ import { BuildError, compileAll, diffGenerated, findModules, findTests, writeCha
 import { typecheckBuildInfo } from "./cache";
 import { emittedDigest } from "./stamp.mjs";
 import { enableReload, nextGeneration } from "./reload";
+import { serve } from "./server";
 import { launchedTypecheck, TypeCheckServer, typecheckInWorker } from "./typecheck";
 
-const usage = `usage: pnpm build-modules [--check] [--no-typecheck] [--no-cache] [--watch] [--root DIR]
+const usage = `usage: pnpm build-modules [--check] [--no-typecheck] [--no-cache] [--watch] [--stop-server] [--root DIR]
 
   --check         compare generated/ with the compiler's output; write nothing; exit 1 if they differ
   --no-typecheck  skip the TypeScript type check of modules/ (faster; the tests still run it)
@@ -34,7 +35,14 @@ const usage = `usage: pnpm build-modules [--check] [--no-typecheck] [--no-cache]
   --watch         build, then rebuild whenever modules/, dsl/ or nix/ change (one line per rebuild;
                   a failing build is reported and watching goes on); a modules/ change is rebuilt
                   in this process, with the type checker kept warm; Ctrl-C stops
+  --stop-server   end this checkout's build server, if one runs
   --root DIR      project directory holding modules/ and generated/ (default: this checkout)
+
+A build done in a fresh process, from a terminal and outside CI, then starts a build server
+for the checkout (compiler/server.ts): later builds after a change to modules/ run in it, with
+the compiler and the type checker kept loaded. It ends after 15 idle minutes, or when dsl/,
+compiler/, nix/ or a project file changes. SERVICES_TS_BUILD_SERVER=1 starts it whatever the
+terminal, =0 neither starts nor uses it. (--serve runs the server itself; the launcher does.)
 `;
 
 /** The folders whose files a build reads. */
@@ -51,6 +59,7 @@ async function main(): Promise<number> {
     "no-typecheck": { type: "boolean", default: false },
     "no-cache": { type: "boolean", default: false },
     watch: { type: "boolean", default: false },
+    serve: { type: "boolean", default: false },
   });
   if (typeof cli === "number") return cli;
   const args = cli.values;
@@ -61,6 +70,9 @@ async function main(): Promise<number> {
   const root = cli.root;
   const opts = { typecheck: !args["no-typecheck"], cache: !args["no-cache"] };
   if (args.watch) return watch(root, opts);
+  if (args.serve) {
+    return serve(root, (request, checker, say) => build(root, { ...request, check: false }, { checker, log: say }), opts.typecheck);
+  }
   return build(root, { ...opts, check: args.check ?? false });
 }
 

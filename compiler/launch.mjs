@@ -9,14 +9,22 @@
 //   under tsx's loader) is loaded meanwhile; cli.ts picks the running check up
 //   (typecheck.ts's launchedTypecheck). A successful plain build is recorded for the next one.
 //
+// - Before that, a plain build asks the checkout's build server (compiler/server.ts), if one
+//   runs: it builds with the compiler and the type checker already loaded. A build done here
+//   starts one afterwards when SERVICES_TS_BUILD_SERVER=1, or when it is unset and the build
+//   runs in a terminal outside CI; SERVICES_TS_BUILD_SERVER=0 neither uses nor starts one.
+//   `--stop-server` ends it.
+//
 // Any other argument, or an unusual one, goes to cli.ts unchanged (it parses and reports).
-import { readdirSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { closeSync, openSync, readdirSync } from "node:fs";
+import { connect } from "node:net";
 import { dirname, join, resolve } from "node:path";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { Worker } from "node:worker_threads";
-import { forgetBuild, inputsDigest, recordBuild, typecheckBuildInfoFile, upToDate } from "./stamp.mjs";
+import { buildServerSocket, forgetBuild, inputsDigest, recordBuild, typecheckBuildInfoFile, upToDate } from "./stamp.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -43,7 +51,64 @@ function moduleFiles(root) {
   return [...modules, ...tests].map((f) => join(dir, f));
 }
 
-const plain = plainBuild(process.argv.slice(2));
+const serverSetting = process.env.SERVICES_TS_BUILD_SERVER;
+
+/**
+ * Sends `request` to the build server of `root` and prints the lines of its build.
+ * @returns the server's last message ({ code, emitted } or { stopped }), or undefined when no
+ *   server answered or it asked for a fresh build ({ restart }: it has ended).
+ */
+function askServer(root, request) {
+  const socketPath = buildServerSocket(root);
+  if (!socketPath) return Promise.resolve(undefined);
+  return new Promise((resolve) => {
+    const conn = connect(socketPath);
+    let buffered = "";
+    let last;
+    conn.setEncoding("utf8");
+    conn.once("connect", () => conn.write(`${JSON.stringify(request)}\n`));
+    conn.on("data", (chunk) => {
+      buffered += chunk;
+      let end;
+      while ((end = buffered.indexOf("\n")) >= 0) {
+        const m = JSON.parse(buffered.slice(0, end));
+        buffered = buffered.slice(end + 1);
+        if ("line" in m) process.stderr.write(`${m.line}\n`);
+        else if ("restart" in m) process.stderr.write(`build server: ${m.restart}: building in a fresh process\n`);
+        else last = m;
+      }
+    });
+    conn.once("error", () => resolve(undefined));
+    conn.once("close", () => resolve(last));
+  });
+}
+
+/** Starts the build server of `root` in the background (it outlives this process). */
+function startServer(root, typecheck) {
+  const log = openSync(buildServerSocket(root).replace(/\.sock$/, ".log"), "w");
+  const child = spawn(
+    process.execPath,
+    ["--import", "tsx", join(here, "cli.ts"), "--serve", "--root", root, ...(typecheck ? [] : ["--no-typecheck"])],
+    // Its output (a crash, say) goes to a log file beside its socket.
+    { cwd: root, detached: true, stdio: ["ignore", log, log] },
+  );
+  closeSync(log);
+  child.unref();
+  process.stderr.write(
+    "started a build server for this checkout: builds after a change to modules/ run in it " +
+      "(it ends after 15 idle minutes; --stop-server ends it; SERVICES_TS_BUILD_SERVER=0 turns it off)\n",
+  );
+}
+
+const argv = process.argv.slice(2);
+if (argv.includes("--stop-server")) {
+  const { values } = parseArgs({ args: argv, strict: true, options: { root: { type: "string" }, "stop-server": { type: "boolean" } } });
+  const stopped = await askServer(resolve(values.root ?? join(here, "..")), { stop: true });
+  process.stderr.write(stopped ? "the build server has ended\n" : "no build server runs for this checkout\n");
+  process.exit(0);
+}
+
+const plain = plainBuild(argv);
 let inputs;
 if (plain) {
   const { root, typecheck } = plain;
@@ -59,6 +124,16 @@ if (plain) {
       `generated/ is up to date: nothing it is built from changed since the last build (${Math.round(performance.now())} ms)\n`,
     );
     process.exit(0);
+  }
+  if (files && serverSetting !== "0") {
+    const t0 = performance.now();
+    const served = await askServer(root, { build: { typecheck, cache: true } });
+    if (served && "code" in served) {
+      if (served.code === 0 && served.emitted) recordBuild(root, inputs, served.emitted);
+      else forgetBuild(root);
+      process.stderr.write(`(built by the build server in ${Math.round(performance.now() - t0)} ms)\n`);
+      process.exit(served.code);
+    }
   }
   if (typecheck && files) {
     const buildInfo = typecheckBuildInfoFile(root);
@@ -83,4 +158,6 @@ if (plain) {
   const emitted = globalThis[Symbol.for("services-ts.emitted")];
   if ((process.exitCode === 0 || process.exitCode === undefined) && emitted) recordBuild(plain.root, inputs, emitted);
   else forgetBuild(plain.root);
+  const wanted = serverSetting === "1" || (serverSetting === undefined && process.stderr.isTTY && !process.env.CI);
+  if (wanted && buildServerSocket(plain.root)) startServer(plain.root, plain.typecheck);
 }

@@ -15,3 +15,5 @@ export declare function upToDate(root: string, inputs: string, typecheckFiles?: 
 export declare const emittedDigest: (files: readonly { readonly path: string; readonly content: string }[]) => string;
 export declare function recordBuild(root: string, inputs: string, generated: string): void;
 export declare function forgetBuild(root: string): void;
+export declare function frameDigest(root: string): string;
+export declare function buildServerSocket(root: string): string | undefined;

@@ -223,3 +223,28 @@ export function recordBuild(root, inputs, generated) {
 export function forgetBuild(root) {
   writeJson(upToDateStampFile(root), {});
 }
+
+/**
+ * A digest of what a build reads apart from modules/: dsl/, compiler/, nix/, the project
+ * files and the tool versions. The build server (compiler/server.ts) keeps the compiler and
+ * the DSL loaded, so it serves builds only while this digest is the one it started with.
+ */
+export function frameDigest(root) {
+  const h = createHash("sha256");
+  const add = (...parts) => {
+    for (const p of parts) h.update(p).update("\0");
+  };
+  add(process.version, shellcheckVersion());
+  for (const d of SOURCE_DIRS) if (d !== "modules") for (const [f, t] of tree(root, d)) add(f, t);
+  for (const f of SOURCE_FILES) add(f, text(join(root, f)) ?? "absent");
+  return h.digest("hex");
+}
+
+/**
+ * The Unix socket of `root`'s build server, in the build cache folder; undefined when that
+ * path is too long for a socket address (108 bytes on Linux, with a margin).
+ */
+export function buildServerSocket(root) {
+  const path = perCheckout(root, "server.sock");
+  return Buffer.byteLength(path) <= 100 ? path : undefined;
+}

@@ -92,6 +92,8 @@ export class PersistentTypeChecker {
       ...builder.getGlobalDiagnostics(),
       ...builder.getSemanticDiagnostics(),
     ]);
+    // As the one-shot check does: a later one-shot build with these inputs may skip its check.
+    recordTypecheck(this.root, files, program.getSourceFiles());
   }
 }
 

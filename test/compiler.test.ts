@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { compileAll, diffGenerated, typecheck } from "../compiler/build";
+import { BuildCache, SourceSnapshot } from "../compiler/cache";
 import { shellcheckAvailable } from "../compiler/shellcheck";
 import { DefinitionError } from "../dsl";
 
@@ -403,5 +404,19 @@ describe("build cache (pnpm build-modules after a change)", () => {
     expect(changed.files).toEqual(await compileAll(b));
     const pg = (files: typeof cold.files) => files.find((f) => f.path === "postgres.nix")!.content;
     expect(pg(changed.files)).not.toEqual(pg(cold.files));
+  });
+
+  it("keys name the text a build started from: a file edited during the build is not stored under its old key", () => {
+    const dir = project("snapshot");
+    const file = join(dir, "modules", "memcached.ts");
+    const before = new SourceSnapshot(dir);
+    const cache = new BuildCache(dir, [], join(scratch, "cache-snapshot"), before);
+    const key = cache.key(file);
+    expect(cache.unchanged(file)).toBe(true);
+    // The edit lands after the snapshot (and so, maybe, before the module is imported).
+    writeFileSync(file, readFileSync(file, "utf8").replace("default: 11211", "default: 11311"));
+    expect(cache.unchanged(file)).toBe(false);
+    expect(cache.key(file)).toBe(key); // still the text the build started from
+    expect(new BuildCache(dir, [], join(scratch, "cache-snapshot")).key(file)).not.toBe(key);
   });
 });
