@@ -217,7 +217,7 @@ let
       ]);
       units =
         {
-          # modules/postgres.ts:724
+          # modules/postgres.ts:729
           "${name}-init" = {
             wantedBy = [ "services-ts.target" ];
             serviceConfig = {
@@ -367,7 +367,7 @@ let
               ReadWritePaths = writableDataDir;
             };
           };
-          # modules/postgres.ts:725
+          # modules/postgres.ts:730
           ${name} = {
             wantedBy = [ "services-ts.target" ];
             requires = [ "services-ts-${name}-init.service" ];
@@ -411,7 +411,7 @@ let
           };
         }
         // lib.optionalAttrs config.pgtap.enable {
-          # modules/postgres.ts:757
+          # modules/postgres.ts:762
           "${name}-pgtap" = {
             wantedBy = [ "services-ts.target" ];
             requires = [ "services-ts-${name}.service" ];
@@ -542,8 +542,12 @@ let
                 echo "initdbTemplate: copying $template failed: running initdb without the template"
                 return 1
               fi
-              # Durable as initdb leaves it (initdb syncs every file unless told not to).
-              if [[ $no_sync == 0 ]]; then sync -f -- "$1"; fi
+              # Durable as initdb leaves it (initdb syncs every file unless told not to); syncing its file system costs about 35 ms.
+              if [[ $no_sync == 0 ]] && ! sync -f -- "$1"; then
+                rm -rf -- "$1"
+                echo "initdbTemplate: syncing the copy failed: running initdb without the template"
+                return 1
+              fi
               echo "initdbTemplate: the cluster is a copy of $template"
             }
             if ! cluster_from_template "$cluster"; then
@@ -788,7 +792,7 @@ let
               enable = lib.mkOption {
                 type = lib.types.bool;
                 default = true;
-                description = "Make a new cluster by copying a template instead of running `initdb` each time: the first cluster made with a given `initdb` (its store path and version), `initdbArgs`, superuser, user and locale/time-zone environment runs `initdb` once into `directory`, and every later first start with the same inputs copies that template (about 0.1–0.3 s instead of 0.7 s), then syncs it as `initdb` would. The copy is what `initdb` gives: same files, modes, owner (you), superuser, locale and encoding — except that every cluster copied from one template has the same `Database system identifier` (`pg_controldata`), which some tools use to tell clusters apart (a standby checks its primary's, pgBackRest and Barman key their stanzas on it): turn this off for clusters that such a tool must tell apart. When the cache cannot be used (no `HOME`, a directory that cannot be written, `initdbArgs` with `--waldir`, `--pwfile` or `--pwprompt`), the start says so in one line and runs `initdb` as before. Off: `initdb` on every first start.";
+                description = "Make a new cluster by copying a template instead of running `initdb` each time: the first cluster made with a given `initdb` (its store path and version), `initdbArgs`, superuser, user and locale/time-zone environment runs `initdb` once into `directory`, and every later first start with the same inputs copies that template (about 0.1–0.3 s instead of 0.7 s), then syncs it as `initdb` would. The copy is what `initdb` gives: same files, modes, owner (you), superuser, locale and encoding — except that every cluster copied from one template has the same `Database system identifier` (`pg_controldata`), which some tools use to tell clusters apart (a standby checks its primary's, pgBackRest and Barman key their stanzas on it), and the same mock authentication nonce (what a server answers for roles that do not exist): turn this off for clusters that such a tool must tell apart. When the cache cannot be used (no `HOME`, a directory that cannot be written, `initdbArgs` with `--waldir`, `--pwfile` or `--pwprompt`), the start says so in one line and runs `initdb` as before. Off: `initdb` on every first start.";
               };
               directory = lib.mkOption {
                 type = lib.types.nullOr lib.types.str;
@@ -801,7 +805,7 @@ let
           default = { };
           description = "A per-machine template of the cluster `initdb` makes, copied on first start (see `enable`).";
         };
-        # modules/postgres.ts:172
+        # modules/postgres.ts:173
         settings = lib.mkOption {
           type = lib.types.attrsOf (lib.types.oneOf [
             lib.types.bool
@@ -813,7 +817,7 @@ let
           example = { log_connections = true; log_statement = "all"; shared_buffers = "128MB"; };
           description = "`postgresql.conf` settings, over the defaults (`listen_addresses`, `port`, `unix_socket_directories`, `hba_file`). Strings are single-quoted with quotes and backslashes escaped; booleans become `on`/`off`.";
         };
-        # modules/postgres.ts:179
+        # modules/postgres.ts:180
         initialDatabases = lib.mkOption {
           type = lib.types.listOf (lib.types.submodule {
             options = {
@@ -834,7 +838,7 @@ let
               "[ { name = \"app\"; schemas = [ ./schema ./seed.sql ]; } { name = \"scratch\"; } ]";
           description = "Databases created on first start, each with its schemas applied in order.";
         };
-        # modules/postgres.ts:193
+        # modules/postgres.ts:194
         initialScript = lib.mkOption {
           type = lib.types.submodule {
             options = {
@@ -853,14 +857,14 @@ let
           default = { };
           description = "SQL run once, when the cluster is created.";
         };
-        # modules/postgres.ts:200
+        # modules/postgres.ts:201
         ensureDatabases = lib.mkOption {
           type = lib.types.listOf lib.types.str;
           default = [ ];
           example = [ "app" "analytics" ];
           description = "Databases created on every start if missing (as NixOS's `services.postgresql.ensureDatabases`).";
         };
-        # modules/postgres.ts:205
+        # modules/postgres.ts:206
         ensureUsers = lib.mkOption {
           type = lib.types.listOf (lib.types.submodule {
             options = {
@@ -924,7 +928,7 @@ let
               "[ { name = \"app\"; ensureDBOwnership = true; ensureClauses.createdb = true; } ]";
           description = "Roles created and altered on every start if needed (as NixOS's `services.postgresql.ensureUsers`).";
         };
-        # modules/postgres.ts:228
+        # modules/postgres.ts:229
         upgrade = lib.mkOption {
           type = lib.types.submodule {
             options = {
@@ -950,7 +954,7 @@ let
           default = { };
           description = "Major-version upgrades with `pg_upgrade`, opt-in.";
         };
-        # modules/postgres.ts:253
+        # modules/postgres.ts:254
         pgtap = lib.mkOption {
           type = lib.types.submodule {
             options = {
@@ -991,7 +995,7 @@ let
           default = { };
           description = "Database tests with pgTAP (the `pgtap` extension must be installed: `extensions = ps: [ ps.pgtap ]`).";
         };
-        # modules/postgres.ts:292
+        # modules/postgres.ts:293
         connectionURI = lib.mkOption {
           type = lib.types.functionTo lib.types.str;
           default = {
@@ -1004,7 +1008,7 @@ let
           readOnly = true;
           description = "A function from `{ dbName }` to a [connection URI](https://www.postgresql.org/docs/current/libpq-connect.html#LIBPQ-CONNSTRING-URIS) for the database.";
         };
-        # modules/postgres.ts:298
+        # modules/postgres.ts:299
         passwordFile = lib.mkOption {
           type = lib.types.str;
           default = "${config.dataDir}/superuser.password";
@@ -1012,7 +1016,7 @@ let
           readOnly = true;
           description = "With `hardenedAuth`, the file holding the superuser's password (relative paths from where the stack runs): other processes of the stack read it, e.g. `PGPASSWORD=$(cat <passwordFile>)`.";
         };
-        # modules/postgres.ts:306
+        # modules/postgres.ts:307
         hbaConfFile = lib.mkOption {
           type = lib.types.package;
           default = hbaConfFile;
@@ -1021,7 +1025,7 @@ let
           internal = true;
           description = "The generated `pg_hba.conf`.";
         };
-        # modules/postgres.ts:312
+        # modules/postgres.ts:313
         defaultSettings = lib.mkOption {
           type = lib.types.attrsOf (lib.types.oneOf [
             lib.types.bool
