@@ -46,7 +46,7 @@ const pgBin = (): string => `/usr/lib/postgresql/${readdirSync("/usr/lib/postgre
 
 /**
  * The instances, evaluated and built once: `tpl` (the default, a template), `plain` (`initdbTemplate.enable = false`),
- * `admin` (a template, superuser "admin"). Each instance's commands run in a directory of its own.
+ * `admin` (a template, superuser "admin"), `group` and `groupPlain` (`--allow-group-access`, with and without). Each instance's commands run in a directory of its own.
  */
 let built: Record<string, { init: string; server: string }> | undefined;
 function commands(): Record<string, { init: string; server: string }> {
@@ -56,11 +56,13 @@ function commands(): Record<string, { init: string; server: string }> {
       tpl = { enable = true; port = 25831; };
       plain = { enable = true; port = 25832; initdbTemplate.enable = false; };
       admin = { enable = true; port = 25833; superuser = "admin"; };
+      group = { enable = true; port = 25834; initdbArgs = [ "--locale=C" "--encoding=UTF8" "--allow-group-access" ]; };
+      groupPlain = { enable = true; port = 25835; initdbArgs = [ "--locale=C" "--encoding=UTF8" "--allow-group-access" ]; initdbTemplate.enable = false; };
     }; }) ]`,
   );
   buildDrvs([ev.settingsDrv]);
   const p = ev.settings.processes!;
-  built = Object.fromEntries(["tpl", "plain", "admin"].map((n) => [n, { init: String(p[`${n}-init`]!.command), server: String(p[n]!.command) }]));
+  built = Object.fromEntries(["tpl", "plain", "admin", "group", "groupPlain"].map((n) => [n, { init: String(p[`${n}-init`]!.command), server: String(p[n]!.command) }]));
   return built;
 }
 
@@ -74,8 +76,9 @@ function env(home: string | undefined, cache: string | null): NodeJS.ProcessEnv 
   };
 }
 
-function run(cmd: string, cwd: string, e: NodeJS.ProcessEnv): { code: number | null; out: string } {
-  const argv = unprivileged([cmd]);
+/** Runs a command (with `shell`, a line for `sh -c`) as the unprivileged user. */
+function run(cmd: string, cwd: string, e: NodeJS.ProcessEnv, shell = false): { code: number | null; out: string } {
+  const argv = unprivileged(shell ? ["sh", "-c", cmd] : [cmd]);
   const r = spawnSync(argv[0]!, argv.slice(1), { cwd, encoding: "utf8", timeout: 120_000, env: e });
   return { code: r.status, out: `${r.stdout}${r.stderr}` };
 }
@@ -210,6 +213,25 @@ describe.skipIf(runMissing.length > 0)("[run] postgres initdbTemplate", () => {
     expect(ad.out).toContain("initdbTemplate: making the template ");
     expect(templates(cache)).toHaveLength(2);
     expect(await query(c.admin!.server, admin, 25833, "SELECT rolname FROM pg_authid WHERE rolsuper", "admin")).toBe("admin\n");
+  }, 240_000);
+
+  it("--allow-group-access under umask 077 (as systemd units run): the copy keeps initdb's 0750/0640", () => {
+    const c = commands();
+    const cache = workDir();
+    const made: Record<string, string> = {};
+    for (const [n, times] of [["group", 2], ["groupPlain", 1]] as const) {
+      for (let i = 0; i < times; i++) {
+        const d = workDir();
+        const r = run(`umask 077 && exec ${c[n]!.init}`, d, env(d, cache), true);
+        expect(r.code, r.out).toBe(0);
+        made[n] = join(d, "data", n);
+      }
+    }
+    expect(templates(cache)).toHaveLength(1);
+    const same = ["PG_VERSION", "postgresql.auto.conf", "pg_hba.conf", "pg_ident.conf"];
+    expect(files(made.group!, same)).toEqual(files(made.groupPlain!, same));
+    expect(lstatSync(made.group!).mode & 0o777).toBe(0o750);
+    expect(lstatSync(join(made.group!, "PG_VERSION")).mode & 0o777).toBe(0o640);
   }, 240_000);
 
   it("two instances starting at once on an empty cache both succeed, and one template results", async () => {
