@@ -210,7 +210,7 @@ let
       ]);
       processes =
         {
-          # modules/postgres.ts:729
+          # modules/postgres.ts:730
           "${name}-init" = {
             command = pkgs.writeShellApplication {
               name = "setup-postgres";
@@ -355,7 +355,7 @@ let
             shutdown = { timeout_seconds = 10; };
             namespace = config.namespace;
           };
-          # modules/postgres.ts:730
+          # modules/postgres.ts:731
           ${name} = {
             command = pkgs.writeShellApplication {
               name = "start-postgres";
@@ -390,7 +390,7 @@ let
           };
         }
         // lib.optionalAttrs config.pgtap.enable {
-          # modules/postgres.ts:762
+          # modules/postgres.ts:763
           "${name}-pgtap" = {
             command = pkgs.writeShellApplication {
               name = "pgtap-postgres";
@@ -506,8 +506,9 @@ let
                   return 1
                 fi
               fi
-              # Modes as initdb set them (0700, or 0750/0640 with --allow-group-access); the files are the user's own.
-              if ! cp -dR --preserve=mode -- "$template" "$1"; then
+              # Modes as initdb set them (0700, or 0750/0640 with --allow-group-access); the files are the user's own. On a file
+              # system that can share blocks copy-on-write (btrfs, XFS), the copy shares them.
+              if ! cp -dR --preserve=mode --reflink=auto -- "$template" "$1"; then
                 rm -rf -- "$1"
                 echo "initdbTemplate: copying $template failed: running initdb without the template"
                 return 1

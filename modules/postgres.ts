@@ -500,8 +500,9 @@ export default defineService({
             return 1
           fi
         fi
-        # Modes as initdb set them (0700, or 0750/0640 with --allow-group-access); the files are the user's own.
-        if ! cp -dR --preserve=mode -- "$template" "$1"; then
+        # Modes as initdb set them (0700, or 0750/0640 with --allow-group-access); the files are the user's own. On a file
+        # system that can share blocks copy-on-write (btrfs, XFS), the copy shares them.
+        if ! cp -dR --preserve=mode --reflink=auto -- "$template" "$1"; then
           rm -rf -- "$1"
           echo "initdbTemplate: copying $template failed: running initdb without the template"
           return 1

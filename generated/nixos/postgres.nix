@@ -217,7 +217,7 @@ let
       ]);
       units =
         {
-          # modules/postgres.ts:729
+          # modules/postgres.ts:730
           "${name}-init" = {
             wantedBy = [ "services-ts.target" ];
             serviceConfig = {
@@ -367,7 +367,7 @@ let
               ReadWritePaths = writableDataDir;
             };
           };
-          # modules/postgres.ts:730
+          # modules/postgres.ts:731
           ${name} = {
             wantedBy = [ "services-ts.target" ];
             requires = [ "services-ts-${name}-init.service" ];
@@ -411,7 +411,7 @@ let
           };
         }
         // lib.optionalAttrs config.pgtap.enable {
-          # modules/postgres.ts:762
+          # modules/postgres.ts:763
           "${name}-pgtap" = {
             wantedBy = [ "services-ts.target" ];
             requires = [ "services-ts-${name}.service" ];
@@ -536,8 +536,9 @@ let
                   return 1
                 fi
               fi
-              # Modes as initdb set them (0700, or 0750/0640 with --allow-group-access); the files are the user's own.
-              if ! cp -dR --preserve=mode -- "$template" "$1"; then
+              # Modes as initdb set them (0700, or 0750/0640 with --allow-group-access); the files are the user's own. On a file
+              # system that can share blocks copy-on-write (btrfs, XFS), the copy shares them.
+              if ! cp -dR --preserve=mode --reflink=auto -- "$template" "$1"; then
                 rm -rf -- "$1"
                 echo "initdbTemplate: copying $template failed: running initdb without the template"
                 return 1

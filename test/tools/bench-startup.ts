@@ -1,5 +1,5 @@
 /**
- * `pnpm bench:startup [--runs N] [--only NAME] [--versus]`
+ * `pnpm bench:startup [--runs N] [--only NAME] [--versus] [--empty-cache]`
  *
  * For every run-tier stack (generated/tests/*.nix and test/stacks/*.nix): the
  * time from `process-compose up` until every server the test process waits for
@@ -20,7 +20,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { evalProcessComposeFull, nixEvalJsonRW, nixPath, nixString, type ProcessComposeEval, repoRoot } from "../support/nix";
 import { missingPackages } from "../support/packages";
-import { findProcessCompose, runProcessCompose } from "../support/run";
+import { findProcessCompose, runCacheDir, runProcessCompose } from "../support/run";
 
 const { values: args } = parseArgs({
   options: {
@@ -28,6 +28,7 @@ const { values: args } = parseArgs({
     only: { type: "string" },
     baseline: { type: "boolean", default: true },
     versus: { type: "boolean", default: false },
+    "empty-cache": { type: "boolean", default: false },
   },
 });
 const runs = Number(args.runs);
@@ -64,9 +65,17 @@ function baselineModule(ev: ProcessComposeEval): string {
   return `({ lib, ... }: { settings.processes = { ${defs} }; })`;
 }
 
+/**
+ * PostgreSQL's initdbTemplate cache (`$XDG_CACHE_HOME/services-ts/postgres-templates`): one for the whole bench, as a
+ * machine keeps it between stacks, so a cold start copies a template made by an earlier run (the first cold run of a
+ * configuration makes it). `--empty-cache`: every cold start in an empty cache (its HOME is its own directory), as
+ * the very first start on a machine.
+ */
+const benchEnv: Record<string, string> = args["empty-cache"] ? { XDG_CACHE_HOME: "" } : { XDG_CACHE_HOME: runCacheDir() };
+
 async function timeToReady(ev: ProcessComposeEval, workDir?: string): Promise<{ seconds: number; workDir: string }> {
   const startNs = BigInt(Date.now()) * 1_000_000n;
-  const r = await runProcessCompose(pc!, ev, { timeoutSeconds: 300, workDir });
+  const r = await runProcessCompose(pc!, ev, { timeoutSeconds: 300, workDir, env: benchEnv });
   if (r.code !== 0) throw new Error(`process-compose exited ${r.code}:\n${r.output}`);
   const readyNs = BigInt(readFileSync(join(r.workDir, "startup-ready"), "utf8").trim());
   return { seconds: Number(readyNs - startNs) / 1e9, workDir: r.workDir };
