@@ -8,12 +8,13 @@
  *   same roles and databases, the same files with the same modes and owner, and
  *   the same `postgresql.auto.conf`, `pg_hba.conf`, `pg_ident.conf`; another
  *   superuser makes a template of its own;
- * - two instances starting at once on an empty cache both succeed, one template results;
+ * - two instances starting at once on an empty cache both succeed, one template results; a build a killed
+ *   start left behind is removed after an hour;
  * - a cache that cannot be used (HOME `/nonexistent`, no HOME, a read-only
  *   directory) falls back to `initdb`, saying so in one line.
  */
 import { spawn, spawnSync } from "node:child_process";
-import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -259,6 +260,21 @@ describe.skipIf(runMissing.length > 0)("[run] postgres initdbTemplate", () => {
       return;
     }
   }, 240_000);
+
+  it("a build a killed start left behind is removed after an hour; a younger one (a start building now) is kept", () => {
+    const c = commands();
+    const cache = workDir();
+    const base = join(cache, "services-ts", "postgres-templates");
+    mkdirSync(join(base, ".building-old"), { recursive: true });
+    mkdirSync(join(base, ".building-new"));
+    chmodSync(base, 0o777);
+    const twoHoursAgo = Date.now() / 1000 - 7200;
+    utimesSync(join(base, ".building-old"), twoHoursAgo, twoHoursAgo);
+    const d = workDir();
+    const r = run(c.tpl!.init, d, env(d, cache));
+    expect(r.code, r.out).toBe(0);
+    expect(templates(cache).filter((e) => e.startsWith("."))).toEqual([".building-new"]);
+  }, 120_000);
 
   it("a cache that cannot be used (HOME /nonexistent, no HOME, a read-only directory) falls back to initdb, saying so in one line", () => {
     const c = commands();

@@ -469,7 +469,7 @@ let
             template_dir=${value7}
             # cluster_from_template TARGET: TARGET made as initdb would make it, from the template; 1 when not possible.
             cluster_from_template() {
-              local no_sync=0 a key template
+              local no_sync=0 a key template mtime
               for a in "''${initdb_args[@]}"; do
                 case $a in
                   -N | --no-sync) no_sync=1 ;;
@@ -512,7 +512,7 @@ let
                 # starts building at once: the first rename wins, the other removes its own and copies the winner's.
                 # Builds a killed start left behind are removed after an hour.
                 for a in "$template_dir"/.building-*; do
-                  if [[ -d $a && $(( $(date +%s) - $(stat -c %Y -- "$a") )) -gt 3600 ]]; then rm -rf -- "$a"; fi
+                  if [[ -d $a ]] && mtime=$(stat -c %Y -- "$a" 2>/dev/null) && (( $(date +%s) - mtime > 3600 )); then rm -rf -- "$a"; fi
                 done
                 if ! template_tmp=$(mktemp -d -- "$template_dir/.building-XXXXXX" 2>/dev/null); then
                   template_tmp=""
