@@ -47,9 +47,13 @@ const pgBin = (): string => `/usr/lib/postgresql/${readdirSync("/usr/lib/postgre
 
 /**
  * The instances, evaluated and built once: `tpl` (the default, a template), `plain` (`initdbTemplate.enable = false`),
- * `admin` (a template, superuser "admin"), `group` and `groupPlain` (`--allow-group-access`, with and without). Each instance's commands run in a directory of its own.
+ * `admin` (a template, superuser "admin"), `group` and `groupPlain` (`--allow-group-access`, with and without), `dir` (a relative `initdbTemplate.directory`),
+ * `waldir` (`--waldir`, which a template cannot carry). Each instance's commands run in a directory of its own.
  */
 let built: Record<string, { init: string; server: string }> | undefined;
+/** `waldir`'s WAL directory (initdb wants an absolute path), one per test process. */
+const walDir = join(tmpdir(), `services-ts-pgtpl-wal-${process.pid}`);
+dirs.push(walDir);
 function commands(): Record<string, { init: string; server: string }> {
   if (built) return built;
   const ev = evalProcessComposeFull(
@@ -59,11 +63,13 @@ function commands(): Record<string, { init: string; server: string }> {
       admin = { enable = true; port = 25833; superuser = "admin"; };
       group = { enable = true; port = 25834; initdbArgs = [ "--locale=C" "--encoding=UTF8" "--allow-group-access" ]; };
       groupPlain = { enable = true; port = 25835; initdbArgs = [ "--locale=C" "--encoding=UTF8" "--allow-group-access" ]; initdbTemplate.enable = false; };
+      dir = { enable = true; port = 25836; initdbTemplate.directory = "./templates"; };
+      waldir = { enable = true; port = 25837; initdbArgs = [ "--locale=C" "--waldir=${walDir}" ]; };
     }; }) ]`,
   );
   buildDrvs([ev.settingsDrv]);
   const p = ev.settings.processes!;
-  built = Object.fromEntries(["tpl", "plain", "admin", "group", "groupPlain"].map((n) => [n, { init: String(p[`${n}-init`]!.command), server: String(p[n]!.command) }]));
+  built = Object.fromEntries(["tpl", "plain", "admin", "group", "groupPlain", "dir", "waldir"].map((n) => [n, { init: String(p[`${n}-init`]!.command), server: String(p[n]!.command) }]));
   return built;
 }
 
@@ -274,6 +280,21 @@ describe.skipIf(runMissing.length > 0)("[run] postgres initdbTemplate", () => {
     const r = run(c.tpl!.init, d, env(d, cache));
     expect(r.code, r.out).toBe(0);
     expect(templates(cache).filter((e) => e.startsWith("."))).toEqual([".building-new"]);
+  }, 120_000);
+
+  it("initdbTemplate.directory: a relative path is taken from where the stack runs; initdbArgs with --waldir make no template", () => {
+    const c = commands();
+    const d = workDir();
+    const r = run(c.dir!.init, d, env("/nonexistent", null));
+    expect(r.code, r.out).toBe(0);
+    expect(templateLines(r.out)[0]).toMatch(new RegExp(`^initdbTemplate: making the template ${d}/templates/[0-9a-f]{64}$`));
+    expect(readdirSync(join(d, "templates"))).toHaveLength(1);
+    const cache = workDir();
+    const w = run(c.waldir!.init, d, env(d, cache));
+    expect(w.code, w.out).toBe(0);
+    expect(templateLines(w.out)).toEqual([`initdbTemplate: initdbArgs has --waldir=${walDir}, which names something outside the cluster: running initdb without the template`]);
+    expect(templates(cache)).toEqual([]);
+    expect(lstatSync(join(d, "data/waldir/pg_wal")).isSymbolicLink()).toBe(true);
   }, 120_000);
 
   it("a cache that cannot be used (HOME /nonexistent, no HOME, a read-only directory) falls back to initdb, saying so in one line", () => {
