@@ -8,7 +8,8 @@
  *   same roles and databases, the same files with the same modes and owner, and
  *   the same `postgresql.auto.conf`, `pg_hba.conf`, `pg_ident.conf`; another
  *   superuser makes a template of its own;
- * - two instances starting at once on an empty cache both succeed, one template results; a build a killed
+ * - a start killed while it builds the template leaves no partial one; two instances starting at once on an
+ *   empty cache both succeed, one template results; a build a killed
  *   start left behind is removed after an hour;
  * - a cache that cannot be used (HOME `/nonexistent`, no HOME, a read-only
  *   directory) falls back to `initdb`, saying so in one line.
@@ -264,6 +265,30 @@ describe.skipIf(runMissing.length > 0)("[run] postgres initdbTemplate", () => {
       expect(identifier(a, d1)).toBe(identifier(join(cache, "services-ts/postgres-templates", t!), d1));
       expect(existsSync(join(d1, "data/tpl.init")) || existsSync(join(d2, "data/tpl.init"))).toBe(false);
       return;
+    }
+  }, 240_000);
+
+  it("a start killed while it builds the template leaves no template that is not whole; the next start makes one", async () => {
+    const c = commands();
+    for (const [signal, ms] of [["SIGINT", 300], ["SIGKILL", 300], ["SIGKILL", 700]] as const) {
+      const cache = workDir();
+      const d = workDir();
+      const argv = unprivileged([c.tpl!.init]);
+      const child = spawn(argv[0]!, argv.slice(1), { cwd: d, env: env(d, cache), stdio: "ignore", detached: true });
+      await new Promise((r) => setTimeout(r, ms));
+      process.kill(-child.pid!, signal);
+      await until(() => child.exitCode !== null || child.signalCode !== null, 30);
+      const base = join(cache, "services-ts", "postgres-templates");
+      for (const e of templates(cache)) {
+        // An unfinished build keeps its name (SIGKILL cannot be trapped; SIGINT's trap removes it); a template is whole.
+        if (e.startsWith(".building-")) expect(signal, e).toBe("SIGKILL");
+        else expect(existsSync(join(base, e, "global", "pg_control")), `${signal} at ${ms} ms: ${e}`).toBe(true);
+      }
+      rmSync(join(d, "data"), { recursive: true, force: true });
+      const r = run(c.tpl!.init, d, env(d, cache));
+      expect(r.code, r.out).toBe(0);
+      expect(r.out).toContain("initdbTemplate: the cluster is a copy of ");
+      expect(templates(cache).filter((e) => !e.startsWith("."))).toHaveLength(1);
     }
   }, 240_000);
 
