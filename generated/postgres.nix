@@ -210,7 +210,7 @@ let
       ]);
       processes =
         {
-          # modules/postgres.ts:730
+          # modules/postgres.ts:731
           "${name}-init" = {
             command = pkgs.writeShellApplication {
               name = "setup-postgres";
@@ -355,7 +355,7 @@ let
             shutdown = { timeout_seconds = 10; };
             namespace = config.namespace;
           };
-          # modules/postgres.ts:731
+          # modules/postgres.ts:732
           ${name} = {
             command = pkgs.writeShellApplication {
               name = "start-postgres";
@@ -390,7 +390,7 @@ let
           };
         }
         // lib.optionalAttrs config.pgtap.enable {
-          # modules/postgres.ts:763
+          # modules/postgres.ts:764
           "${name}-pgtap" = {
             command = pkgs.writeShellApplication {
               name = "pgtap-postgres";
@@ -439,7 +439,7 @@ let
             template_dir=${value7}
             # cluster_from_template TARGET: TARGET made as initdb would make it, from the template; 1 when not possible.
             cluster_from_template() {
-              local no_sync=0 a key template
+              local no_sync=0 a key template mtime
               for a in "''${initdb_args[@]}"; do
                 case $a in
                   -N | --no-sync) no_sync=1 ;;
@@ -482,7 +482,7 @@ let
                 # starts building at once: the first rename wins, the other removes its own and copies the winner's.
                 # Builds a killed start left behind are removed after an hour.
                 for a in "$template_dir"/.building-*; do
-                  if [[ -d $a && $(( $(date +%s) - $(stat -c %Y -- "$a") )) -gt 3600 ]]; then rm -rf -- "$a"; fi
+                  if [[ -d $a ]] && mtime=$(stat -c %Y -- "$a" 2>/dev/null) && (( $(date +%s) - mtime > 3600 )); then rm -rf -- "$a"; fi
                 done
                 if ! template_tmp=$(mktemp -d -- "$template_dir/.building-XXXXXX" 2>/dev/null); then
                   template_tmp=""
@@ -763,7 +763,7 @@ let
               enable = lib.mkOption {
                 type = lib.types.bool;
                 default = true;
-                description = "Make a new cluster by copying a template instead of running `initdb` each time: the first cluster made with a given `initdb` (its store path and version), `initdbArgs`, superuser, user and locale/time-zone environment runs `initdb` once into `directory`, and every later first start with the same inputs copies that template (about 0.1–0.3 s instead of 0.7 s), then syncs it as `initdb` would. The copy is what `initdb` gives: same files, modes, owner (you), superuser, locale and encoding — except that every cluster copied from one template has the same `Database system identifier` (`pg_controldata`), which some tools use to tell clusters apart (a standby checks its primary's, pgBackRest and Barman key their stanzas on it), and the same mock authentication nonce (what a server answers for roles that do not exist): turn this off for clusters that such a tool must tell apart. When the cache cannot be used (no `HOME`, a directory that cannot be written, `initdbArgs` with `--waldir`, `--pwfile` or `--pwprompt`), the start says so in one line and runs `initdb` as before. Off: `initdb` on every first start.";
+                description = "Make a new cluster by copying a template instead of running `initdb` each time: the first cluster made with a given `initdb` (its store path and version), `initdbArgs`, superuser, user and locale/time-zone environment runs `initdb` once into `directory` (that start takes a little longer: it then copies too), and every later first start with the same inputs copies that template (about 0.1–0.3 s instead of 0.7 s), then syncs it as `initdb` would. The copy is what `initdb` gives: same files, modes, owner (you), superuser, locale and encoding — except that every cluster copied from one template has the same `Database system identifier` (`pg_controldata`), which some tools use to tell clusters apart (a standby checks its primary's, pgBackRest and Barman key their stanzas on it), and the same mock authentication nonce (what a server answers for roles that do not exist): turn this off for clusters that such a tool must tell apart. When the cache cannot be used (no `HOME`, a directory that cannot be written, `initdbArgs` with `--waldir`, `--pwfile` or `--pwprompt`), the start says so in one line and runs `initdb` as before. Off: `initdb` on every first start.";
               };
               directory = lib.mkOption {
                 type = lib.types.nullOr lib.types.str;
@@ -776,7 +776,7 @@ let
           default = { };
           description = "A per-machine template of the cluster `initdb` makes, copied on first start (see `enable`).";
         };
-        # modules/postgres.ts:173
+        # modules/postgres.ts:174
         settings = lib.mkOption {
           type = lib.types.attrsOf (lib.types.oneOf [
             lib.types.bool
@@ -788,7 +788,7 @@ let
           example = { log_connections = true; log_statement = "all"; shared_buffers = "128MB"; };
           description = "`postgresql.conf` settings, over the defaults (`listen_addresses`, `port`, `unix_socket_directories`, `hba_file`). Strings are single-quoted with quotes and backslashes escaped; booleans become `on`/`off`.";
         };
-        # modules/postgres.ts:180
+        # modules/postgres.ts:181
         initialDatabases = lib.mkOption {
           type = lib.types.listOf (lib.types.submodule {
             options = {
@@ -809,7 +809,7 @@ let
               "[ { name = \"app\"; schemas = [ ./schema ./seed.sql ]; } { name = \"scratch\"; } ]";
           description = "Databases created on first start, each with its schemas applied in order.";
         };
-        # modules/postgres.ts:194
+        # modules/postgres.ts:195
         initialScript = lib.mkOption {
           type = lib.types.submodule {
             options = {
@@ -828,14 +828,14 @@ let
           default = { };
           description = "SQL run once, when the cluster is created.";
         };
-        # modules/postgres.ts:201
+        # modules/postgres.ts:202
         ensureDatabases = lib.mkOption {
           type = lib.types.listOf lib.types.str;
           default = [ ];
           example = [ "app" "analytics" ];
           description = "Databases created on every start if missing (as NixOS's `services.postgresql.ensureDatabases`).";
         };
-        # modules/postgres.ts:206
+        # modules/postgres.ts:207
         ensureUsers = lib.mkOption {
           type = lib.types.listOf (lib.types.submodule {
             options = {
@@ -899,7 +899,7 @@ let
               "[ { name = \"app\"; ensureDBOwnership = true; ensureClauses.createdb = true; } ]";
           description = "Roles created and altered on every start if needed (as NixOS's `services.postgresql.ensureUsers`).";
         };
-        # modules/postgres.ts:229
+        # modules/postgres.ts:230
         upgrade = lib.mkOption {
           type = lib.types.submodule {
             options = {
@@ -925,7 +925,7 @@ let
           default = { };
           description = "Major-version upgrades with `pg_upgrade`, opt-in.";
         };
-        # modules/postgres.ts:254
+        # modules/postgres.ts:255
         pgtap = lib.mkOption {
           type = lib.types.submodule {
             options = {
@@ -966,7 +966,7 @@ let
           default = { };
           description = "Database tests with pgTAP (the `pgtap` extension must be installed: `extensions = ps: [ ps.pgtap ]`).";
         };
-        # modules/postgres.ts:293
+        # modules/postgres.ts:294
         connectionURI = lib.mkOption {
           type = lib.types.functionTo lib.types.str;
           default = {
@@ -979,7 +979,7 @@ let
           readOnly = true;
           description = "A function from `{ dbName }` to a [connection URI](https://www.postgresql.org/docs/current/libpq-connect.html#LIBPQ-CONNSTRING-URIS) for the database.";
         };
-        # modules/postgres.ts:299
+        # modules/postgres.ts:300
         passwordFile = lib.mkOption {
           type = lib.types.str;
           default = "${config.dataDir}/superuser.password";
@@ -987,7 +987,7 @@ let
           readOnly = true;
           description = "With `hardenedAuth`, the file holding the superuser's password (relative paths from where the stack runs): other processes of the stack read it, e.g. `PGPASSWORD=$(cat <passwordFile>)`.";
         };
-        # modules/postgres.ts:307
+        # modules/postgres.ts:308
         hbaConfFile = lib.mkOption {
           type = lib.types.package;
           default = hbaConfFile;
@@ -996,7 +996,7 @@ let
           internal = true;
           description = "The generated `pg_hba.conf`.";
         };
-        # modules/postgres.ts:313
+        # modules/postgres.ts:314
         defaultSettings = lib.mkOption {
           type = lib.types.attrsOf (lib.types.oneOf [
             lib.types.bool

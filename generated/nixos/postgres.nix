@@ -217,7 +217,7 @@ let
       ]);
       units =
         {
-          # modules/postgres.ts:730
+          # modules/postgres.ts:731
           "${name}-init" = {
             wantedBy = [ "services-ts.target" ];
             serviceConfig = {
@@ -367,7 +367,7 @@ let
               ReadWritePaths = writableDataDir;
             };
           };
-          # modules/postgres.ts:731
+          # modules/postgres.ts:732
           ${name} = {
             wantedBy = [ "services-ts.target" ];
             requires = [ "services-ts-${name}-init.service" ];
@@ -411,7 +411,7 @@ let
           };
         }
         // lib.optionalAttrs config.pgtap.enable {
-          # modules/postgres.ts:763
+          # modules/postgres.ts:764
           "${name}-pgtap" = {
             wantedBy = [ "services-ts.target" ];
             requires = [ "services-ts-${name}.service" ];
@@ -793,7 +793,7 @@ let
               enable = lib.mkOption {
                 type = lib.types.bool;
                 default = true;
-                description = "Make a new cluster by copying a template instead of running `initdb` each time: the first cluster made with a given `initdb` (its store path and version), `initdbArgs`, superuser, user and locale/time-zone environment runs `initdb` once into `directory`, and every later first start with the same inputs copies that template (about 0.1–0.3 s instead of 0.7 s), then syncs it as `initdb` would. The copy is what `initdb` gives: same files, modes, owner (you), superuser, locale and encoding — except that every cluster copied from one template has the same `Database system identifier` (`pg_controldata`), which some tools use to tell clusters apart (a standby checks its primary's, pgBackRest and Barman key their stanzas on it), and the same mock authentication nonce (what a server answers for roles that do not exist): turn this off for clusters that such a tool must tell apart. When the cache cannot be used (no `HOME`, a directory that cannot be written, `initdbArgs` with `--waldir`, `--pwfile` or `--pwprompt`), the start says so in one line and runs `initdb` as before. Off: `initdb` on every first start.";
+                description = "Make a new cluster by copying a template instead of running `initdb` each time: the first cluster made with a given `initdb` (its store path and version), `initdbArgs`, superuser, user and locale/time-zone environment runs `initdb` once into `directory` (that start takes a little longer: it then copies too), and every later first start with the same inputs copies that template (about 0.1–0.3 s instead of 0.7 s), then syncs it as `initdb` would. The copy is what `initdb` gives: same files, modes, owner (you), superuser, locale and encoding — except that every cluster copied from one template has the same `Database system identifier` (`pg_controldata`), which some tools use to tell clusters apart (a standby checks its primary's, pgBackRest and Barman key their stanzas on it), and the same mock authentication nonce (what a server answers for roles that do not exist): turn this off for clusters that such a tool must tell apart. When the cache cannot be used (no `HOME`, a directory that cannot be written, `initdbArgs` with `--waldir`, `--pwfile` or `--pwprompt`), the start says so in one line and runs `initdb` as before. Off: `initdb` on every first start.";
               };
               directory = lib.mkOption {
                 type = lib.types.nullOr lib.types.str;
@@ -806,7 +806,7 @@ let
           default = { };
           description = "A per-machine template of the cluster `initdb` makes, copied on first start (see `enable`).";
         };
-        # modules/postgres.ts:173
+        # modules/postgres.ts:174
         settings = lib.mkOption {
           type = lib.types.attrsOf (lib.types.oneOf [
             lib.types.bool
@@ -818,7 +818,7 @@ let
           example = { log_connections = true; log_statement = "all"; shared_buffers = "128MB"; };
           description = "`postgresql.conf` settings, over the defaults (`listen_addresses`, `port`, `unix_socket_directories`, `hba_file`). Strings are single-quoted with quotes and backslashes escaped; booleans become `on`/`off`.";
         };
-        # modules/postgres.ts:180
+        # modules/postgres.ts:181
         initialDatabases = lib.mkOption {
           type = lib.types.listOf (lib.types.submodule {
             options = {
@@ -839,7 +839,7 @@ let
               "[ { name = \"app\"; schemas = [ ./schema ./seed.sql ]; } { name = \"scratch\"; } ]";
           description = "Databases created on first start, each with its schemas applied in order.";
         };
-        # modules/postgres.ts:194
+        # modules/postgres.ts:195
         initialScript = lib.mkOption {
           type = lib.types.submodule {
             options = {
@@ -858,14 +858,14 @@ let
           default = { };
           description = "SQL run once, when the cluster is created.";
         };
-        # modules/postgres.ts:201
+        # modules/postgres.ts:202
         ensureDatabases = lib.mkOption {
           type = lib.types.listOf lib.types.str;
           default = [ ];
           example = [ "app" "analytics" ];
           description = "Databases created on every start if missing (as NixOS's `services.postgresql.ensureDatabases`).";
         };
-        # modules/postgres.ts:206
+        # modules/postgres.ts:207
         ensureUsers = lib.mkOption {
           type = lib.types.listOf (lib.types.submodule {
             options = {
@@ -929,7 +929,7 @@ let
               "[ { name = \"app\"; ensureDBOwnership = true; ensureClauses.createdb = true; } ]";
           description = "Roles created and altered on every start if needed (as NixOS's `services.postgresql.ensureUsers`).";
         };
-        # modules/postgres.ts:229
+        # modules/postgres.ts:230
         upgrade = lib.mkOption {
           type = lib.types.submodule {
             options = {
@@ -955,7 +955,7 @@ let
           default = { };
           description = "Major-version upgrades with `pg_upgrade`, opt-in.";
         };
-        # modules/postgres.ts:254
+        # modules/postgres.ts:255
         pgtap = lib.mkOption {
           type = lib.types.submodule {
             options = {
@@ -996,7 +996,7 @@ let
           default = { };
           description = "Database tests with pgTAP (the `pgtap` extension must be installed: `extensions = ps: [ ps.pgtap ]`).";
         };
-        # modules/postgres.ts:293
+        # modules/postgres.ts:294
         connectionURI = lib.mkOption {
           type = lib.types.functionTo lib.types.str;
           default = {
@@ -1009,7 +1009,7 @@ let
           readOnly = true;
           description = "A function from `{ dbName }` to a [connection URI](https://www.postgresql.org/docs/current/libpq-connect.html#LIBPQ-CONNSTRING-URIS) for the database.";
         };
-        # modules/postgres.ts:299
+        # modules/postgres.ts:300
         passwordFile = lib.mkOption {
           type = lib.types.str;
           default = "${config.dataDir}/superuser.password";
@@ -1017,7 +1017,7 @@ let
           readOnly = true;
           description = "With `hardenedAuth`, the file holding the superuser's password (relative paths from where the stack runs): other processes of the stack read it, e.g. `PGPASSWORD=$(cat <passwordFile>)`.";
         };
-        # modules/postgres.ts:307
+        # modules/postgres.ts:308
         hbaConfFile = lib.mkOption {
           type = lib.types.package;
           default = hbaConfFile;
@@ -1026,7 +1026,7 @@ let
           internal = true;
           description = "The generated `pg_hba.conf`.";
         };
-        # modules/postgres.ts:313
+        # modules/postgres.ts:314
         defaultSettings = lib.mkOption {
           type = lib.types.attrsOf (lib.types.oneOf [
             lib.types.bool
