@@ -24,6 +24,22 @@ export function findProcessCompose(): string | null {
   return null;
 }
 
+/**
+ * The cache directory (`XDG_CACHE_HOME`) of every run of this test process, as a machine keeps one between
+ * stacks: PostgreSQL's initdbTemplate makes a cluster template once per set of initdb inputs and later cold
+ * starts copy it. Made on first use, writable by the unprivileged user, removed when the process exits.
+ */
+let sharedCache: string | undefined;
+export function runCacheDir(): string {
+  if (sharedCache === undefined) {
+    const dir = mkdtempSync(join(tmpdir(), "services-ts-cache-"));
+    chmodSync(dir, 0o777);
+    process.on("exit", () => rmSync(dir, { recursive: true, force: true }));
+    sharedCache = dir;
+  }
+  return sharedCache;
+}
+
 /** How a run ended. */
 export interface RunResult {
   /** process-compose's exit code: the test process's verdict (null when killed on timeout). */
@@ -85,7 +101,7 @@ export async function runProcessCompose(
     cwd: workDir,
     detached: true,
     stdio: ["ignore", "pipe", "pipe"],
-    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: workDir, TMPDIR: workDir, LANG: "C.UTF-8", ...opts.env },
+    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: workDir, TMPDIR: workDir, LANG: "C.UTF-8", XDG_CACHE_HOME: runCacheDir(), ...opts.env },
   });
   let output = "";
   child.stdout.on("data", (d: Buffer) => (output += d.toString()));
