@@ -236,17 +236,23 @@ export async function compileAll(
     cache?: boolean;
     /** Where the cache lives; default `node_modules/.cache/services-ts` under `root`. */
     cacheDir?: string;
+    /**
+     * Called with the sources as this build read them, after reading and before importing any
+     * module (the build server picks which modules to load afresh from it: compiler/server.ts).
+     */
+    beforeImport?: (sources: SourceSnapshot) => Promise<void>;
   } = {},
 ): Promise<GeneratedFile[]> {
   const files = await findModules(root);
   if (files.length === 0) throw new BuildError("no service modules found in modules/");
   // The sources as this build starts from them, read before any module is imported (the keys name this text).
-  const sources = opts.cache ? new SourceSnapshot(root) : undefined;
+  const sources = opts.cache || opts.beforeImport ? new SourceSnapshot(root) : undefined;
   if (sources) for (const file of [...files, ...(await findTests(root))]) sources.closure(file);
+  if (sources && opts.beforeImport) await opts.beforeImport(sources);
   const loaded: { svc: AnyService; file: string; source: string }[] = [];
   for (const file of files) loaded.push({ svc: await loadService(file, root), file, source: relative(root, file) });
   const known = knownPackages(root, loaded.map((l) => l.svc));
-  const cache = sources ? new BuildCache(root, [...known].sort(), opts.cacheDir, sources) : undefined;
+  const cache = sources && opts.cache ? new BuildCache(root, [...known].sort(), opts.cacheDir, sources) : undefined;
   let reused = 0;
   /** `make()`'s result, from the cache when `file`'s key is there. */
   const cached = <T>(file: string, make: () => T): T => {

@@ -71,6 +71,8 @@ const pruned = new Set<string>();
  */
 export class SourceSnapshot {
   private readonly contents = new Map<string, string>();
+  private readonly digests = new Map<string, string>();
+  private readonly importLists = new Map<string, string[]>();
   private readonly closures = new Map<string, string>();
 
   /** @param root the project root (paths in the hashes are relative to it). */
@@ -83,8 +85,17 @@ export class SourceSnapshot {
     return c;
   }
 
+  /** A hash of `file`'s path (relative to the root) and text. */
+  private digest(file: string): string {
+    let d = this.digests.get(file);
+    if (d === undefined) this.digests.set(file, (d = sha256(relative(this.root, file), this.read(file))));
+    return d;
+  }
+
   /** The files `file` imports by relative path (`./x`, `../dsl`), resolved as the bundler resolution does. */
   private imports(file: string): string[] {
+    const known = this.importLists.get(file);
+    if (known) return known;
     const out: string[] = [];
     for (const m of this.read(file).matchAll(IMPORT)) {
       const spec = m[1] ?? m[2] ?? m[3]!;
@@ -93,6 +104,7 @@ export class SourceSnapshot {
       const found = [base, `${base}.ts`, join(base, "index.ts")].find((p) => existsSync(p) && statSync(p).isFile());
       if (found) out.push(found);
     }
+    this.importLists.set(file, out);
     return out;
   }
 
@@ -108,7 +120,7 @@ export class SourceSnapshot {
     };
     visit(file);
     // Paths relative to the root: checkouts that share a cache (worktrees, copies) share entries.
-    const h = sha256(...[...seen].sort().flatMap((f) => [relative(this.root, f), this.read(f)]));
+    const h = sha256(...[...seen].map((f) => this.digest(f)).sort());
     this.closures.set(file, h);
     return h;
   }

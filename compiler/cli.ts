@@ -17,7 +17,7 @@ import { fileURLToPath } from "node:url";
 import { join, relative } from "node:path";
 import { DefinitionError } from "../dsl";
 import { BuildError, compileAll, diffGenerated, findModules, findTests, writeChanged, writeGenerated } from "./build";
-import { typecheckBuildInfo } from "./cache";
+import { type SourceSnapshot, typecheckBuildInfo } from "./cache";
 import { emittedDigest } from "./stamp.mjs";
 import { enableReload, nextGeneration } from "./reload";
 import { serve } from "./server";
@@ -71,7 +71,11 @@ async function main(): Promise<number> {
   const opts = { typecheck: !args["no-typecheck"], cache: !args["no-cache"] };
   if (args.watch) return watch(root, opts);
   if (args.serve) {
-    return serve(root, (request, checker, say) => build(root, { ...request, check: false }, { checker, log: say }), opts.typecheck);
+    return serve(
+      root,
+      (request, checker, say, beforeImport) => build(root, { ...request, check: false }, { checker, log: say, beforeImport }),
+      opts.typecheck,
+    );
   }
   return build(root, { ...opts, check: args.check ?? false });
 }
@@ -81,7 +85,13 @@ async function build(
   root: string,
   opts: { check: boolean; typecheck: boolean; cache: boolean },
   /** `--watch`'s in-process rebuilds: a type checker kept between builds, where the lines go, and writing only changed files. */
-  extra: { checker?: TypeCheckServer; log?: (line: string) => void; changedOnly?: boolean } = {},
+  extra: {
+    checker?: TypeCheckServer;
+    log?: (line: string) => void;
+    changedOnly?: boolean;
+    /** The build server's choice of modules to load afresh (compileAll's `beforeImport`). */
+    beforeImport?: (sources: SourceSnapshot) => Promise<void>;
+  } = {},
 ): Promise<number> {
   const say = extra.log ?? log;
   const t0 = performance.now();
@@ -104,7 +114,7 @@ async function build(
     let files: Awaited<ReturnType<typeof compileAll>> | undefined;
     let lowerError: unknown;
     try {
-      files = await compileAll(root, say, { cache: opts.cache && !opts.check });
+      files = await compileAll(root, say, { cache: opts.cache && !opts.check, ...(extra.beforeImport ? { beforeImport: extra.beforeImport } : {}) });
     } catch (e) {
       lowerError = e;
     }

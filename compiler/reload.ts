@@ -30,10 +30,13 @@ export function enableReload(root: string): void {
 }
 
 /**
- * Starts a new generation: modules imported from now on are loaded afresh.
+ * Starts a new generation: modules imported from now on are loaded afresh — except the
+ * files given in `versions` (path → version, e.g. a hash of the file and what it imports),
+ * which keep the instance loaded under the same version, if any. (Modules loaded as
+ * CommonJS are always loaded afresh.)
  * @returns once the hook has taken the new generation.
  */
-export function nextGeneration(): Promise<void> {
+export function nextGeneration(versions?: ReadonlyMap<string, string>): Promise<void> {
   const p = port;
   if (!p) throw new Error("enableReload() first");
   generation += 1;
@@ -50,6 +53,14 @@ export function nextGeneration(): Promise<void> {
     };
     p.on("message", onMessage);
     p.ref();
-    p.postMessage({ generation: wanted });
+    const byUrl: Record<string, string> = {};
+    for (const [file, v] of versions ?? []) {
+      try {
+        byUrl[pathToFileURL(realpathSync(file)).href] = v;
+      } catch {
+        // Removed meanwhile: nothing imports it by this name any more.
+      }
+    }
+    p.postMessage({ generation: wanted, versions: byUrl });
   });
 }

@@ -21,8 +21,10 @@
  * the build prints, then `{ "code": 0|1, "emitted": "<digest>" | null }` (the digest of
  * what the build wrote, for the launcher's up-to-date record), or `{ "restart": "<why>" }`.
  */
-import { chmodSync, rmSync } from "node:fs";
+import { chmodSync, readdirSync, rmSync } from "node:fs";
+import { join } from "node:path";
 import { connect, createServer, type Socket } from "node:net";
+import { SourceSnapshot } from "./cache";
 import { enableReload, nextGeneration } from "./reload";
 import { buildServerSocket, frameDigest } from "./stamp.mjs";
 import { TypeCheckServer } from "./typecheck";
@@ -31,6 +33,18 @@ import { TypeCheckServer } from "./typecheck";
 export const IDLE_MS = 15 * 60 * 1000;
 /** A server ends after this many builds: each keeps a generation of the modules in memory. */
 export const MAX_BUILDS = 200;
+
+/** Every `.ts` file under `root`'s modules/ (helpers included). */
+function moduleFiles(root: string): string[] {
+  const dir = join(root, "modules");
+  try {
+    return readdirSync(dir, { recursive: true, encoding: "utf8" })
+      .filter((f) => f.endsWith(".ts"))
+      .map((f) => join(dir, f));
+  } catch {
+    return [];
+  }
+}
 
 /** What a build asks for: `pnpm build-modules [--no-typecheck] [--no-cache]`. */
 export interface BuildRequest {
@@ -62,7 +76,12 @@ export function serverAlive(socketPath: string): Promise<boolean> {
  */
 export async function serve(
   root: string,
-  build: (request: BuildRequest, checker: TypeCheckServer | undefined, log: (line: string) => void) => Promise<number>,
+  build: (
+    request: BuildRequest,
+    checker: TypeCheckServer | undefined,
+    log: (line: string) => void,
+    beforeImport: (sources: SourceSnapshot) => Promise<void>,
+  ) => Promise<number>,
   warmTypecheck: boolean,
   idleMs: number = IDLE_MS,
 ): Promise<number> {
@@ -93,17 +112,45 @@ export async function serve(
   };
 
   /** One build, its lines to `log`; answers the launcher's record with the digest of what it wrote. */
+  /** Bumped when a module changed while a build imported it: no instance loaded before is trusted again. */
+  let salt = 0;
   const runBuild = async (request: BuildRequest, log: (line: string) => void): Promise<{ code: number; emitted: string | null }> => {
     builds += 1;
     (globalThis as Record<symbol, unknown>)[emittedKey] = undefined;
-    await nextGeneration();
     if (request.typecheck) checker ??= new TypeCheckServer(root);
+    // Only what changed is loaded afresh: each file of modules/ is imported under a version, the
+    // hash of its text and of everything it imports as this build read them (compileAll's snapshot).
+    let snapshot: SourceSnapshot | undefined;
+    const beforeImport = async (sources: SourceSnapshot) => {
+      snapshot = sources;
+      const versions = new Map<string, string>();
+      for (const f of moduleFiles(root)) {
+        try {
+          versions.set(f, `${sources.closure(f)}.${salt}`);
+        } catch {
+          // Removed meanwhile: loaded afresh if anything still imports it.
+        }
+      }
+      await nextGeneration(versions);
+    };
     let code: number;
     try {
-      code = await build(request, request.typecheck ? checker : undefined, log);
+      code = await build(request, request.typecheck ? checker : undefined, log, beforeImport);
     } catch (e) {
       log(`error: ${(e as Error).stack ?? String(e)}`);
       code = 1;
+    }
+    // A file edited between the snapshot and its import may be loaded under its old text's version.
+    if (snapshot) {
+      const now = new SourceSnapshot(root);
+      const moved = (f: string) => {
+        try {
+          return now.closure(f) !== snapshot!.closure(f);
+        } catch {
+          return true;
+        }
+      };
+      if (moduleFiles(root).some(moved)) salt += 1;
     }
     const emitted = (globalThis as Record<symbol, unknown>)[emittedKey];
     return { code, emitted: code === 0 && typeof emitted === "string" ? emitted : null };

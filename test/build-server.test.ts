@@ -92,6 +92,24 @@ describe("pnpm build-modules, build server", () => {
     expect(r.out).toMatch(SERVED);
     expect(readFileSync(nix, "utf8")).toContain("default = 11511;");
 
+    // A helper in modules/ that the module imports: the server loads afresh what changed and what
+    // imports it (each file is imported under a hash of its text and its imports), nothing stale.
+    const helper = join(dir, "modules", "_port.ts");
+    writeFileSync(helper, "export const PORT = 11611;\n");
+    edit(mod, "default: 11511", "default: PORT");
+    writeFileSync(mod, `import { PORT } from "./_port";\n${readFileSync(mod, "utf8")}`);
+    r = build();
+    expect(r.status, r.out).toBe(0);
+    expect(r.out).toMatch(SERVED);
+    expect(readFileSync(nix, "utf8")).toContain("default = 11611;");
+    writeFileSync(helper, "export const PORT = 11711;\n");
+    r = build();
+    expect(r.status, r.out).toBe(0);
+    expect(r.out).toMatch(SERVED);
+    expect(readFileSync(nix, "utf8")).toContain("default = 11711;");
+    writeFileSync(helper, "export const PORT = 11511;\n");
+    expect(build().status).toBe(0);
+
     // dsl/ changed: the server holds the old DSL, so it ends and the build runs in a fresh process,
     // which sees the change (here a type error) — then a new server starts after a good build.
     const types = join(dir, "dsl", "types.ts");
@@ -108,7 +126,7 @@ describe("pnpm build-modules, build server", () => {
     expect(await serverUp()).toBe(true);
 
     // SERVICES_TS_BUILD_SERVER=0: neither used nor started.
-    edit(mod, "default: 11511", "default: 11211");
+    writeFileSync(helper, "export const PORT = 11211;\n");
     const off = spawnSync(process.execPath, [join(root, "compiler", "launch.mjs"), "--root", dir], {
       encoding: "utf8",
       env: { ...process.env, SERVICES_TS_BUILD_SERVER: "0" },
