@@ -17,7 +17,7 @@
 //
 // Any other argument, or an unusual one, goes to cli.ts unchanged (it parses and reports).
 import { spawn } from "node:child_process";
-import { closeSync, openSync, readdirSync } from "node:fs";
+import { closeSync, openSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { connect } from "node:net";
 import { dirname, join, resolve } from "node:path";
 import { performance } from "node:perf_hooks";
@@ -54,6 +54,12 @@ function moduleFiles(root) {
 const serverSetting = process.env.SERVICES_TS_BUILD_SERVER;
 
 /**
+ * Silence after which a build server is taken as stuck (a build prints a line per module):
+ * two minutes, or SERVICES_TS_BUILD_SERVER_SILENCE seconds.
+ */
+const SERVER_SILENCE_MS = (Number(process.env.SERVICES_TS_BUILD_SERVER_SILENCE) || 120) * 1000;
+
+/**
  * Sends `request` to the build server of `root` and prints the lines of its build.
  * @returns the server's last message ({ code, emitted } or { stopped }), or undefined when no
  *   server answered or it asked for a fresh build ({ restart }: it has ended).
@@ -80,7 +86,30 @@ function askServer(root, request) {
     });
     conn.once("error", () => resolve(undefined));
     conn.once("close", () => resolve(last));
+    // A server that says nothing for this long is stuck: end it, and build here.
+    conn.setTimeout(SERVER_SILENCE_MS, () => {
+      process.stderr.write(
+        `build server: no answer for ${SERVER_SILENCE_MS / 1000} s: ending it, building in a fresh process ` +
+          `(its log: ${socketPath.replace(/\.sock$/, ".log")})\n`,
+      );
+      endStuckServer(socketPath);
+      last = undefined;
+      conn.destroy();
+    });
   });
+}
+
+/** Kills the server whose pid file is beside `socketPath` (if that pid is still a build server) and removes its socket. */
+function endStuckServer(socketPath) {
+  try {
+    const pid = Number(readFileSync(`${socketPath}.pid`, "utf8"));
+    const cmdline = readFileSync(`/proc/${pid}/cmdline`, "utf8");
+    if (cmdline.includes("--serve")) process.kill(pid, "SIGKILL");
+  } catch {
+    // Gone, or not ours to end.
+  }
+  rmSync(socketPath, { force: true });
+  rmSync(`${socketPath}.pid`, { force: true });
 }
 
 /** Starts the build server of `root` in the background (it outlives this process). */

@@ -14,14 +14,16 @@
  *   compiler/, nix/, the project files, the Node or ShellCheck version): it answers
  *   `restart`, and the launcher builds in a fresh process, then starts a new server;
  * - after {@link MAX_BUILDS} builds (each keeps its generation of the modules loaded);
- * - on `pnpm build-modules --stop-server`, SIGINT or SIGTERM.
+ * - on `pnpm build-modules --stop-server`, SIGINT or SIGTERM;
+ * - killed by a launcher that heard nothing from it for two minutes (its pid is in
+ *   `<socket>.pid`), which then builds in a fresh process.
  *
  * The protocol, one JSON value per line: the launcher sends `{ "build": { "typecheck",
  * "cache" } }` or `{ "stop": true }`; the server answers `{ "line": "…" }` for each line
  * the build prints, then `{ "code": 0|1, "emitted": "<digest>" | null }` (the digest of
  * what the build wrote, for the launcher's up-to-date record), or `{ "restart": "<why>" }`.
  */
-import { chmodSync, readdirSync, rmSync } from "node:fs";
+import { chmodSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { connect, createServer, type Socket } from "node:net";
 import { SourceSnapshot } from "./cache";
@@ -105,6 +107,7 @@ export async function serve(
     if (idle) clearTimeout(idle);
     server.close();
     rmSync(socketPath, { force: true });
+    rmSync(`${socketPath}.pid`, { force: true });
   };
   const resetIdle = () => {
     if (idle) clearTimeout(idle);
@@ -209,6 +212,8 @@ export async function serve(
     server.listen(socketPath, () => (server.off("error", reject), resolve()));
   });
   chmodSync(socketPath, 0o600);
+  // For a launcher that finds this server stuck (compiler/launch.mjs ends it).
+  writeFileSync(`${socketPath}.pid`, String(process.pid));
   for (const signal of ["SIGINT", "SIGTERM"] as const) process.once(signal, stop);
   resetIdle();
   // Warm up: the first build loads the modules and parses what the type checker reads; it

@@ -140,4 +140,45 @@ describe("pnpm build-modules, build server", () => {
     expect(existsSync(socket)).toBe(false);
     expect(await serverAlive(socket)).toBe(false);
   }, 300_000);
+
+  it("a stuck server is ended and the build runs in a fresh process", async () => {
+    // Something to build (a build with nothing to do ends before starting a server).
+    writeFileSync(join(dir, "modules", "_port.ts"), "export const PORT = 11211;\n// changed\n");
+    let r = build();
+    expect(r.status, r.out).toBe(0);
+    expect(await serverUp()).toBe(true);
+    const pid = Number(readFileSync(`${socket}.pid`, "utf8"));
+    process.kill(pid, "SIGSTOP"); // listening, never answering
+    try {
+      edit(join(dir, "modules", "_port.ts"), "11211", "11811");
+      const stuck = spawnSync(process.execPath, [join(root, "compiler", "launch.mjs"), "--root", dir], {
+        encoding: "utf8",
+        env: { ...process.env, SERVICES_TS_BUILD_SERVER: "0", SERVICES_TS_BUILD_SERVER_SILENCE: "3" },
+      });
+      // =0 does not even ask it; with the server allowed, the silence ends it.
+      expect(stuck.stderr).not.toMatch(/no answer/);
+      edit(join(dir, "modules", "_port.ts"), "11811", "11911");
+      const t0 = Date.now();
+      const asked = spawnSync(process.execPath, [join(root, "compiler", "launch.mjs"), "--root", dir], {
+        encoding: "utf8",
+        env: { ...process.env, SERVICES_TS_BUILD_SERVER: "1", SERVICES_TS_BUILD_SERVER_SILENCE: "3" },
+      });
+      expect(asked.status, asked.stderr).toBe(0);
+      expect(asked.stderr).toMatch(/build server: no answer for 3 s: ending it, building in a fresh process/);
+      expect(asked.stderr).not.toMatch(SERVED);
+      expect(readFileSync(join(dir, "generated", "memcached.nix"), "utf8")).toContain("default = 11911;");
+      expect(Date.now() - t0).toBeLessThan(60_000);
+      expect(() => process.kill(pid, 0)).toThrow(); // killed
+    } finally {
+      try {
+        process.kill(pid, "SIGKILL");
+      } catch {
+        // Already ended.
+      }
+    }
+    // The fresh build started a new server, on the socket the stuck one left.
+    expect(await serverUp()).toBe(true);
+    r = build("--stop-server");
+    expect(r.out).toMatch(/the build server has ended/);
+  }, 300_000);
 });
