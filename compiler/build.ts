@@ -241,6 +241,12 @@ export async function compileAll(
      * module (the build server picks which modules to load afresh from it: compiler/server.ts).
      */
     beforeImport?: (sources: SourceSnapshot) => Promise<void>;
+    /**
+     * What earlier builds of this process imported, by file and the hash of its text and imports
+     * (the build server's, whose `beforeImport` loads a file afresh exactly when that hash changes):
+     * a module whose hash is here is taken from it instead of being imported again.
+     */
+    imported?: Map<string, unknown>;
   } = {},
 ): Promise<GeneratedFile[]> {
   const files = await findModules(root);
@@ -250,7 +256,16 @@ export async function compileAll(
   if (sources) for (const file of [...files, ...(await findTests(root))]) sources.closure(file);
   if (sources && opts.beforeImport) await opts.beforeImport(sources);
   const loaded: { svc: AnyService; file: string; source: string }[] = [];
-  for (const file of files) loaded.push({ svc: await loadService(file, root), file, source: relative(root, file) });
+  /** `load(file)`, or what an earlier build imported from the same text and imports. */
+  const reuse = async <T>(file: string, load: () => Promise<T>): Promise<T> => {
+    if (!opts.imported || !sources) return load();
+    const key = `${file}\0${sources.closure(file)}`;
+    if (opts.imported.has(key)) return opts.imported.get(key) as T;
+    const value = await load();
+    opts.imported.set(key, value);
+    return value;
+  };
+  for (const file of files) loaded.push({ svc: await reuse(file, () => loadService(file, root)), file, source: relative(root, file) });
   const known = knownPackages(root, loaded.map((l) => l.svc));
   const cache = sources && opts.cache ? new BuildCache(root, [...known].sort(), opts.cacheDir, sources) : undefined;
   let reused = 0;
@@ -291,7 +306,7 @@ export async function compileAll(
   }
   for (const file of await findTests(root)) {
     const source = relative(root, file);
-    const test = await loadTest(file, root);
+    const test = await reuse(file, () => loadTest(file, root));
     for (const svc of Object.values(test.services)) {
       if (!names.has(svc.name)) throw new DefinitionError(`uses "${svc.name}", which has no module in modules/`, test.location);
     }

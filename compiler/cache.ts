@@ -65,6 +65,19 @@ function tsFiles(dir: string): string[] {
 const pruned = new Set<string>();
 
 /**
+ * Entries this process has read or written, by folder and key: a process that builds many
+ * times (the build server, `--watch`) reads each from disk once. An entry never changes under
+ * its key; the values are shared, and nobody modifies them. Bounded: the oldest go first.
+ */
+const remembered = new Map<string, unknown>();
+const REMEMBERED_MAX = 1000;
+function remember(key: string, value: unknown): void {
+  remembered.delete(key);
+  remembered.set(key, value);
+  if (remembered.size > REMEMBERED_MAX) remembered.delete(remembered.keys().next().value!);
+}
+
+/**
  * The sources as one build read them: each file's text read once, each import closure
  * hashed once. A build takes this snapshot before it imports the modules, so that a key
  * names the text the build started from (see {@link BuildCache.set}).
@@ -170,12 +183,15 @@ export class BuildCache {
 
   /** The value stored under `key`, or undefined. A hit counts as a use (see {@link prune}). */
   get<T>(key: string): T | undefined {
+    const known = remembered.get(`${this.dir}\0${key}`);
+    if (known !== undefined) return known as T;
     const f = join(this.dir, `${key}.json`);
     if (!existsSync(f)) return undefined;
     try {
       const value = JSON.parse(readFileSync(f, "utf8")) as T;
       const now = new Date();
       utimesSync(f, now, now);
+      remember(`${this.dir}\0${key}`, value);
       return value;
     } catch {
       return undefined; // a torn or foreign file: recompute
@@ -205,5 +221,6 @@ export class BuildCache {
     const tmp = `${f}.${process.pid}.tmp`;
     writeFileSync(tmp, JSON.stringify(value));
     renameSync(tmp, f);
+    remember(`${this.dir}\0${key}`, value);
   }
 }

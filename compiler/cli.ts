@@ -73,7 +73,7 @@ async function main(): Promise<number> {
   if (args.serve) {
     return serve(
       root,
-      (request, checker, say, beforeImport) => build(root, { ...request, check: false }, { checker, log: say, beforeImport }),
+      (request, checker, say, load) => build(root, { ...request, check: false }, { checker, log: say, load }),
       opts.typecheck,
     );
   }
@@ -89,8 +89,8 @@ async function build(
     checker?: TypeCheckServer;
     log?: (line: string) => void;
     changedOnly?: boolean;
-    /** The build server's choice of modules to load afresh (compileAll's `beforeImport`). */
-    beforeImport?: (sources: SourceSnapshot) => Promise<void>;
+    /** The build server's choice of modules to load afresh, and what it loaded before (compileAll's `beforeImport`, `imported`). */
+    load?: { beforeImport: (sources: SourceSnapshot) => Promise<void>; imported: Map<string, unknown> };
   } = {},
 ): Promise<number> {
   const say = extra.log ?? log;
@@ -114,7 +114,7 @@ async function build(
     let files: Awaited<ReturnType<typeof compileAll>> | undefined;
     let lowerError: unknown;
     try {
-      files = await compileAll(root, say, { cache: opts.cache && !opts.check, ...(extra.beforeImport ? { beforeImport: extra.beforeImport } : {}) });
+      files = await compileAll(root, say, { cache: opts.cache && !opts.check, ...extra.load });
     } catch (e) {
       lowerError = e;
     }

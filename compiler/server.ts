@@ -82,7 +82,7 @@ export async function serve(
     request: BuildRequest,
     checker: TypeCheckServer | undefined,
     log: (line: string) => void,
-    beforeImport: (sources: SourceSnapshot) => Promise<void>,
+    load: { beforeImport: (sources: SourceSnapshot) => Promise<void>; imported: Map<string, unknown> },
   ) => Promise<number>,
   warmTypecheck: boolean,
   idleMs: number = IDLE_MS,
@@ -117,6 +117,8 @@ export async function serve(
   /** One build, its lines to `log`; answers the launcher's record with the digest of what it wrote. */
   /** Bumped when a module changed while a build imported it: no instance loaded before is trusted again. */
   let salt = 0;
+  /** What the builds imported, by file and version (compileAll's `imported`): emptied with each new salt. */
+  let imported = new Map<string, unknown>();
   const runBuild = async (request: BuildRequest, log: (line: string) => void): Promise<{ code: number; emitted: string | null }> => {
     builds += 1;
     (globalThis as Record<symbol, unknown>)[emittedKey] = undefined;
@@ -138,7 +140,7 @@ export async function serve(
     };
     let code: number;
     try {
-      code = await build(request, request.typecheck ? checker : undefined, log, beforeImport);
+      code = await build(request, request.typecheck ? checker : undefined, log, { beforeImport, imported });
     } catch (e) {
       log(`error: ${(e as Error).stack ?? String(e)}`);
       code = 1;
@@ -153,7 +155,10 @@ export async function serve(
           return true;
         }
       };
-      if (moduleFiles(root).some(moved)) salt += 1;
+      if (moduleFiles(root).some(moved)) {
+        salt += 1;
+        imported = new Map();
+      }
     }
     const emitted = (globalThis as Record<symbol, unknown>)[emittedKey];
     return { code, emitted: code === 0 && typeof emitted === "string" ? emitted : null };

@@ -11,9 +11,8 @@
 //   the files above, test/packages.json, test/nix/pkgs.nix, the Node and ShellCheck versions,
 //   whether it type-checked) and of generated/ as the build left it.
 import { createHash } from "node:crypto";
-import { spawnSync } from "node:child_process";
-import { mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
-import { dirname, join, relative, resolve } from "node:path";
+import { mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, statSync, writeFileSync } from "node:fs";
+import { delimiter, dirname, join, relative, resolve } from "node:path";
 
 const sha256 = (...parts) => {
   const h = createHash("sha256");
@@ -164,11 +163,26 @@ const isDirectory = (path) => {
 };
 
 let shellcheck;
-/** `shellcheck --version`'s output, or "none" (the scripts' checks depend on it). */
+/**
+ * Which ShellCheck a build would run (the scripts' checks depend on it): the resolved path,
+ * size and modification time of the first `shellcheck` on PATH, or "none". A new ShellCheck
+ * is a new file there; asking the file is cheaper than starting it (this runs on every build).
+ */
 function shellcheckVersion() {
   if (shellcheck === undefined) {
-    const r = spawnSync("shellcheck", ["--version"], { encoding: "utf8" });
-    shellcheck = r.status === 0 ? r.stdout : "none";
+    shellcheck = "none";
+    for (const dir of (process.env.PATH ?? "").split(delimiter)) {
+      if (!dir) continue;
+      try {
+        const real = realpathSync(join(dir, "shellcheck"));
+        const st = statSync(real);
+        if (!st.isFile()) continue;
+        shellcheck = `${real}:${st.size}:${st.mtimeMs}`;
+        break;
+      } catch {
+        // Not in this folder.
+      }
+    }
   }
   return shellcheck;
 }
