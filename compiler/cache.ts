@@ -13,7 +13,7 @@
  * reads them.
  */
 import { createHash } from "node:crypto";
-import { spawnSync } from "node:child_process";
+import { cacheDir, shellcheckVersion, typecheckBuildInfoFile } from "./stamp.mjs";
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 
@@ -29,26 +29,11 @@ const sha256 = (...parts: readonly string[]): string => {
   return h.digest("hex");
 };
 
-/** Where the cache lives under a project root. */
-export const cacheDir = (root: string): string => join(root, "node_modules", ".cache", "services-ts");
-
-/**
- * TypeScript's build info for the incremental type check of the checkout at `root`: one
- * file per checkout, as worktrees may share node_modules (and so this cache).
- */
-export const typecheckBuildInfo = (root: string): string =>
-  join(cacheDir(root), `modules-${sha256(resolve(root)).slice(0, 12)}.tsbuildinfo`);
-
-/** `shellcheck --version`'s version line, or "none" when ShellCheck is not installed. */
-export function shellcheckVersion(): string {
-  if (knownShellcheckVersion === undefined) {
-    const r = spawnSync("shellcheck", ["--version"], { encoding: "utf8" });
-    knownShellcheckVersion = r.status === 0 ? (/^version: .*$/m.exec(r.stdout)?.[0] ?? r.stdout) : "none";
-  }
-  return knownShellcheckVersion;
-}
-/** Asked once per process (a `--watch` rebuilds many times in one). */
-let knownShellcheckVersion: string | undefined;
+// The cache folder, the type check's build info and the ShellCheck identity are compiler/stamp.mjs's
+// (plain JavaScript, for compiler/launch.mjs): one definition each.
+export { cacheDir, shellcheckVersion } from "./stamp.mjs";
+/** TypeScript's build info for the incremental type check of the checkout at `root` (one file per checkout). */
+export const typecheckBuildInfo = (root: string): string => typecheckBuildInfoFile(root);
 
 /** Every `.ts` file under `dir` (sorted), for hashing a folder's sources. */
 function tsFiles(dir: string): string[] {

@@ -84,11 +84,10 @@ async function main(): Promise<number> {
 async function build(
   root: string,
   opts: { check: boolean; typecheck: boolean; cache: boolean },
-  /** `--watch`'s in-process rebuilds: a type checker kept between builds, where the lines go, and writing only changed files. */
+  /** In-process rebuilds (`--watch`, the build server): a type checker kept between builds, and where the lines go. */
   extra: {
     checker?: TypeCheckServer;
     log?: (line: string) => void;
-    changedOnly?: boolean;
     /** The build server's choice of modules to load afresh, and what it loaded before (compileAll's `beforeImport`, `imported`). */
     load?: { beforeImport: (sources: SourceSnapshot) => Promise<void>; imported: Map<string, unknown> };
   } = {},
@@ -131,12 +130,6 @@ async function build(
         return 1;
       }
       say(`generated/ is up to date (${files.length} files, ${ms} ms)`);
-      return 0;
-    }
-    if (extra.changedOnly) {
-      // --watch: only what changed (the first build of a watch included, when generated/ exists).
-      const touched = await writeChanged(root, files);
-      say(`wrote ${touched.length} changed file${touched.length === 1 ? "" : "s"} to generated/ (${Math.round(performance.now() - t0)} ms)`);
       return 0;
     }
     // Only what changed (each file written beside and renamed into place): a one-file change
@@ -262,7 +255,7 @@ async function watch(root: string, opts: { typecheck: boolean; cache: boolean })
   let inProcess = true;
   try {
     await nextGeneration();
-    await build(root, { ...opts, check: false }, { checker, changedOnly: true });
+    await build(root, { ...opts, check: false }, { checker });
   } catch (e) {
     log(`error: ${(e as Error).stack ?? String(e)}`);
   }
@@ -300,7 +293,7 @@ async function watch(root: string, opts: { typecheck: boolean; cache: boolean })
       let lines = "";
       const rebuilt = (async () => {
         await nextGeneration();
-        return build(root, { ...opts, check: false }, { checker, log: (l) => (lines += `${l}\n`), changedOnly: true });
+        return build(root, { ...opts, check: false }, { checker, log: (l) => (lines += `${l}\n`) });
       })();
       running = rebuilt;
       void rebuilt

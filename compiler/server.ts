@@ -37,7 +37,7 @@ export const IDLE_MS = 15 * 60 * 1000;
 export const MAX_BUILDS = 200;
 
 /** Every `.ts` file under `root`'s modules/ (helpers included). */
-function moduleFiles(root: string): string[] {
+function moduleSources(root: string): string[] {
   const dir = join(root, "modules");
   try {
     return readdirSync(dir, { recursive: true, encoding: "utf8" })
@@ -47,6 +47,22 @@ function moduleFiles(root: string): string[] {
     return [];
   }
 }
+
+/** Each readable file of modules/ with the hash of its text and its imports, as `sources` read them. */
+function closures(root: string, sources: SourceSnapshot): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const f of moduleSources(root)) {
+    try {
+      out.set(f, sources.closure(f));
+    } catch {
+      // Removed meanwhile: loaded afresh if anything still imports it.
+    }
+  }
+  return out;
+}
+
+const sameEntries = (a: ReadonlyMap<string, string>, b: ReadonlyMap<string, string>) =>
+  a.size === b.size && [...a].every(([k, v]) => b.get(k) === v);
 
 /** What a build asks for: `pnpm build-modules [--no-typecheck] [--no-cache]`. */
 export interface BuildRequest {
@@ -125,18 +141,10 @@ export async function serve(
     if (request.typecheck) checker ??= new TypeCheckServer(root);
     // Only what changed is loaded afresh: each file of modules/ is imported under a version, the
     // hash of its text and of everything it imports as this build read them (compileAll's snapshot).
-    let snapshot: SourceSnapshot | undefined;
+    let read: Map<string, string> | undefined;
     const beforeImport = async (sources: SourceSnapshot) => {
-      snapshot = sources;
-      const versions = new Map<string, string>();
-      for (const f of moduleFiles(root)) {
-        try {
-          versions.set(f, `${sources.closure(f)}.${salt}`);
-        } catch {
-          // Removed meanwhile: loaded afresh if anything still imports it.
-        }
-      }
-      await nextGeneration(versions);
+      read = closures(root, sources);
+      await nextGeneration(new Map([...read].map(([f, hash]) => [f, `${hash}.${salt}`])));
     };
     let code: number;
     try {
@@ -146,19 +154,9 @@ export async function serve(
       code = 1;
     }
     // A file edited between the snapshot and its import may be loaded under its old text's version.
-    if (snapshot) {
-      const now = new SourceSnapshot(root);
-      const moved = (f: string) => {
-        try {
-          return now.closure(f) !== snapshot!.closure(f);
-        } catch {
-          return true;
-        }
-      };
-      if (moduleFiles(root).some(moved)) {
-        salt += 1;
-        imported = new Map();
-      }
+    if (read && !sameEntries(read, closures(root, new SourceSnapshot(root)))) {
+      salt += 1;
+      imported = new Map();
     }
     const emitted = (globalThis as Record<symbol, unknown>)[emittedKey];
     return { code, emitted: code === 0 && typeof emitted === "string" ? emitted : null };

@@ -17,3 +17,4 @@ export declare function recordBuild(root: string, inputs: string, generated: str
 export declare function forgetBuild(root: string): void;
 export declare function frameDigest(root: string): string;
 export declare function buildServerSocket(root: string): string | undefined;
+export declare function shellcheckVersion(): string;

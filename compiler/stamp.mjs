@@ -168,7 +168,7 @@ let shellcheck;
  * size and modification time of the first `shellcheck` on PATH, or "none". A new ShellCheck
  * is a new file there; asking the file is cheaper than starting it (this runs on every build).
  */
-function shellcheckVersion() {
+export function shellcheckVersion() {
   if (shellcheck === undefined) {
     shellcheck = "none";
     for (const dir of (process.env.PATH ?? "").split(delimiter)) {
@@ -192,12 +192,17 @@ function shellcheckVersion() {
  * {@link typecheckUnchanged}'s): its sources, the project files it reads, the tool versions.
  */
 export function inputsDigest(root, typecheck) {
+  return sourcesDigest(root, SOURCE_DIRS, typecheck ? "typecheck" : "no typecheck");
+}
+
+/** A digest of the files of `dirs` and SOURCE_FILES under `root`, the Node and ShellCheck versions and `extra`. */
+function sourcesDigest(root, dirs, ...extra) {
   const h = createHash("sha256");
   const add = (...parts) => {
     for (const p of parts) h.update(p).update("\0");
   };
-  add(process.version, shellcheckVersion(), typecheck ? "typecheck" : "no typecheck");
-  for (const d of SOURCE_DIRS) for (const [f, t] of tree(root, d)) add(f, t);
+  add(process.version, shellcheckVersion(), ...extra);
+  for (const d of dirs) for (const [f, t] of tree(root, d)) add(f, t);
   for (const f of SOURCE_FILES) add(f, text(join(root, f)) ?? "absent");
   return h.digest("hex");
 }
@@ -244,14 +249,7 @@ export function forgetBuild(root) {
  * the DSL loaded, so it serves builds only while this digest is the one it started with.
  */
 export function frameDigest(root) {
-  const h = createHash("sha256");
-  const add = (...parts) => {
-    for (const p of parts) h.update(p).update("\0");
-  };
-  add(process.version, shellcheckVersion());
-  for (const d of SOURCE_DIRS) if (d !== "modules") for (const [f, t] of tree(root, d)) add(f, t);
-  for (const f of SOURCE_FILES) add(f, text(join(root, f)) ?? "absent");
-  return h.digest("hex");
+  return sourcesDigest(root, SOURCE_DIRS.filter((d) => d !== "modules"));
 }
 
 /**

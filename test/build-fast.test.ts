@@ -6,10 +6,11 @@
  * Each build here is the real launcher in a fresh Node, on a scratch project.
  */
 import { spawnSync } from "node:child_process";
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { memcachedProject } from "./support/scratch";
 import { typecheckBuildInfoFile, typecheckStampFile, upToDateStampFile } from "../compiler/stamp.mjs";
 
 const root = join(__dirname, "..");
@@ -25,11 +26,7 @@ describe("pnpm build-modules, one-shot fast path", () => {
 
   /** A project with memcached and its test; dsl/ copied (so a test may break it), the rest linked. */
   function project(name: string): string {
-    const dir = join(scratch, name);
-    mkdirSync(join(dir, "modules"), { recursive: true });
-    for (const d of ["nix", "compiler", "node_modules"]) symlinkSync(join(root, d), join(dir, d));
-    cpSync(join(root, "dsl"), join(dir, "dsl"), { recursive: true });
-    for (const f of ["tsconfig.json", "modules/memcached.ts", "modules/memcached.test.ts"]) cpSync(join(root, f), join(dir, f));
+    const dir = memcachedProject(join(scratch, name));
     projects.push(dir);
     return dir;
   }

@@ -9,10 +9,11 @@
  * SERVICES_TS_BUILD_SERVER=1 (by default a server starts only from a terminal).
  */
 import { spawnSync } from "node:child_process";
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { memcachedProject } from "./support/scratch";
 import { serverAlive } from "../compiler/server";
 import { buildServerSocket, typecheckBuildInfoFile, typecheckStampFile, upToDateStampFile } from "../compiler/stamp.mjs";
 
@@ -21,11 +22,7 @@ const SERVED = /\(built by the build server in (\d+) ms\)/;
 
 describe("pnpm build-modules, build server", () => {
   const scratch = mkdtempSync(join(tmpdir(), "services-ts-server-"));
-  const dir = join(scratch, "p");
-  mkdirSync(join(dir, "modules"), { recursive: true });
-  for (const d of ["nix", "compiler", "node_modules"]) symlinkSync(join(root, d), join(dir, d));
-  cpSync(join(root, "dsl"), join(dir, "dsl"), { recursive: true });
-  for (const f of ["tsconfig.json", "modules/memcached.ts", "modules/memcached.test.ts"]) cpSync(join(root, f), join(dir, f));
+  const dir = memcachedProject(join(scratch, "p"));
   const socket = buildServerSocket(dir)!;
 
   const build = (...args: string[]) => {

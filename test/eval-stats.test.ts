@@ -75,11 +75,13 @@ function withoutNulls(value: unknown): unknown {
 }
 
 /** Calls and thunks per instance: (11 of each − 1 of each) / 20. */
-function perInstance(modules: "ours" | "services-flake"): Stats {
-  const one = stats(modules, 1);
-  const eleven = stats(modules, 11);
-  return { functionCalls: (eleven.functionCalls - one.functionCalls) / 20, thunks: (eleven.thunks - one.thunks) / 20 };
-}
+const difference = (one: Stats, eleven: Stats): Stats => ({
+  functionCalls: (eleven.functionCalls - one.functionCalls) / 20,
+  thunks: (eleven.thunks - one.thunks) / 20,
+});
+
+/** {@link difference} of two evaluations with `modules`. */
+const perInstance = (modules: "ours" | "services-flake"): Stats => difference(stats(modules, 1), stats(modules, 11));
 
 /**
  * The floor: process-compose-flake alone, given as plain values the settings our modules
@@ -100,7 +102,7 @@ function floorPerInstance(): { perInstance: Stats; sameOutput: boolean } {
       measured.push(stats("floor", n, file));
     }
     const [one, eleven] = measured as [Stats, Stats];
-    return { perInstance: { functionCalls: (eleven.functionCalls - one.functionCalls) / 20, thunks: (eleven.thunks - one.thunks) / 20 }, sameOutput };
+    return { perInstance: difference(one, eleven), sameOutput };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -154,7 +154,10 @@ async function floors(): Promise<{ postgres: number; redisCluster: number }> {
     .sort()
     .at(-1);
   if (!pgBin) throw new Error("floor: no PostgreSQL server under /usr/lib/postgresql");
-  const run = (argv: string[]) => spawnSync(unprivileged(argv)[0]!, unprivileged(argv).slice(1), { encoding: "utf8" });
+  const run = (argv: string[]) => {
+    const [cmd, ...rest] = unprivileged(argv);
+    return spawnSync(cmd!, rest, { encoding: "utf8" });
+  };
 
   const pgDir = scratch();
   let postgres: number;
