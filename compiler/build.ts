@@ -143,6 +143,7 @@ export function internalModule(backend: Backend = processCompose): NixNode {
         ...(own?.options ?? []),
         nBind(["config", ...backend.guardedConfig], own ? nApply(nLib("mkMerge"), nList([check, own.guarded])) : check),
         ...(own?.config ?? []),
+        ...(backend.stackDefaults?.() ?? []),
       ]),
     ),
   );
@@ -364,7 +365,7 @@ systemd tier: the unit \`services-ts-test\` runs once its dependencies are up; i
   out.push({
     path: "internal.nix",
     content: printNix(internalModule(), {
-      header: `${header("compiler/build.ts")}\n\nImported by every service module: which instance makes which process, and the\ncheck that no two enabled instances make the same one.`,
+      header: `${header("compiler/build.ts")}\n\nImported by every service module: which instance makes which process, the check\nthat no two enabled instances make the same one, and the stack's defaults\n(services-flake's: process-compose's HTTP API off).`,
     }),
   });
   out.push({

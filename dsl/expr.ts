@@ -721,6 +721,25 @@ export function mapAttrsToList<V, B>(
   );
 }
 
+/**
+ * `builtins.mapAttrs (k: v: f k v) attrs`: the same names, each value mapped; the value handle is
+ * typed like {@link mapList}'s.
+ * @example mapAttrs(cfg.environment, (_, v) => envValue(v)) // environment values as strings
+ */
+export function mapAttrs<V, B>(
+  attrs: Expr<Readonly<Record<string, V>>>,
+  f: (key: Expr<string>, value: Ref<V>) => B,
+  hint = "v",
+): Expr<Record<string, PlainOf<B>>> {
+  const k = fresh("key");
+  const v = fresh(hint);
+  const body = f(expr<string>(nFresh(k), "string"), elementRef<V>(attrs, nFresh(v)));
+  return expr<Record<string, PlainOf<B>>>(
+    nApply(nSelect(nVar("builtins"), "mapAttrs"), nFreshLambda(k, nFreshLambda(v, lower(body))), attrs.node),
+    "attrs",
+  );
+}
+
 /** `list1 ++ list2 ++ …`. */
 export function concatLists<E>(...lists: (Expr<readonly E[]> | readonly DeepVal<E>[])[]): Expr<E[]> {
   const typed = lists.find((l): l is Expr<readonly E[]> => isExpr(l) && l.info.type !== undefined);

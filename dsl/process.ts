@@ -135,8 +135,14 @@ export interface ProcessSettings {
   /** Restart policy (default: never). */
   readonly restart?: Restart;
   readonly stop?: Stop;
-  /** Environment variables, `NAME = value`. */
-  readonly environment?: Readonly<Record<string, Val<string>>>;
+  /**
+   * Environment variables, `NAME = value`: a record, or an attribute set computed in Nix (`update(…, cfg.environment)`).
+   * Under process-compose each variable is a default (`lib.mkDefault`), so a user's
+   * `settings.processes.<name>.environment.<NAME>` wins over it, as services-flake's services that set
+   * their variables in the process's `environment` (ollama, open-webui, searxng, weaviate) let it.
+   * Prefer this to `export` in a start script, which no user setting can override.
+   */
+  readonly environment?: Readonly<Record<string, Val<string>>> | Expr<Readonly<Record<string, string>>>;
   /** The working directory; default: where the stack runs. */
   readonly workingDirectory?: Val<string>;
   readonly description?: Val<string>;

@@ -57,6 +57,8 @@ export interface RenderedCheck {
   readonly process: string;
   /** Byte-exact substrings the script or one of its files must contain (`"http_port = 23000"`). */
   readonly contains: readonly string[];
+  /** Variables the process's own environment must hold, with these exact values (`{ OLLAMA_HOST: "127.0.0.1:29200" }`). */
+  readonly environment?: Readonly<Record<string, string>>;
 }
 
 /** What `defineTest` takes. */

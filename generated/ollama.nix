@@ -3,23 +3,19 @@
 { config, lib, pkgs, ... }:
 let
   connectHost = host: if lib.elem host [ "" "0.0.0.0" "*" "::" "[::]" ] then "127.0.0.1" else host;
-  runtimePath = path: "\"$(${lib.escapeShellArg (lib.getExe' pkgs.coreutils "realpath")} -m -- ${lib.escapeShellArg path})\"";
   instanceModule = { config, name, options, ... }:
     let
       processes = {
-        # modules/ollama.ts:70
+        # modules/ollama.ts:69
         ${name} = {
           command = pkgs.writeShellApplication {
             name = "ollama-server";
             runtimeInputs = [ pkgs.coreutils ];
             excludeShellChecks = [ "SC1003" "SC1110" "SC1111" "SC1112" "SC2016" ];
             text = ''
-              OLLAMA_MODELS=${runtimePath config.dataDir}
-              OLLAMA_HOST=${textArg}
-              OLLAMA_KEEP_ALIVE=${lib.escapeShellArg config.keepAlive}
-              export OLLAMA_MODELS OLLAMA_HOST OLLAMA_KEEP_ALIVE
-              ${text}
               mkdir -p -- "$OLLAMA_MODELS"
+              OLLAMA_MODELS=$(realpath -- "$OLLAMA_MODELS")
+              export OLLAMA_MODELS
               exec ${getExeArg} serve
             '';
           };
@@ -33,16 +29,23 @@ let
           };
           availability = { restart = "on_failure"; max_restarts = 5; };
           shutdown = { timeout_seconds = 10; };
+          environment =
+            {
+              OLLAMA_MODELS = config.dataDir;
+              OLLAMA_HOST = address;
+              OLLAMA_KEEP_ALIVE = config.keepAlive;
+            }
+            // config.environment;
           namespace = config.namespace;
         };
-        # modules/ollama.ts:91
+        # modules/ollama.ts:90
         "${name}-models" = {
           command = pkgs.writeShellApplication {
             name = "ollama-models";
             runtimeInputs = [ ];
             excludeShellChecks = [ "SC1003" "SC1110" "SC1111" "SC1112" "SC2016" ];
             text = ''
-              OLLAMA_HOST=${textArg}
+              OLLAMA_HOST=${lib.escapeShellArg address}
               export OLLAMA_HOST
               models=(${lib.escapeShellArgs config.models})
               for model in "''${models[@]}"; do
@@ -64,15 +67,10 @@ let
           (def: !(lib.hasPrefix (toString ./.) def.file))
           options.enable.definitionsWithLocations;
       unsafeDataDir = config.dataDir == "" || lib.hasInfix "\n" config.dataDir;
-      textArg = lib.escapeShellArg "${config.host}:${toString config.port}";
       getExeArg = lib.escapeShellArg (lib.getExe config.package);
+      address = "${config.host}:${toString config.port}";
       unsafeDataDirMessage = "services.ollama.\"${name}\".dataDir is empty or holds a newline: give the instance a directory path on one line.";
       unsafeNameMessage = "services.ollama.\"${name}\": an instance name is part of its data directory and process names; it cannot be empty, \".\" or \"..\", nor contain \"/\".";
-      text =
-        lib.concatStrings
-          (lib.mapAttrsToList
-            (key: v: "export ${lib.escapeShellArg key}=${lib.escapeShellArg v}\n")
-            config.environment);
     in
     {
       options = {
@@ -95,14 +93,14 @@ let
           internal = true;
           description = "The composite instances that declare this one (they set it), for the collision check.";
         };
-        # modules/ollama.ts:34
+        # modules/ollama.ts:33
         acceleration = lib.mkOption {
           type = lib.types.nullOr (lib.types.enum [ false "rocm" "cuda" ]);
           default = null;
           example = "rocm";
           description = "The hardware acceleration the default `package` is built with: `null` follows nixpkgs' configuration (`cudaSupport`, `rocmSupport`; else none), `false` is the CPU only, `\"rocm\"` for AMD GPUs, `\"cuda\"` for NVIDIA GPUs.";
         };
-        # modules/ollama.ts:41
+        # modules/ollama.ts:40
         package = lib.mkOption {
           type = lib.types.package;
           default = pkgs.ollama.override { acceleration = config.acceleration; };
@@ -110,34 +108,34 @@ let
             lib.literalExpression "pkgs.ollama.override { inherit (config) acceleration; }";
           description = "The Ollama package to run.";
         };
-        # modules/ollama.ts:46
+        # modules/ollama.ts:45
         port = lib.mkOption {
           type = lib.types.port;
           default = 11434;
           description = "The TCP port of the REST API.";
         };
-        # modules/ollama.ts:47
+        # modules/ollama.ts:46
         host = lib.mkOption {
           type = lib.types.str;
           default = "127.0.0.1";
           example = "0.0.0.0";
           description = "The address the REST API listens on.";
         };
-        # modules/ollama.ts:48
+        # modules/ollama.ts:47
         keepAlive = lib.mkOption {
           type = lib.types.str;
           default = "5m";
           example = "70";
           description = "How long a model stays loaded in memory after use (`OLLAMA_KEEP_ALIVE`): a duration such as `\"5m\"`, or a number of seconds (`\"70\"`).";
         };
-        # modules/ollama.ts:54
+        # modules/ollama.ts:53
         models = lib.mkOption {
           type = lib.types.listOf lib.types.str;
           default = [ ];
           example = [ "llama3.2:1b" ];
           description = "Models to pull once the server is ready (`<name>-models`), from the [library](https://ollama.com/library).";
         };
-        # modules/ollama.ts:60
+        # modules/ollama.ts:59
         environment = lib.mkOption {
           type = lib.types.attrsOf lib.types.str;
           default = { };

@@ -3,23 +3,16 @@
 { config, lib, pkgs, ... }:
 let
   connectHost = host: if lib.elem host [ "" "0.0.0.0" "*" "::" "[::]" ] then "127.0.0.1" else host;
-  runtimePath = path: "\"$(${lib.escapeShellArg (lib.getExe' pkgs.coreutils "realpath")} -m -- ${lib.escapeShellArg path})\"";
   instanceModule = { config, name, options, ... }:
     let
       processes = {
-        # modules/open-webui.ts:48
+        # modules/open-webui.ts:47
         ${name} = {
           command = pkgs.writeShellApplication {
             name = "open-webui-wrapper";
             runtimeInputs = [ pkgs.coreutils ];
             excludeShellChecks = [ "SC1003" "SC1110" "SC1111" "SC1112" "SC2016" ];
             text = ''
-              data=${runtimePath config.dataDir}
-              DATA_DIR="$data/data"
-              STATIC_DIR="$data/static"
-              HF_HOME="$data/hf_home"
-              SENTENCE_TRANSFORMERS_HOME="$data/transformers_home"
-              ${text}
               mkdir -p -- "$DATA_DIR" "$STATIC_DIR" "$HF_HOME" "$SENTENCE_TRANSFORMERS_HOME"
               DATA_DIR=$(realpath -- "$DATA_DIR")
               STATIC_DIR=$(realpath -- "$STATIC_DIR")
@@ -39,6 +32,14 @@ let
           };
           availability = { restart = "on_failure"; max_restarts = 5; };
           shutdown = { timeout_seconds = 10; };
+          environment =
+            {
+              DATA_DIR = "${config.dataDir}/data";
+              STATIC_DIR = "${config.dataDir}/static";
+              HF_HOME = "${config.dataDir}/hf_home";
+              SENTENCE_TRANSFORMERS_HOME = "${config.dataDir}/transformers_home";
+            }
+            // config.environment;
           namespace = config.namespace;
         };
       };
@@ -52,11 +53,6 @@ let
       unsafeDataDir = config.dataDir == "" || lib.hasInfix "\n" config.dataDir;
       unsafeDataDirMessage = "services.open-webui.\"${name}\".dataDir is empty or holds a newline: give the instance a directory path on one line.";
       unsafeNameMessage = "services.open-webui.\"${name}\": an instance name is part of its data directory and process names; it cannot be empty, \".\" or \"..\", nor contain \"/\".";
-      text =
-        lib.concatStrings
-          (lib.mapAttrsToList
-            (key: v: "export ${lib.escapeShellArg key}=${lib.escapeShellArg v}\n")
-            config.environment);
     in
     {
       options = {
@@ -79,23 +75,23 @@ let
           internal = true;
           description = "The composite instances that declare this one (they set it), for the collision check.";
         };
-        # modules/open-webui.ts:34
+        # modules/open-webui.ts:33
         package = lib.mkPackageOption pkgs "open-webui" { };
-        # modules/open-webui.ts:35
+        # modules/open-webui.ts:34
         host = lib.mkOption {
           type = lib.types.str;
           default = "127.0.0.1";
           example = "0.0.0.0";
           description = "The address the web interface listens on.";
         };
-        # modules/open-webui.ts:36
+        # modules/open-webui.ts:35
         port = lib.mkOption {
           type = lib.types.port;
           default = 1111;
           example = 11111;
           description = "The TCP port of the web interface.";
         };
-        # modules/open-webui.ts:37
+        # modules/open-webui.ts:36
         environment = lib.mkOption {
           type = lib.types.attrsOf lib.types.str;
           default = {

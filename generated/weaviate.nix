@@ -6,20 +6,20 @@ let
   weaviateEnvEnabled = value: builtins.elem (lib.toLower value) [ "true" "on" "enabled" "1" ];
   weaviateEnvValue = value:
     if builtins.isList value then lib.concatStringsSep "," value else if builtins.isString value then value else builtins.toJSON value;
-  runtimePath = path: "\"$(${lib.escapeShellArg (lib.getExe' pkgs.coreutils "realpath")} -m -- ${lib.escapeShellArg path})\"";
   instanceModule = { config, name, options, ... }:
     let
       processes = {
-        # modules/weaviate.ts:103
+        # modules/weaviate.ts:104
         ${name} = {
           command = pkgs.writeShellApplication {
             name = "start-weaviate";
             runtimeInputs = [ config.package pkgs.coreutils ];
             excludeShellChecks = [ "SC1003" "SC1110" "SC1111" "SC1112" "SC2016" ];
             text = ''
-              exec env GO_PROFILING_DISABLE=true ${escapeShellArgs} \
-                PERSISTENCE_DATA_PATH=${runtimePath config.dataDir} \
-                weaviate --scheme http --host ${lib.escapeShellArg config.host} --port ${toString config.port}
+              mkdir -p -- "$PERSISTENCE_DATA_PATH"
+              PERSISTENCE_DATA_PATH=$(realpath -- "$PERSISTENCE_DATA_PATH")
+              export PERSISTENCE_DATA_PATH
+              exec weaviate --scheme http --host ${lib.escapeShellArg config.host} --port ${toString config.port}
             '';
           };
           readiness_probe = {
@@ -36,6 +36,12 @@ let
           };
           availability = { restart = "on_failure"; max_restarts = 5; };
           shutdown = { timeout_seconds = 10; };
+          environment =
+            (
+              { GO_PROFILING_DISABLE = "true"; }
+              // builtins.mapAttrs (key1: value1: weaviateEnvValue value1) config.environment
+            )
+            // { PERSISTENCE_DATA_PATH = config.dataDir; };
           namespace = config.namespace;
         };
       };
@@ -45,7 +51,7 @@ let
         lib.all
           (x: x)
           (lib.mapAttrsToList
-            (key1: value1: builtins.match "[A-Za-z_][A-Za-z0-9_]*" key1 != null)
+            (key2: value2: builtins.match "[A-Za-z_][A-Za-z0-9_]*" key2 != null)
             config.environment);
       unsafeName = name == "" || name == "." || name == ".." || lib.hasInfix "/" name;
       userEnableDefinitions =
@@ -58,11 +64,6 @@ let
       unsafeDataDirMessage = "services.weaviate.\"${name}\".dataDir is empty or holds a newline: give the instance a directory path on one line.";
       invariantMessage = "services.weaviate.\"${name}\": environment: a variable name is letters, digits and underscores, not starting with a digit.";
       unsafeNameMessage = "services.weaviate.\"${name}\": an instance name is part of its data directory and process names; it cannot be empty, \".\" or \"..\", nor contain \"/\".";
-      escapeShellArgs =
-        lib.escapeShellArgs
-          (lib.mapAttrsToList
-            (key2: value2: "${key2}=${weaviateEnvValue value2}")
-            config.environment);
     in
     {
       options = {
@@ -85,22 +86,22 @@ let
           internal = true;
           description = "The composite instances that declare this one (they set it), for the collision check.";
         };
-        # modules/weaviate.ts:52
-        package = lib.mkPackageOption pkgs "weaviate" { };
         # modules/weaviate.ts:53
+        package = lib.mkPackageOption pkgs "weaviate" { };
+        # modules/weaviate.ts:54
         host = lib.mkOption {
           type = lib.types.str;
           default = "127.0.0.1";
           example = "0.0.0.0";
           description = "The address the REST API listens on.";
         };
-        # modules/weaviate.ts:54
+        # modules/weaviate.ts:55
         port = lib.mkOption {
           type = lib.types.port;
           default = 8080;
           description = "The TCP port of the REST API.";
         };
-        # modules/weaviate.ts:55
+        # modules/weaviate.ts:56
         environment = lib.mkOption {
           type = lib.types.attrsOf (lib.types.oneOf [
             lib.types.str

@@ -12,8 +12,8 @@ export default defineTest({
     },
   },
   rendered: [
-    { process: "ollama1", contains: ["OLLAMA_HOST=127.0.0.1:29200"] },
-    { process: "ollama2", contains: ["OLLAMA_HOST=127.0.0.2:29201", "OLLAMA_KEEP_ALIVE=70", "export OLLAMA_DEBUG=1"] },
+    { process: "ollama1", contains: [], environment: { OLLAMA_HOST: "127.0.0.1:29200", OLLAMA_MODELS: "./data/ollama1" } },
+    { process: "ollama2", contains: [], environment: { OLLAMA_HOST: "127.0.0.2:29201", OLLAMA_KEEP_ALIVE: "70", OLLAMA_DEBUG: "1" } },
   ],
   test: ({ cfg, pkgs }) => ({
     runtimeInputs: [pkgs.curl, pkgs.gnugrep],

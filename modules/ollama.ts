@@ -5,19 +5,18 @@
  * Configuration (environment variables): https://github.com/ollama/ollama/blob/main/docs/faq.md
  */
 import {
-  concatStrings,
   connectHost,
   defineService,
   exe,
-  mapAttrsToList,
+  named,
   nix,
   type Pkg,
   process,
-  runtimePath,
   s,
   script,
   sh,
   t,
+  update,
 } from "../dsl";
 
 export default defineService({
@@ -66,22 +65,22 @@ export default defineService({
   },
   ports: ({ cfg }) => [{ port: cfg.port, option: "port" }],
   processes: ({ name, cfg, pkgs }) => {
-    const address = s`${cfg.host}:${cfg.port}`;
+    const address = named("address", s`${cfg.host}:${cfg.port}`);
     const server = process(name, {
       command: script({
         name: "ollama-server",
         runtimeInputs: [pkgs.coreutils],
-        // The models directory as an absolute path; then the user's variables, which win.
+        // The models directory, wherever the environment puts it, made and passed on as an absolute path.
         text: sh`
-          OLLAMA_MODELS=${runtimePath(cfg.dataDir)}
-          OLLAMA_HOST=${address}
-          OLLAMA_KEEP_ALIVE=${cfg.keepAlive}
-          export OLLAMA_MODELS OLLAMA_HOST OLLAMA_KEEP_ALIVE
-          ${concatStrings(mapAttrsToList(cfg.environment, (k, v) => sh`export ${k}=${v}\n`))}
           mkdir -p -- "$OLLAMA_MODELS"
+          OLLAMA_MODELS=$(realpath -- "$OLLAMA_MODELS")
+          export OLLAMA_MODELS
           exec ${exe(cfg.package)} serve
         `,
       }),
+      // The server's variables are the process's environment, as in services-flake: `environment` over the
+      // module's, and a user's `settings.processes.<name>.environment` entry over both.
+      environment: update({ OLLAMA_MODELS: cfg.dataDir, OLLAMA_HOST: address, OLLAMA_KEEP_ALIVE: cfg.keepAlive }, cfg.environment),
       // Ready when the server answers on its root ("Ollama is running").
       readiness: { http: { host: connectHost(cfg.host), port: cfg.port, path: "/" } },
       restart: { policy: "on-failure", maxRestarts: 5 },

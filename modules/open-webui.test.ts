@@ -14,8 +14,8 @@ export default defineTest({
     },
   },
   rendered: [
-    { process: "open-webui1", contains: ["serve --host 127.0.0.1 --port 29300", "export OFFLINE_MODE=True"] },
-    { process: "open-webui2", contains: ["serve --host 127.0.0.2 --port 29301", "export WEBUI_NAME=Second"] },
+    { process: "open-webui1", contains: ["serve --host 127.0.0.1 --port 29300"], environment: { OFFLINE_MODE: "True", DATA_DIR: "./data/open-webui1/data" } },
+    { process: "open-webui2", contains: ["serve --host 127.0.0.2 --port 29301"], environment: { WEBUI_NAME: "Second" } },
   ],
   test: ({ cfg, pkgs }) => ({
     runtimeInputs: [pkgs.curl, pkgs.gnugrep],

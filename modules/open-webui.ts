@@ -5,16 +5,15 @@
  * Environment variables: https://docs.openwebui.com/getting-started/env-configuration
  */
 import {
-  concatStrings,
   connectHost,
   defineService,
   exe,
-  mapAttrsToList,
   process,
-  runtimePath,
+  s,
   script,
   sh,
   t,
+  update,
 } from "../dsl";
 
 export default defineService({
@@ -49,15 +48,8 @@ export default defineService({
       command: script({
         name: "open-webui-wrapper",
         runtimeInputs: [pkgs.coreutils],
-        // The state directories under dataDir, then the user's variables (which may move them);
-        // each directory is made and passed on as an absolute path.
+        // The state directories, wherever the environment puts them, made and passed on as absolute paths.
         text: sh`
-          data=${runtimePath(cfg.dataDir)}
-          DATA_DIR="$data/data"
-          STATIC_DIR="$data/static"
-          HF_HOME="$data/hf_home"
-          SENTENCE_TRANSFORMERS_HOME="$data/transformers_home"
-          ${concatStrings(mapAttrsToList(cfg.environment, (k, v) => sh`export ${k}=${v}\n`))}
           mkdir -p -- "$DATA_DIR" "$STATIC_DIR" "$HF_HOME" "$SENTENCE_TRANSFORMERS_HOME"
           DATA_DIR=$(realpath -- "$DATA_DIR")
           STATIC_DIR=$(realpath -- "$STATIC_DIR")
@@ -67,6 +59,17 @@ export default defineService({
           exec ${exe(cfg.package)} serve --host ${cfg.host} --port ${cfg.port}
         `,
       }),
+      // The state directories under dataDir, then the user's variables (which may move them), as the process's
+      // environment as in services-flake: a user's `settings.processes.<name>.environment` entry wins over both.
+      environment: update(
+        {
+          DATA_DIR: s`${cfg.dataDir}/data`,
+          STATIC_DIR: s`${cfg.dataDir}/static`,
+          HF_HOME: s`${cfg.dataDir}/hf_home`,
+          SENTENCE_TRANSFORMERS_HOME: s`${cfg.dataDir}/transformers_home`,
+        },
+        cfg.environment,
+      ),
       // Ready when the server answers its health check ({"status":true}).
       readiness: {
         http: { host: connectHost(cfg.host), port: cfg.port, path: "/health" },

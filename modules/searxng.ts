@@ -13,6 +13,7 @@ import {
   nix,
   process,
   recursiveUpdate,
+  s,
   script,
   sh,
   t,
@@ -61,11 +62,12 @@ export default defineService({
         command: script({
           name: "start-searxng",
           text: sh`
-            SEARXNG_SETTINGS_PATH=${file("settings.yml", toJSON(settings))}
-            export SEARXNG_SETTINGS_PATH
             exec ${exe(cfg.package)}
           `,
         }),
+        // The settings file through the process's environment, as in services-flake: a user's
+        // `settings.processes.<name>.environment.SEARXNG_SETTINGS_PATH` wins over it.
+        environment: { SEARXNG_SETTINGS_PATH: s`${file("settings.yml", toJSON(settings))}` },
         readiness: { http: { host: connectHost(cfg.host), port: cfg.port, path: "/" } },
         restart: { policy: "on-failure", maxRestarts: 5 },
       }),

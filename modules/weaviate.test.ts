@@ -45,7 +45,11 @@ export default defineTest({
     ],
   }),
   rendered: [
-    { process: "weaviate1", contains: ["--port 27040", "GRPC_PORT=27041", "DEFAULT_VECTORIZER_MODULE=none", "AUTHENTICATION_ANONYMOUS_ACCESS_ENABLED=true"] },
-    { process: "weaviate2", contains: ["--port 27050", "CLUSTER_HOSTNAME=w2", "QUERY_DEFAULTS_LIMIT=5", "RAFT_PORT=27054"] },
+    {
+      process: "weaviate1",
+      contains: ["--port 27040"],
+      environment: { GRPC_PORT: "27041", DEFAULT_VECTORIZER_MODULE: "none", AUTHENTICATION_ANONYMOUS_ACCESS_ENABLED: "true", GO_PROFILING_DISABLE: "true" },
+    },
+    { process: "weaviate2", contains: ["--port 27050"], environment: { CLUSTER_HOSTNAME: "w2", QUERY_DEFAULTS_LIMIT: "5", RAFT_PORT: "27054" } },
   ],
 });

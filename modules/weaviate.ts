@@ -13,16 +13,17 @@ import {
   defineService,
   type Expr,
   helper,
+  mapAttrs,
   mapAttrsToList,
   matches,
   named,
   nix,
   process,
-  runtimePath,
   s,
   script,
   sh,
   t,
+  update,
 } from "../dsl";
 
 /** An environment value as Weaviate reads it: a list joined with commas, a string as it is, anything else as JSON (`true`, `100`). */
@@ -104,14 +105,21 @@ export default defineService({
       command: script({
         name: "start-weaviate",
         runtimeInputs: [cfg.package, pkgs.coreutils],
-        // `env` sets the variables in order: the profiler default first (the user's value overrides it),
-        // PERSISTENCE_DATA_PATH last (dataDir always wins, as in services-flake).
+        // The data directory, wherever the environment puts it, as an absolute path.
         text: sh`
-          exec env GO_PROFILING_DISABLE=true ${mapAttrsToList(cfg.environment, (k, v) => s`${k}=${envValue(v)}`, "value")} \\
-            PERSISTENCE_DATA_PATH=${runtimePath(cfg.dataDir)} \\
-            weaviate --scheme http --host ${cfg.host} --port ${cfg.port}
+          mkdir -p -- "$PERSISTENCE_DATA_PATH"
+          PERSISTENCE_DATA_PATH=$(realpath -- "$PERSISTENCE_DATA_PATH")
+          export PERSISTENCE_DATA_PATH
+          exec weaviate --scheme http --host ${cfg.host} --port ${cfg.port}
         `,
       }),
+      // The process's environment, as in services-flake: the profiler off unless `environment` says otherwise,
+      // `environment` (lists joined with commas, other values as JSON), then PERSISTENCE_DATA_PATH from
+      // dataDir; a user's `settings.processes.<name>.environment` entry wins over all of them.
+      environment: update(
+        update({ GO_PROFILING_DISABLE: "true" }, mapAttrs(cfg.environment, (_, v) => envValue(v), "value")),
+        { PERSISTENCE_DATA_PATH: cfg.dataDir },
+      ),
       readiness: {
         http: { host: connectHost(cfg.host), port: cfg.port, path: "/v1/.well-known/ready" },
       },

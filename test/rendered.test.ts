@@ -6,8 +6,9 @@
  * or a Debian package not installed); the processes named by the tests'
  * `rendered` checks have their start scripts built (no server is needed for
  * that), and each check's strings must appear in the script or in a text file
- * of the Nix store it names (a configuration file, a script it runs), followed
- * two levels deep.
+ * of the Nix store it or its environment names (a configuration file, a script it
+ * runs), followed two levels deep; each check's `environment` entries must be in
+ * the process's environment.
  */
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
@@ -64,11 +65,25 @@ export function missingStrings(check: RenderedCheck, texts: Iterable<string>): s
   return check.contains.filter((s) => !all.some((t) => t.includes(s)));
 }
 
+/** The `NAME=value` entries of `check.environment` that the process's environment (process-compose's list form) lacks. */
+export function missingEnvironment(check: RenderedCheck, environment: unknown): string[] {
+  const have = new Set(Array.isArray(environment) ? environment.map(String) : []);
+  return Object.entries(check.environment ?? {})
+    .map(([k, v]) => `${k}=${v}`)
+    .filter((e) => !have.has(e));
+}
+
 describe("rendered checks' own matching", () => {
   it("reports a string that no rendered text contains (the check can fail)", () => {
     const check = { process: "p", contains: ["port = 1", "port = 2"] };
     expect(missingStrings(check, ["a\nport = 1\n", "b"])).toEqual(["port = 2"]);
     expect(missingStrings(check, ["port = 1", "xport = 2"])).toEqual([]);
+  });
+  it("reports an environment variable the process lacks or holds with another value", () => {
+    const check = { process: "p", contains: [], environment: { A: "1", B: "2" } };
+    expect(missingEnvironment(check, ["A=1", "B=3"])).toEqual(["B=2"]);
+    expect(missingEnvironment(check, null)).toEqual(["A=1", "B=2"]);
+    expect(missingEnvironment(check, ["B=2", "A=1", "C=x"])).toEqual([]);
   });
 });
 
@@ -80,7 +95,13 @@ describe.skipIf(!seeded || tests.length === 0)("[nix eval] rendered: every servi
     const entries = tests.map((t) => `${nixString(t.name)} = import ${evalNix} { modules = [ ${nixPath(join(repoRoot, "generated", "tests", `${t.name}.nix`))} ]; pkgsOverlays = overlay; };`);
     evs = nixEvalJsonRW(`let overlay = ${overlay}; in { ${entries.join(" ")} }`) as Record<string, ProcessComposeEval>;
     // One build for every process a check names.
-    const drvs = [...new Set(tests.flatMap((t) => t.rendered!.map((c) => evs[t.name]?.commandDrvs[c.process]).filter((d): d is string => !!d)))];
+    const drvs = [
+      ...new Set(
+        tests.flatMap((t) =>
+          t.rendered!.flatMap((c) => [evs[t.name]?.commandDrvs[c.process], ...(evs[t.name]?.environmentDrvs[c.process] ?? [])]).filter((d): d is string => !!d),
+        ),
+      ),
+    ];
     buildDrvs(drvs);
   });
 
@@ -92,8 +113,13 @@ describe.skipIf(!seeded || tests.length === 0)("[nix eval] rendered: every servi
         expect(proc, `${t.name}: no process "${check.process}"; the stack has: ${Object.keys(ev.settings.processes ?? {}).join(", ")}`).toBeDefined();
         const script = String(proc!.command).split(/\s+/)[0]!;
         const texts = renderedTexts(script);
+        // And the store files its environment names (a configuration file passed by its path).
+        for (const e of Array.isArray(proc!.environment) ? proc!.environment.map(String) : []) {
+          for (const m of e.matchAll(storePath)) for (const [f, text] of renderedTexts(m[0])) texts.set(f, text);
+        }
         expect(texts.size, `${t.name}: ${check.process}'s command ${script} was not built`).toBeGreaterThan(0);
         expect(missingStrings(check, texts.values()), `${t.name}: ${check.process} renders none of these (read: ${[...texts.keys()].join(", ")})`).toEqual([]);
+        expect(missingEnvironment(check, proc!.environment), `${t.name}: ${check.process}'s environment lacks these`).toEqual([]);
       }
     });
   }

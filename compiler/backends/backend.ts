@@ -19,6 +19,11 @@ export interface Backend {
   readonly optionRoot: string;
   /** Names a service cannot have because the backend's own options sit beside the services (`services-ts.user`). */
   readonly reservedServiceNames?: readonly string[];
+  /**
+   * Definitions every stack gets once it imports any service (emitted in internal.nix), each a default
+   * the user can override: for process-compose, services-flake's `cli.options.no-server = lib.mkDefault true`.
+   */
+  readonly stackDefaults?: () => Binding[];
   /** The configuration internal.nix's collision check makes throw when two instances clash (`settings.processes`). */
   readonly guardedConfig: readonly string[];
   /** Definitions of the functions modules call through the DSL (see `runtimePath`), emitted once per file when used. */

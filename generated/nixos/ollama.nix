@@ -5,7 +5,6 @@
 { config, lib, pkgs, ... }:
 let
   connectHost = host: if lib.elem host [ "" "0.0.0.0" "*" "::" "[::]" ] then "127.0.0.1" else host;
-  runtimePath = path: "\"$(${lib.escapeShellArg (lib.getExe' pkgs.coreutils "realpath")} -m -- ${lib.escapeShellArg path})\"";
   unitCommand = command:
     if lib.isDerivation command then
       lib.getExe command
@@ -14,9 +13,16 @@ let
   instanceModule = { config, name, options, ... }:
     let
       units = {
-        # modules/ollama.ts:70
+        # modules/ollama.ts:69
         ${name} = {
           wantedBy = [ "services-ts.target" ];
+          environment =
+            {
+              OLLAMA_MODELS = config.dataDir;
+              OLLAMA_HOST = address;
+              OLLAMA_KEEP_ALIVE = config.keepAlive;
+            }
+            // config.environment;
           serviceConfig = {
             Type = "exec";
             ExecStart = unitCommand (pkgs.writeShellApplication {
@@ -24,19 +30,16 @@ let
               runtimeInputs = [ pkgs.coreutils ];
               excludeShellChecks = [ "SC1003" "SC1110" "SC1111" "SC1112" "SC2016" ];
               text = ''
-                OLLAMA_MODELS=${runtimePath config.dataDir}
-                OLLAMA_HOST=${textArg1}
-                OLLAMA_KEEP_ALIVE=${lib.escapeShellArg config.keepAlive}
-                export OLLAMA_MODELS OLLAMA_HOST OLLAMA_KEEP_ALIVE
-                ${text}
                 mkdir -p -- "$OLLAMA_MODELS"
+                OLLAMA_MODELS=$(realpath -- "$OLLAMA_MODELS")
+                export OLLAMA_MODELS
                 exec ${getExeArg} serve
               '';
             });
             ExecStartPost = [
               (pkgs.writeShellScript "services-ts-ready" ''
                 end=$(( $(${dateArg} +%s) + 120 ))
-                until { [[ $(${lib.escapeShellArg (lib.getExe pkgs.curl)} --silent --output /dev/null --max-time 2 --write-out '%{http_code}' -- ${textArg2}) == 2[0-9][0-9] ]]; } >/dev/null 2>&1; do
+                until { [[ $(${lib.escapeShellArg (lib.getExe pkgs.curl)} --silent --output /dev/null --max-time 2 --write-out '%{http_code}' -- ${textArg}) == 2[0-9][0-9] ]]; } >/dev/null 2>&1; do
                   if (( $(${dateArg} +%s) >= end )); then
                     echo "services-ts: not ready after 120 s" >&2
                     exit 1
@@ -56,7 +59,7 @@ let
           };
           unitConfig = { StartLimitIntervalSec = "infinity"; StartLimitBurst = 6; };
         };
-        # modules/ollama.ts:91
+        # modules/ollama.ts:90
         "${name}-models" = {
           wantedBy = [ "services-ts.target" ];
           requires = [ "services-ts-${name}.service" ];
@@ -71,7 +74,7 @@ let
               runtimeInputs = [ ];
               excludeShellChecks = [ "SC1003" "SC1110" "SC1111" "SC1112" "SC2016" ];
               text = ''
-                OLLAMA_HOST=${textArg1}
+                OLLAMA_HOST=${lib.escapeShellArg address}
                 export OLLAMA_HOST
                 models=(${lib.escapeShellArgs config.models})
                 for model in "''${models[@]}"; do
@@ -93,17 +96,12 @@ let
           options.enable.definitionsWithLocations;
       writableDataDir = lib.optional (lib.hasPrefix "/" config.dataDir) "-${config.dataDir}";
       unsafeDataDir = config.dataDir == "" || lib.hasInfix "\n" config.dataDir;
-      textArg1 = lib.escapeShellArg "${config.host}:${toString config.port}";
       dateArg = lib.escapeShellArg (lib.getExe' pkgs.coreutils "date");
       getExeArg = lib.escapeShellArg (lib.getExe config.package);
+      address = "${config.host}:${toString config.port}";
       unsafeDataDirMessage = "services-ts.ollama.\"${name}\".dataDir is empty or holds a newline: give the instance a directory path on one line.";
       unsafeNameMessage = "services-ts.ollama.\"${name}\": an instance name is part of its data directory and process names; it cannot be empty, \".\" or \"..\", nor contain \"/\".";
-      text =
-        lib.concatStrings
-          (lib.mapAttrsToList
-            (key: v: "export ${lib.escapeShellArg key}=${lib.escapeShellArg v}\n")
-            config.environment);
-      textArg2 = lib.escapeShellArg "http://${connectHost config.host}:${toString config.port}/";
+      textArg = lib.escapeShellArg "http://${connectHost config.host}:${toString config.port}/";
     in
     {
       options = {
@@ -126,14 +124,14 @@ let
           internal = true;
           description = "The composite instances that declare this one (they set it), for the collision check.";
         };
-        # modules/ollama.ts:34
+        # modules/ollama.ts:33
         acceleration = lib.mkOption {
           type = lib.types.nullOr (lib.types.enum [ false "rocm" "cuda" ]);
           default = null;
           example = "rocm";
           description = "The hardware acceleration the default `package` is built with: `null` follows nixpkgs' configuration (`cudaSupport`, `rocmSupport`; else none), `false` is the CPU only, `\"rocm\"` for AMD GPUs, `\"cuda\"` for NVIDIA GPUs.";
         };
-        # modules/ollama.ts:41
+        # modules/ollama.ts:40
         package = lib.mkOption {
           type = lib.types.package;
           default = pkgs.ollama.override { acceleration = config.acceleration; };
@@ -141,34 +139,34 @@ let
             lib.literalExpression "pkgs.ollama.override { inherit (config) acceleration; }";
           description = "The Ollama package to run.";
         };
-        # modules/ollama.ts:46
+        # modules/ollama.ts:45
         port = lib.mkOption {
           type = lib.types.port;
           default = 11434;
           description = "The TCP port of the REST API.";
         };
-        # modules/ollama.ts:47
+        # modules/ollama.ts:46
         host = lib.mkOption {
           type = lib.types.str;
           default = "127.0.0.1";
           example = "0.0.0.0";
           description = "The address the REST API listens on.";
         };
-        # modules/ollama.ts:48
+        # modules/ollama.ts:47
         keepAlive = lib.mkOption {
           type = lib.types.str;
           default = "5m";
           example = "70";
           description = "How long a model stays loaded in memory after use (`OLLAMA_KEEP_ALIVE`): a duration such as `\"5m\"`, or a number of seconds (`\"70\"`).";
         };
-        # modules/ollama.ts:54
+        # modules/ollama.ts:53
         models = lib.mkOption {
           type = lib.types.listOf lib.types.str;
           default = [ ];
           example = [ "llama3.2:1b" ];
           description = "Models to pull once the server is ready (`<name>-models`), from the [library](https://ollama.com/library).";
         };
-        # modules/ollama.ts:60
+        # modules/ollama.ts:59
         environment = lib.mkOption {
           type = lib.types.attrsOf lib.types.str;
           default = { };

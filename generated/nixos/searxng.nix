@@ -13,20 +13,17 @@ let
   instanceModule = { config, name, options, ... }:
     let
       units = {
-        # modules/searxng.ts:60
+        # modules/searxng.ts:61
         ${name} = {
           wantedBy = [ "services-ts.target" ];
+          environment = { SEARXNG_SETTINGS_PATH = "${writeText}"; };
           serviceConfig = {
             Type = "exec";
             ExecStart = unitCommand (pkgs.writeShellApplication {
               name = "start-searxng";
               runtimeInputs = [ ];
               excludeShellChecks = [ "SC1003" "SC1110" "SC1111" "SC1112" "SC2016" ];
-              text = ''
-                SEARXNG_SETTINGS_PATH=${writeTextArg}
-                export SEARXNG_SETTINGS_PATH
-                exec ${lib.escapeShellArg (lib.getExe config.package)}
-              '';
+              text = "exec ${lib.escapeShellArg (lib.getExe config.package)}\n";
             });
             ExecStartPost = [
               (pkgs.writeShellScript "services-ts-ready" ''
@@ -63,14 +60,14 @@ let
       dateArg = lib.escapeShellArg (lib.getExe' pkgs.coreutils "date");
       unsafeDataDirMessage = "services-ts.searxng.\"${name}\".dataDir is empty or holds a newline: give the instance a directory path on one line.";
       unsafeNameMessage = "services-ts.searxng.\"${name}\": an instance name is part of its data directory and process names; it cannot be empty, \".\" or \"..\", nor contain \"/\".";
-      writeTextArg = lib.escapeShellArg (pkgs.writeText "settings.yml" (builtins.toJSON (lib.recursiveUpdate config.settings {
+      writeText = pkgs.writeText "settings.yml" (builtins.toJSON (lib.recursiveUpdate config.settings {
         server = {
           bind_address = config.host;
           port = config.port;
           secret_key = config.secret_key;
         };
         use_default_settings = config.use_default_settings;
-      })));
+      }));
       textArg = lib.escapeShellArg "http://${connectHost config.host}:${toString config.port}/";
     in
     {
@@ -94,34 +91,34 @@ let
           internal = true;
           description = "The composite instances that declare this one (they set it), for the collision check.";
         };
-        # modules/searxng.ts:32
-        package = lib.mkPackageOption pkgs "searxng" { };
         # modules/searxng.ts:33
+        package = lib.mkPackageOption pkgs "searxng" { };
+        # modules/searxng.ts:34
         host = lib.mkOption {
           type = lib.types.str;
           default = "127.0.0.1";
           description = "The address the web app listens on (`server.bind_address`).";
         };
-        # modules/searxng.ts:34
+        # modules/searxng.ts:35
         port = lib.mkOption {
           type = lib.types.port;
           default = 8080;
           description = "The TCP port of the web app (`server.port`).";
         };
-        # modules/searxng.ts:35
+        # modules/searxng.ts:36
         use_default_settings = lib.mkOption {
           type = lib.types.bool;
           default = true;
           description = "Start from SearXNG's own default settings, `settings` overriding them (`use_default_settings`); with `false`, `settings` is all there is.";
         };
-        # modules/searxng.ts:39
+        # modules/searxng.ts:40
         secret_key = lib.mkOption {
           type = lib.types.str;
           default = "secret";
           example = "a-long-random-string";
           description = "The key SearXNG signs its cookies and image-proxy URLs with (`server.secret_key`). It is written to the settings file in the Nix store, which every local user can read: fine for development, not for a public instance.";
         };
-        # modules/searxng.ts:46
+        # modules/searxng.ts:47
         settings = lib.mkOption {
           type = lib.types.anything;
           default = { };

@@ -15,6 +15,8 @@
 , name ? "process-compose"
   # Overlays (final: prev: { … }) over the test package set.
 , pkgsOverlays ? [ ]
+  # Also process-compose-flake's wrapper of the test settings (see ./pc-result.nix).
+, wrapper ? false
 , sources ? import ./sources.nix
 }:
 let
@@ -23,4 +25,4 @@ let
   pcLib = import (sources.process-compose-flake + "/nix/lib.nix") { inherit pkgs lib; };
   evaluated = pcLib.evalModules { inherit name modules; };
 in
-import ./pc-result.nix { inherit lib; } evaluated.config
+import ./pc-result.nix { inherit lib wrapper; } evaluated.config

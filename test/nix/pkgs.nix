@@ -68,7 +68,7 @@ let
           fi
         done
         if [ "$found" = 0 ]; then
-          echo "test pkgs.nix: no binaries for ${name} on this machine (${hint})" >&2
+          echo ${lib.escapeShellArg "test pkgs.nix: no binaries for ${name} on this machine (${hint})"} >&2
           exit 1
         fi
       '';
@@ -460,7 +460,9 @@ let
         gobin = builtins.getEnv "GOBIN";
         pathDirs = lib.filter (d: d != "") (lib.splitString ":" (builtins.getEnv "PATH"));
         candidates =
-          lib.optional (gobin != "") "${gobin}/process-compose"
+          # Where test/tools/install-process-compose.sh installs it, readable by Nix's build users.
+          [ "/opt/services-ts/bin/process-compose" ]
+          ++ lib.optional (gobin != "") "${gobin}/process-compose"
           ++ lib.optional (gopath != "") "${gopath}/bin/process-compose"
           ++ lib.optional (home != "") "${home}/go/bin/process-compose"
           ++ map (d: "${d}/process-compose") pathDirs;
@@ -470,7 +472,7 @@ let
         name = "process-compose";
         bins = lib.optional (found != null) found;
         mainProgram = "process-compose";
-        hint = "no process-compose binary in $GOBIN, $GOPATH/bin, ~/go/bin or PATH";
+        hint = "no process-compose binary in /opt/services-ts/bin, $GOBIN, $GOPATH/bin, ~/go/bin or PATH: bash test/tools/install-process-compose.sh";
       };
 
     # --- trivial builders (nixpkgs interfaces) -------------------------------

@@ -196,10 +196,18 @@ export interface ProcessComposeEval {
   settings: ProcessComposeSettings;
   settingsTest: ProcessComposeSettings | null;
   commandDrvs: Record<string, string | null>;
+  /** By process: the derivations its environment values name (a configuration file passed by its path). */
+  environmentDrvs: Record<string, string[]>;
   /** The .drv of process-compose-flake's settings JSON file. */
   settingsDrv: string;
   /** The .drv of the settings JSON with the `test` process enabled, if there is one. */
   settingsTestDrv: string | null;
+  /** What process-compose-flake puts on process-compose's command line (`cli.outputs.options`, shell words). */
+  cliOptions: string;
+  /** With `wrapper: true`: the .drv of process-compose-flake's wrapper of the test settings (`outputs.testPackage`). */
+  testPackageDrv?: string | null;
+  /** With `wrapper: true`: its name, which is also its program in `bin/`. */
+  testPackageName?: string | null;
 }
 
 /** Options shared by the evaluation helpers. */
@@ -254,10 +262,11 @@ export function nixPath(p: string): string {
  */
 export function evalProcessComposeFull(
   modulesNix: string,
-  opts: NixEvalOptions & { name?: string; pkgsOverlays?: string } = {},
+  opts: NixEvalOptions & { name?: string; pkgsOverlays?: string; wrapper?: boolean } = {},
 ): ProcessComposeEval {
   const args = [`modules = ${modulesNix};`];
   if (opts.name !== undefined) args.push(`name = ${nixString(opts.name)};`);
+  if (opts.wrapper) args.push("wrapper = true;");
   if (opts.pkgsOverlays !== undefined) args.push(`pkgsOverlays = ${opts.pkgsOverlays};`);
   const expr = `import ${nixString(path.join(nixTestDir, "eval.nix"))} { ${args.join(" ")} }`;
   return nixEvalJsonRW(expr, opts) as ProcessComposeEval;

@@ -9,10 +9,14 @@ import { homedir, tmpdir } from "node:os";
 import { join } from "node:path";
 import { buildDrv, type ProcessComposeEval } from "./nix";
 
-/** The process-compose binary: $PROCESS_COMPOSE, $GOPATH/bin, ~/go/bin, then PATH; null when none runs. */
+/**
+ * The process-compose binary: $PROCESS_COMPOSE, /opt/services-ts/bin (where test/tools/install-process-compose.sh
+ * puts it), $GOPATH/bin, ~/go/bin, then PATH; null when none runs.
+ */
 export function findProcessCompose(): string | null {
   const candidates = [
     process.env.PROCESS_COMPOSE,
+    "/opt/services-ts/bin/process-compose",
     process.env.GOPATH ? join(process.env.GOPATH, "bin", "process-compose") : undefined,
     join(homedir(), "go", "bin", "process-compose"),
     "process-compose",
@@ -87,14 +91,28 @@ export async function runProcessCompose(
      * with `exit_on_end`, as a load test does) instead of the test settings.
      */
     ownSettings?: boolean;
+    /**
+     * Run the test settings through process-compose-flake's own wrapper (`outputs.testPackage`, evaluated
+     * with `wrapper: true`), as `nix run .#<name>-test` does: the stack's `cli.options` decide the API
+     * server, the harness adds no `--no-server` of its own.
+     */
+    wrapper?: boolean;
   } = {},
 ): Promise<RunResult> {
   if (!opts.ownSettings && !ev.settingsTestDrv) throw new Error("the configuration has no `test` process");
-  const settingsFile = buildDrv(opts.ownSettings ? ev.settingsDrv : ev.settingsTestDrv!);
   const workDir = opts.workDir ?? mkdtempSync(join(tmpdir(), "services-ts-run-"));
   chmodSync(workDir, 0o777);
-  const server = opts.apiSocket !== undefined ? ["-U", "-u", join(workDir, opts.apiSocket)] : ["--no-server"];
-  const up = unprivileged([pc, "up", "-f", settingsFile, "--tui=false", ...server, "--ordered-shutdown", "-L", join(workDir, "process-compose.log")]);
+  const log = ["--ordered-shutdown", "-L", join(workDir, "process-compose.log")];
+  let up: string[];
+  if (opts.wrapper) {
+    if (!ev.testPackageDrv || !ev.testPackageName) throw new Error("evaluate with { wrapper: true } to run through process-compose-flake's wrapper");
+    buildDrv(ev.settingsTestDrv!); // what the settings name (commands, probes), which the wrapper's own closure leaves out
+    up = unprivileged([join(buildDrv(ev.testPackageDrv), "bin", ev.testPackageName), "--tui=false", ...log]);
+  } else {
+    const settingsFile = buildDrv(opts.ownSettings ? ev.settingsDrv : ev.settingsTestDrv!);
+    const server = opts.apiSocket !== undefined ? ["-U", "-u", join(workDir, opts.apiSocket)] : ["--no-server"];
+    up = unprivileged([pc, "up", "-f", settingsFile, "--tui=false", ...server, ...log]);
+  }
   const argv = opts.isolatedNetwork ? ["unshare", "-n", "--", "sh", "-c", 'ip link set lo up && exec "$@"', "sh", ...up] : up;
   const started = performance.now();
   const child = spawn(argv[0]!, argv.slice(1), {

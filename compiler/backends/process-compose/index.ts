@@ -176,6 +176,11 @@ export const processCompose: Backend = {
   optionRoot: "services",
   generatedDir: "",
   guardedConfig: ["settings", "processes"],
+  // process-compose serves its HTTP API on port 8080 of every interface unless told not to: anyone who reaches
+  // the machine could list, stop and restart the stack's processes, and a second stack (or a server on 8080)
+  // clashes with it. services-flake's process-compose module turns it off by default (its
+  // nix/process-compose/defaults.nix, `cli.options.no-server = lib.mkDefault true`); so do we.
+  stackDefaults: () => [nBind(["config", "cli", "options", "no-server"], nApply(nLib("mkDefault"), nBool(true)))],
   primitives: { runtimePath },
   instanceOptions: () => [
     processOwnersOption(),
