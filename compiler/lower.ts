@@ -494,7 +494,7 @@ export function lowerService(svc: AnyService, opts: LowerOptions = {}): LoweredS
     nBind("config", nAttrs(topConfig)),
   ]);
 
-  const module = nLambda(nPattern(["config", "lib", "pkgs"], true), nLet([...fileLets(instanceModule, svc, backend), nBind("instanceModule", instanceModule)], body));
+  const module = nLambda(nPattern(["config", "lib", "pkgs"], true), nLet([...fileLets(nList([instanceModule, body]), svc, backend), nBind("instanceModule", instanceModule)], body));
   if (opts.knownPackages) checkPackageNames(module, opts.knownPackages, svc.location);
   return {
     service: svc,

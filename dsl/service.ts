@@ -34,7 +34,9 @@ export const builtinOptions = {
   dataDir: t.str({
     default: ({ name }) => expr<string>(nStr("./data/", name.node), "string"),
     defaultText: '"./data/<name>"',
-    description: "The directory where all data of this instance is stored; relative paths are relative to where process-compose runs.",
+    description:
+      "The directory where all data of this instance is stored; relative paths are relative to where process-compose runs " +
+      "(under NixOS, to the state directory `/var/lib/services-ts`; an absolute one there is made at boot by systemd-tmpfiles, owned by the units' user).",
   }),
   namespace: t.str({
     defaultText: '"<service>.<name>"',

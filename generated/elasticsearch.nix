@@ -85,7 +85,7 @@ let
           type = lib.types.str;
           default = "./data/${name}";
           defaultText = lib.literalExpression "\"./data/<name>\"";
-          description = "The directory where all data of this instance is stored; relative paths are relative to where process-compose runs.";
+          description = "The directory where all data of this instance is stored; relative paths are relative to where process-compose runs (under NixOS, to the state directory `/var/lib/services-ts`; an absolute one there is made at boot by systemd-tmpfiles, owned by the units' user).";
         };
         namespace = lib.mkOption {
           type = lib.types.str;

@@ -14,7 +14,7 @@
  *   then the container is rebooted on the same /var/lib/services-ts and the test runs again
  *   (SERVICES_TS_RUN=2, as the run tier's restart), so what the first boot wrote must be there.
  */
-import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -41,6 +41,7 @@ interface NixosEval {
   targets: Record<string, { description: string; wantedBy: string[] }>;
   users: Record<string, { isSystemUser: boolean; group: string; home: string }>;
   groups: string[];
+  tmpfiles: string[];
   unitsDrv: string;
 }
 
@@ -116,6 +117,36 @@ describe.skipIf(!seeded)("[nix eval] NixOS modules (nixosModules.default, servic
     ).toThrow(/Failed assertions:\s+- Exactly one of users\.users\.services-ts\.isSystemUser and users\.users\.services-ts\.isNormalUser must be set/);
   });
 
+  it("an absolute dataDir that does not exist yet is made by tmpfiles for the units' user (escaped); a relative one needs none", () => {
+    const abs = evalModules(`[ ${flake}.nixosModules.default {
+      services-ts.redis."r1" = { enable = true; dataDir = "/srv/cache \\"one\\" 100%"; };
+      services-ts.redis."r2" = { enable = true; port = 6380; };
+      services-ts.user = "cache";
+      users.users.cache = { isSystemUser = true; group = "services-ts"; };
+    } ]`);
+    expect(abs.tmpfiles).toEqual(['d "/srv/cache \\"one\\" 100%%" 0750 "cache" "services-ts" - -']);
+    expect(abs.services["services-ts-r1"]!.serviceConfig.ReadWritePaths).toEqual(['-/srv/cache "one" 100%']);
+  });
+
+  it("renders units as NixOS does: the global environment (TZDIR, LOCALE_ARCHIVE) before the unit's own, [Install] and .wants/ both", () => {
+    const out = buildDrv(ev!.unitsDrv);
+    const text = readFileSync(join(out, "system", "services-ts-db.service"), "utf8");
+    expect(text).toMatch(/^Environment="LOCALE_ARCHIVE=\/nix\/store\/[a-z0-9]{32}-glibc-locales\/lib\/locale\/locale-archive"$/m);
+    expect(text).toMatch(/^Environment="TZDIR=\/nix\/store\/[a-z0-9]{32}-tzdata\/share\/zoneinfo"$/m);
+    expect(text).toMatch(/\n\[Install\]\nWantedBy=services-ts\.target\n$/);
+    expect(readlinkSync(join(out, "system", "services-ts.target.wants", "services-ts-db.service"))).toBe("../services-ts-db.service");
+  });
+
+  it("NixOS's checks of [Service] hold here too: Type= and Restart= take only systemd's values; lists and single values do not mix", () => {
+    const withUnit = (setting: string) =>
+      evalModules(`[ ${flake}.nixosModules.default ({ lib, ... }: { services-ts.redis."r".enable = true; systemd.services.services-ts-r.serviceConfig = ${setting}; }) ]`);
+    expect(() => withUnit(`{ Type = lib.mkForce "simpel"; }`)).toThrow(/serviceConfig' is not of type/);
+    expect(() => withUnit(`{ Restart = lib.mkForce "sometimes"; }`)).toThrow(/serviceConfig' is not of type/);
+    // At the module's own priority (its settings are defaults), a single value beside its list.
+    expect(() => withUnit(`{ RestrictAddressFamilies = lib.mkDefault "AF_UNIX"; }`)).toThrow(/a mix of list and non-list|conflicting definition values/);
+    expect(withUnit(`{ Restart = lib.mkForce "always"; }`).services["services-ts-r"]!.serviceConfig.Restart).toBe("always");
+  });
+
   it("refuses two instances that would make one unit, and a process name systemd cannot take, naming them", () => {
     expect(() =>
       evalModules(`[ ${flake}.nixosModules.default { services-ts.redis."x".enable = true; services-ts.memcached."x".enable = true; } ]`),
@@ -146,6 +177,11 @@ describe.skipIf(skip !== undefined)("[systemd] the generated NixOS modules under
   const redisTest = join(repoRoot, "generated", "nixos", "tests", "redis.nix");
   const brokenModules = `[ ${nixPath(redisTest)} ({ lib, ... }: { systemd.services.services-ts-r1.serviceConfig.ExecStartPost = lib.mkForce [ "/bin/false" ]; }) ]`;
   const brokenRunnable = SERVICE_TESTS.includes("redis") && missingPackages(join(repoRoot, "generated", "tests", "redis.nix")).length === 0;
+  // The redis test with r1's dataDir absolute, in a directory that does not exist yet, under a host folder
+  // bound into the container (so the reboot keeps it).
+  const ABSOLUTE = "redis, r1's dataDir absolute and missing";
+  const absoluteDir = "/srv/services-ts-abs";
+  const absoluteModules = `[ ${nixPath(redisTest)} { services-ts.redis.r1.dataDir = "${absoluteDir}/nested/r1"; } ]`;
   // One evaluation for all of them; one build for all their units. In beforeAll, not here:
   // vitest runs a skipped suite's body too (to list its tests), and where Nix, the seeded
   // sources, root or systemd-nspawn are missing the tier must be skipped, not fail evaluating.
@@ -156,9 +192,10 @@ describe.skipIf(skip !== undefined)("[systemd] the generated NixOS modules under
     drvs = nixEvalJsonRW(
       `{ ${tests.map((t) => `${JSON.stringify(t.name)} = (import ${nixPath(evalNixos)} { modules = [ ${nixPath(t.file)} ]; }).unitsDrv;`).join(" ")}` +
         (brokenRunnable ? ` ${JSON.stringify(BROKEN)} = (import ${nixPath(evalNixos)} { modules = ${brokenModules}; }).unitsDrv;` : "") +
+        (brokenRunnable ? ` ${JSON.stringify(ABSOLUTE)} = (import ${nixPath(evalNixos)} { modules = ${absoluteModules}; }).unitsDrv;` : "") +
         " }",
     ) as Record<string, string>;
-    buildDrvs([...runnable.map((t) => drvs[t.name]!), ...(brokenRunnable ? [drvs[BROKEN]!] : [])]);
+    buildDrvs([...runnable.map((t) => drvs[t.name]!), ...(brokenRunnable ? [drvs[BROKEN]!, drvs[ABSOLUTE]!] : [])]);
     for (const t of runnable) built.set(t.name, buildDrv(drvs[t.name]!)); // built already: only its output path
   }, 600_000);
 
@@ -211,6 +248,36 @@ describe.skipIf(skip !== undefined)("[systemd] the generated NixOS modules under
       rmSync(state, { recursive: true, force: true });
     }
   }, 300_000);
+
+  it.skipIf(!brokenRunnable)("an absolute dataDir that does not exist yet: made at boot (tmpfiles), written by the server, kept across a reboot", async () => {
+    // Before: systemd dropped `ReadWritePaths=-<dataDir>` (missing at namespace setup) and ProtectSystem=strict
+    // made the start script's mkdir fail, so r1 never started.
+    const state = mkdtempSync(join(tmpdir(), "services-ts-systemd-abs-"));
+    const host = mkdtempSync(join(tmpdir(), "services-ts-systemd-abs-data-"));
+    chmodSync(host, 0o755); // a folder others may pass through, as /srv is
+    try {
+      for (const run of [1, 2]) {
+        const c = await boot({
+          units: buildDrv(drvs[ABSOLUTE]!),
+          state,
+          binds: [{ host, container: absoluteDir }],
+          dropIns: { "services-ts-test.service": [`Environment=SERVICES_TS_RUN=${run}`] },
+        });
+        try {
+          const r = await waitForUnit(c, "services-ts-test.service", 240);
+          expect({ state: r.state, result: r.result }, `boot ${run}: services-ts-test did not succeed\n${r.journal}`).toEqual({ state: "active", result: "success" });
+        } finally {
+          await c.stop();
+        }
+      }
+      // The server's data is where dataDir says, not under the state directory.
+      expect(readdirSync(join(host, "nested", "r1")).length).toBeGreaterThan(0);
+      expect(existsSync(join(state, "data", "r1"))).toBe(false);
+    } finally {
+      rmSync(state, { recursive: true, force: true });
+      rmSync(host, { recursive: true, force: true });
+    }
+  }, 600_000);
 
   // One container at a time: with several booting at once on this cgroup-v1 host, a unit once failed
   // to start with 219/CGROUP on a reboot (systemd could not set up its cgroup), in a CI run.

@@ -10,6 +10,11 @@ let
       lib.getExe command
     else
       "${pkgs.writeShellScript "services-ts-command" command}";
+  tmpfilesDir = path: user: group:
+    let
+      quote = field: "\"${builtins.replaceStrings [ "\\" "\"" "%" ] [ "\\\\" "\\\"" "%%" ] field}\"";
+    in
+    "d ${quote path} 0750 ${quote user} ${quote group} - -";
   optionRoot = "services-ts";
   rootConfig = config;
   instanceModule = { config, name, options, ... }:
@@ -278,7 +283,7 @@ let
           type = lib.types.str;
           default = "./data/${name}";
           defaultText = lib.literalExpression "\"./data/<name>\"";
-          description = "The directory where all data of this instance is stored; relative paths are relative to where process-compose runs.";
+          description = "The directory where all data of this instance is stored; relative paths are relative to where process-compose runs (under NixOS, to the state directory `/var/lib/services-ts`; an absolute one there is made at boot by systemd-tmpfiles, owned by the units' user).";
         };
         namespace = lib.mkOption {
           type = lib.types.str;
@@ -450,6 +455,16 @@ in
             lib.mkIf
               instance.enable
               (lib.mapAttrs' config.servicesTs.systemdUnit instance.outputs.units))
+          config.services-ts.apache-bench);
+    systemd.tmpfiles.rules =
+      lib.mkMerge
+        (lib.mapAttrsToList
+          (_: instance:
+            lib.mkIf
+              instance.enable
+              (lib.optional
+                (lib.hasPrefix "/" instance.dataDir)
+                (tmpfilesDir instance.dataDir config.services-ts.user config.services-ts.group)))
           config.services-ts.apache-bench);
     servicesTs.owners.apache-bench = map (instance: {
       processes = instance.outputs.processOwners;

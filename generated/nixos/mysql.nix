@@ -12,6 +12,11 @@ let
       lib.getExe command
     else
       "${pkgs.writeShellScript "services-ts-command" command}";
+  tmpfilesDir = path: user: group:
+    let
+      quote = field: "\"${builtins.replaceStrings [ "\\" "\"" "%" ] [ "\\\\" "\\\"" "%%" ] field}\"";
+    in
+    "d ${quote path} 0750 ${quote user} ${quote group} - -";
   instanceModule = { config, name, options, ... }:
     let
       myCnf = pkgs.writeText "my.cnf" (lib.generators.toINI {
@@ -189,9 +194,9 @@ let
       text2 =
         lib.concatStrings
           (map
-            (user:
+            (user1:
               let
-                account = "${mysqlLiteral user.name}@'localhost'";
+                account = "${mysqlLiteral user1.name}@'localhost'";
                 text3 =
                   lib.concatStrings
                     (lib.mapAttrsToList
@@ -201,16 +206,16 @@ let
                             lib.escapeShellArg "GRANT ${privileges} ON ${key} TO ${account}";
                         in
                         "mysql_root -e ${textArg2}\n")
-                      user.ensurePermissions);
+                      user1.ensurePermissions);
                 textArg3 = lib.escapeShellArg "CREATE USER IF NOT EXISTS ${account}${value4}";
                 value4 =
-                  if user.password != null then
-                    " IDENTIFIED BY ${mysqlLiteral user.password}"
+                  if user1.password != null then
+                    " IDENTIFIED BY ${mysqlLiteral user1.password}"
                   else
                     "";
               in
               ''
-                printf 'Adding user: %s\n' ${lib.escapeShellArg user.name}
+                printf 'Adding user: %s\n' ${lib.escapeShellArg user1.name}
                 # On standard input, not -e: a password in the command line is visible to every local user (ps).
                 mysql_root <<<${textArg3}
                 ${text3}
@@ -241,7 +246,7 @@ let
           type = lib.types.str;
           default = "./data/${name}";
           defaultText = lib.literalExpression "\"./data/<name>\"";
-          description = "The directory where all data of this instance is stored; relative paths are relative to where process-compose runs.";
+          description = "The directory where all data of this instance is stored; relative paths are relative to where process-compose runs (under NixOS, to the state directory `/var/lib/services-ts`; an absolute one there is made at boot by systemd-tmpfiles, owned by the units' user).";
         };
         namespace = lib.mkOption {
           type = lib.types.str;
@@ -424,6 +429,16 @@ in
             lib.mkIf
               instance.enable
               (lib.mapAttrs' config.servicesTs.systemdUnit instance.outputs.units))
+          config.services-ts.mysql);
+    systemd.tmpfiles.rules =
+      lib.mkMerge
+        (lib.mapAttrsToList
+          (_: instance:
+            lib.mkIf
+              instance.enable
+              (lib.optional
+                (lib.hasPrefix "/" instance.dataDir)
+                (tmpfilesDir instance.dataDir config.services-ts.user config.services-ts.group)))
           config.services-ts.mysql);
     servicesTs.owners.mysql = map (instance: {
       processes = instance.outputs.processOwners;

@@ -9,6 +9,11 @@ let
       lib.getExe command
     else
       "${pkgs.writeShellScript "services-ts-command" command}";
+  tmpfilesDir = path: user: group:
+    let
+      quote = field: "\"${builtins.replaceStrings [ "\\" "\"" "%" ] [ "\\\\" "\\\"" "%%" ] field}\"";
+    in
+    "d ${quote path} 0750 ${quote user} ${quote group} - -";
   instanceModule = { config, name, options, ... }:
     let
       units = {
@@ -116,7 +121,7 @@ let
           type = lib.types.str;
           default = "./data/${name}";
           defaultText = lib.literalExpression "\"./data/<name>\"";
-          description = "The directory where all data of this instance is stored; relative paths are relative to where process-compose runs.";
+          description = "The directory where all data of this instance is stored; relative paths are relative to where process-compose runs (under NixOS, to the state directory `/var/lib/services-ts`; an absolute one there is made at boot by systemd-tmpfiles, owned by the units' user).";
         };
         namespace = lib.mkOption {
           type = lib.types.str;
@@ -225,6 +230,16 @@ in
             lib.mkIf
               instance.enable
               (lib.mapAttrs' config.servicesTs.systemdUnit instance.outputs.units))
+          config.services-ts.neo4j);
+    systemd.tmpfiles.rules =
+      lib.mkMerge
+        (lib.mapAttrsToList
+          (_: instance:
+            lib.mkIf
+              instance.enable
+              (lib.optional
+                (lib.hasPrefix "/" instance.dataDir)
+                (tmpfilesDir instance.dataDir config.services-ts.user config.services-ts.group)))
           config.services-ts.neo4j);
     servicesTs.owners.neo4j = map (instance: {
       processes = instance.outputs.processOwners;

@@ -24,6 +24,11 @@ let
       lib.getExe command
     else
       "${pkgs.writeShellScript "services-ts-command" command}";
+  tmpfilesDir = path: user: group:
+    let
+      quote = field: "\"${builtins.replaceStrings [ "\\" "\"" "%" ] [ "\\\\" "\\\"" "%%" ] field}\"";
+    in
+    "d ${quote path} 0750 ${quote user} ${quote group} - -";
   optionRoot = "services-ts";
   sqlLiteral = s: "'${lib.replaceStrings [ "'" ] [ "''" ] s}'";
   sqlIdentifier = s: "\"${lib.replaceStrings [ "\"" ] [ "\"\"" ] s}\"";
@@ -154,64 +159,64 @@ let
             config.ensureDatabases))
         (lib.concatStrings
           (map
-            (user:
+            (user1:
               let
                 clauses = lib.concatStrings [
                   (
-                    if user.ensureClauses.superuser != null then
-                      if user.ensureClauses.superuser then " SUPERUSER" else " NOSUPERUSER"
+                    if user1.ensureClauses.superuser != null then
+                      if user1.ensureClauses.superuser then " SUPERUSER" else " NOSUPERUSER"
                     else
                       ""
                   )
                   (
-                    if user.ensureClauses.createrole != null then
-                      if user.ensureClauses.createrole then " CREATEROLE" else " NOCREATEROLE"
+                    if user1.ensureClauses.createrole != null then
+                      if user1.ensureClauses.createrole then " CREATEROLE" else " NOCREATEROLE"
                     else
                       ""
                   )
                   (
-                    if user.ensureClauses.createdb != null then
-                      if user.ensureClauses.createdb then " CREATEDB" else " NOCREATEDB"
+                    if user1.ensureClauses.createdb != null then
+                      if user1.ensureClauses.createdb then " CREATEDB" else " NOCREATEDB"
                     else
                       ""
                   )
                   (
-                    if user.ensureClauses."inherit" != null then
-                      if user.ensureClauses."inherit" then " INHERIT" else " NOINHERIT"
+                    if user1.ensureClauses."inherit" != null then
+                      if user1.ensureClauses."inherit" then " INHERIT" else " NOINHERIT"
                     else
                       ""
                   )
                   (
-                    if user.ensureClauses.login != null then
-                      if user.ensureClauses.login then " LOGIN" else " NOLOGIN"
+                    if user1.ensureClauses.login != null then
+                      if user1.ensureClauses.login then " LOGIN" else " NOLOGIN"
                     else
                       ""
                   )
                   (
-                    if user.ensureClauses.replication != null then
-                      if user.ensureClauses.replication then " REPLICATION" else " NOREPLICATION"
+                    if user1.ensureClauses.replication != null then
+                      if user1.ensureClauses.replication then " REPLICATION" else " NOREPLICATION"
                     else
                       ""
                   )
                   (
-                    if user.ensureClauses.bypassrls != null then
-                      if user.ensureClauses.bypassrls then " BYPASSRLS" else " NOBYPASSRLS"
+                    if user1.ensureClauses.bypassrls != null then
+                      if user1.ensureClauses.bypassrls then " BYPASSRLS" else " NOBYPASSRLS"
                     else
                       ""
                   )
                 ];
               in
               lib.concatStrings [
-                "SELECT format('CREATE ROLE %I WITH LOGIN', ${sqlLiteral user.name}) WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = ${sqlLiteral user.name})\\gexec\n"
+                "SELECT format('CREATE ROLE %I WITH LOGIN', ${sqlLiteral user1.name}) WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = ${sqlLiteral user1.name})\\gexec\n"
                 (
                   if clauses != "" then
-                    "ALTER ROLE ${sqlIdentifier user.name} WITH${clauses};\n"
+                    "ALTER ROLE ${sqlIdentifier user1.name} WITH${clauses};\n"
                   else
                     ""
                 )
                 (lib.optionalString
-                  user.ensureDBOwnership
-                  "ALTER DATABASE ${sqlIdentifier user.name} OWNER TO ${sqlIdentifier user.name};\n")
+                  user1.ensureDBOwnership
+                  "ALTER DATABASE ${sqlIdentifier user1.name} OWNER TO ${sqlIdentifier user1.name};\n")
               ])
             config.ensureUsers))
       ]);
@@ -671,7 +676,7 @@ let
           type = lib.types.str;
           default = "./data/${name}";
           defaultText = lib.literalExpression "\"./data/<name>\"";
-          description = "The directory where all data of this instance is stored; relative paths are relative to where process-compose runs.";
+          description = "The directory where all data of this instance is stored; relative paths are relative to where process-compose runs (under NixOS, to the state directory `/var/lib/services-ts`; an absolute one there is made at boot by systemd-tmpfiles, owned by the units' user).";
         };
         namespace = lib.mkOption {
           type = lib.types.str;
@@ -1117,6 +1122,16 @@ in
             lib.mkIf
               instance.enable
               (lib.mapAttrs' config.servicesTs.systemdUnit instance.outputs.units))
+          config.services-ts.postgres);
+    systemd.tmpfiles.rules =
+      lib.mkMerge
+        (lib.mapAttrsToList
+          (_: instance:
+            lib.mkIf
+              instance.enable
+              (lib.optional
+                (lib.hasPrefix "/" instance.dataDir)
+                (tmpfilesDir instance.dataDir config.services-ts.user config.services-ts.group)))
           config.services-ts.postgres);
     servicesTs.owners.postgres = map (instance: {
       processes = instance.outputs.processOwners;

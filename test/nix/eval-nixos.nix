@@ -8,7 +8,7 @@
 # Failed `assertions` abort the evaluation with their messages and `warnings` are printed, as
 # on NixOS.
 #
-# Returns { services; targets; users; groups; unitsDrv; }: each service's unit
+# Returns { services; targets; users; groups; tmpfiles; unitsDrv; }: each service's unit
 # settings as plain data (store paths as strings), and the .drv that builds the
 # unit files (build it to realise every store path the units name).
 { modules, sources ? import ./sources.nix }:
@@ -45,5 +45,6 @@ in
   targets = lib.mapAttrs (_: t: { inherit (t) description wantedBy; }) config.systemd.targets;
   users = lib.mapAttrs (_: u: { inherit (u) isSystemUser group home; }) config.users.users;
   groups = builtins.attrNames config.users.groups;
+  tmpfiles = config.systemd.tmpfiles.rules;
   unitsDrv = (import ./render-units.nix { inherit lib pkgs config; }).drvPath;
 }

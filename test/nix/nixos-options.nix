@@ -11,26 +11,50 @@
 #                                                     and `unitConfig` of NixOS's
 #                                                     `unitOption` type (lists
 #                                                     concatenate, other values
-#                                                     must agree)
-#   users.users.<name>, users.groups.<name>
-#   assertions, warnings
+#                                                     must agree, a mix throws);
+#                                                     `serviceConfig`'s Type= and
+#                                                     Restart= checked
+#   systemd.globalEnvironment                         set as NixOS sets it (TZDIR,
+#                                                     LOCALE_ARCHIVE)
+#   systemd.tmpfiles.rules                            lines of tmpfiles.d/00-nixos.conf
+#   users.users.<name>, users.groups.<name>           and the assertions NixOS makes
+#   assertions, warnings                              of them (users-groups.nix)
+#
+# Read at nixpkgs 013635633ffe11f70df1d639f563f21c42c1f778 (nixos/lib/systemd-lib.nix),
+# 01f31c2ee7d045a337dff0f858c0ed61dd0f4ddb (nixos/lib/systemd-unit-options.nix) and
+# 005ab72f9cf5a75cdcd9ff672fb4a3b03391619f (nixos/modules/config/users-groups.nix).
 #
 # ./render-units.nix turns the evaluated `config` into unit files.
 { lib, pkgs, config, ... }:
 let
   inherit (lib) types mkOption;
 
-  # NixOS's `unitOption`: a value of a [Unit]/[Service] key. Definitions that are
-  # lists are concatenated (repeated keys); other values must all be equal.
+  # NixOS's `unitOption`: a value of a [Unit]/[Service] key. When the first definition is a list,
+  # every definition must be one and they are concatenated (repeated keys); otherwise all values
+  # must be equal. A mix of lists and single values is an error there, so here too.
   unitOption = lib.mkOptionType {
     name = "systemd option";
     merge = loc: defs:
       let defs' = lib.filterOverrides defs;
       in
-      if lib.any (def: lib.isList def.value) defs'
-      then lib.concatMap (def: lib.toList def.value) defs'
+      if lib.isList (lib.head defs').value
+      then lib.concatMap
+        (def:
+          if lib.isList def.value then def.value
+          else throw "The definitions for systemd unit options should be either all lists, representing repeatable options, or all non-lists, but for the option ${lib.showOption loc}, the definitions are a mix of list and non-list ${lib.options.showDefs defs'}")
+        defs'
       else lib.mergeEqualOption loc defs';
   };
+
+  # NixOS's check of a service's [Service] section (checkService in systemd-unit-options.nix):
+  # Type= and Restart= take only the values systemd knows.
+  oneOf = key: values: attrs:
+    let v = attrs.${key} or null; v' = if builtins.isAttrs v && v ? content then v.content else v; in
+    lib.optional (v != null && !(lib.elem v' values)) "Systemd Service field `${key}' cannot have value `${toString v'}'.";
+  checkService = attrs:
+    let errors = oneOf "Type" [ "exec" "simple" "forking" "oneshot" "dbus" "notify" "idle" ] attrs
+      ++ oneOf "Restart" [ "no" "on-success" "on-failure" "on-abnormal" "on-abort" "always" ] attrs;
+    in if errors == [ ] then true else builtins.trace (lib.concatStringsSep "\n" errors) false;
 
   # NixOS's unitNameType: a unit name with its kind's suffix (a typo such as a missing
   # ".service" is an evaluation error there, so here too).
@@ -60,7 +84,7 @@ let
 
   serviceOptions = { name, config, ... }: {
     options = commonUnitOptions // {
-      serviceConfig = mkOption { type = types.attrsOf unitOption; default = { }; description = "Keys of [Service]."; };
+      serviceConfig = mkOption { type = types.addCheck (types.attrsOf unitOption) checkService; default = { }; description = "Keys of [Service]."; };
       environment = mkOption {
         type = types.attrsOf (types.nullOr (types.oneOf [ types.str types.path types.package ]));
         default = { };
@@ -74,7 +98,9 @@ let
       script = mkOption { type = types.lines; default = ""; description = "Shell commands for ExecStart."; };
       preStart = mkOption { type = types.lines; default = ""; description = "Shell commands for ExecStartPre."; };
       postStart = mkOption { type = types.lines; default = ""; description = "Shell commands for ExecStartPost."; };
-      restartIfChanged = mkOption { type = types.bool; default = true; description = "Restarted on a switch when changed."; };
+      restartIfChanged = mkOption { type = types.bool; default = true; description = "Restarted on a switch when changed (false: X-RestartIfChanged=false)."; };
+      reloadIfChanged = mkOption { type = types.bool; default = false; description = "Reloaded on a switch when changed (X-ReloadIfChanged=true)."; };
+      stopIfChanged = mkOption { type = types.bool; default = true; description = "Stopped, then started, on a switch (false: X-StopIfChanged=false)."; };
     };
     # NixOS puts these on PATH of every service (stage2ServiceConfig in nixos/lib/systemd-lib.nix),
     # its systemd package last; and PATH is an ordinary `environment` entry it defines from `path`
@@ -110,23 +136,61 @@ in
   options = {
     systemd.services = mkOption { type = types.attrsOf (types.submodule serviceOptions); default = { }; description = "Service units."; };
     systemd.targets = mkOption { type = types.attrsOf (types.submodule { options = commonUnitOptions; }); default = { }; description = "Target units."; };
+    systemd.globalEnvironment = mkOption { type = types.attrs; default = { }; description = "Environment variables of every unit (before its own `environment`)."; };
+    systemd.tmpfiles.rules = mkOption { type = types.listOf types.str; default = [ ]; description = "Lines of /etc/tmpfiles.d/00-nixos.conf."; };
     users.users = mkOption { type = types.attrsOf (types.submodule userOptions); default = { }; description = "Users."; };
     users.groups = mkOption { type = types.attrsOf (types.submodule groupOptions); default = { }; description = "Groups."; };
     assertions = mkOption { type = types.listOf types.unspecified; default = [ ]; internal = true; description = "Assertions."; };
     warnings = mkOption { type = types.listOf types.str; default = [ ]; internal = true; description = "Warnings."; };
   };
 
-  # What NixOS's users-groups module asserts of every user (./eval-nixos.nix fails on a false one).
-  config.assertions = lib.concatLists (lib.mapAttrsToList
-    (name: u: [
+  # What every NixOS system sets for all units: the time zone database (nixos/modules/config/timezone.nix,
+  # `${pkgs.tzdata}/share/zoneinfo`) and the locale archive (nixos/modules/config/i18n.nix,
+  # `${config.i18n.glibcLocales}/lib/locale/locale-archive`, set while supportedLocales is non-empty, the default).
+  config.systemd.globalEnvironment = {
+    TZDIR = "${pkgs.tzdata}/share/zoneinfo";
+    LOCALE_ARCHIVE = "${pkgs.glibcLocales}/lib/locale/locale-archive";
+  };
+
+  # What NixOS's users-groups module asserts of users and groups (./eval-nixos.nix fails on a false one).
+  config.assertions =
+    let
+      withUid = lib.filter (u: u.uid != null) (lib.attrValues config.users.users);
+      withGid = lib.filter (g: g.gid != null) (lib.attrValues config.users.groups);
+      unique = xs: lib.length (lib.unique xs) == lib.length xs;
+      # shadow's is_valid_name, as NixOS's users-groups.nix checks it.
+      nameRegex = "[a-zA-Z0-9_.][a-zA-Z0-9_.-]*";
+    in
+    [
       {
-        assertion = u.isSystemUser != u.isNormalUser || u.uid != null;
-        message = "Exactly one of users.users.${name}.isSystemUser and users.users.${name}.isNormalUser must be set.";
+        assertion = unique (map (u: u.uid) withUid) && unique (map (g: g.gid) withGid);
+        message = "UIDs and GIDs must be unique!";
       }
-      {
-        assertion = u.group != "";
-        message = "users.users.${name}.group is unset.";
-      }
-    ])
-    config.users.users);
+    ]
+    ++ lib.concatLists (lib.mapAttrsToList
+      (name: u:
+        let isEffectivelySystemUser = u.isSystemUser || (u.uid != null && u.uid < 1000 && !u.isNormalUser); in
+        [
+          {
+            assertion = builtins.match nameRegex u.name != null;
+            message = "The username \"${u.name}\" is not valid, it does not match the regex \"${nameRegex}\".";
+          }
+          {
+            assertion = u.isNormalUser && u.uid != null -> u.uid >= 1000;
+            message = "A user cannot have a users.users.${name}.uid set below 1000 and set users.users.${name}.isNormalUser.";
+          }
+          {
+            assertion = isEffectivelySystemUser != u.isNormalUser;
+            message = "Exactly one of users.users.${name}.isSystemUser and users.users.${name}.isNormalUser must be set.";
+          }
+          {
+            assertion = u.group != "";
+            message = "users.users.${name}.group is unset.";
+          }
+          {
+            assertion = u.group == "" || config.users.groups ? ${u.group};
+            message = "The following users have a primary group that is undefined: ${name}";
+          }
+        ])
+      config.users.users);
 }

@@ -327,6 +327,21 @@ let
       '';
     };
 
+    # nixpkgs' glibcLocales: lib/locale/locale-archive (pkgs/development/libraries/glibc/locales.nix), which
+    # NixOS puts in every unit's LOCALE_ARCHIVE. Made here with Debian's localedef from the locales this
+    # machine has (libc-bin's C.utf8; NixOS's default archive also holds en_US.UTF-8).
+    glibcLocales = mkDrv {
+      name = "glibc-locales";
+      script = ''
+        set -eu
+        [ -d /usr/lib/locale/C.utf8 ] || { echo "test pkgs.nix: no /usr/lib/locale/C.utf8 (Debian libc-bin)" >&2; exit 1; }
+        mkdir -p "$out/usr/lib/locale" "$out/lib/locale"
+        localedef --prefix="$out" --add-to-archive /usr/lib/locale/C.utf8 >/dev/null
+        mv "$out/usr/lib/locale/locale-archive" "$out/lib/locale/locale-archive"
+        rm -r "$out/usr"
+      '';
+    };
+
     redis = hostBinaries {
       name = "redis";
       bins = [ "/usr/bin/redis-*" ];

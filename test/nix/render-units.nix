@@ -4,16 +4,22 @@
 #
 #   [Unit]     Description=, Requires=/Wants=/After=/Before=/BindsTo=/PartOf=/Conflicts=
 #              (space-separated), then unitConfig
-#   [Service]  Environment="NAME=value" (JSON-quoted, by name; PATH from `path`), then serviceConfig
-#   [Install]  WantedBy= (services with wantedBy)
+#   [Service]  Environment="NAME=value" (JSON-quoted, by name, systemd.globalEnvironment's
+#              then the unit's own; PATH from `path`), X-RestartIfChanged=false and the like,
+#              then serviceConfig
+#   [Install]  WantedBy= (units with wantedBy: NixOS writes it and the .wants/ links both)
 #   values     true/false for booleans, a list as one `Key=value` line per element
 #   wantedBy   a symlink <target>.wants/<unit> -> ../<unit>
+#
+# systemd.tmpfiles.rules become tmpfiles.d/00-nixos.conf, as NixOS's
+# nixos/modules/system/boot/systemd/tmpfiles.nix writes them.
 #
 # Users and groups become a sysusers.d file (systemd-sysusers creates them at boot;
 # NixOS creates them in its activation script instead, with the same result here).
 #
 #   import ./render-units.nix { inherit lib pkgs config; }
-#   ==> a derivation: $out/system/*.service, *.target, *.wants/; $out/sysusers.d/services-ts.conf
+#   ==> a derivation: $out/system/*.service, *.target, *.wants/; $out/sysusers.d/services-ts.conf;
+#       $out/tmpfiles.d/00-nixos.conf
 { lib, pkgs, config }:
 let
   toOption = x: if x == true then "true" else if x == false then "false" else toString x;
@@ -36,7 +42,13 @@ let
   # In name order, PATH among the others (nixos-options.nix defines it from `path`, as NixOS does).
   environmentLines = service:
     lib.concatStrings (lib.mapAttrsToList (n: v: "Environment=${builtins.toJSON "${n}=${toString v}"}\n")
-      (lib.filterAttrs (_: v: v != null) service.environment));
+      (lib.filterAttrs (_: v: v != null) (config.systemd.globalEnvironment // service.environment)));
+
+  # What switch-to-configuration reads: NixOS writes these after the environment.
+  switchLines = service:
+    if service.reloadIfChanged then "X-ReloadIfChanged=true\n"
+    else lib.optionalString (!service.restartIfChanged) "X-RestartIfChanged=false\n"
+    + lib.optionalString (!service.stopIfChanged) "X-StopIfChanged=false\n";
 
   # NixOS writes [Install] for a service that has wantedBy (the .wants/ links do the enabling).
   installSection = unit: lib.optionalString (unit.wantedBy != [ ]) ''
@@ -49,7 +61,7 @@ let
     [Unit]
     ${attrsToSection (unitSection service)}
     [Service]
-    ${environmentLines service}${attrsToSection service.serviceConfig}'' + installSection service;
+    ${environmentLines service}${switchLines service}${attrsToSection service.serviceConfig}'' + installSection service;
 
   targetText = target: ''
     [Unit]
@@ -84,7 +96,8 @@ let
     unit.requiredBy;
 in
 pkgs.runCommand "services-ts-systemd-units" { } ''
-  mkdir -p "$out/system" "$out/sysusers.d"
+  mkdir -p "$out/system" "$out/sysusers.d" "$out/tmpfiles.d"
+  cp ${pkgs.writeText "tmpfiles" (lib.concatMapStrings (rule: "${rule}\n") config.systemd.tmpfiles.rules)} "$out/tmpfiles.d/00-nixos.conf"
   ${lib.concatStrings (lib.mapAttrsToList install units)}
   cp ${pkgs.writeText "sysusers" sysusers} "$out/sysusers.d/services-ts.conf"
 ''

@@ -46,6 +46,8 @@ export interface BootOptions {
   readonly state: string;
   /** Extra [Service] settings per unit, as drop-ins (`{ "services-ts-test.service": ["Environment=X=1"] }`). */
   readonly dropIns?: Readonly<Record<string, readonly string[]>>;
+  /** Host directories bound read-write into the container (`{ host, container }`), which a reboot keeps. */
+  readonly binds?: readonly { readonly host: string; readonly container: string }[];
   /** Seconds to wait for systemd to come up; default 60. */
   readonly bootTimeoutSeconds?: number;
 }
@@ -76,6 +78,8 @@ export async function boot(opts: BootOptions): Promise<Container> {
   const etc = mkdtempSync(join(tmpdir(), "services-ts-units-"));
   cpSync(join(opts.units, "system"), join(etc, "system"), { recursive: true, dereference: false });
   cpSync(join(opts.units, "sysusers.d"), join(etc, "sysusers.d"), { recursive: true });
+  const tmpfiles = existsSync(join(opts.units, "tmpfiles.d"));
+  if (tmpfiles) cpSync(join(opts.units, "tmpfiles.d"), join(etc, "tmpfiles.d"), { recursive: true });
   for (const [unit, lines] of Object.entries(opts.dropIns ?? {})) {
     mkdirSync(join(etc, "system", `${unit}.d`), { recursive: true });
     writeFileSync(join(etc, "system", `${unit}.d`, "test.conf"), `[Service]\n${lines.join("\n")}\n`);
@@ -100,7 +104,11 @@ export async function boot(opts: BootOptions): Promise<Container> {
     `--bind-ro=${join(etc, "system")}:/etc/systemd/system`,
     `--bind-ro=${join(etc, "sysusers.d")}:/etc/sysusers.d`,
     `--load-credential=sysusers.extra:${join(etc, "sysusers.d", "services-ts.conf")}`,
+    // systemd.tmpfiles.rules, applied at boot by systemd-tmpfiles-setup (before sysinit.target, so before
+    // every unit with default dependencies), as on NixOS (which also applies them on every switch).
+    ...(tmpfiles ? [`--bind-ro=${join(etc, "tmpfiles.d")}:/etc/tmpfiles.d`] : []),
     `--bind=${opts.state}:/var/lib/services-ts`,
+    ...(opts.binds ?? []).map((b) => `--bind=${b.host}:${b.container}`),
     "--private-network",
     "--register=no",
     "--keep-unit",

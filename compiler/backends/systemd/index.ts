@@ -160,7 +160,7 @@ function execOf(command: NixNode): NixNode {
 }
 
 /** A reference to one of the backend's file-level functions (`fileLets`), known to the sharing pass as bound outside. */
-function fileLet(name: "unitCommand" | "stateRelative"): NixNode {
+function fileLet(name: "unitCommand" | "stateRelative" | "tmpfilesDir"): NixNode {
   return { ...nVar(name), [BACKEND_PRIMITIVE]: name } as unknown as NixNode;
 }
 
@@ -254,6 +254,27 @@ const stateRelative = nLambda(
   nIf(nApply(nLib("hasPrefix"), nStr("/"), nVar("path")), nVar("path"), nStr(`/var/lib/${STATE_DIRECTORY}/`, nVar("path"))),
 );
 
+/**
+ * `tmpfilesDir path user group`: a tmpfiles.d(5) line creating the directory `path` (mode 0750, owned by
+ * `user`:`group`) at boot and on every `nixos-rebuild switch` (NixOS's activation runs systemd-tmpfiles), as
+ * NixOS modules make a data directory outside /var/lib. Each field is double-quoted with C-style escapes
+ * (`\\`, `\"`), and `%` doubled, since tmpfiles expands specifiers in the path.
+ */
+const tmpfilesDir = (() => {
+  const quoted = nLambda(
+    { kind: "ident", name: "field" },
+    nStr('"', nApply(nSelect(nVar("builtins"), "replaceStrings"), nList([nStr("\\"), nStr('"'), nStr("%")]), nList([nStr("\\\\"), nStr('\\"'), nStr("%%")]), nVar("field")), '"'),
+  );
+  const q = (name: string) => nApply(nVar("quote"), nVar(name));
+  return nLambda(
+    { kind: "ident", name: "path" },
+    nLambda(
+      { kind: "ident", name: "user" },
+      nLambda({ kind: "ident", name: "group" }, nLet([nBind("quote", quoted)], nStr("d ", q("path"), " 0750 ", q("user"), " ", q("group"), " - -"))),
+    ),
+  );
+})();
+
 const rawInternal = (description: string): NixNode =>
   nApply(
     nLib("mkOption"),
@@ -274,7 +295,7 @@ export const systemd: Backend = {
   // Units run with the state directory as working directory: `realpath -m` resolves a relative
   // path there, as process-compose resolves it against the directory it runs in.
   primitives: { runtimePath },
-  fileLets: { unitCommand, stateRelative },
+  fileLets: { unitCommand, stateRelative, tmpfilesDir },
   instanceOptions: () => [
     processOwnersOption(),
     nBind("units", rawInternal("The systemd unit bodies (one per process, by process name) this instance contributes when enabled.")),
@@ -290,6 +311,19 @@ export const systemd: Backend = {
     nBind(
       ["systemd", "services"],
       forEnabled((instance) => nApply(nLib("mapAttrs'"), nSelect(nVar("config"), "servicesTs", "systemdUnit"), nSelect(instance, "outputs", "units"))),
+    ),
+    // An absolute dataDir outside the state directory: ProtectSystem=strict leaves it read-only and systemd
+    // drops a `ReadWritePaths=-` entry whose path does not exist, so the units could neither make it nor
+    // write to it. tmpfiles makes it, owned by the units' user, before they start.
+    nBind(
+      ["systemd", "tmpfiles", "rules"],
+      forEnabled((instance) =>
+        nApply(
+          nLib("optional"),
+          nApply(nLib("hasPrefix"), nStr("/"), nSelect(instance, "dataDir")),
+          nApply(fileLet("tmpfilesDir"), nSelect(instance, "dataDir"), cfgTs("user"), cfgTs("group")),
+        ),
+      ),
     ),
   ],
   // internal.nix turns `servicesTs.testUnits` into units as it does the instances' (a test may declare several).
