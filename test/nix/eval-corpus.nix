@@ -25,11 +25,28 @@ let
   lib = import (sources.nixpkgs-lib + "/lib");
   # The corpus names versioned attributes nixpkgs has; the test package set has one of each server.
   aliases = _final: prev: { postgresql_17 = prev.postgresql; };
-  # What services-flake's modules read of nixpkgs beyond the attributes ours use (test-only, minimal):
+  # What services-flake's modules and the corpus read of nixpkgs beyond what the test package set has
+  # (test-only, minimal):
   # `pkgs.formats.<format> { }` (`type` and `generate`), and a package's `passthru` attribute set
   # (apache-kafka's `package.passthru.jre`), `buildEnv` (zookeeper's configuration directory) as the
   # test package set's symlinkJoin.
   nixpkgsCompat = final: prev: {
+    # nixpkgs' nginx has nginx's own configuration files in conf/ (fastcgi.conf, fastcgi_params, …),
+    # which configurations include (static-deploy: `include ${pkgs.nginx}/conf/fastcgi.conf`); Debian
+    # installs them in /etc/nginx.
+    nginx = final.symlinkJoin {
+      name = "nginx";
+      inherit (prev.nginx) meta;
+      paths = [
+        prev.nginx
+        (final.runCommand "nginx-conf" { } ''
+          mkdir -p "$out/conf"
+          for f in fastcgi.conf fastcgi_params scgi_params uwsgi_params mime.types koi-utf koi-win win-utf; do
+            cp "/etc/nginx/$f" "$out/conf/$f"
+          done
+        '')
+      ];
+    };
     buildEnv = { name, paths, ... }: final.symlinkJoin { inherit name paths; };
     apacheKafka = prev.apacheKafka // { passthru = { jre = prev.apacheKafka.jre or final.jre_headless; }; };
     formats =
