@@ -58,6 +58,8 @@ interface Facts {
   dependsOn: Record<string, Record<string, string>>;
   probes: string[];
   cli: { commandLine: string; environment: string };
+  /** Not required equal, printed when they differ: each process's availability and shutdown settings. */
+  informational: Record<string, { availability: string; shutdown: string }>;
 }
 
 function facts(ev: CorpusEval): Facts {
@@ -73,7 +75,30 @@ function facts(ev: CorpusEval): Facts {
     dependsOn,
     probes: names.filter((n) => procs[n]!.readiness_probe !== undefined),
     cli: { commandLine: ev.cli.commandLine, environment: ev.cli.environment.trim().replace(/\s+/g, " ") },
+    informational: Object.fromEntries(
+      names.map((n) => [n, { availability: JSON.stringify(procs[n]!.availability ?? null), shutdown: shutdownText(procs[n]!.shutdown) }]),
+    ),
   };
+}
+
+/** A process's shutdown settings, without process-compose's default (a 10 s timeout) and store paths. */
+function shutdownText(shutdown: unknown): string {
+  const rest = { ...((shutdown ?? {}) as Record<string, unknown>) };
+  if (rest.timeout_seconds === 10) delete rest.timeout_seconds;
+  return Object.keys(rest).length === 0 ? "(process-compose's default)" : JSON.stringify(rest).replace(/\/nix\/store\/[^/]+/g, "…");
+}
+
+/** Differences in {@link Facts.informational}: reported, never failing. */
+function informationalDifferences(theirs: Facts, ours: Facts): string[] {
+  const out: string[] = [];
+  for (const p of theirs.processes.filter((x) => ours.processes.includes(x))) {
+    for (const key of ["availability", "shutdown"] as const) {
+      const a = theirs.informational[p]![key];
+      const b = ours.informational[p]![key];
+      if (a !== b) out.push(`process ${p}: ${key}: services-flake ${a}, ours ${b}`);
+    }
+  }
+  return out;
 }
 
 /**
@@ -144,7 +169,11 @@ describe.skipIf(!seeded)("[corpus] users' services-flake configurations: service
         console.warn(`[corpus] ${config}: evaluates with neither (the same verdict): services-flake's: ${last(theirs.error)}; ours: ${last(ours.error)}`);
       }
       if (!theirs.ok || !ours.ok) return;
-      const diff = differences(facts(theirs.ev), facts(ours.ev));
+      const theirFacts = facts(theirs.ev);
+      const ourFacts = facts(ours.ev);
+      const diff = differences(theirFacts, ourFacts);
+      const info = informationalDifferences(theirFacts, ourFacts);
+      if (info.length > 0) console.log(`[corpus] ${config}: also differs (informational, not required equal):\n${info.map((d) => `  note  ${d}`).join("\n")}`);
       const allowed = ALLOWED[config] ?? [];
       const found = diff.filter((d) => !allowed.some((a) => a.difference === d));
       const stale = allowed.filter((a) => !diff.includes(a.difference)).map((a) => a.difference);
