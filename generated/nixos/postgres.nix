@@ -217,7 +217,7 @@ let
       ]);
       units =
         {
-          # modules/postgres.ts:731
+          # modules/postgres.ts:755
           "${name}-init" = {
             wantedBy = [ "services-ts.target" ];
             serviceConfig = {
@@ -367,7 +367,7 @@ let
               ReadWritePaths = writableDataDir;
             };
           };
-          # modules/postgres.ts:732
+          # modules/postgres.ts:756
           ${name} = {
             wantedBy = [ "services-ts.target" ];
             requires = [ "services-ts-${name}-init.service" ];
@@ -411,7 +411,7 @@ let
           };
         }
         // lib.optionalAttrs config.pgtap.enable {
-          # modules/postgres.ts:764
+          # modules/postgres.ts:788
           "${name}-pgtap" = {
             wantedBy = [ "services-ts.target" ];
             requires = [ "services-ts-${name}.service" ];
@@ -574,7 +574,31 @@ let
             echo "upgrading $PGDATA from PostgreSQL $have_major to $want_major with pg_upgrade, into $new_cluster"
             # A new cluster made by a previous, interrupted attempt is never the data: begin again.
             rm -rf -- "$new_cluster"
-            initdb ${lib.escapeShellArgs config.initdbArgs} ${superuserArgs} -D "$new_cluster"
+            # pg_upgrade needs the new cluster's data checksums as the old cluster's, and initdb's default changed
+            # (on since PostgreSQL 18, off before): unless initdbArgs say it themselves, the new cluster gets the old
+            # one's setting, read from its control file ("Data page checksum version", 0 when off).
+            upgrade_initdb_args=(${lib.escapeShellArgs config.initdbArgs})
+            checksums_given=0
+            for a in "''${upgrade_initdb_args[@]}"; do
+              case $a in -k | --data-checksums | --no-data-checksums) checksums_given=1 ;; esac
+            done
+            if [[ $checksums_given == 0 ]]; then
+              old_checksums=""
+              while IFS= read -r line; do
+                if [[ $line =~ ^Data\ page\ checksum\ version:\ *([0-9]+)$ ]]; then old_checksums=''${BASH_REMATCH[1]}; fi
+              done < <(${lib.escapeShellArg "${config.upgrade.oldPackage}/bin/pg_controldata"} -D "$PGDATA" || true)
+              if [[ -z $old_checksums ]]; then
+                echo "error: pg_controldata of upgrade.oldPackage did not tell whether $PGDATA has data checksums. Nothing was changed." >&2
+                exit 1
+              fi
+              initdb_help=$(initdb --help)
+              if [[ $old_checksums != 0 ]]; then
+                upgrade_initdb_args+=(--data-checksums)
+              elif [[ $initdb_help == *--no-data-checksums* ]]; then
+                upgrade_initdb_args+=(--no-data-checksums)
+              fi
+            fi
+            initdb "''${upgrade_initdb_args[@]}" ${superuserArgs} -D "$new_cluster"
             # pg_upgrade writes its logs and sockets into its working directory; both servers it starts
             # use the setup's trust-on-the-socket pg_hba.conf (the old configuration's may be gone from the store).
             upgrade_work=$(mktemp -d "''${TMPDIR:-/tmp}/pg-upgrade-XXXXXX")
