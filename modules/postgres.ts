@@ -670,6 +670,11 @@ export default defineService({
         trap 'stop_setup_server; if [[ -n $template_tmp ]]; then rm -rf -- "$template_tmp"; fi' EXIT
         # Ctrl-C or process-compose stopping the stack: still stop the setup server on the way out.
         trap 'exit 130' INT TERM HUP
+        # pid_file_says_ready DATADIR: the postmaster of DATADIR has written "ready" as its status in postmaster.pid.
+        pid_file_says_ready() {
+          local lines=()
+          [[ -f $1/postmaster.pid ]] && mapfile -t lines < "$1/postmaster.pid" 2>/dev/null && [[ \${lines[7]:-} == ready* ]]
+        }
         start_setup_server() {
           setup_socket=$(mktemp -d "\${TMPDIR:-/tmp}/pg-init-XXXXXX")
           PGHOST=$setup_socket
@@ -677,7 +682,11 @@ export default defineService({
           # Trust on its private socket only (the directory is 0700), whatever pg_hba.conf says.
           postgres -D "$1" -c listen_addresses= -k "$setup_socket" -c hba_file=${setupHba} &
           server=$!
-          until pg_isready -q -h "$setup_socket" -p "$PGPORT"; do
+          # Asked only once the postmaster says in postmaster.pid (its 8th line, since PostgreSQL 10) that it accepts
+          # connections: a connection while it starts is logged as FATAL ("the database system is starting up"). And
+          # as a role that exists, to a database that exists: pg_isready's defaults (the OS user's name for both) are
+          # logged as FATAL when there is no such role or database.
+          until pid_file_says_ready "$1" && pg_isready -q -h "$setup_socket" -p "$PGPORT" -d template1 ${superuserArgs}; do
             if ! kill -0 "$server" 2>/dev/null; then
               server=""
               echo "error: PostgreSQL stopped during setup (its log is above)" >&2
@@ -758,9 +767,11 @@ export default defineService({
         dependsOn: [{ process: init, condition: "succeeded" }],
         // Ready when a server answers on the port AND it is this instance's: the postmaster.pid of dataDir
         // names a live server on this port. (Another stack's server on the same port answers pg_isready
-        // too, while this one failed to bind.)
+        // too, while this one failed to bind.) pg_isready is asked only once that postmaster.pid says "ready"
+        // (its status line): a connection while the server starts, or while a standby is not yet consistent,
+        // is logged as FATAL.
         readiness: {
-          exec: sh`${exe(pkg, "pg_isready")} ${probeHost} -p ${cfg.port} -d template1 ${superuserArgs} && pidfile=${runtimePath(cfg.dataDir)}/postmaster.pid && [ "$(${exe(pkgs.gnused, "sed")} -n 4p "$pidfile")" = ${cfg.port} ] && kill -0 "$(${exe(pkgs.coreutils, "head")} -n 1 "$pidfile")"`,
+          exec: sh`pidfile=${runtimePath(cfg.dataDir)}/postmaster.pid && [ "$(${exe(pkgs.gnused, "sed")} -n 4p "$pidfile")" = ${cfg.port} ] && [ "$(${exe(pkgs.gnused, "sed")} -n '8s/ *$//p' "$pidfile")" = ready ] && kill -0 "$(${exe(pkgs.coreutils, "head")} -n 1 "$pidfile")" && ${exe(pkg, "pg_isready")} ${probeHost} -p ${cfg.port} -d template1 ${superuserArgs}`,
         },
         // SIGINT: PostgreSQL's "fast shutdown" (https://www.postgresql.org/docs/current/server-shutdown.html).
         stop: { signal: "SIGINT" },
