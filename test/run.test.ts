@@ -92,7 +92,7 @@ const provokedPgLogLines: Record<string, RegExp[]> = {
   // while it starts and starts a node as a standby before it knows the leader; none of our scripts connect there.
   "service test patroni": [
     /\] ERROR: {2}cannot execute INSERT in a read-only transaction$/,
-    /\] FATAL: {2}the database system is starting up$/,
+    /\] FATAL: {2}the database system is (?:starting up|not yet accepting connections)$/,
     /\] WARNING: {2}specified neither primary_conninfo nor restore_command$/,
   ],
   // The test shows that each database refuses a wrong password (and the other app's).
