@@ -8,6 +8,9 @@
  * starts a stack: the second start must reuse the data (no re-initialisation).
  * The test process sees which start it is in SERVICES_TS_RUN (1, then 2).
  *
+ * The postgres service test runs again on pkgs.postgresql_16, _17 and _18 (real
+ * PostgreSQL of those majors in the test package set), as users pin them.
+ *
  * A PostgreSQL server's log (setup servers, servers, replicas, Patroni's) may show
  * no FATAL, ERROR, WARNING or PANIC line our scripts cause: a user reads one as a
  * fault. Lines a test provokes on purpose are allowed by name in `provokedPgLogLines`.
