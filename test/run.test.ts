@@ -97,6 +97,9 @@ const provokedPgLogLines: Record<string, RegExp[]> = {
     /\] ERROR: {2}cannot execute INSERT in a read-only transaction$/,
     /\] FATAL: {2}the database system is (?:starting up|not yet accepting connections)$/,
     /\] WARNING: {2}specified neither primary_conninfo nor restore_command$/,
+    // use_slots: Patroni makes a member's replication slot on the leader once it sees that member; a standby that
+    // starts streaming first is refused once, and retries.
+    /\] (?:FATAL: {2}could not start WAL streaming: )?ERROR: {2}replication slot "[^"]+" does not exist$/,
   ],
   // The test shows that each database refuses a wrong password (and the other app's).
   "stack notes-app": [/\] FATAL: {2}password authentication failed for user "notes"$/],
