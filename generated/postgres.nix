@@ -210,7 +210,7 @@ let
       ]);
       processes =
         {
-          # modules/postgres.ts:731
+          # modules/postgres.ts:764
           "${name}-init" = {
             command = pkgs.writeShellApplication {
               name = "setup-postgres";
@@ -296,6 +296,11 @@ let
                 trap 'stop_setup_server; if [[ -n $template_tmp ]]; then rm -rf -- "$template_tmp"; fi' EXIT
                 # Ctrl-C or process-compose stopping the stack: still stop the setup server on the way out.
                 trap 'exit 130' INT TERM HUP
+                # pid_file_says_ready DATADIR: the postmaster of DATADIR has written "ready" as its status in postmaster.pid.
+                pid_file_says_ready() {
+                  local lines=()
+                  [[ -f $1/postmaster.pid ]] && mapfile -t lines < "$1/postmaster.pid" 2>/dev/null && [[ ''${lines[7]:-} == ready* ]]
+                }
                 start_setup_server() {
                   setup_socket=$(mktemp -d "''${TMPDIR:-/tmp}/pg-init-XXXXXX")
                   PGHOST=$setup_socket
@@ -303,7 +308,11 @@ let
                   # Trust on its private socket only (the directory is 0700), whatever pg_hba.conf says.
                   postgres -D "$1" -c listen_addresses= -k "$setup_socket" -c hba_file=${writeTextArg1} &
                   server=$!
-                  until pg_isready -q -h "$setup_socket" -p "$PGPORT"; do
+                  # Asked only once the postmaster says in postmaster.pid (its 8th line, since PostgreSQL 10) that it accepts
+                  # connections: a connection while it starts is logged as FATAL ("the database system is starting up"). And
+                  # as a role that exists, to a database that exists: pg_isready's defaults (the OS user's name for both) are
+                  # logged as FATAL when there is no such role or database.
+                  until pid_file_says_ready "$1" && pg_isready -q -h "$setup_socket" -p "$PGPORT" -d template1 ${superuserArgs}; do
                     if ! kill -0 "$server" 2>/dev/null; then
                       server=""
                       echo "error: PostgreSQL stopped during setup (its log is above)" >&2
@@ -355,7 +364,7 @@ let
             shutdown = { timeout_seconds = 10; };
             namespace = config.namespace;
           };
-          # modules/postgres.ts:732
+          # modules/postgres.ts:765
           ${name} = {
             command = pkgs.writeShellApplication {
               name = "start-postgres";
@@ -390,7 +399,7 @@ let
           };
         }
         // lib.optionalAttrs config.pgtap.enable {
-          # modules/postgres.ts:764
+          # modules/postgres.ts:799
           "${name}-pgtap" = {
             command = pkgs.writeShellApplication {
               name = "pgtap-postgres";
@@ -423,6 +432,7 @@ let
       unsafeDataDir = config.dataDir == "" || lib.hasInfix "\n" config.dataDir;
       invariant1 = !config.pgtap.enable || config.pgtap.tests != [ ];
       invariant2 = !config.upgrade.enable || config.upgrade.oldPackage != null;
+      sedArg = lib.escapeShellArg (lib.getExe' pkgs.gnused "sed");
       textArg =
         lib.escapeShellArg
           "-c hba_file=${pkgs.writeText "pg_hba-setup.conf" "local all all trust\n"}";
@@ -544,7 +554,31 @@ let
             echo "upgrading $PGDATA from PostgreSQL $have_major to $want_major with pg_upgrade, into $new_cluster"
             # A new cluster made by a previous, interrupted attempt is never the data: begin again.
             rm -rf -- "$new_cluster"
-            initdb ${lib.escapeShellArgs config.initdbArgs} ${superuserArgs} -D "$new_cluster"
+            # pg_upgrade needs the new cluster's data checksums as the old cluster's, and initdb's default changed
+            # (on since PostgreSQL 18, off before): unless initdbArgs say it themselves, the new cluster gets the old
+            # one's setting, read from its control file ("Data page checksum version", 0 when off).
+            upgrade_initdb_args=(${lib.escapeShellArgs config.initdbArgs})
+            checksums_given=0
+            for a in "''${upgrade_initdb_args[@]}"; do
+              case $a in -k | --data-checksums | --no-data-checksums) checksums_given=1 ;; esac
+            done
+            if [[ $checksums_given == 0 ]]; then
+              old_checksums=""
+              while IFS= read -r line; do
+                if [[ $line =~ ^Data\ page\ checksum\ version:\ *([0-9]+)$ ]]; then old_checksums=''${BASH_REMATCH[1]}; fi
+              done < <(${lib.escapeShellArg "${config.upgrade.oldPackage}/bin/pg_controldata"} -D "$PGDATA" || true)
+              if [[ -z $old_checksums ]]; then
+                echo "error: pg_controldata of upgrade.oldPackage did not tell whether $PGDATA has data checksums. Nothing was changed." >&2
+                exit 1
+              fi
+              initdb_help=$(initdb --help)
+              if [[ $old_checksums != 0 ]]; then
+                upgrade_initdb_args+=(--data-checksums)
+              elif [[ $initdb_help == *--no-data-checksums* ]]; then
+                upgrade_initdb_args+=(--no-data-checksums)
+              fi
+            fi
+            initdb "''${upgrade_initdb_args[@]}" ${superuserArgs} -D "$new_cluster"
             # pg_upgrade writes its logs and sockets into its working directory; both servers it starts
             # use the setup's trust-on-the-socket pg_hba.conf (the old configuration's may be gone from the store).
             upgrade_work=$(mktemp -d "''${TMPDIR:-/tmp}/pg-upgrade-XXXXXX")
@@ -570,6 +604,7 @@ let
             echo "error: $PGDATA holds a PostgreSQL $have_major cluster (its PG_VERSION), but the package of $instance is PostgreSQL $want_major, which cannot run it. Two ways forward: keep the data as it is by setting $instance.package to a PostgreSQL $have_major package (pkgs.postgresql_$have_major); or upgrade it by setting $instance.upgrade.enable = true and $instance.upgrade.oldPackage = pkgs.postgresql_$have_major, which runs pg_upgrade into a new directory and keeps the old one. Nothing was changed." >&2
             exit 1
           '';
+      readinessCheck = "pidfile=${runtimePath config.dataDir}/postmaster.pid && [ \"$(${sedArg} -n 4p \"$pidfile\")\" = ${toString config.port} ] && [ \"$(${sedArg} -n '8s/ *$//p' \"$pidfile\")\" = ready ] && kill -0 \"$(${lib.escapeShellArg (lib.getExe' pkgs.coreutils "head")} -n 1 \"$pidfile\")\" && ${lib.escapeShellArg (lib.getExe' config.package "pg_isready")} ${value5} -p ${toString config.port} -d template1 ${superuserArgs}";
       optionalString1 = lib.optionalString config.hardenedAuth ''
         # hardenedAuth: the superuser's password, made once, kept private in the cluster's directory.
         if [[ ! -s "$cluster/superuser.password" ]]; then
@@ -577,7 +612,6 @@ let
         fi
         echo "ALTER ROLE CURRENT_USER PASSWORD :'password';" | psql_admin -d postgres -v password="$(cat -- "$cluster/superuser.password")"
       '';
-      readinessCheck = "${lib.escapeShellArg (lib.getExe' config.package "pg_isready")} ${value5} -p ${toString config.port} -d template1 ${superuserArgs} && pidfile=${runtimePath config.dataDir}/postmaster.pid && [ \"$(${lib.escapeShellArg (lib.getExe' pkgs.gnused "sed")} -n 4p \"$pidfile\")\" = ${toString config.port} ] && kill -0 \"$(${lib.escapeShellArg (lib.getExe' pkgs.coreutils "head")} -n 1 \"$pidfile\")\"";
       text =
         lib.concatStrings
           (map

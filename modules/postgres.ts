@@ -591,7 +591,31 @@ export default defineService({
                 echo "upgrading $PGDATA from PostgreSQL $have_major to $want_major with pg_upgrade, into $new_cluster"
                 # A new cluster made by a previous, interrupted attempt is never the data: begin again.
                 rm -rf -- "$new_cluster"
-                initdb ${cfg.initdbArgs} ${superuserArgs} -D "$new_cluster"
+                # pg_upgrade needs the new cluster's data checksums as the old cluster's, and initdb's default changed
+                # (on since PostgreSQL 18, off before): unless initdbArgs say it themselves, the new cluster gets the old
+                # one's setting, read from its control file ("Data page checksum version", 0 when off).
+                upgrade_initdb_args=(${cfg.initdbArgs})
+                checksums_given=0
+                for a in "\${upgrade_initdb_args[@]}"; do
+                  case $a in -k | --data-checksums | --no-data-checksums) checksums_given=1 ;; esac
+                done
+                if [[ $checksums_given == 0 ]]; then
+                  old_checksums=""
+                  while IFS= read -r line; do
+                    if [[ $line =~ ^Data\\ page\\ checksum\\ version:\\ *([0-9]+)$ ]]; then old_checksums=\${BASH_REMATCH[1]}; fi
+                  done < <(${s`${oldPkg}/bin/pg_controldata`} -D "$PGDATA" || true)
+                  if [[ -z $old_checksums ]]; then
+                    echo "error: pg_controldata of upgrade.oldPackage did not tell whether $PGDATA has data checksums. Nothing was changed." >&2
+                    exit 1
+                  fi
+                  initdb_help=$(initdb --help)
+                  if [[ $old_checksums != 0 ]]; then
+                    upgrade_initdb_args+=(--data-checksums)
+                  elif [[ $initdb_help == *--no-data-checksums* ]]; then
+                    upgrade_initdb_args+=(--no-data-checksums)
+                  fi
+                fi
+                initdb "\${upgrade_initdb_args[@]}" ${superuserArgs} -D "$new_cluster"
                 # pg_upgrade writes its logs and sockets into its working directory; both servers it starts
                 # use the setup's trust-on-the-socket pg_hba.conf (the old configuration's may be gone from the store).
                 upgrade_work=$(mktemp -d "\${TMPDIR:-/tmp}/pg-upgrade-XXXXXX")
@@ -646,6 +670,11 @@ export default defineService({
         trap 'stop_setup_server; if [[ -n $template_tmp ]]; then rm -rf -- "$template_tmp"; fi' EXIT
         # Ctrl-C or process-compose stopping the stack: still stop the setup server on the way out.
         trap 'exit 130' INT TERM HUP
+        # pid_file_says_ready DATADIR: the postmaster of DATADIR has written "ready" as its status in postmaster.pid.
+        pid_file_says_ready() {
+          local lines=()
+          [[ -f $1/postmaster.pid ]] && mapfile -t lines < "$1/postmaster.pid" 2>/dev/null && [[ \${lines[7]:-} == ready* ]]
+        }
         start_setup_server() {
           setup_socket=$(mktemp -d "\${TMPDIR:-/tmp}/pg-init-XXXXXX")
           PGHOST=$setup_socket
@@ -653,7 +682,11 @@ export default defineService({
           # Trust on its private socket only (the directory is 0700), whatever pg_hba.conf says.
           postgres -D "$1" -c listen_addresses= -k "$setup_socket" -c hba_file=${setupHba} &
           server=$!
-          until pg_isready -q -h "$setup_socket" -p "$PGPORT"; do
+          # Asked only once the postmaster says in postmaster.pid (its 8th line, since PostgreSQL 10) that it accepts
+          # connections: a connection while it starts is logged as FATAL ("the database system is starting up"). And
+          # as a role that exists, to a database that exists: pg_isready's defaults (the OS user's name for both) are
+          # logged as FATAL when there is no such role or database.
+          until pid_file_says_ready "$1" && pg_isready -q -h "$setup_socket" -p "$PGPORT" -d template1 ${superuserArgs}; do
             if ! kill -0 "$server" 2>/dev/null; then
               server=""
               echo "error: PostgreSQL stopped during setup (its log is above)" >&2
@@ -734,9 +767,11 @@ export default defineService({
         dependsOn: [{ process: init, condition: "succeeded" }],
         // Ready when a server answers on the port AND it is this instance's: the postmaster.pid of dataDir
         // names a live server on this port. (Another stack's server on the same port answers pg_isready
-        // too, while this one failed to bind.)
+        // too, while this one failed to bind.) pg_isready is asked only once that postmaster.pid says "ready"
+        // (its status line): a connection while the server starts, or while a standby is not yet consistent,
+        // is logged as FATAL.
         readiness: {
-          exec: sh`${exe(pkg, "pg_isready")} ${probeHost} -p ${cfg.port} -d template1 ${superuserArgs} && pidfile=${runtimePath(cfg.dataDir)}/postmaster.pid && [ "$(${exe(pkgs.gnused, "sed")} -n 4p "$pidfile")" = ${cfg.port} ] && kill -0 "$(${exe(pkgs.coreutils, "head")} -n 1 "$pidfile")"`,
+          exec: sh`pidfile=${runtimePath(cfg.dataDir)}/postmaster.pid && [ "$(${exe(pkgs.gnused, "sed")} -n 4p "$pidfile")" = ${cfg.port} ] && [ "$(${exe(pkgs.gnused, "sed")} -n '8s/ *$//p' "$pidfile")" = ready ] && kill -0 "$(${exe(pkgs.coreutils, "head")} -n 1 "$pidfile")" && ${exe(pkg, "pg_isready")} ${probeHost} -p ${cfg.port} -d template1 ${superuserArgs}`,
         },
         // SIGINT: PostgreSQL's "fast shutdown" (https://www.postgresql.org/docs/current/server-shutdown.html).
         stop: { signal: "SIGINT" },

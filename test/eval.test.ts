@@ -104,11 +104,12 @@ describe.skipIf(!seeded)("[nix eval] three postgres and two redis instances in p
   it("probes each server where it listens", () => {
     const probe = (p: string) => (procs(ev)[p]!.readiness_probe as { exec: { command: string } }).exec.command;
     // Polling probes: the check, retried every 50 ms within one probe.
-    // postgres: pg_isready, then its own postmaster.pid names a live server on the port (not another stack's server).
+    // postgres: its own postmaster.pid names a live server on the port (not another stack's server) that says it is
+    // "ready", and only then pg_isready (a connection while the server starts is logged as FATAL).
     expect(probe("pg1")).toMatch(
-      /^for _ in \$\(\S+\/bin\/seq 60\); do\n  \{ \S+\/bin\/pg_isready -h 127\.0\.0\.1 -p 5432 -d template1  && pidfile="\$\(\S+ -m -- \.\/data\/pg1\)"\/postmaster\.pid && \[ "\$\(\S+\/bin\/sed -n 4p "\$pidfile"\)" = 5432 \] && kill -0 "\$\(\S+\/bin\/head -n 1 "\$pidfile"\)"; \} >\/dev\/null 2>&1 && exit 0\n  \S+\/bin\/sleep 0\.05\ndone\nexit 1\n$/,
+      /^for _ in \$\(\S+\/bin\/seq 60\); do\n  \{ pidfile="\$\(\S+ -m -- \.\/data\/pg1\)"\/postmaster\.pid && \[ "\$\(\S+\/bin\/sed -n 4p "\$pidfile"\)" = 5432 \] && \[ "\$\(\S+\/bin\/sed -n '8s\/ \*\$\/\/p' "\$pidfile"\)" = ready \] && kill -0 "\$\(\S+\/bin\/head -n 1 "\$pidfile"\)" && \S+\/bin\/pg_isready -h 127\.0\.0\.1 -p 5432 -d template1 ; \} >\/dev\/null 2>&1 && exit 0\n  \S+\/bin\/sleep 0\.05\ndone\nexit 1\n$/,
     );
-    expect(probe("pg2")).toMatch(/\/bin\/pg_isready -h "\$\(\/nix\/store\/\S+\/bin\/realpath -m -- \.\/sockets\)" -p 5433 -d template1 -U admin && pidfile=/);
+    expect(probe("pg2")).toMatch(/&& \S+\/bin\/pg_isready -h "\$\(\/nix\/store\/\S+\/bin\/realpath -m -- \.\/sockets\)" -p 5433 -d template1 -U admin; \}/);
     // redis over TCP: the server on the port works in this instance's dataDir.
     expect(probe("r1")).toMatch(/\{ \[ "\$\(\S+\/bin\/redis-cli -p 6379 config get dir \| \S+\/bin\/sed -n 2p\)" = "\$\(\S+ -m -- \.\/data\/r1\)" \]; \} >/);
     expect(probe("r2")).toMatch(/\/bin\/redis-cli -p 6380 config get dir \| /);

