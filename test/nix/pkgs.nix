@@ -101,6 +101,24 @@ let
 
   packageEntries = (builtins.fromJSON (builtins.readFile ../packages.json)).packages;
 
+  # The name nixpkgs gives an attribute's package (test/packages.json "pname", else the
+  # attribute), with the version the entry claims ("version", when it claims one), as
+  # passthru like stdenv.mkDerivation's: lib.getName and lib.getVersion read them.
+  nameOf = attr: e: {
+    name = (e.pname or attr) + lib.optionalString (e ? version) "-${e.version}";
+    passthru = { pname = e.pname or attr; } // lib.optionalAttrs (e ? version) { inherit (e) version; };
+  };
+
+  mysqlPlaceholder = version: mkDrv {
+    name = "mysql-${version}";
+    passthru = { pname = "mysql"; inherit version; };
+    meta.description = "test-only placeholder: Oracle's MySQL ${version} is not installable on the test machines";
+    script = ''
+      echo "test pkgs.nix: MySQL ${version} is not installable here (not packaged for Debian 12)" >&2
+      exit 1
+    '';
+  };
+
   # A program that runs a release jar .ci/run downloads (test/packages.json "url"; the jar is
   # the entry's "check" path) with Debian's Java, as bin/<program>.
   jarProgram = { name, program, javaOptions ? "" }:
@@ -138,8 +156,10 @@ let
     (attr: e:
       if e ? unavailable then
         mkDrv {
-          name = attr;
-          meta.description = "test-only placeholder: ${attr} is not installable on the test machines";
+          inherit (nameOf attr e) name passthru;
+          meta = lib.optionalAttrs (e ? mainProgram) { inherit (e) mainProgram; } // {
+            description = "test-only placeholder: ${attr} is not installable on the test machines";
+          };
           script = ''
             echo ${lib.escapeShellArg "test pkgs.nix: ${attr} is not installable here (${e.unavailable})"} >&2
             exit 1
@@ -147,13 +167,13 @@ let
         }
       else if e ? bins then
         hostBinaries {
-          name = attr;
+          inherit (nameOf attr e) name passthru;
           inherit (e) bins;
           mainProgram = e.mainProgram or null;
           hint = if e ? npm then "npm ${e.npm}, installed by .ci/run" else "Debian ${builtins.head e.debian}";
         }
       else
-        debianPackage { name = attr; debPkg = builtins.head e.debian; mainProgram = e.mainProgram or null; })
+        debianPackage { inherit (nameOf attr e) name passthru; debPkg = builtins.head e.debian; mainProgram = e.mainProgram or null; })
     (lib.filterAttrs (_: e: !(e.custom or false)) packageEntries);
 
   base = self: declared // {
@@ -233,16 +253,23 @@ let
     # Debian's MariaDB laid out as nixpkgs' mariadb is where the modules look:
     # bin/ (clients, mysql_install_db, mysqld), sbin/mariadbd (which Debian's
     # mysql_install_db runs from --basedir), share/mysql (system tables,
-    # error messages) and lib/mysql/plugin.
+    # error messages) and lib/mysql/plugin.  Named as nixpkgs names its server
+    # (pname mariadb-server, no meta.mainProgram: test/nixpkgs-facts.json), with
+    # Debian 12's major.minor as its version; the build checks Debian's is that one.
     mariadb = mkDrv {
-      name = "mariadb-10";
-      meta = { mainProgram = "mysql"; description = "test-only wrapper around Debian mariadb-server and mariadb-client"; };
+      name = "mariadb-server-10.11";
+      passthru = { pname = "mariadb-server"; version = "10.11"; };
+      meta = { description = "test-only wrapper around Debian mariadb-server and mariadb-client"; };
       script = ''
         set -eu
         files=$(dpkg-query -L mariadb-server mariadb-server-core mariadb-client mariadb-client-core) || {
           echo "test pkgs.nix: Debian MariaDB is not installed (apt-get install mariadb-server mariadb-client)" >&2
           exit 1
         }
+        case "$(dpkg-query -W -f='${"$"}{Version}' mariadb-server)" in
+          *:10.11.*|10.11.*) ;;
+          *) echo "test pkgs.nix: Debian's mariadb-server is not 10.11, which this stand-in claims to be" >&2; exit 1 ;;
+        esac
         mkdir -p "$out/bin" "$out/sbin" "$out/share" "$out/lib/mysql"
         for f in $files; do
           case "$f" in /usr/bin/*|/usr/sbin/*) ;; *) continue ;; esac
@@ -253,6 +280,12 @@ let
         ln -s /usr/lib/mysql/plugin "$out/lib/mysql/plugin"
       '';
     };
+    # Oracle's MySQL is not packaged for Debian 12 (MariaDB takes its place there): placeholders
+    # named and versioned as nixpkgs' mysql80 and mysql84 (test/nixpkgs-facts.json), so that a
+    # module's MySQL branch evaluates; building one fails with the reason.
+    mysql80 = mysqlPlaceholder "8.0.40";
+    mysql84 = mysqlPlaceholder "8.4.3";
+
     # Debian's ZooKeeper as nixpkgs' zookeeper is used: lib/*.jar on the class
     # path (Debian's zookeeper.jar names its dependencies by absolute path in
     # its manifest) and the JRE to run it as `passthru.jre`.
