@@ -104,9 +104,13 @@ let
   # The name nixpkgs gives an attribute's package (test/packages.json "pname", else the
   # attribute), with the version the entry claims ("version", when it claims one), as
   # passthru like stdenv.mkDerivation's: lib.getName and lib.getVersion read them.
-  nameOf = attr: e: {
+  # "passthruPackages" names other attributes of the set that nixpkgs' package carries as
+  # passthru ({ jre = "jre_headless"; }: apache-kafka's passthru.jre).
+  nameOf = self: attr: e: {
     name = (e.pname or attr) + lib.optionalString (e ? version) "-${e.version}";
-    passthru = { pname = e.pname or attr; } // lib.optionalAttrs (e ? version) { inherit (e) version; };
+    passthru = { pname = e.pname or attr; }
+      // lib.optionalAttrs (e ? version) { inherit (e) version; }
+      // lib.mapAttrs (_: other: self.${other}) (e.passthruPackages or { });
   };
 
   mysqlPlaceholder = version: mkDrv {
@@ -137,10 +141,12 @@ let
 
   # Programs of the virtual environment .ci/run makes for a PyPI package (test/packages.json
   # "pypi"): links = { <name in $out/bin> = <program in the environment's bin>; }.
-  venvPrograms = { name, mainProgram, links }:
+  # pname: the name nixpkgs gives the package, when it is not the attribute.
+  venvPrograms = { name, mainProgram, links, pname ? name }:
     let venv = "/opt/services-ts/pypi/${name}"; in
     mkDrv {
-      inherit name;
+      name = pname;
+      passthru = { inherit pname; };
       meta = { inherit mainProgram; description = "test-only wrapper around PyPI's ${packageEntries.${name}.pypi}"; };
       script = ''
         set -eu
@@ -152,11 +158,11 @@ let
 
   # Packages declared in ../packages.json (nixpkgs attribute → Debian package),
   # except the "custom" ones, which are written by hand below.
-  declared = lib.mapAttrs
+  declared = self: lib.mapAttrs
     (attr: e:
       if e ? unavailable then
         mkDrv {
-          inherit (nameOf attr e) name passthru;
+          inherit (nameOf self attr e) name passthru;
           meta = lib.optionalAttrs (e ? mainProgram) { inherit (e) mainProgram; } // {
             description = "test-only placeholder: ${attr} is not installable on the test machines";
           };
@@ -167,16 +173,16 @@ let
         }
       else if e ? bins then
         hostBinaries {
-          inherit (nameOf attr e) name passthru;
+          inherit (nameOf self attr e) name passthru;
           inherit (e) bins;
           mainProgram = e.mainProgram or null;
           hint = if e ? npm then "npm ${e.npm}, installed by .ci/run" else "Debian ${builtins.head e.debian}";
         }
       else
-        debianPackage { inherit (nameOf attr e) name passthru; debPkg = builtins.head e.debian; mainProgram = e.mainProgram or null; })
+        debianPackage { inherit (nameOf self attr e) name passthru; debPkg = builtins.head e.debian; mainProgram = e.mainProgram or null; })
     (lib.filterAttrs (_: e: !(e.custom or false)) packageEntries);
 
-  base = self: declared // {
+  base = self: declared self // {
     inherit lib system;
 
     # Extend the set like nixpkgs' `pkgs.extend`.
@@ -225,11 +231,38 @@ let
         fi
       '';
     };
-    findutils = debianPackage { name = "findutils"; mainProgram = "find"; };
+    # nixpkgs' findutils and procps set no meta.mainProgram (test/nixpkgs-facts.json): neither does the stand-in.
+    findutils = debianPackage { name = "findutils"; };
     gnused = debianPackage { name = "gnused"; debPkg = "sed"; mainProgram = "sed"; };
-    procps = debianPackage { name = "procps"; mainProgram = "ps"; };
-    # nixpkgs' netcat also has the output `nc` (services-flake's tests use pkgs.netcat.nc).
-    netcat = hostBinaries { name = "netcat"; bins = [ "/usr/bin/nc" "/bin/nc" ]; mainProgram = "nc"; hint = "Debian netcat-openbsd"; passthru.nc = self.netcat; };
+    procps = debianPackage { name = "procps"; };
+    # nixpkgs' netcat is LibreSSL's nc output (pname libressl, no meta.mainProgram); its `nc`
+    # (services-flake's tests use pkgs.netcat.nc) is the same output again.
+    netcat = hostBinaries { name = "libressl-nc"; bins = [ "/usr/bin/nc" "/bin/nc" ]; hint = "Debian netcat-openbsd"; passthru = { pname = "libressl"; nc = self.netcat; }; };
+    # Debian's nginx with the configuration files nixpkgs' nginx has under conf/ (mime.types).
+    nginx = mkDrv {
+      name = "nginx";
+      meta = { mainProgram = "nginx"; description = "test-only wrapper around Debian nginx"; };
+      script = ''
+        set -eu
+        for f in /usr/sbin/nginx /etc/nginx/mime.types; do
+          [ -e "$f" ] || { echo "test pkgs.nix: no $f (apt-get install nginx)" >&2; exit 1; }
+        done
+        mkdir -p "$out/bin" "$out/conf"
+        ln -s /usr/sbin/nginx "$out/bin/nginx"
+        ln -s /etc/nginx/mime.types "$out/conf/mime.types"
+      '';
+    };
+    # pgweb is not installable here (not packaged for Debian 12): a placeholder named, versioned and
+    # with the main program of nixpkgs' pgweb, which fails only when built.
+    pgweb = mkDrv {
+      name = "pgweb-0.16.2";
+      passthru = { pname = "pgweb"; version = "0.16.2"; };
+      meta = { mainProgram = "pgweb"; description = "test-only placeholder: pgweb is not installable on the test machines"; };
+      script = ''
+        echo "test pkgs.nix: pgweb is not installable here (not packaged for Debian 12)" >&2
+        exit 1
+      '';
+    };
     # nixpkgs' mailcap ships etc/nginx/mime.types (nginx's modules default to it);
     # Debian's nginx-common has the same file at /etc/nginx/mime.types.
     mailcap = mkDrv {
@@ -303,7 +336,9 @@ let
     # Debian's PHP 8.2 as nixpkgs' php is used: bin/php, bin/php-fpm and the
     # default configuration at etc/php.ini (Debian's development php.ini).
     php = mkDrv {
-      name = "php";
+      # nixpkgs' pkgs.php is the PHP wrapped with its extensions: pname php-with-extensions.
+      name = "php-with-extensions";
+      passthru.pname = "php-with-extensions";
       meta = { mainProgram = "php"; description = "test-only wrapper around Debian php8.2-fpm and php8.2-cli"; };
       script = ''
         set -eu
@@ -321,6 +356,7 @@ let
     # pgAdmin 4 as nixpkgs' pgadmin4 lays it out (the programs its wrappers run), from PyPI's pgadmin4.
     pgadmin4 = venvPrograms {
       name = "pgadmin4";
+      pname = "pgadmin";
       mainProgram = "pgadmin4";
       links = { pgadmin4 = "pgadmin4"; ".pgadmin4-wrapped" = "pgadmin4"; ".pgadmin4-cli-wrapped" = "pgadmin4-cli"; };
     };
@@ -440,7 +476,8 @@ let
         # not asked for is not found, even when its Debian package is installed.
         withExtensions = exts: mkDrv {
           name = "postgresql-${major}-with-extensions";
-          meta = { mainProgram = "postgres"; description = "test-only: Debian's PostgreSQL ${major} with ${lib.concatMapStringsSep ", " (e: e.pname or e.name) exts}"; };
+          # No meta.mainProgram, like nixpkgs' postgresql and its withPackages (test/nixpkgs-facts.json).
+          meta = { description = "test-only: Debian's PostgreSQL ${major} with ${lib.concatMapStringsSep ", " (e: e.pname or e.name) exts}"; };
           passthru = common // { extensions = exts; withPackages = f: withExtensions (exts ++ f common.pkgs); };
           env.extensionTrees = exts;
           script = ''
@@ -470,7 +507,6 @@ let
         self' = hostBinaries {
           name = "postgresql-${major}";
           bins = [ "${root}/${major}/bin/*" ];
-          mainProgram = "postgres";
           hint = "Debian postgresql, expected under ${root}/<major>/bin";
           passthru = common // {
             # Like nixpkgs: `withPackages (ps: [ … ])` is a package whose server finds those extensions.

@@ -27,12 +27,17 @@ export interface FactSource {
 /** How exactly a stand-in's version must match one nixpkgs ships. */
 export type VersionMatch = "exact" | "majorMinor" | "major";
 
-/** What nixpkgs says about one package attribute. */
+/**
+ * What nixpkgs says about one package attribute. A fact that was not read is absent (not
+ * null): the test reports its comparison skipped, by name, instead of passing it.
+ */
 export interface PackageFacts {
   /** Files the facts were read from, first the one that defines the package. */
   readonly source: readonly FactSource[];
+  /** Why nothing but the file was read: every comparison of this entry is reported skipped. */
+  readonly unread?: string;
   /** The package's `pname` (what `lib.getName` returns). */
-  readonly pname: string;
+  readonly pname?: string;
   /** The version of the attribute itself, or null when it was not read (see `notes`). */
   readonly version: string | null;
   /** Versioned sibling attributes nixpkgs ships, attribute → version (`mariadb_1011` → `10.11.14`). */
@@ -40,13 +45,17 @@ export interface PackageFacts {
   /** How closely a stand-in's version must match one of `version`/`versions` (default exact). */
   readonly versionMatch?: VersionMatch;
   /** `meta.mainProgram`, or null when nixpkgs sets none (`lib.getExe` then warns and guesses `pname`). */
-  readonly mainProgram: string | null;
+  readonly mainProgram?: string | null;
   /** The derivation's outputs. */
-  readonly outputs: readonly string[];
+  readonly outputs?: readonly string[];
   /** Outputs (or passthru packages) the modules or tests use by name (`netcat.nc`): the stand-in must have them. */
   readonly outputsUsed?: readonly string[];
   /** Paths inside the package (`share/mysql`, `bin/mysqladmin`, `libs/*`), each with where in the source it comes from. */
   readonly paths: Readonly<Record<string, string>>;
+  /** Paths a module reaches only after testing they exist (`[ -f … ]`), each with why it is not a fact: not checked in stand-ins. */
+  readonly optionalPaths?: Readonly<Record<string, string>>;
+  /** Why the test package set has no stand-in for this attribute (named in messages or examples only): its comparisons are reported skipped. */
+  readonly noStandIn?: string;
   readonly notes?: string;
 }
 
@@ -59,8 +68,8 @@ export interface NixpkgsFacts {
   readonly packageSets: readonly string[];
   /** Attributes that are functions, not packages (`writeShellApplication`), with where nixpkgs defines them. */
   readonly functions: Readonly<Record<string, FactSource>>;
-  /** Attributes of the test package set that are not nixpkgs attributes at that place, with why they exist. */
-  readonly notInNixpkgs: Readonly<Record<string, string>>;
+  /** Derivations of the test package set that have no entry, each with why (not a nixpkgs attribute there, or used by nothing). */
+  readonly unrecorded: Readonly<Record<string, string>>;
   readonly packages: Readonly<Record<string, PackageFacts>>;
 }
 
