@@ -3,8 +3,8 @@
  * `test/nixpkgs-facts.json`: each package's `pname`, the versions nixpkgs ships,
  * `meta.mainProgram`, outputs and the paths inside it the modules reach into, each
  * with the nixpkgs file (and revision) it was read from. `test/nixpkgs-facts.test.ts`
- * holds the stand-ins of `test/nix/pkgs.nix` to it; see that file's README section in
- * `test/nixpkgs-facts.md` for how a new attribute gets its entry.
+ * holds the stand-ins of `test/nix/pkgs.nix` to it; `test/nixpkgs-facts.md` says how a new
+ * attribute gets its entry.
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
