@@ -303,7 +303,7 @@ describe.skipIf(!SEEDED)("[nix eval] both sides of a name or version branch", ()
     }
   });
 
-  it("tempo: nixpkgs' version (the stand-in's, 3.x) writes the live store; a Tempo 2 package does not", () => {
+  it("tempo: nixpkgs' version (the stand-in's, 3.x) writes the live store, also read from the name alone; a Tempo 2 package does not", () => {
     const tempoYaml = (overlay?: string) => {
       const ev = evalProcessComposeFull(`[ ${generated} { services.tempo."t".enable = true; } ]`, overlay ? { pkgsOverlays: overlay } : {});
       return drvText(inputDrv(ev.commandDrvs["t"]!, "tempo.yaml"));
@@ -311,6 +311,8 @@ describe.skipIf(!SEEDED)("[nix eval] both sides of a name or version branch", ()
     expect(facts.packages.tempo!.version).toMatch(/^3\./);
     expect(tempoYaml()).toContain("live_store");
     expect(tempoYaml(`[ (final: prev: { tempo = prev.tempo // { version = "2.9.0"; }; }) ]`)).not.toContain("live_store");
+    // A package that carries its version only in its name (as lib.getVersion reads it) is Tempo 3 too.
+    expect(tempoYaml(`[ (final: prev: { tempo = builtins.removeAttrs prev.tempo [ "version" ]; }) ]`)).toContain("live_store");
   });
 });
 
