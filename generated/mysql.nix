@@ -11,7 +11,7 @@ let
         listsAsDuplicateKeys = true;
       } config.settings);
       processes = {
-        # modules/mysql.ts:144
+        # modules/mysql.ts:147
         ${name} = {
           command = pkgs.writeShellApplication {
             name = "start-mysql";
@@ -63,7 +63,7 @@ let
           shutdown = { timeout_seconds = 10; };
           namespace = config.namespace;
         };
-        # modules/mysql.ts:190
+        # modules/mysql.ts:193
         "${name}-configure" = {
           command = pkgs.writeShellApplication {
             name = "configure-mysql";
@@ -195,7 +195,7 @@ let
               '')
             config.ensureUsers);
       value1 =
-        if lib.getName config.package == "mariadb" then
+        if lib.getName config.package == lib.getName pkgs.mariadb then
           "mysql_install_db --defaults-file=${lib.escapeShellArg myCnf} --datadir=\"$init\" --basedir=${lib.escapeShellArg config.package} --auth-root-authentication-method=normal >/dev/null"
         else
           "mysqld --defaults-file=${lib.escapeShellArg myCnf} --datadir=\"$init\" --basedir=${lib.escapeShellArg config.package} --default-time-zone=SYSTEM --initialize-insecure";

@@ -6,7 +6,7 @@ let
   instanceModule = { config, name, options, ... }:
     let
       processes = {
-        # modules/tempo.ts:90
+        # modules/tempo.ts:92
         ${name} = {
           command = pkgs.writeShellApplication {
             name = "start-tempo";
@@ -55,7 +55,7 @@ let
               wal = { path = "${config.dataDir}/wal"; };
               local = { path = "${config.dataDir}/blocks"; };
             }
-            // lib.optionalAttrs (lib.versionAtLeast (config.package.version or "0") "3") {
+            // lib.optionalAttrs (lib.versionAtLeast (lib.getVersion config.package) "3") {
               live_store = {
                 shutdown_marker_dir = "${config.dataDir}/live-store/shutdown-marker";
                 wal = { path = "${config.dataDir}/live-store/traces"; };

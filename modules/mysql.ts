@@ -128,7 +128,10 @@ export default defineService({
   processes: ({ name, cfg, pkgs, let: bind }) => {
     const conf = bind("myCnf", file("my.cnf", toINI(cfg.settings, { listsAsDuplicateKeys: true })));
     const socketDir = named("socketDir", orElse(cfg.socketDir, cfg.dataDir));
-    const isMariaDB = nix<boolean>("bool")`lib.getName ${cfg.package} == "mariadb"`;
+    // MariaDB or MySQL, as NixOS's mysql module and services-flake's tell them apart: by the package's name
+    // against pkgs.mariadb's. nixpkgs names its MariaDB server mariadb-server (pkgs/servers/sql/mariadb/default.nix),
+    // every mariadb_* attribute alike, and MySQL mysql (pkgs/by-name/my/mysql84/package.nix); test/nixpkgs-facts.json.
+    const isMariaDB = nix<boolean>("bool")`lib.getName ${cfg.package} == lib.getName ${pkgs.get("mariadb")}`;
     const importTimeZones = orElse(cfg.importTimeZones, nix<boolean>("bool")`${cfg.settings.mysqld} ? "default-time-zone"`);
     // The client and server environment: the socket, the TCP port and MYSQL_HOME, as services-flake exports them.
     const env = sh`

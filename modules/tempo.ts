@@ -68,8 +68,10 @@ export default defineService({
     { port: cfg.memberlistPort, option: "memberlistPort" },
   ],
   processes: ({ name, cfg }) => {
-    // Tempo 3 has a live store of recent traces; older versions refuse the block.
-    const liveStore = nix<boolean>("bool")`lib.versionAtLeast (${cfg.package}.version or "0") "3"`;
+    // Tempo 3 has a live store of recent traces; older versions refuse the block. The version as
+    // lib.getVersion reads it: the package's `version`, else the one in its name (nixpkgs' tempo is
+    // 3.0.2 in pkgs/by-name/te/tempo/package.nix; test/nixpkgs-facts.json).
+    const liveStore = nix<boolean>("bool")`lib.versionAtLeast (lib.getVersion ${cfg.package}) "3"`;
     const settings = recursiveUpdate<JsonValue>({
       server: {
         http_listen_address: cfg.httpAddress,

@@ -23,7 +23,7 @@ let
         listsAsDuplicateKeys = true;
       } config.settings);
       units = {
-        # modules/mysql.ts:144
+        # modules/mysql.ts:147
         ${name} = {
           wantedBy = [ "services-ts.target" ];
           serviceConfig = {
@@ -81,7 +81,7 @@ let
           };
           unitConfig = { StartLimitIntervalSec = "infinity"; StartLimitBurst = 6; };
         };
-        # modules/mysql.ts:190
+        # modules/mysql.ts:193
         "${name}-configure" = {
           wantedBy = [ "services-ts.target" ];
           requires = [ "services-ts-${name}.service" ];
@@ -222,7 +222,7 @@ let
               '')
             config.ensureUsers);
       value1 =
-        if lib.getName config.package == "mariadb" then
+        if lib.getName config.package == lib.getName pkgs.mariadb then
           "mysql_install_db --defaults-file=${lib.escapeShellArg myCnf} --datadir=\"$init\" --basedir=${lib.escapeShellArg config.package} --auth-root-authentication-method=normal >/dev/null"
         else
           "mysqld --defaults-file=${lib.escapeShellArg myCnf} --datadir=\"$init\" --basedir=${lib.escapeShellArg config.package} --default-time-zone=SYSTEM --initialize-insecure";

@@ -101,6 +101,28 @@ let
 
   packageEntries = (builtins.fromJSON (builtins.readFile ../packages.json)).packages;
 
+  # The name nixpkgs gives an attribute's package (test/packages.json "pname", else the
+  # attribute), with the version the entry claims ("version", when it claims one), as
+  # passthru like stdenv.mkDerivation's: lib.getName and lib.getVersion read them.
+  # "passthruPackages" names other attributes of the set that nixpkgs' package carries as
+  # passthru ({ jre = "jre_headless"; }: apache-kafka's passthru.jre).
+  nameOf = self: attr: e: {
+    name = (e.pname or attr) + lib.optionalString (e ? version) "-${e.version}";
+    passthru = { pname = e.pname or attr; }
+      // lib.optionalAttrs (e ? version) { inherit (e) version; }
+      // lib.mapAttrs (_: other: self.${other}) (e.passthruPackages or { });
+  };
+
+  mysqlPlaceholder = version: mkDrv {
+    name = "mysql-${version}";
+    passthru = { pname = "mysql"; inherit version; };
+    meta.description = "test-only placeholder: Oracle's MySQL ${version} is not installable on the test machines";
+    script = ''
+      echo "test pkgs.nix: MySQL ${version} is not installable here (not packaged for Debian 12)" >&2
+      exit 1
+    '';
+  };
+
   # A program that runs a release jar .ci/run downloads (test/packages.json "url"; the jar is
   # the entry's "check" path) with Debian's Java, as bin/<program>.
   jarProgram = { name, program, javaOptions ? "" }:
@@ -119,10 +141,12 @@ let
 
   # Programs of the virtual environment .ci/run makes for a PyPI package (test/packages.json
   # "pypi"): links = { <name in $out/bin> = <program in the environment's bin>; }.
-  venvPrograms = { name, mainProgram, links }:
+  # pname: the name nixpkgs gives the package, when it is not the attribute.
+  venvPrograms = { name, mainProgram, links, pname ? name }:
     let venv = "/opt/services-ts/pypi/${name}"; in
     mkDrv {
-      inherit name;
+      name = pname;
+      passthru = { inherit pname; };
       meta = { inherit mainProgram; description = "test-only wrapper around PyPI's ${packageEntries.${name}.pypi}"; };
       script = ''
         set -eu
@@ -134,12 +158,14 @@ let
 
   # Packages declared in ../packages.json (nixpkgs attribute → Debian package),
   # except the "custom" ones, which are written by hand below.
-  declared = lib.mapAttrs
+  declared = self: lib.mapAttrs
     (attr: e:
       if e ? unavailable then
         mkDrv {
-          name = attr;
-          meta.description = "test-only placeholder: ${attr} is not installable on the test machines";
+          inherit (nameOf self attr e) name passthru;
+          meta = lib.optionalAttrs (e ? mainProgram) { inherit (e) mainProgram; } // {
+            description = "test-only placeholder: ${attr} is not installable on the test machines";
+          };
           script = ''
             echo ${lib.escapeShellArg "test pkgs.nix: ${attr} is not installable here (${e.unavailable})"} >&2
             exit 1
@@ -147,16 +173,16 @@ let
         }
       else if e ? bins then
         hostBinaries {
-          name = attr;
+          inherit (nameOf self attr e) name passthru;
           inherit (e) bins;
           mainProgram = e.mainProgram or null;
           hint = if e ? npm then "npm ${e.npm}, installed by .ci/run" else "Debian ${builtins.head e.debian}";
         }
       else
-        debianPackage { name = attr; debPkg = builtins.head e.debian; mainProgram = e.mainProgram or null; })
+        debianPackage { inherit (nameOf self attr e) name passthru; debPkg = builtins.head e.debian; mainProgram = e.mainProgram or null; })
     (lib.filterAttrs (_: e: !(e.custom or false)) packageEntries);
 
-  base = self: declared // {
+  base = self: declared self // {
     inherit lib system;
 
     # Extend the set like nixpkgs' `pkgs.extend`.
@@ -205,11 +231,38 @@ let
         fi
       '';
     };
-    findutils = debianPackage { name = "findutils"; mainProgram = "find"; };
+    # nixpkgs' findutils and procps set no meta.mainProgram (test/nixpkgs-facts.json): neither does the stand-in.
+    findutils = debianPackage { name = "findutils"; };
     gnused = debianPackage { name = "gnused"; debPkg = "sed"; mainProgram = "sed"; };
-    procps = debianPackage { name = "procps"; mainProgram = "ps"; };
-    # nixpkgs' netcat also has the output `nc` (services-flake's tests use pkgs.netcat.nc).
-    netcat = hostBinaries { name = "netcat"; bins = [ "/usr/bin/nc" "/bin/nc" ]; mainProgram = "nc"; hint = "Debian netcat-openbsd"; passthru.nc = self.netcat; };
+    procps = debianPackage { name = "procps"; };
+    # nixpkgs' netcat is LibreSSL's nc output (pname libressl, no meta.mainProgram); its `nc`
+    # (services-flake's tests use pkgs.netcat.nc) is the same output again.
+    netcat = hostBinaries { name = "libressl-nc"; bins = [ "/usr/bin/nc" "/bin/nc" ]; hint = "Debian netcat-openbsd"; passthru = { pname = "libressl"; nc = self.netcat; }; };
+    # Debian's nginx with the configuration files nixpkgs' nginx has under conf/ (mime.types).
+    nginx = mkDrv {
+      name = "nginx";
+      meta = { mainProgram = "nginx"; description = "test-only wrapper around Debian nginx"; };
+      script = ''
+        set -eu
+        for f in /usr/sbin/nginx /etc/nginx/mime.types; do
+          [ -e "$f" ] || { echo "test pkgs.nix: no $f (apt-get install nginx)" >&2; exit 1; }
+        done
+        mkdir -p "$out/bin" "$out/conf"
+        ln -s /usr/sbin/nginx "$out/bin/nginx"
+        ln -s /etc/nginx/mime.types "$out/conf/mime.types"
+      '';
+    };
+    # pgweb is not installable here (not packaged for Debian 12): a placeholder named, versioned and
+    # with the main program of nixpkgs' pgweb, which fails only when built.
+    pgweb = mkDrv {
+      name = "pgweb-0.16.2";
+      passthru = { pname = "pgweb"; version = "0.16.2"; };
+      meta = { mainProgram = "pgweb"; description = "test-only placeholder: pgweb is not installable on the test machines"; };
+      script = ''
+        echo "test pkgs.nix: pgweb is not installable here (not packaged for Debian 12)" >&2
+        exit 1
+      '';
+    };
     # nixpkgs' mailcap ships etc/nginx/mime.types (nginx's modules default to it);
     # Debian's nginx-common has the same file at /etc/nginx/mime.types.
     mailcap = mkDrv {
@@ -233,16 +286,23 @@ let
     # Debian's MariaDB laid out as nixpkgs' mariadb is where the modules look:
     # bin/ (clients, mysql_install_db, mysqld), sbin/mariadbd (which Debian's
     # mysql_install_db runs from --basedir), share/mysql (system tables,
-    # error messages) and lib/mysql/plugin.
+    # error messages) and lib/mysql/plugin.  Named as nixpkgs names its server
+    # (pname mariadb-server, no meta.mainProgram: test/nixpkgs-facts.json), with
+    # Debian 12's major.minor as its version; the build checks Debian's is that one.
     mariadb = mkDrv {
-      name = "mariadb-10";
-      meta = { mainProgram = "mysql"; description = "test-only wrapper around Debian mariadb-server and mariadb-client"; };
+      name = "mariadb-server-10.11";
+      passthru = { pname = "mariadb-server"; version = "10.11"; };
+      meta = { description = "test-only wrapper around Debian mariadb-server and mariadb-client"; };
       script = ''
         set -eu
         files=$(dpkg-query -L mariadb-server mariadb-server-core mariadb-client mariadb-client-core) || {
           echo "test pkgs.nix: Debian MariaDB is not installed (apt-get install mariadb-server mariadb-client)" >&2
           exit 1
         }
+        case "$(dpkg-query -W -f='${"$"}{Version}' mariadb-server)" in
+          *:10.11.*|10.11.*) ;;
+          *) echo "test pkgs.nix: Debian's mariadb-server is not 10.11, which this stand-in claims to be" >&2; exit 1 ;;
+        esac
         mkdir -p "$out/bin" "$out/sbin" "$out/share" "$out/lib/mysql"
         for f in $files; do
           case "$f" in /usr/bin/*|/usr/sbin/*) ;; *) continue ;; esac
@@ -253,6 +313,12 @@ let
         ln -s /usr/lib/mysql/plugin "$out/lib/mysql/plugin"
       '';
     };
+    # Oracle's MySQL is not packaged for Debian 12 (MariaDB takes its place there): placeholders
+    # named and versioned as nixpkgs' mysql80 and mysql84 (test/nixpkgs-facts.json), so that a
+    # module's MySQL branch evaluates; building one fails with the reason.
+    mysql80 = mysqlPlaceholder "8.0.40";
+    mysql84 = mysqlPlaceholder "8.4.3";
+
     # Debian's ZooKeeper as nixpkgs' zookeeper is used: lib/*.jar on the class
     # path (Debian's zookeeper.jar names its dependencies by absolute path in
     # its manifest) and the JRE to run it as `passthru.jre`.
@@ -270,7 +336,9 @@ let
     # Debian's PHP 8.2 as nixpkgs' php is used: bin/php, bin/php-fpm and the
     # default configuration at etc/php.ini (Debian's development php.ini).
     php = mkDrv {
-      name = "php";
+      # nixpkgs' pkgs.php is the PHP wrapped with its extensions: pname php-with-extensions.
+      name = "php-with-extensions";
+      passthru.pname = "php-with-extensions";
       meta = { mainProgram = "php"; description = "test-only wrapper around Debian php8.2-fpm and php8.2-cli"; };
       script = ''
         set -eu
@@ -288,6 +356,7 @@ let
     # pgAdmin 4 as nixpkgs' pgadmin4 lays it out (the programs its wrappers run), from PyPI's pgadmin4.
     pgadmin4 = venvPrograms {
       name = "pgadmin4";
+      pname = "pgadmin";
       mainProgram = "pgadmin4";
       links = { pgadmin4 = "pgadmin4"; ".pgadmin4-wrapped" = "pgadmin4"; ".pgadmin4-cli-wrapped" = "pgadmin4-cli"; };
     };
@@ -422,7 +491,8 @@ let
         # not asked for is not found, even when its Debian package is installed.
         withExtensions = exts: mkDrv {
           name = "postgresql-${major}-with-extensions";
-          meta = { mainProgram = "postgres"; description = "test-only: Debian's PostgreSQL ${major} with ${lib.concatMapStringsSep ", " (e: e.pname or e.name) exts}"; };
+          # No meta.mainProgram, like nixpkgs' postgresql and its withPackages (test/nixpkgs-facts.json).
+          meta = { description = "test-only: Debian's PostgreSQL ${major} with ${lib.concatMapStringsSep ", " (e: e.pname or e.name) exts}"; };
           passthru = common // { extensions = exts; withPackages = f: withExtensions (exts ++ f common.pkgs); };
           env.extensionTrees = exts;
           script = ''
@@ -452,7 +522,6 @@ let
         self' = hostBinaries {
           name = "postgresql-${major}";
           bins = [ "${root}/${major}/bin/*" ];
-          mainProgram = "postgres";
           hint = "Debian postgresql, expected under ${root}/<major>/bin";
           passthru = common // {
             # Like nixpkgs: `withPackages (ps: [ … ])` is a package whose server finds those extensions.

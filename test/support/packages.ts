@@ -33,7 +33,14 @@ export interface PackageEntry {
   readonly debian: readonly string[];
   readonly check?: string;
   readonly bins?: readonly string[];
+  /** What `lib.getExe` runs: set only when nixpkgs' package has this `meta.mainProgram` (test/nixpkgs-facts.json). */
   readonly mainProgram?: string;
+  /** The name nixpkgs gives the package (`lib.getName`), when it is not the attribute (`apacheHttpd` → `apache-httpd`). */
+  readonly pname?: string;
+  /** For a placeholder of a package not installable here: the nixpkgs version it stands for (modules may branch on it). */
+  readonly version?: string;
+  /** Passthru attributes nixpkgs' package carries, each naming another attribute of the test package set (`{ jre: "jre_headless" }`). */
+  readonly passthruPackages?: Readonly<Record<string, string>>;
   readonly custom?: boolean;
   /**
    * Why no registry this project installs from (Debian, npm, PyPI, the Go module
