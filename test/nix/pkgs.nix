@@ -143,6 +143,8 @@ let
     in
     mkDrv {
       name = "${pname}-${version}";
+      # The links are made when this is built: a changed pom (other jars) makes it another derivation.
+      env.pomSha256 = builtins.hashFile "sha256" (../.. + "/${packageEntries.${attr}.maven}");
       passthru = { inherit pname version jre; };
       meta = { description = "test-only: ${pname} ${version} from Maven Central's jars (test/maven/${attr}/pom.xml)"; } // meta;
       script = ''
