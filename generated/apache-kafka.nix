@@ -102,7 +102,13 @@ let
       unsafeDataDirMessage = "services.apache-kafka.\"${name}\".dataDir is empty or holds a newline: give the instance a directory path on one line.";
       invariantMessage = "services.apache-kafka.\"${name}\": formatLogDirs is true but clusterId is null: formatting KRaft log directories needs a cluster id. Set clusterId.";
       unsafeNameMessage = "services.apache-kafka.\"${name}\": an instance name is part of its data directory and process names; it cannot be empty, \".\" or \"..\", nor contain \"/\".";
-      readinessCheck = "printf '\\000\\000\\000\\012\\000\\022\\000\\000\\000\\000\\000\\001\\377\\377' | ${lib.escapeShellArg (lib.getExe' pkgs.netcat "nc")} -w 1 localhost ${toString config.port} | ${lib.escapeShellArg (lib.getExe' pkgs.coreutils "od")} -An -tx1 -j4 -N4 | ${lib.escapeShellArg (lib.getExe' pkgs.gnugrep "grep")} -qx ' 00 00 00 01'";
+      readinessCheck = "${kafkaReadyArg}";
+      kafkaReadyArg = lib.escapeShellArg (lib.getExe' (pkgs.writeShellApplication {
+        name = "kafka-ready";
+        runtimeInputs = [ pkgs.netcat pkgs.coreutils pkgs.gnugrep ];
+        excludeShellChecks = [ "SC1003" "SC1110" "SC1111" "SC1112" "SC2016" ];
+        text = "printf '\\000\\000\\000\\012\\000\\022\\000\\000\\000\\000\\000\\001\\377\\377' | nc -w 1 localhost ${toString config.port} | od -An -tx1 -j4 -N4 | grep -qx ' 00 00 00 01'";
+      }) "kafka-ready");
       serverProperties =
         pkgs.writeText
           "server.properties"

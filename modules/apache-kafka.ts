@@ -291,8 +291,16 @@ export default defineService({
           `,
         }),
         // Ready when the broker answers an ApiVersions request on `port` (services-flake only checks that the port is open).
+        // A script of its own: process-compose fails to read a configuration whose probe command holds printf's octal escapes.
         readiness: {
-          exec: sh`printf ${apiVersionsRequest} | ${exe(pkgs.netcat, "nc")} -w 1 localhost ${cfg.port} | ${exe(pkgs.coreutils, "od")} -An -tx1 -j4 -N4 | ${exe(pkgs.gnugrep, "grep")} -qx ' 00 00 00 01'`,
+          exec: sh`${exe(
+            script({
+              name: "kafka-ready",
+              runtimeInputs: [pkgs.netcat, pkgs.coreutils, pkgs.gnugrep],
+              text: sh`printf ${apiVersionsRequest} | nc -w 1 localhost ${cfg.port} | od -An -tx1 -j4 -N4 | grep -qx ' 00 00 00 01'`,
+            }),
+            "kafka-ready",
+          )}`,
         },
         restart: { policy: "on-failure", maxRestarts: 5 },
       }),

@@ -60,6 +60,7 @@ describe.skipIf(missing.length > 0)("[run] process-compose up, until the test pr
         { timedOut: false, code: 0 },
         { timedOut: false, code: 0 },
       ]);
-    });
+      // runTwice gives each start up to 180 s: the test waits for both (JVM stacks on a loaded 2-core machine need more than 120 s).
+    }, 2 * 180_000 + 30_000);
   }
 });
