@@ -357,6 +357,20 @@ let
         "zkCli.sh" = { main = "org.apache.zookeeper.ZooKeeperMain"; classPath = "$out/conf"; };
       };
     };
+    # ElasticMQ's server as nixpkgs' elasticmq-server-bin (pkgs/by-name/el/elasticmq-server-bin/package.nix:
+    # pname "elasticmq-server", bin/elasticmq-server, meta.mainProgram "elasticmq-server", run on jre8), from
+    # Maven Central's jars (test/maven/elasticmq-server-bin/pom.xml): nixpkgs' wrapper runs the one-jar download
+    # (share/elasticmq-server/elasticmq-server.jar) with `java -jar`; ours runs the same server's main class with
+    # its jars under share/elasticmq-server/lib, on Debian's Java 17. Both read JAVA_TOOL_OPTIONS, as java does.
+    elasticmq-server-bin = mavenPackage {
+      attr = "elasticmq-server-bin";
+      pname = "elasticmq-server";
+      version = "1.6.14";
+      libDir = "share/elasticmq-server/lib";
+      jre = self.jre;
+      meta.mainProgram = "elasticmq-server";
+      programs."elasticmq-server".main = "org.elasticmq.server.Main";
+    };
     # Apache Kafka as nixpkgs' apacheKafka_<series> lays it out (pkgs/servers/apache-kafka/generic.nix:
     # pname "apache-kafka", version "<scala>-<kafka>", the release's libs/ jars, config/, bin/kafka*.sh,
     # passthru.jre = jdk17_headless), from Maven Central's jars (test/maven/<attr>/pom.xml). Of bin/
