@@ -29,10 +29,17 @@ let
   javaPropertyValue = text: "${if lib.hasPrefix " " text then "\\" else ""}${lib.replaceStrings [ "\\" "\n" "\r" "\t" ] [ "\\\\" "\\n" "\\r" "\\t" ] text}";
   instanceModule = { config, name, options, ... }:
     let
+      logging =
+        if (lib.last (lib.splitString "-" (config.package.version or ""))) == "" then
+          "-Dlog4j.configuration=${textArg1} -Dlog4j2.configurationFile=${textArg2}"
+        else if lib.versionAtLeast (lib.last (lib.splitString "-" (config.package.version or ""))) "4" then
+          "-Dlog4j2.configurationFile=${textArg2}"
+        else
+          "-Dlog4j.configuration=${textArg1}";
       formatLogDirs =
         if config.formatLogDirs then
           if config.formatLogDirsIgnoreFormatted then
-            "kafka-storage.sh format -t ${valueArg} -c ${textArg} --ignore-formatted"
+            "kafka-storage.sh format -t ${valueArg} -c ${textArg3} --ignore-formatted"
           else
             ''
               formatted=0
@@ -41,13 +48,13 @@ let
                 if [ -f "$dir/meta.properties" ]; then formatted=1; fi
               done
               if [ "$formatted" = 0 ]; then
-                kafka-storage.sh format -t ${valueArg} -c ${textArg}
+                kafka-storage.sh format -t ${valueArg} -c ${textArg3}
               fi
             ''
         else
           "";
       processes = {
-        # modules/apache-kafka.ts:246
+        # modules/apache-kafka.ts:284
         ${name} = {
           command = pkgs.writeShellApplication {
             name = "start-kafka";
@@ -55,7 +62,7 @@ let
             excludeShellChecks = [ "SC1003" "SC1110" "SC1111" "SC1112" "SC2016" ];
             text = ''
               ${formatLogDirs}
-              exec java -cp ${lib.escapeShellArg "${config.package}/libs/*"} -Dlog4j.configuration=${lib.escapeShellArg "file:${config.configFiles.log4jProperties}"} ${lib.escapeShellArgs config.jvmOptions} kafka.Kafka ${textArg}
+              exec java -cp ${lib.escapeShellArg "${config.package}/libs/*"} ${logging} ${lib.escapeShellArgs config.jvmOptions} kafka.Kafka ${textArg3}
             '';
           };
           readiness_probe = {
@@ -89,11 +96,19 @@ let
       valueArg = lib.escapeShellArg (if config.clusterId != null then config.clusterId else "");
       unsafeDataDir = config.dataDir == "" || lib.hasInfix "\n" config.dataDir;
       invariant = !config.formatLogDirs || config.clusterId != null;
-      textArg = lib.escapeShellArg "${config.configFiles.serverProperties}";
+      textArg1 = lib.escapeShellArg "file:${config.configFiles.log4jProperties}";
+      textArg2 = lib.escapeShellArg "${config.configFiles.log4j2Properties}";
+      textArg3 = lib.escapeShellArg "${config.configFiles.serverProperties}";
       unsafeDataDirMessage = "services.apache-kafka.\"${name}\".dataDir is empty or holds a newline: give the instance a directory path on one line.";
       invariantMessage = "services.apache-kafka.\"${name}\": formatLogDirs is true but clusterId is null: formatting KRaft log directories needs a cluster id. Set clusterId.";
       unsafeNameMessage = "services.apache-kafka.\"${name}\": an instance name is part of its data directory and process names; it cannot be empty, \".\" or \"..\", nor contain \"/\".";
-      readinessCheck = "printf '\\000\\000\\000\\012\\000\\022\\000\\000\\000\\000\\000\\001\\377\\377' | ${lib.escapeShellArg (lib.getExe' pkgs.netcat "nc")} -w 1 localhost ${toString config.port} | ${lib.escapeShellArg (lib.getExe' pkgs.coreutils "od")} -An -tx1 -j4 -N4 | ${lib.escapeShellArg (lib.getExe' pkgs.gnugrep "grep")} -qx ' 00 00 00 01'";
+      readinessCheck = "${kafkaReadyArg}";
+      kafkaReadyArg = lib.escapeShellArg (lib.getExe' (pkgs.writeShellApplication {
+        name = "kafka-ready";
+        runtimeInputs = [ pkgs.netcat pkgs.coreutils pkgs.gnugrep ];
+        excludeShellChecks = [ "SC1003" "SC1110" "SC1111" "SC1112" "SC2016" ];
+        text = "printf '\\000\\000\\000\\012\\000\\022\\000\\000\\000\\000\\000\\001\\377\\377' | nc -w 1 localhost ${toString config.port} | od -An -tx1 -j4 -N4 | grep -qx ' 00 00 00 01'";
+      }) "kafka-ready");
       serverProperties =
         pkgs.writeText
           "server.properties"
@@ -127,13 +142,13 @@ let
           internal = true;
           description = "The composite instances that declare this one (they set it), for the collision check.";
         };
-        # modules/apache-kafka.ts:102
+        # modules/apache-kafka.ts:103
         port = lib.mkOption {
           type = lib.types.port;
           default = 9092;
           description = "The TCP port of the broker's client listener: the default `listeners` use it, and the readiness check asks the broker on `localhost` at this port.";
         };
-        # modules/apache-kafka.ts:107
+        # modules/apache-kafka.ts:108
         settings = lib.mkOption {
           type = lib.types.submodule {
             freeformType = lib.types.anything;
@@ -164,14 +179,14 @@ let
               "{ \"offsets.topic.replication.factor\" = 1; \"zookeeper.connect\" = [ \"localhost:2181\" ]; }";
           description = "The broker configuration, written to `server.properties`: any [broker setting](https://kafka.apache.org/documentation/#brokerconfigs), its dotted name quoted as one attribute (`\"log.retention.hours\" = 24;`, not nested attribute sets). Values are booleans (written `true`/`false`), integers, strings or lists of them (joined with commas); `null` leaves a setting out. Keys and values are escaped as `.properties` files need (Java reads the file as ISO-8859-1: keep values ASCII).";
         };
-        # modules/apache-kafka.ts:142
+        # modules/apache-kafka.ts:143
         clusterId = lib.mkOption {
           type = lib.types.nullOr lib.types.str;
           default = null;
           example = "MkU3OEVBNTcwNTJENDM2Qk";
           description = "The cluster id log directories are formatted with in KRaft mode (`kafka-storage.sh random-uuid` makes one). Required with `formatLogDirs`; `null` otherwise.";
         };
-        # modules/apache-kafka.ts:149
+        # modules/apache-kafka.ts:150
         configFiles = lib.mkOption {
           type = lib.types.submodule {
             options = {
@@ -185,26 +200,32 @@ let
                 type = lib.types.path;
                 default = "${pkgs.writeText "log4j.properties" config.log4jProperties}";
                 defaultText = lib.literalMD "`log4jProperties`, written to a file";
-                description = "The log4j configuration file the broker is started with (`-Dlog4j.configuration`).";
+                description = "The Log4j 1 configuration file a broker before Kafka 4 is started with (`-Dlog4j.configuration`); Kafka 4 and later do not read it.";
+              };
+              log4j2Properties = lib.mkOption {
+                type = lib.types.path;
+                default = "${pkgs.writeText "log4j2.properties" config.log4j2Properties}";
+                defaultText = lib.literalMD "`log4j2Properties`, written to a file";
+                description = "The Log4j 2 configuration file a broker of Kafka 4 or later is started with (`-Dlog4j2.configurationFile`, any format Log4j 2 reads: `.properties`, `.xml`, `.yaml` with Kafka's jars); earlier versions do not read it.";
               };
             };
           };
           default = { };
           description = "The configuration files the broker runs with.";
         };
-        # modules/apache-kafka.ts:180
+        # modules/apache-kafka.ts:189
         formatLogDirs = lib.mkOption {
           type = lib.types.bool;
           default = false;
           description = "KRaft mode: format the log directories with `clusterId` before the broker starts, when none of them is formatted yet (none holds a `meta.properties`).";
         };
-        # modules/apache-kafka.ts:186
+        # modules/apache-kafka.ts:195
         formatLogDirsIgnoreFormatted = lib.mkOption {
           type = lib.types.bool;
           default = false;
           description = "With `formatLogDirs`: run the format on every start with `--ignore-formatted`, which formats the directories that are not formatted and skips the others (for log directories added later), instead of formatting only when none is.";
         };
-        # modules/apache-kafka.ts:192
+        # modules/apache-kafka.ts:201
         log4jProperties = lib.mkOption {
           type = lib.types.lines;
           default = ''
@@ -214,18 +235,31 @@ let
             log4j.appender.stdout.layout=org.apache.log4j.PatternLayout
             log4j.appender.stdout.layout.ConversionPattern=[%d] %p %m (%c)%n
           '';
-          description = "The log4j configuration (`configFiles.log4jProperties` by default); the default logs INFO and above to standard output.";
+          description = "The Log4j 1 configuration of a broker before Kafka 4 (`configFiles.log4jProperties` by default); the default logs INFO and above to standard output. Kafka 4 logs through Log4j 2, which does not read it: see `log4j2Properties`.";
         };
-        # modules/apache-kafka.ts:204
+        # modules/apache-kafka.ts:214
+        log4j2Properties = lib.mkOption {
+          type = lib.types.lines;
+          default = ''
+            appender.stdout.type = Console
+            appender.stdout.name = STDOUT
+            appender.stdout.layout.type = PatternLayout
+            appender.stdout.layout.pattern = [%d] %p %m (%c)%n
+            rootLogger.level = INFO
+            rootLogger.appenderRef.stdout.ref = STDOUT
+          '';
+          description = "The Log4j 2 configuration, in Log4j 2's properties format, of a broker of Kafka 4 or later (`configFiles.log4j2Properties` by default); the default logs INFO and above to standard output. Which of the two configurations the broker gets follows `package.version` (nixpkgs' `<scala>-<kafka>`, `2.13-4.1.1`); a package without a version gets both, and each Kafka reads its own.";
+        };
+        # modules/apache-kafka.ts:229
         jvmOptions = lib.mkOption {
           type = lib.types.listOf lib.types.str;
           default = [ ];
           example = [ "-Xmx512m" "-Djava.net.preferIPv4Stack=true" ];
           description = "Extra arguments to the JVM that runs the broker, one argument per element, each quoted for the shell (services-flake joins them with spaces unquoted, so an element could split into several arguments).";
         };
-        # modules/apache-kafka.ts:211
+        # modules/apache-kafka.ts:236
         package = lib.mkPackageOption pkgs "apacheKafka" { };
-        # modules/apache-kafka.ts:212
+        # modules/apache-kafka.ts:237
         jre = lib.mkOption {
           type = lib.types.package;
           default = config.package.passthru.jre or pkgs.jre_headless;

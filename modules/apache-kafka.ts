@@ -8,6 +8,7 @@
 import {
   cond,
   defineService,
+  eq,
   exe,
   type Expr,
   file,
@@ -172,7 +173,15 @@ export default defineService({
         log4jProperties: t.path({
           default: ({ cfg }) => pathOf(file("log4j.properties", cfg.log4jProperties)),
           defaultText: { md: "`log4jProperties`, written to a file" },
-          description: "The log4j configuration file the broker is started with (`-Dlog4j.configuration`).",
+          description:
+            "The Log4j 1 configuration file a broker before Kafka 4 is started with (`-Dlog4j.configuration`); Kafka 4 and later do not read it.",
+        }),
+        log4j2Properties: t.path({
+          default: ({ cfg }) => pathOf(file("log4j2.properties", cfg.log4j2Properties)),
+          defaultText: { md: "`log4j2Properties`, written to a file" },
+          description:
+            "The Log4j 2 configuration file a broker of Kafka 4 or later is started with (`-Dlog4j2.configurationFile`, any format Log4j 2 reads: " +
+            "`.properties`, `.xml`, `.yaml` with Kafka's jars); earlier versions do not read it.",
         }),
       },
       { default: {}, description: "The configuration files the broker runs with." },
@@ -199,7 +208,23 @@ export default defineService({
         "",
       ].join("\n"),
       description:
-        "The log4j configuration (`configFiles.log4jProperties` by default); the default logs INFO and above to standard output.",
+        "The Log4j 1 configuration of a broker before Kafka 4 (`configFiles.log4jProperties` by default); the default logs INFO and above " +
+        "to standard output. Kafka 4 logs through Log4j 2, which does not read it: see `log4j2Properties`.",
+    }),
+    log4j2Properties: t.lines({
+      default: [
+        "appender.stdout.type = Console",
+        "appender.stdout.name = STDOUT",
+        "appender.stdout.layout.type = PatternLayout",
+        "appender.stdout.layout.pattern = [%d] %p %m (%c)%n",
+        "rootLogger.level = INFO",
+        "rootLogger.appenderRef.stdout.ref = STDOUT",
+        "",
+      ].join("\n"),
+      description:
+        "The Log4j 2 configuration, in Log4j 2's properties format, of a broker of Kafka 4 or later (`configFiles.log4j2Properties` by default); " +
+        "the default logs INFO and above to standard output. Which of the two configurations the broker gets follows `package.version` " +
+        "(nixpkgs' `<scala>-<kafka>`, `2.13-4.1.1`); a package without a version gets both, and each Kafka reads its own.",
     }),
     jvmOptions: t.listOf(t.str(), {
       default: [],
@@ -241,6 +266,19 @@ export default defineService({
         kafka-storage.sh format -t ${clusterId} -c ${props}
       fi
     `;
+    // Kafka 4 logs through Log4j 2 (-Dlog4j2.configurationFile); before, through Log4j 1's API (-Dlog4j.configuration).
+    // nixpkgs' version is "<scala version>-<kafka version>".
+    const kafkaVersion = nix<string>("string")`lib.last (lib.splitString "-" (${cfg.package}.version or ""))`;
+    const log4j1 = sh`-Dlog4j.configuration=${s`file:${cfg.configFiles.log4jProperties}`}`;
+    const log4j2 = sh`-Dlog4j2.configurationFile=${cfg.configFiles.log4j2Properties}`;
+    const logging = bind(
+      "logging",
+      cond(
+        eq(kafkaVersion, ""),
+        sh`${log4j1} ${log4j2}`,
+        cond(nix<boolean>("bool")`lib.versionAtLeast ${kafkaVersion} "4"`, log4j2, log4j1),
+      ),
+    );
     const format = bind("formatLogDirs", cond(cfg.formatLogDirs, cond(cfg.formatLogDirsIgnoreFormatted, formatAll, formatFresh), sh``));
     return [
       process(name, {
@@ -249,12 +287,20 @@ export default defineService({
           runtimeInputs: [cfg.jre, cfg.package],
           text: sh`
             ${format}
-            exec java -cp ${s`${cfg.package}/libs/*`} -Dlog4j.configuration=${s`file:${cfg.configFiles.log4jProperties}`} ${cfg.jvmOptions} kafka.Kafka ${props}
+            exec java -cp ${s`${cfg.package}/libs/*`} ${logging} ${cfg.jvmOptions} kafka.Kafka ${props}
           `,
         }),
         // Ready when the broker answers an ApiVersions request on `port` (services-flake only checks that the port is open).
+        // A script of its own: process-compose fails to read a configuration whose probe command holds printf's octal escapes.
         readiness: {
-          exec: sh`printf ${apiVersionsRequest} | ${exe(pkgs.netcat, "nc")} -w 1 localhost ${cfg.port} | ${exe(pkgs.coreutils, "od")} -An -tx1 -j4 -N4 | ${exe(pkgs.gnugrep, "grep")} -qx ' 00 00 00 01'`,
+          exec: sh`${exe(
+            script({
+              name: "kafka-ready",
+              runtimeInputs: [pkgs.netcat, pkgs.coreutils, pkgs.gnugrep],
+              text: sh`printf ${apiVersionsRequest} | nc -w 1 localhost ${cfg.port} | od -An -tx1 -j4 -N4 | grep -qx ' 00 00 00 01'`,
+            }),
+            "kafka-ready",
+          )}`,
         },
         restart: { policy: "on-failure", maxRestarts: 5 },
       }),

@@ -47,7 +47,19 @@ export default defineService({
         "zookeeper.root.logger=INFO, CONSOLE\nlog4j.rootLogger=INFO, CONSOLE\nlog4j.logger.org.apache.zookeeper.audit.Log4jAuditLogger=INFO, CONSOLE\n" +
         "log4j.appender.CONSOLE=org.apache.log4j.ConsoleAppender\nlog4j.appender.CONSOLE.layout=org.apache.log4j.PatternLayout\n" +
         "log4j.appender.CONSOLE.layout.ConversionPattern=[myid:%X{myid}] - %-5p [%t:%C{1}@%L] - %m%n\n",
-      description: "`log4j.properties`, put on the class path beside `zoo.cfg`.",
+      description:
+        "`log4j.properties`, put on the class path beside `zoo.cfg`: ZooKeeper before 3.8 logs through Log4j 1, which reads it. " +
+        "ZooKeeper 3.8 and later (nixpkgs' is 3.9) log through Logback and do not read it: see `logback`.",
+    }),
+    logback: t.lines({
+      default:
+        '<configuration>\n  <appender name="CONSOLE" class="ch.qos.logback.core.ConsoleAppender">\n' +
+        "    <encoder><pattern>[myid:%X{myid}] - %-5p [%t:%C{1}@%L] - %m%n</pattern></encoder>\n  </appender>\n" +
+        '  <root level="INFO"><appender-ref ref="CONSOLE"/></root>\n</configuration>\n',
+      description:
+        "`logback.xml`, put on the class path beside `zoo.cfg`: ZooKeeper 3.8 and later log through Logback, which reads it " +
+        "(services-flake has only `logging`, which those versions ignore). Both files are always there, and each version reads its own; " +
+        "the default logs INFO and above to standard output, as `logging`'s does.",
     }),
     extraCmdLineOptions: t.listOf(t.str(), {
       default: ["-Dcom.sun.management.jmxremote", "-Dcom.sun.management.jmxremote.local.only=true"],
@@ -79,6 +91,7 @@ admin.enableServer=false
       ),
     );
     const log4j = file("log4j.properties", cfg.logging);
+    const logback = file("logback.xml", cfg.logback);
     return [
       process(name, {
         command: script({
@@ -88,12 +101,13 @@ admin.enableServer=false
             data=${runtimePath(cfg.dataDir)}
             mkdir -p -- "$data"
             printf '%s\\n' ${cfg.id} > "$data/myid"
-            # zoo.cfg and log4j.properties are read from the class path, as ZooKeeper's own scripts arrange.
+            # zoo.cfg and the logging configuration are read from the class path, as ZooKeeper's own scripts arrange.
             conf="$data/conf"
             rm -rf -- "$conf"
             mkdir -p -- "$conf"
             ln -s ${conf} "$conf/zoo.cfg"
             ln -s ${log4j} "$conf/log4j.properties"
+            ln -s ${logback} "$conf/logback.xml"
             exec java -cp ${cfg.package}"/lib/*:$conf" ${cfg.extraCmdLineOptions} -Dzookeeper.datadir.autocreate=true ${optional(cfg.preferIPv4, sh`-Djava.net.preferIPv4Stack=true`)} org.apache.zookeeper.server.quorum.QuorumPeerMain "$conf/zoo.cfg"
           `,
         }),

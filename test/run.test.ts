@@ -137,6 +137,7 @@ describe.skipIf(missing.length > 0)("[run] process-compose up, until the test pr
       const allowed = [...shutdownPgLogLines, ...(provokedPgLogLines[allowKey ?? name] ?? [])];
       const noise = results.flatMap((r) => pgProblemLines(r.output)).filter((l) => !allowed.some((re) => re.test(l)));
       expect(noise, "PostgreSQL logged problems that no test provoked").toEqual([]);
-    });
+      // runTwice gives each start up to 180 s: the test waits for both (JVM stacks on a loaded 2-core machine need more than 120 s).
+    }, 2 * 180_000 + 30_000);
   }
 });

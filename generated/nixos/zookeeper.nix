@@ -27,7 +27,7 @@ let
         4lw.commands.whitelist=stat,ruok
       '';
       units = {
-        # modules/zookeeper.ts:83
+        # modules/zookeeper.ts:96
         ${name} = {
           wantedBy = [ "services-ts.target" ];
           serviceConfig = {
@@ -40,12 +40,13 @@ let
                 data=${runtimePath config.dataDir}
                 mkdir -p -- "$data"
                 printf '%s\n' ${toString config.id} > "$data/myid"
-                # zoo.cfg and log4j.properties are read from the class path, as ZooKeeper's own scripts arrange.
+                # zoo.cfg and the logging configuration are read from the class path, as ZooKeeper's own scripts arrange.
                 conf="$data/conf"
                 rm -rf -- "$conf"
                 mkdir -p -- "$conf"
                 ln -s ${lib.escapeShellArg zooCfg} "$conf/zoo.cfg"
                 ln -s ${lib.escapeShellArg (pkgs.writeText "log4j.properties" config.logging)} "$conf/log4j.properties"
+                ln -s ${lib.escapeShellArg (pkgs.writeText "logback.xml" config.logback)} "$conf/logback.xml"
                 exec java -cp ${lib.escapeShellArg config.package}"/lib/*:$conf" ${lib.escapeShellArgs config.extraCmdLineOptions} -Dzookeeper.datadir.autocreate=true ${lib.optionalString config.preferIPv4 "-Djava.net.preferIPv4Stack=true"} org.apache.zookeeper.server.quorum.QuorumPeerMain "$conf/zoo.cfg"
               '';
             });
@@ -174,9 +175,22 @@ let
             log4j.appender.CONSOLE.layout=org.apache.log4j.PatternLayout
             log4j.appender.CONSOLE.layout.ConversionPattern=[myid:%X{myid}] - %-5p [%t:%C{1}@%L] - %m%n
           '';
-          description = "`log4j.properties`, put on the class path beside `zoo.cfg`.";
+          description = "`log4j.properties`, put on the class path beside `zoo.cfg`: ZooKeeper before 3.8 logs through Log4j 1, which reads it. ZooKeeper 3.8 and later (nixpkgs' is 3.9) log through Logback and do not read it: see `logback`.";
         };
-        # modules/zookeeper.ts:52
+        # modules/zookeeper.ts:54
+        logback = lib.mkOption {
+          type = lib.types.lines;
+          default = ''
+            <configuration>
+              <appender name="CONSOLE" class="ch.qos.logback.core.ConsoleAppender">
+                <encoder><pattern>[myid:%X{myid}] - %-5p [%t:%C{1}@%L] - %m%n</pattern></encoder>
+              </appender>
+              <root level="INFO"><appender-ref ref="CONSOLE"/></root>
+            </configuration>
+          '';
+          description = "`logback.xml`, put on the class path beside `zoo.cfg`: ZooKeeper 3.8 and later log through Logback, which reads it (services-flake has only `logging`, which those versions ignore). Both files are always there, and each version reads its own; the default logs INFO and above to standard output, as `logging`'s does.";
+        };
+        # modules/zookeeper.ts:64
         extraCmdLineOptions = lib.mkOption {
           type = lib.types.listOf lib.types.str;
           default = [
@@ -186,15 +200,15 @@ let
           example = [ "-Xmx256m" "-Dcom.sun.management.jmxremote" ];
           description = "More `java` arguments, one argument per element.";
         };
-        # modules/zookeeper.ts:57
+        # modules/zookeeper.ts:69
         preferIPv4 = lib.mkOption {
           type = lib.types.bool;
           default = true;
           description = "Pass `-Djava.net.preferIPv4Stack=true` to the JVM.";
         };
-        # modules/zookeeper.ts:58
+        # modules/zookeeper.ts:70
         package = lib.mkPackageOption pkgs "zookeeper" { };
-        # modules/zookeeper.ts:59
+        # modules/zookeeper.ts:71
         jre = lib.mkOption {
           type = lib.types.package;
           default = config.package.jre;

@@ -156,6 +156,83 @@ let
       '';
     };
 
+  # A Java package made of the jars .ci/run resolves from Maven Central for a test/packages.json entry with
+  # "maven" (/opt/services-ts/maven/<attr>/lib): the jars linked into $out/<libDir>, files of our own
+  # (`conf`: path in $out → text) and programs of our own in $out/bin (`programs`: name → { main class,
+  # extra class path, JVM options }), each running `java -cp <libDir>/*`; `jre` as `passthru.jre`.
+  mavenPackage = { attr, pname, version, libDir, jre, conf ? { }, programs ? { }, meta ? { } }:
+    let
+      check = packageEntries.${attr}.check;
+      jars = "/opt/services-ts/maven/${attr}/lib";
+    in
+    mkDrv {
+      name = "${pname}-${version}";
+      # The links are made when this is built: a changed pom (other jars) makes it another derivation.
+      env.pomSha256 = builtins.hashFile "sha256" (../.. + "/${packageEntries.${attr}.maven}");
+      passthru = { inherit pname version jre; };
+      meta = { description = "test-only: ${pname} ${version} from Maven Central's jars (test/maven/${attr}/pom.xml)"; } // meta;
+      script = ''
+        set -eu
+        [ -f ${check} ] || { echo "test pkgs.nix: no ${check} (bash .ci/run resolves test/maven/${attr}/pom.xml)" >&2; exit 1; }
+        mkdir -p "$out/${libDir}" "$out/bin"
+        for f in ${jars}/*.jar; do ln -s "$f" "$out/${libDir}/$(basename "$f")"; done
+        ${lib.concatStrings (lib.mapAttrsToList (path: text: ''
+          mkdir -p "$(dirname "$out/${path}")"
+          cp ${builtins.toFile (baseNameOf path) text} "$out/${path}"
+        '') conf)}
+        ${lib.concatStrings (lib.mapAttrsToList (program: p: ''
+          cat > "$out/bin/${program}" <<EOF
+        #!/bin/sh
+        exec ${jre}/bin/java ${p.javaOptions or ""} -cp "$out/${libDir}/*${lib.optionalString (p ? classPath) ":${p.classPath}"}" ${p.main} "\$@"
+        EOF
+          chmod +x "$out/bin/${program}"
+        '') programs)}
+      '';
+    };
+
+  # Apache Kafka (see `apacheKafka` below): kafka_<scala>-<version>'s scripts the modules and tests run.
+  kafkaPackage = { attr, kafkaVersion, producer, jre, scalaVersion ? "2.13" }:
+    let
+      log4j2 = lib.versionAtLeast kafkaVersion "4";
+      # Kafka's tools log warnings to standard error, through Log4j 2 from Kafka 4 on, Log4j 1 before.
+      toolsLogging =
+        if log4j2 then "-Dlog4j2.configurationFile=$out/config/tools-log4j2.properties"
+        else "-Dlog4j.configuration=file:$out/config/tools-log4j.properties";
+      tool = main: { inherit main; javaOptions = "\\\${KAFKA_HEAP_OPTS:--Xmx256m} ${toolsLogging}"; };
+    in
+    mavenPackage {
+      inherit attr jre;
+      pname = "apache-kafka";
+      version = "${scalaVersion}-${kafkaVersion}";
+      libDir = "libs";
+      conf = if log4j2 then {
+        "config/tools-log4j2.properties" = ''
+          appender.stderr.type = Console
+          appender.stderr.name = STDERR
+          appender.stderr.target = SYSTEM_ERR
+          appender.stderr.layout.type = PatternLayout
+          appender.stderr.layout.pattern = [%d] %p %m (%c)%n
+          rootLogger.level = WARN
+          rootLogger.appenderRef.stderr.ref = STDERR
+        '';
+      } else {
+        "config/tools-log4j.properties" = ''
+          log4j.rootLogger=WARN, stderr
+          log4j.appender.stderr=org.apache.log4j.ConsoleAppender
+          log4j.appender.stderr.layout=org.apache.log4j.PatternLayout
+          log4j.appender.stderr.layout.ConversionPattern=[%d] %p %m (%c)%n
+          log4j.appender.stderr.Target=System.err
+        '';
+      };
+      programs = {
+        "kafka-server-start.sh" = tool "kafka.Kafka";
+        "kafka-storage.sh" = tool "kafka.tools.StorageTool";
+        "kafka-topics.sh" = tool "org.apache.kafka.tools.TopicCommand";
+        "kafka-console-producer.sh" = tool producer;
+        "kafka-console-consumer.sh" = tool "org.apache.kafka.tools.consumer.ConsoleConsumer";
+      };
+    };
+
   # Packages declared in ../packages.json (nixpkgs attribute → Debian package),
   # except the "custom" ones, which are written by hand below.
   declared = self: lib.mapAttrs
@@ -319,19 +396,65 @@ let
     mysql80 = mysqlPlaceholder "8.0.40";
     mysql84 = mysqlPlaceholder "8.4.3";
 
-    # Debian's ZooKeeper as nixpkgs' zookeeper is used: lib/*.jar on the class
-    # path (Debian's zookeeper.jar names its dependencies by absolute path in
-    # its manifest) and the JRE to run it as `passthru.jre`.
-    zookeeper = mkDrv {
-      name = "zookeeper";
-      passthru.jre = hostBinaries { name = "jre"; bins = [ "/usr/lib/jvm/default-java/bin/*" "/usr/bin/java" ]; mainProgram = "java"; hint = "Debian default-jre-headless"; };
-      script = ''
-        set -eu
-        [ -f /usr/share/java/zookeeper.jar ] || { echo "test pkgs.nix: no /usr/share/java/zookeeper.jar (apt-get install zookeeper)" >&2; exit 1; }
-        mkdir -p "$out/lib" "$out/bin"
-        ln -s /usr/share/java/zookeeper.jar "$out/lib/zookeeper.jar"
-        for f in /usr/share/zookeeper/bin/*.sh; do ln -s "$f" "$out/bin/$(basename "$f")"; done
-      '';
+    # Apache ZooKeeper 3.9.3 as nixpkgs' zookeeper lays it out (pkgs/by-name/zo/zookeeper/package.nix:
+    # pname "zookeeper", version "3.9.3", the release's lib/ jars, conf/, bin/zkCli.sh and the other
+    # scripts, passthru.jre), from Maven Central's jars (test/maven/zookeeper/pom.xml; Logback included,
+    # as in the release's lib/). Of bin/ only zkCli.sh, our own wrapper running ZooKeeper's client class
+    # with conf/ (our logback.xml: warnings to standard error) on the class path. nixpkgs runs it on
+    # jdk11_headless; Debian 12 has Java 17 only.
+    zookeeper = mavenPackage {
+      attr = "zookeeper";
+      jre = hostBinaries { name = "jre"; bins = [ "/usr/lib/jvm/default-java/bin/*" ]; mainProgram = "java"; hint = "Debian default-jre-headless"; };
+      pname = "zookeeper";
+      version = "3.9.3";
+      libDir = "lib";
+      conf = {
+        "conf/logback.xml" = ''
+          <configuration>
+            <appender name="STDERR" class="ch.qos.logback.core.ConsoleAppender">
+              <target>System.err</target>
+              <encoder><pattern>%d %-5level [%thread] %logger{0}: %msg%n</pattern></encoder>
+            </appender>
+            <root level="WARN"><appender-ref ref="STDERR"/></root>
+          </configuration>
+        '';
+      };
+      programs = {
+        "zkCli.sh" = { main = "org.apache.zookeeper.ZooKeeperMain"; classPath = "$out/conf"; };
+      };
+    };
+    # ElasticMQ's server as nixpkgs' elasticmq-server-bin (pkgs/by-name/el/elasticmq-server-bin/package.nix:
+    # pname "elasticmq-server", bin/elasticmq-server, meta.mainProgram "elasticmq-server", run on jre8), from
+    # Maven Central's jars (test/maven/elasticmq-server-bin/pom.xml): nixpkgs' wrapper runs the one-jar download
+    # (share/elasticmq-server/elasticmq-server.jar) with `java -jar`; ours runs the same server's main class with
+    # its jars under share/elasticmq-server/lib, on Debian's Java 17. Both read JAVA_TOOL_OPTIONS, as java does.
+    elasticmq-server-bin = mavenPackage {
+      attr = "elasticmq-server-bin";
+      pname = "elasticmq-server";
+      version = "1.6.14";
+      libDir = "share/elasticmq-server/lib";
+      jre = self.jre;
+      meta.mainProgram = "elasticmq-server";
+      programs."elasticmq-server".main = "org.elasticmq.server.Main";
+    };
+    # Apache Kafka as nixpkgs' apacheKafka_<series> lays it out (pkgs/servers/apache-kafka/generic.nix:
+    # pname "apache-kafka", version "<scala>-<kafka>", the release's libs/ jars, config/, bin/kafka*.sh,
+    # passthru.jre = jdk17_headless), from Maven Central's jars (test/maven/<attr>/pom.xml). Of bin/
+    # the scripts the modules and tests run, our own wrappers: each runs the class Kafka's script of
+    # that name runs (the classes are in the jars of that version), with libs/* on the class path and
+    # our config/tools-log4j*.properties (warnings to standard error). apacheKafka is apacheKafka_4_3
+    # (pkgs/top-level/all-packages.nix); 3.9 is the last series with ZooKeeper mode.
+    apacheKafka = kafkaPackage {
+      attr = "apacheKafka";
+      kafkaVersion = "4.3.1"; # pkgs/servers/apache-kafka/4_3.nix
+      producer = "org.apache.kafka.tools.ConsoleProducer";
+      jre = self.jre_headless;
+    };
+    apacheKafka_3_9 = kafkaPackage {
+      attr = "apacheKafka_3_9";
+      kafkaVersion = "3.9.1"; # pkgs/servers/apache-kafka/3_9.nix
+      producer = "kafka.tools.ConsoleProducer";
+      jre = self.jre_headless;
     };
     # Debian's PHP 8.2 as nixpkgs' php is used: bin/php, bin/php-fpm and the
     # default configuration at etc/php.ini (Debian's development php.ini).

