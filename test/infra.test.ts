@@ -13,6 +13,7 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { installed, loadPackages } from "./support/packages";
+import { findProcessCompose, runProcessCompose } from "./support/run";
 import {
   buildDrv,
   evalFlakeParts,
@@ -424,4 +425,19 @@ describe.skipIf(!SEEDED)("[nix eval] flake-parts through test/nix/eval-flake-par
       /no process-compose\.nope; have: dev/,
     );
   }, SLOW);
+});
+
+describe.skipIf(!SEEDED || findProcessCompose() === null)("[run] harness (test/support/run.ts)", () => {
+  it("a run killed on its timeout leaves none of its processes running (each process-compose process has a group of its own)", async () => {
+    const marker = `services-ts-harness-${process.pid}-${Date.now()}`;
+    const ev = evalProcessComposeFull(`[ {
+      settings.processes.sleeper.command = "exec -a ${marker} sleep 600";
+      settings.processes.test = { command = "sleep 600"; availability.exit_on_end = true; };
+    } ]`);
+    const r = await runProcessCompose(findProcessCompose()!, ev, { timeoutSeconds: 3 });
+    expect(r.timedOut).toBe(true);
+    const left = spawnSync("pgrep", ["-f", marker], { encoding: "utf8" }).stdout.trim();
+    rmSync(r.workDir, { recursive: true, force: true });
+    expect(left, `processes left running: ${left}`).toBe("");
+  });
 });

@@ -57,6 +57,20 @@ export interface RunResult {
   readonly workDir: string;
 }
 
+/**
+ * Kills every process of the session `sid` (the detached child the harness started leads it): process-compose
+ * and the servers it started, which it puts in process groups of their own, so that a killed run leaves no
+ * server holding its port for the next one (`pkill -s`, procps).
+ */
+export function killSession(sid: number): void {
+  try {
+    process.kill(-sid, "SIGKILL");
+  } catch {
+    /* already gone */
+  }
+  spawnSync("pkill", ["-KILL", "-s", String(sid)]);
+}
+
 /** Wraps a command so it runs unprivileged when we are root (setpriv, uid/gid 65534). */
 export function unprivileged(argv: string[]): string[] {
   if (process.getuid?.() !== 0) return argv;
@@ -127,14 +141,13 @@ export async function runProcessCompose(
   let timedOut = false;
   const timer = setTimeout(() => {
     timedOut = true;
-    try {
-      process.kill(-child.pid!, "SIGKILL");
-    } catch {
-      /* already gone */
-    }
+    killSession(child.pid!);
   }, (opts.timeoutSeconds ?? 120) * 1000);
   const code = await new Promise<number | null>((resolve) => child.on("close", (c) => resolve(c)));
   clearTimeout(timer);
+  // process-compose stops its processes when it ends; one killed on the timeout cannot, and each of its
+  // processes runs in a process group of its own: whatever is left of the session goes too.
+  if (timedOut) killSession(child.pid!);
   return { code, timedOut, seconds: (performance.now() - started) / 1000, output, workDir };
 }
 
