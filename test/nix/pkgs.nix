@@ -132,6 +132,27 @@ let
       '';
     };
 
+  # A Go program .ci/run builds from the Go module proxy (test/packages.json "go"; the binary is
+  # the entry's "check" path), as nixpkgs' buildGoModule package of it: bin/<mainProgram>, with
+  # pname and version (the module's version: what was built, which may be newer than nixpkgs').
+  goProgram = { name, pname ? name, mainProgram, links ? [ ] }:
+    let
+      e = packageEntries.${name};
+      version = lib.removePrefix "v" (lib.last (lib.splitString "@" e.go));
+    in
+    mkDrv {
+      name = "${pname}-${version}";
+      passthru = { inherit pname version; };
+      meta = { inherit mainProgram; description = "test-only wrapper around ${e.go}, built by .ci/run"; };
+      script = ''
+        set -eu
+        [ -x ${e.check} ] || { echo "test pkgs.nix: no ${e.check} (bash .ci/run builds ${e.go})" >&2; exit 1; }
+        mkdir -p "$out/bin"
+        ln -s ${e.check} "$out/bin/${mainProgram}"
+        ${lib.concatMapStrings (l: "ln -s ${mainProgram} \"$out/bin/${l}\"\n") links}
+      '';
+    };
+
   # Packages declared in ../packages.json (nixpkgs attribute → Debian package),
   # except the "custom" ones, which are written by hand below.
   declared = lib.mapAttrs
@@ -291,6 +312,14 @@ let
       mainProgram = "pgadmin4";
       links = { pgadmin4 = "pgadmin4"; ".pgadmin4-wrapped" = "pgadmin4"; ".pgadmin4-cli-wrapped" = "pgadmin4-cli"; };
     };
+    # SeaweedFS as nixpkgs' seaweedfs (pkgs/by-name/se/seaweedfs/package.nix: pname "seaweedfs",
+    # buildGoModule of subPackages [ "weed" ], meta.mainProgram "weed", so bin/weed), built from
+    # the module github.com/seaweedfs/seaweedfs without build tags (nixpkgs adds elastic, gocdk,
+    # sqlite, ydb and tikv: filer stores the modules do not use).
+    seaweedfs = goProgram { name = "seaweedfs"; mainProgram = "weed"; };
+    # The NATS command-line client as nixpkgs' natscli (pkgs/by-name/na/natscli/package.nix: pname
+    # "natscli", subPackages [ "nats" ], ldflags -X main.version, meta.mainProgram "nats").
+    natscli = goProgram { name = "natscli"; mainProgram = "nats"; };
     # Chroma from PyPI's chromadb, also where nixpkgs has it.
     chromadb = venvPrograms { name = "chromadb"; mainProgram = "chroma"; links = { chroma = "chroma"; }; };
     python3Packages = { inherit (self) chromadb; };
