@@ -135,10 +135,10 @@ let
   # A Go program .ci/run builds from the Go module proxy (test/packages.json "go"; the binary is
   # the entry's "check" path), as nixpkgs' buildGoModule package of it: bin/<mainProgram>, with
   # pname and version (the module's version: what was built, which may be newer than nixpkgs').
-  goProgram = { name, pname ? name, mainProgram, links ? [ ] }:
+  # `version`: when the module's version is a pseudo-version, the release the program says it is.
+  goProgram = { name, pname ? name, mainProgram, links ? [ ], version ? lib.removePrefix "v" (lib.last (lib.splitString "@" packageEntries.${name}.go)) }:
     let
       e = packageEntries.${name};
-      version = lib.removePrefix "v" (lib.last (lib.splitString "@" e.go));
     in
     mkDrv {
       name = "${pname}-${version}";
@@ -315,8 +315,9 @@ let
     # SeaweedFS as nixpkgs' seaweedfs (pkgs/by-name/se/seaweedfs/package.nix: pname "seaweedfs",
     # buildGoModule of subPackages [ "weed" ], meta.mainProgram "weed", so bin/weed), built from
     # the module github.com/seaweedfs/seaweedfs without build tags (nixpkgs adds elastic, gocdk,
-    # sqlite, ydb and tikv: filer stores the modules do not use).
-    seaweedfs = goProgram { name = "seaweedfs"; mainProgram = "weed"; };
+    # sqlite, ydb and tikv: filer stores the modules do not use). The proxy serves one snapshot,
+    # a pseudo-version whose weed/util/version/constants.go says 4.53; nixpkgs packages 3.97.
+    seaweedfs = goProgram { name = "seaweedfs"; mainProgram = "weed"; version = "4.53"; };
     # The NATS command-line client as nixpkgs' natscli (pkgs/by-name/na/natscli/package.nix: pname
     # "natscli", subPackages [ "nats" ], ldflags -X main.version, meta.mainProgram "nats").
     natscli = goProgram { name = "natscli"; mainProgram = "nats"; };
