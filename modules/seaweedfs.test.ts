@@ -17,11 +17,13 @@ export default defineTest({
         volume: { port: 27061, grpcPort: 27065 },
         filer: { enable: true, port: 27062, grpcPort: 27066 },
         s3: { enable: true, port: 27063 },
-        extraArgs: ["-s3.port.grpc=27067"],
+        // No usage reports to SeaweedFS's telemetry server (weed 4.53 sends them by default): the test sends nothing off the machine.
+        extraArgs: ["-s3.port.grpc=27067", "-master.telemetry=false"],
       },
       seaweedfs2: {
         master: { port: 27070, grpcPort: 27072, volumeSizeLimitMB: 64 },
         volume: { port: 27071, grpcPort: 27073, max: "4" },
+        extraArgs: ["-master.telemetry=false"],
       },
     },
   },

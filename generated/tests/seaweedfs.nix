@@ -11,12 +11,13 @@
     volume = { port = 27061; grpcPort = 27065; };
     filer = { enable = true; port = 27062; grpcPort = 27066; };
     s3 = { enable = true; port = 27063; };
-    extraArgs = [ "-s3.port.grpc=27067" ];
+    extraArgs = [ "-s3.port.grpc=27067" "-master.telemetry=false" ];
   };
   services.seaweedfs.seaweedfs2 = {
     enable = true;
     master = { port = 27070; grpcPort = 27072; volumeSizeLimitMB = 64; };
     volume = { port = 27071; grpcPort = 27073; max = "4"; };
+    extraArgs = [ "-master.telemetry=false" ];
   };
   settings.processes.test = {
     command = pkgs.writeShellApplication {
