@@ -16,10 +16,12 @@ node -e '
   const { packages } = require("./test/packages.json");
   for (const [attr, p] of Object.entries(packages)) {
     if (!p.go) continue;
-    // Tab-separated: attr, module@version, package, ldflags, tags, check.
-    console.log([attr, p.go, p.goPackage ?? ".", p.goLdflags ?? "", p.goTags ?? "", p.check].join("\t"));
+    // Separated by US (\x1f), which, unlike a tab, read does not merge when a field is empty:
+    // attr, module@version, package, ldflags, tags, check.
+    console.log([attr, p.go, p.goPackage ?? ".", p.goLdflags ?? "", p.goTags ?? "", p.check].join("\x1f"));
   }
-' | while IFS=$'\t' read -r attr spec pkg ldflags tags check; do
+' | while IFS=$'\x1f' read -r attr spec pkg ldflags tags check; do
+  [ -n "$check" ] || { echo "error: test/packages.json entry $attr has \"go\" but no \"check\" path" >&2; exit 1; }
   if [ -x "$check" ]; then
     echo "already built: $spec ($check)"
     continue
