@@ -133,23 +133,27 @@ let
     };
 
   # A Go program .ci/run builds from the Go module proxy (test/packages.json "go"; the binary is
-  # the entry's "check" path), as nixpkgs' buildGoModule package of it: bin/<mainProgram>, with
-  # pname and version (the module's version: what was built, which may be newer than nixpkgs').
+  # the entry's "check" path), as nixpkgs' buildGoModule package of it: bin/<the binary's name>,
+  # `links` more names for it in bin/ (a postInstall's symlinks), pname and version (the module's
+  # version: what was built, which may be newer than nixpkgs'), and meta.mainProgram when nixpkgs
+  # sets one.
   # `version`: when the module's version is a pseudo-version, the release the program says it is.
-  goProgram = { name, pname ? name, mainProgram, links ? [ ], version ? lib.removePrefix "v" (lib.last (lib.splitString "@" packageEntries.${name}.go)) }:
+  goProgram = { name, pname ? name, mainProgram ? null, links ? [ ], version ? lib.removePrefix "v" (lib.last (lib.splitString "@" packageEntries.${name}.go)) }:
     let
       e = packageEntries.${name};
+      program = baseNameOf e.check;
     in
     mkDrv {
       name = "${pname}-${version}";
       passthru = { inherit pname version; };
-      meta = { inherit mainProgram; description = "test-only wrapper around ${e.go}, built by .ci/run"; };
+      meta = lib.optionalAttrs (mainProgram != null) { inherit mainProgram; }
+        // { description = "test-only wrapper around ${e.go}, built by .ci/run"; };
       script = ''
         set -eu
         [ -x ${e.check} ] || { echo "test pkgs.nix: no ${e.check} (bash .ci/run builds ${e.go})" >&2; exit 1; }
         mkdir -p "$out/bin"
-        ln -s ${e.check} "$out/bin/${mainProgram}"
-        ${lib.concatMapStrings (l: "ln -s ${mainProgram} \"$out/bin/${l}\"\n") links}
+        ln -s ${e.check} "$out/bin/${program}"
+        ${lib.concatMapStrings (l: "ln -s ${program} \"$out/bin/${l}\"\n") links}
       '';
     };
 
