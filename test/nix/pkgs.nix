@@ -325,6 +325,10 @@ let
     # The NATS command-line client as nixpkgs' natscli (pkgs/by-name/na/natscli/package.nix: pname
     # "natscli", subPackages [ "nats" ], ldflags -X main.version, meta.mainProgram "nats").
     natscli = goProgram { name = "natscli"; mainProgram = "nats"; };
+    # Weaviate as nixpkgs' weaviate (pkgs/by-name/we/weaviate/package.nix: pname "weaviate", version
+    # 1.30.1, subPackages [ "cmd/weaviate-server" ], a postInstall linking bin/weaviate to
+    # bin/weaviate-server, no meta.mainProgram), built from the module at the same version.
+    weaviate = goProgram { name = "weaviate"; links = [ "weaviate" ]; };
     # Chroma from PyPI's chromadb, also where nixpkgs has it.
     chromadb = venvPrograms { name = "chromadb"; mainProgram = "chroma"; links = { chroma = "chroma"; }; };
     python3Packages = { inherit (self) chromadb; };
