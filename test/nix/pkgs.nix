@@ -323,7 +323,8 @@ let
     # a pseudo-version whose weed/util/version/constants.go says 4.53; nixpkgs packages 3.97.
     seaweedfs = goProgram { name = "seaweedfs"; mainProgram = "weed"; version = "4.53"; };
     # The NATS command-line client as nixpkgs' natscli (pkgs/by-name/na/natscli/package.nix: pname
-    # "natscli", subPackages [ "nats" ], ldflags -X main.version, meta.mainProgram "nats").
+    # "natscli", subPackages [ "nats" ], ldflags -X main.version, meta.mainProgram "nats"), at v0.5.0,
+    # the version the Go module proxy serves whole here (nixpkgs had 0.3.2 where it was read).
     natscli = goProgram { name = "natscli"; mainProgram = "nats"; };
     # Weaviate as nixpkgs' weaviate (pkgs/by-name/we/weaviate/package.nix: pname "weaviate", version
     # 1.30.1, subPackages [ "cmd/weaviate-server" ], a postInstall linking bin/weaviate to
