@@ -22,7 +22,11 @@ export default defineTest({
   services: { weaviate },
   instances: {
     weaviate: {
-      weaviate1: { port: 27040, environment: { ...node("w1", 27040), AUTHENTICATION_ANONYMOUS_ACCESS_ENABLED: true, DEFAULT_VECTORIZER_MODULE: "none" } },
+      // Both without usage reports to Weaviate's telemetry server (sent unless DISABLE_TELEMETRY): the test sends nothing off the machine.
+      weaviate1: {
+        port: 27040,
+        environment: { ...node("w1", 27040), AUTHENTICATION_ANONYMOUS_ACCESS_ENABLED: true, DEFAULT_VECTORIZER_MODULE: "none", DISABLE_TELEMETRY: true },
+      },
       weaviate2: { port: 27050, environment: { ...node("w2", 27050), DISABLE_TELEMETRY: true, QUERY_DEFAULTS_LIMIT: 5 } },
     },
   },

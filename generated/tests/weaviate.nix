@@ -18,6 +18,7 @@
       RAFT_INTERNAL_RPC_PORT = 27045;
       AUTHENTICATION_ANONYMOUS_ACCESS_ENABLED = true;
       DEFAULT_VECTORIZER_MODULE = "none";
+      DISABLE_TELEMETRY = true;
     };
   };
   services.weaviate.weaviate2 = {

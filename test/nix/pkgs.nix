@@ -233,6 +233,31 @@ let
       };
     };
 
+  # A Go program .ci/run builds from the Go module proxy (test/packages.json "go"; the binary is
+  # the entry's "check" path), as nixpkgs' buildGoModule package of it: bin/<the binary's name>,
+  # `links` more names for it in bin/ (a postInstall's symlinks), pname and version (the module's
+  # version: what was built, which may be newer than nixpkgs'), and meta.mainProgram when nixpkgs
+  # sets one.
+  # `version`: when the module's version is a pseudo-version, the release the program says it is.
+  goProgram = { name, pname ? name, mainProgram ? null, links ? [ ], version ? lib.removePrefix "v" (lib.last (lib.splitString "@" packageEntries.${name}.go)) }:
+    let
+      e = packageEntries.${name};
+      program = baseNameOf e.check;
+    in
+    mkDrv {
+      name = "${pname}-${version}";
+      passthru = { inherit pname version; };
+      meta = lib.optionalAttrs (mainProgram != null) { inherit mainProgram; }
+        // { description = "test-only wrapper around ${e.go}, built by .ci/run"; };
+      script = ''
+        set -eu
+        [ -x ${e.check} ] || { echo "test pkgs.nix: no ${e.check} (bash .ci/run builds ${e.go})" >&2; exit 1; }
+        mkdir -p "$out/bin"
+        ln -s ${e.check} "$out/bin/${program}"
+        ${lib.concatMapStrings (l: "ln -s ${program} \"$out/bin/${l}\"\n") links}
+      '';
+    };
+
   # Packages declared in ../packages.json (nixpkgs attribute → Debian package),
   # except the "custom" ones, which are written by hand below.
   declared = self: lib.mapAttrs
@@ -483,6 +508,20 @@ let
       mainProgram = "pgadmin4";
       links = { pgadmin4 = "pgadmin4"; ".pgadmin4-wrapped" = "pgadmin4"; ".pgadmin4-cli-wrapped" = "pgadmin4-cli"; };
     };
+    # SeaweedFS as nixpkgs' seaweedfs (pkgs/by-name/se/seaweedfs/package.nix: pname "seaweedfs",
+    # buildGoModule of subPackages [ "weed" ], meta.mainProgram "weed", so bin/weed), built from
+    # the module github.com/seaweedfs/seaweedfs without build tags (nixpkgs adds elastic, gocdk,
+    # sqlite, ydb and tikv: filer stores the modules do not use). The proxy serves one snapshot,
+    # a pseudo-version whose weed/util/version/constants.go says 4.53; nixpkgs packages 3.97.
+    seaweedfs = goProgram { name = "seaweedfs"; mainProgram = "weed"; version = "4.53"; };
+    # The NATS command-line client as nixpkgs' natscli (pkgs/by-name/na/natscli/package.nix: pname
+    # "natscli", subPackages [ "nats" ], ldflags -X main.version, meta.mainProgram "nats"), at v0.5.0,
+    # the version the Go module proxy serves whole here (nixpkgs had 0.3.2 where it was read).
+    natscli = goProgram { name = "natscli"; mainProgram = "nats"; };
+    # Weaviate as nixpkgs' weaviate (pkgs/by-name/we/weaviate/package.nix: pname "weaviate", version
+    # 1.30.1, subPackages [ "cmd/weaviate-server" ], a postInstall linking bin/weaviate to
+    # bin/weaviate-server, no meta.mainProgram), built from the module at the same version.
+    weaviate = goProgram { name = "weaviate"; links = [ "weaviate" ]; };
     # Chroma from PyPI's chromadb, also where nixpkgs has it.
     chromadb = venvPrograms { name = "chromadb"; mainProgram = "chroma"; links = { chroma = "chroma"; }; };
     python3Packages = { inherit (self) chromadb; };

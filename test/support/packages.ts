@@ -54,6 +54,15 @@ export interface PackageEntry {
   readonly pypi?: string;
   /** A pom under test/maven/ whose runtime dependencies `.ci/run` resolves from Maven Central into /opt/services-ts/maven/<attr>/lib. */
   readonly maven?: string;
+  /**
+   * A Go module (`github.com/nats-io/natscli@v0.5.0`) that `.ci/run` builds from the Go module proxy to
+   * `check` (test/tools/install-go-programs.sh): the main package `goPackage` (default `.`), with
+   * `goLdflags` and `goTags`.
+   */
+  readonly go?: string;
+  readonly goPackage?: string;
+  readonly goLdflags?: string;
+  readonly goTags?: string;
   /** A release artifact `.ci/run` downloads to `check` and verifies against `sha256`. */
   readonly url?: string;
   /**
@@ -124,6 +133,7 @@ export function missingPackages(file: string, packages = loadPackages()): string
       if (e.unavailable !== undefined) return [`${attr} (not installable here: ${e.unavailable})`];
       if (e.npm !== undefined) return [`${attr} (npm ${e.npm}: bash .ci/run installs it)`];
       if (e.pypi !== undefined) return [`${attr} (PyPI ${e.pypi}: bash .ci/run installs it)`];
+      if (e.go !== undefined) return [`${attr} (Go module ${e.go}: bash .ci/run builds it)`];
       if (e.url !== undefined) return [`${attr} (${e.url}: bash .ci/run downloads it)`];
       if (e.pypiWheel !== undefined) return [`${attr} (PyPI ${e.pypiWheel}: bash .ci/run unpacks it into ${e.prefix})`];
       if (e.maven !== undefined) return [`${attr} (Maven Central, ${e.maven}: bash .ci/run resolves it)`];

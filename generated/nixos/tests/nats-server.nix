@@ -14,7 +14,11 @@ in
   imports = [ ../nats-server.nix ];
   services-ts.nats-server.nats1 = {
     enable = true;
-    settings = { port = 24222; monitor_port = 28222; };
+    settings = {
+      port = 24222;
+      monitor_port = 28222;
+      jetstream = { max_mem = "16M"; max_file = "64M"; };
+    };
   };
   services-ts.nats-server.nats2 = {
     enable = true;
@@ -31,9 +35,10 @@ in
       TimeoutStartSec = "infinity";
       ExecStart = unitCommand (pkgs.writeShellApplication {
         name = "nats-server-test";
-        runtimeInputs = [ pkgs.netcat pkgs.curl pkgs.gnugrep ];
+        runtimeInputs = [ pkgs.netcat pkgs.curl pkgs.gnugrep pkgs.jq pkgs.natscli ];
         excludeShellChecks = [ "SC1003" "SC1110" "SC1111" "SC1112" "SC2016" ];
         text = ''
+                # A subscription receives what is published on it, over the client protocol.
                 printf 'CONNECT {"verbose":false}''\r
           SUB greetings 1''\r
           PUB greetings 5''\r
@@ -44,6 +49,26 @@ in
                 grep -q '^MSG greetings 1 5' replies
                 grep -q '^hello' replies
                 curl -sSf http://127.0.0.1:${toString config.services-ts.nats-server.nats2.settings.monitor_port}/varz | grep -q '"server_name": *"second"'
+
+                # JetStream: the stream is made on the first start only; each start adds one message.
+                export NATS_URL=nats://127.0.0.1:${toString config.services-ts.nats-server.nats1.settings.port}
+                run=''${SERVICES_TS_RUN:-1}
+                if [ "$run" = 1 ]; then
+                  nats stream add orders --subjects='orders.*' --storage=file --replicas=1 --defaults
+                fi
+                nats pub orders.new "order $run"
+                test "$(nats stream info orders --json | jq -r '.state.messages')" = "$run"
+                test "$(nats stream info orders --json | jq -r '.config.storage')" = file
+                # A pull consumer made on this start reads every message the stream holds, the first start's too.
+                nats consumer add orders "reader$run" --pull --deliver=all --ack=explicit --defaults
+                nats consumer next orders "reader$run" --count "$run" --raw > got
+                grep -qx 'order 1' got
+                grep -qx "order $run" got
+                # A server without JetStream configured refuses streams (nats2 has none).
+                if nats --server nats://127.0.0.1:${toString config.services-ts.nats-server.nats2.settings.port} stream ls; then
+                  echo "nats2 answered a JetStream request, but has no JetStream configured" >&2
+                  exit 1
+                fi
         '';
       });
     };

@@ -25,6 +25,7 @@ in
       RAFT_INTERNAL_RPC_PORT = 27045;
       AUTHENTICATION_ANONYMOUS_ACCESS_ENABLED = true;
       DEFAULT_VECTORIZER_MODULE = "none";
+      DISABLE_TELEMETRY = true;
     };
   };
   services-ts.weaviate.weaviate2 = {
