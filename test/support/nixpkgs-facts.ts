@@ -56,6 +56,12 @@ export interface PackageFacts {
   readonly optionalPaths?: Readonly<Record<string, string>>;
   /** Why the test package set has no stand-in for this attribute (named in messages or examples only): its comparisons are reported skipped. */
   readonly noStandIn?: string;
+  /**
+   * A stand-in of another version than any nixpkgs ships, named here with the reason (the registry serves
+   * only that version; the issue asks for that one): the version test then holds the stand-in to exactly
+   * this version and reports the divergence instead of failing, and fails when the stand-in changes.
+   */
+  readonly standInVersion?: { readonly version: string; readonly why: string };
   readonly notes?: string;
 }
 
