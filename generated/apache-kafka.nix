@@ -29,10 +29,11 @@ let
   javaPropertyValue = text: "${if lib.hasPrefix " " text then "\\" else ""}${lib.replaceStrings [ "\\" "\n" "\r" "\t" ] [ "\\\\" "\\n" "\\r" "\\t" ] text}";
   instanceModule = { config, name, options, ... }:
     let
+      kafkaVersion = lib.last (lib.splitString "-" (config.package.version or ""));
       logging =
-        if (lib.last (lib.splitString "-" (config.package.version or ""))) == "" then
+        if kafkaVersion == "" then
           "-Dlog4j.configuration=${textArg1} -Dlog4j2.configurationFile=${textArg2}"
-        else if lib.versionAtLeast (lib.last (lib.splitString "-" (config.package.version or ""))) "4" then
+        else if lib.versionAtLeast kafkaVersion "4" then
           "-Dlog4j2.configurationFile=${textArg2}"
         else
           "-Dlog4j.configuration=${textArg1}";
@@ -54,16 +55,23 @@ let
         else
           "";
       processes = {
-        # modules/apache-kafka.ts:284
+        # modules/apache-kafka.ts:292
         ${name} = {
           command = pkgs.writeShellApplication {
             name = "start-kafka";
             runtimeInputs = [ config.jre config.package ];
             excludeShellChecks = [ "SC1003" "SC1110" "SC1111" "SC1112" "SC2016" ];
-            text = ''
-              ${formatLogDirs}
-              exec java -cp ${lib.escapeShellArg "${config.package}/libs/*"} ${logging} ${lib.escapeShellArgs config.jvmOptions} kafka.Kafka ${textArg3}
-            '';
+            text =
+              if config.settings ? "zookeeper.connect" && kafkaVersion != "" && lib.versionAtLeast kafkaVersion "4" then
+                ''
+                  echo ${textArg4} >&2
+                  exit 1
+                ''
+              else
+                ''
+                  ${formatLogDirs}
+                  exec java -cp ${lib.escapeShellArg "${config.package}/libs/*"} ${logging} ${lib.escapeShellArgs config.jvmOptions} kafka.Kafka ${textArg3}
+                '';
           };
           readiness_probe = {
             exec = {
@@ -109,6 +117,9 @@ let
         excludeShellChecks = [ "SC1003" "SC1110" "SC1111" "SC1112" "SC2016" ];
         text = "printf '\\000\\000\\000\\012\\000\\022\\000\\000\\000\\000\\000\\001\\377\\377' | nc -w 1 localhost ${toString config.port} | od -An -tx1 -j4 -N4 | grep -qx ' 00 00 00 01'";
       }) "kafka-ready");
+      textArg4 =
+        lib.escapeShellArg
+          "${name}: Kafka ${kafkaVersion} has no ZooKeeper mode (removed in Kafka 4), but settings.\"zookeeper.connect\" is set. Run KRaft instead (clusterId and formatLogDirs, without zookeeper.connect), or keep ZooKeeper with package = pkgs.apacheKafka_3_9.";
       serverProperties =
         pkgs.writeText
           "server.properties"

@@ -268,7 +268,7 @@ export default defineService({
     `;
     // Kafka 4 logs through Log4j 2 (-Dlog4j2.configurationFile); before, through Log4j 1's API (-Dlog4j.configuration).
     // nixpkgs' version is "<scala version>-<kafka version>".
-    const kafkaVersion = nix<string>("string")`lib.last (lib.splitString "-" (${cfg.package}.version or ""))`;
+    const kafkaVersion = bind("kafkaVersion", nix<string>("string")`lib.last (lib.splitString "-" (${cfg.package}.version or ""))`);
     const log4j1 = sh`-Dlog4j.configuration=${s`file:${cfg.configFiles.log4jProperties}`}`;
     const log4j2 = sh`-Dlog4j2.configurationFile=${cfg.configFiles.log4j2Properties}`;
     const logging = bind(
@@ -280,15 +280,27 @@ export default defineService({
       ),
     );
     const format = bind("formatLogDirs", cond(cfg.formatLogDirs, cond(cfg.formatLogDirsIgnoreFormatted, formatAll, formatFresh), sh``));
+    // Kafka 4 removed ZooKeeper mode (KIP-500; https://kafka.apache.org/documentation/#upgrade_4_0_0): a broker given
+    // `zookeeper.connect` fails on a missing KRaft setting. nixpkgs' apacheKafka is Kafka 4 now, so a configuration
+    // written for ZooKeeper mode fails there (with services-flake's module too): say why, and the ways forward.
+    const zookeeperOnKafka4 = nix<boolean>("bool")`${cfg.settings} ? "zookeeper.connect" && ${kafkaVersion} != "" && lib.versionAtLeast ${kafkaVersion} "4"`;
+    const refusal = sh`
+      echo ${s`${name}: Kafka ${kafkaVersion} has no ZooKeeper mode (removed in Kafka 4), but settings."zookeeper.connect" is set. Run KRaft instead (clusterId and formatLogDirs, without zookeeper.connect), or keep ZooKeeper with package = pkgs.apacheKafka_3_9.`} >&2
+      exit 1
+    `;
     return [
       process(name, {
         command: script({
           name: "start-kafka",
           runtimeInputs: [cfg.jre, cfg.package],
-          text: sh`
-            ${format}
-            exec java -cp ${s`${cfg.package}/libs/*`} ${logging} ${cfg.jvmOptions} kafka.Kafka ${props}
-          `,
+          text: cond(
+            zookeeperOnKafka4,
+            refusal,
+            sh`
+              ${format}
+              exec java -cp ${s`${cfg.package}/libs/*`} ${logging} ${cfg.jvmOptions} kafka.Kafka ${props}
+            `,
+          ),
         }),
         // Ready when the broker answers an ApiVersions request on `port` (services-flake only checks that the port is open).
         // A script of its own: process-compose fails to read a configuration whose probe command holds printf's octal escapes.

@@ -17,7 +17,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { buildDrv, evalProcessComposeFull, nixAvailable, nixPath, nixString, repoRoot, upstreamSeeded, upstreamSkipReason } from "./support/nix";
+import { buildDrv, evalProcessComposeFull, nixAvailable, nixPath, nixString, readProcessScript, repoRoot, upstreamSeeded, upstreamSkipReason } from "./support/nix";
 import { findProcessCompose, runProcessCompose } from "./support/run";
 
 const generated = join(repoRoot, "generated");
@@ -126,5 +126,27 @@ describe.skipIf(runMissing.length > 0)("[run] two stacks side by side, each thro
       { timedOut: false, code: 0 },
     ]);
     for (const r of results) rmSync(r.workDir, { recursive: true, force: true });
+  });
+});
+
+describe.skipIf(!seeded)("[nix eval] a services-flake configuration of ZooKeeper-mode Kafka on Kafka 4 fails saying why", () => {
+  // nixpkgs' apacheKafka is Kafka 4 (pkgs/top-level/all-packages.nix: apacheKafka_4_3), which has no ZooKeeper
+  // mode; a configuration written for it (as users wrote against Kafka 3) fails with a message naming the way out.
+  const start = (pkg: string) => {
+    const ev = evalProcessComposeFull(`[ ${nixPath(join(generated, "default.nix"))} ({ pkgs, ... }: {
+      services.apache-kafka."k" = { enable = true; package = ${pkg}; settings."zookeeper.connect" = [ "localhost:2181" ]; };
+    }) ]`);
+    return readProcessScript(ev, "k");
+  };
+  it("Kafka 4: the start script stops before the broker with the reason", () => {
+    const script = start("pkgs.apacheKafka");
+    expect(script).toContain("has no ZooKeeper mode (removed in Kafka 4)");
+    expect(script).toContain("exit 1");
+    expect(script).not.toContain("kafka.Kafka");
+  });
+  it("Kafka 3.9: ZooKeeper mode as before", () => {
+    const script = start("pkgs.apacheKafka_3_9");
+    expect(script).not.toContain("has no ZooKeeper mode");
+    expect(script).toContain("kafka.Kafka");
   });
 });

@@ -41,10 +41,11 @@ let
     "d ${quote path} 0750 ${quote user} ${quote group} - -";
   instanceModule = { config, name, options, ... }:
     let
+      kafkaVersion = lib.last (lib.splitString "-" (config.package.version or ""));
       logging =
-        if (lib.last (lib.splitString "-" (config.package.version or ""))) == "" then
+        if kafkaVersion == "" then
           "-Dlog4j.configuration=${textArg1} -Dlog4j2.configurationFile=${textArg2}"
-        else if lib.versionAtLeast (lib.last (lib.splitString "-" (config.package.version or ""))) "4" then
+        else if lib.versionAtLeast kafkaVersion "4" then
           "-Dlog4j2.configurationFile=${textArg2}"
         else
           "-Dlog4j.configuration=${textArg1}";
@@ -66,7 +67,7 @@ let
         else
           "";
       units = {
-        # modules/apache-kafka.ts:284
+        # modules/apache-kafka.ts:292
         ${name} = {
           wantedBy = [ "services-ts.target" ];
           serviceConfig = {
@@ -75,10 +76,17 @@ let
               name = "start-kafka";
               runtimeInputs = [ config.jre config.package ];
               excludeShellChecks = [ "SC1003" "SC1110" "SC1111" "SC1112" "SC2016" ];
-              text = ''
-                ${formatLogDirs}
-                exec java -cp ${lib.escapeShellArg "${config.package}/libs/*"} ${logging} ${lib.escapeShellArgs config.jvmOptions} kafka.Kafka ${textArg3}
-              '';
+              text =
+                if config.settings ? "zookeeper.connect" && kafkaVersion != "" && lib.versionAtLeast kafkaVersion "4" then
+                  ''
+                    echo ${textArg4} >&2
+                    exit 1
+                  ''
+                else
+                  ''
+                    ${formatLogDirs}
+                    exec java -cp ${lib.escapeShellArg "${config.package}/libs/*"} ${logging} ${lib.escapeShellArgs config.jvmOptions} kafka.Kafka ${textArg3}
+                  '';
             });
             ExecStartPost = [
               (pkgs.writeShellScript "services-ts-ready" ''
@@ -128,6 +136,9 @@ let
         excludeShellChecks = [ "SC1003" "SC1110" "SC1111" "SC1112" "SC2016" ];
         text = "printf '\\000\\000\\000\\012\\000\\022\\000\\000\\000\\000\\000\\001\\377\\377' | nc -w 1 localhost ${toString config.port} | od -An -tx1 -j4 -N4 | grep -qx ' 00 00 00 01'";
       }) "kafka-ready");
+      textArg4 =
+        lib.escapeShellArg
+          "${name}: Kafka ${kafkaVersion} has no ZooKeeper mode (removed in Kafka 4), but settings.\"zookeeper.connect\" is set. Run KRaft instead (clusterId and formatLogDirs, without zookeeper.connect), or keep ZooKeeper with package = pkgs.apacheKafka_3_9.";
       serverProperties =
         pkgs.writeText
           "server.properties"

@@ -19,6 +19,8 @@
 { file
 , modules
 , extraModules ? [ ]
+  # Overlays over the test package set (the run tier's package choices, named in test/corpus.test.ts).
+, overlays ? [ ]
 , sources ? import ./sources.nix
 }:
 let
@@ -63,7 +65,7 @@ let
         yaml = { ... }: format builtins.toJSON;
       };
   };
-  pkgs = import ./pkgs.nix { inherit lib; overlays = [ aliases nixpkgsCompat ]; };
+  pkgs = import ./pkgs.nix { inherit lib; overlays = [ aliases nixpkgsCompat ] ++ overlays; };
   pcLib = import (sources.process-compose-flake + "/nix/lib.nix") { inherit pkgs lib; };
   servicesModule = {
     ours = ../../generated/default.nix;
