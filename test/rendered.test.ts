@@ -14,7 +14,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { isServiceTest, type RenderedCheck, type ServiceTest } from "../dsl";
-import { buildDrvs, nixAvailable, nixEvalJsonRW, nixPath, nixString, type ProcessComposeEval, repoRoot, upstreamSeeded, upstreamSkipReason } from "./support/nix";
+import { buildDrvsAsync, nixAvailable, nixEvalJsonRWAsync, nixPath, nixString, type ProcessComposeEval, repoRoot, upstreamSeeded, upstreamSkipReason } from "./support/nix";
 import { installed, loadPackages } from "./support/packages";
 
 const seeded = nixAvailable() && upstreamSeeded();
@@ -89,11 +89,11 @@ describe("rendered checks' own matching", () => {
 
 describe.skipIf(!seeded || tests.length === 0)("[nix eval] rendered: every service test's processes render its non-default options (one evaluation, stand-ins for servers not installed)", () => {
   let evs: Record<string, ProcessComposeEval>;
-  beforeAll(() => {
+  beforeAll(async () => {
     const overlay = standInOverlay();
     const evalNix = nixPath(join(repoRoot, "test", "nix", "eval.nix"));
     const entries = tests.map((t) => `${nixString(t.name)} = import ${evalNix} { modules = [ ${nixPath(join(repoRoot, "generated", "tests", `${t.name}.nix`))} ]; pkgsOverlays = overlay; };`);
-    evs = nixEvalJsonRW(`let overlay = ${overlay}; in { ${entries.join(" ")} }`) as Record<string, ProcessComposeEval>;
+    evs = (await nixEvalJsonRWAsync(`let overlay = ${overlay}; in { ${entries.join(" ")} }`)) as Record<string, ProcessComposeEval>;
     // One build for every process a check names.
     const drvs = [
       ...new Set(
@@ -102,8 +102,8 @@ describe.skipIf(!seeded || tests.length === 0)("[nix eval] rendered: every servi
         ),
       ),
     ];
-    buildDrvs(drvs);
-  });
+    await buildDrvsAsync(drvs);
+  }, 600_000);
 
   for (const t of tests) {
     it(t.name, () => {

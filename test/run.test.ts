@@ -100,6 +100,9 @@ const provokedPgLogLines: Record<string, RegExp[]> = {
     // use_slots: Patroni makes a member's replication slot on the leader once it sees that member; a standby that
     // starts streaming first is refused once, and retries.
     /\] (?:FATAL: {2}could not start WAL streaming: )?ERROR: {2}replication slot "[^"]+" does not exist$/,
+    // The stack stopping: the nodes are peers, so a standby may outlive its leader by a moment and log losing it.
+    /\] FATAL: {2}could not send end-of-streaming message to primary: server closed the connection unexpectedly$/,
+    /\] FATAL: {2}could not connect to the primary server: connection to server at "127\.0\.0\.1", port \d+ failed: server closed the connection unexpectedly$/,
   ],
   // The test shows that each database refuses a wrong password (and the other app's).
   "stack notes-app": [/\] FATAL: {2}password authentication failed for user "notes"$/],

@@ -16,7 +16,7 @@ import { knownPackages } from "../compiler/build";
 import { serviceOptions } from "../compiler/lower";
 import { type AnyService, isExpr, isService, lower, type OptionType, type Shape } from "../dsl";
 import { printNix } from "../nix/print";
-import { evalProcessComposeFull, nixAvailable, nixPath, type ProcessComposeEval, repoRoot, upstreamSeeded, upstreamSkipReason } from "./support/nix";
+import { evalProcessComposeFullAsync, nixAvailable, nixPath, type ProcessComposeEval, repoRoot, upstreamSeeded, upstreamSkipReason } from "./support/nix";
 
 const seeded = nixAvailable() && upstreamSeeded();
 if (nixAvailable() && !seeded) console.warn(`[nix eval] smoke skipped: ${upstreamSkipReason}`);
@@ -168,9 +168,9 @@ describe("smoke test's own check", () => {
 describe.skipIf(!seeded)("[nix eval] smoke: every service, two instances each (defaults; a function of { pkgs, name, ... } with other values), one evaluation", () => {
   let ev: ProcessComposeEval;
   let seconds = 0;
-  beforeAll(() => {
+  beforeAll(async () => {
     const t0 = performance.now();
-    ev = evalProcessComposeFull(`[
+    ev = await evalProcessComposeFullAsync(`[
       ${nixPath(join(repoRoot, "generated", "default.nix"))}
       ({ pkgs, ... }: {
         ${configuration()}

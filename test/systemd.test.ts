@@ -18,7 +18,7 @@ import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, readlink
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { buildDrv, buildDrvs, nixAvailable, nixEvalJsonRW, nixPath, repoRoot, upstreamSeeded, upstreamSkipReason } from "./support/nix";
+import { buildDrv, buildDrvsAsync, nixAvailable, nixEvalJsonRW, nixEvalJsonRWAsync, nixPath, repoRoot, upstreamSeeded, upstreamSkipReason } from "./support/nix";
 import { missingPackages } from "./support/packages";
 import { boot, systemdSkipReason, verifyUnits, waitForUnit } from "./support/systemd";
 
@@ -188,14 +188,14 @@ describe.skipIf(skip !== undefined)("[systemd] the generated NixOS modules under
   let drvs: Record<string, string> = {};
   const built = new Map<string, string>();
   const runnable = tests.filter((t) => t.missing.length === 0);
-  beforeAll(() => {
-    drvs = nixEvalJsonRW(
+  beforeAll(async () => {
+    drvs = (await nixEvalJsonRWAsync(
       `{ ${tests.map((t) => `${JSON.stringify(t.name)} = (import ${nixPath(evalNixos)} { modules = [ ${nixPath(t.file)} ]; }).unitsDrv;`).join(" ")}` +
         (brokenRunnable ? ` ${JSON.stringify(BROKEN)} = (import ${nixPath(evalNixos)} { modules = ${brokenModules}; }).unitsDrv;` : "") +
         (brokenRunnable ? ` ${JSON.stringify(ABSOLUTE)} = (import ${nixPath(evalNixos)} { modules = ${absoluteModules}; }).unitsDrv;` : "") +
         " }",
-    ) as Record<string, string>;
-    buildDrvs([...runnable.map((t) => drvs[t.name]!), ...(brokenRunnable ? [drvs[BROKEN]!, drvs[ABSOLUTE]!] : [])]);
+    )) as Record<string, string>;
+    await buildDrvsAsync([...runnable.map((t) => drvs[t.name]!), ...(brokenRunnable ? [drvs[BROKEN]!, drvs[ABSOLUTE]!] : [])]);
     for (const t of runnable) built.set(t.name, buildDrv(drvs[t.name]!)); // built already: only its output path
   }, 600_000);
 

@@ -6,7 +6,7 @@
  * evaluation against upstream modules, {@link upstreamSeeded}) and are skipped
  * by name when it is false; they never pass silently without Nix.
  */
-import { execFileSync, spawnSync, type SpawnSyncReturns } from "node:child_process";
+import { execFileSync, spawn, spawnSync, type SpawnSyncReturns } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -114,6 +114,48 @@ function nixOrThrow(cmd: string, args: string[], opts: { cwd?: string } = {}): s
     throw new Error(`${cmd} ${args.slice(0, 3).join(" ")} … failed (exit ${r.status}):\n${r.stderr}`);
   }
   return r.stdout;
+}
+
+/**
+ * Like nixOrThrow, without blocking the test worker: a long evaluation or build in a synchronous call stops the
+ * worker's event loop, and vitest's worker RPC (a 60 s timeout) then fails the run with "Timeout calling
+ * onTaskUpdate" although every test passed. The one-evaluation hooks (rendered, smoke, systemd, facts) use this.
+ */
+function nixOrThrowAsync(cmd: string, args: string[], opts: { cwd?: string } = {}): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { env: nixEnv, cwd: opts.cwd, stdio: ["ignore", "pipe", "pipe"] });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on("data", (d: Buffer) => out.push(d));
+    child.stderr.on("data", (d: Buffer) => err.push(d));
+    child.on("error", (e) => reject(new Error(`${cmd} could not be run: ${e.message}`)));
+    child.on("close", (code) => {
+      if (code === 0) resolve(Buffer.concat(out).toString("utf8"));
+      else reject(new Error(`${cmd} ${args.slice(0, 3).join(" ")} … failed (exit ${code}):\n${Buffer.concat(err).toString("utf8")}`));
+    });
+  });
+}
+
+/**
+ * {@link nixEvalJsonRW}, without blocking the test worker while Nix runs.
+ * @throws Error carrying Nix's stderr when evaluation fails.
+ */
+export async function nixEvalJsonRWAsync(expr: string, opts: NixEvalOptions = {}): Promise<unknown> {
+  const args = ["--eval", "--strict", "--json", "--read-write-mode"];
+  if (opts.showTrace || process.env.SERVICES_TS_NIX_TRACE === "1") args.push("--show-trace");
+  args.push("--expr", expr);
+  return JSON.parse(await nixOrThrowAsync("nix-instantiate", args, { cwd: opts.cwd ?? repoRoot }));
+}
+
+/**
+ * {@link buildDrvs}, without blocking the test worker while Nix builds.
+ * @throws Error carrying Nix's stderr when a build fails, or when `drvs` holds something else than `.drv` paths.
+ */
+export async function buildDrvsAsync(drvs: readonly string[]): Promise<void> {
+  if (drvs.length === 0) return;
+  const bad = drvs.filter((d) => !storeDrvRe.test(d));
+  if (bad.length > 0) throw new Error(`not store derivations: ${bad.join(", ")}`);
+  await nixOrThrowAsync("nix-store", ["--realise", ...drvs]);
 }
 
 /**
@@ -270,6 +312,18 @@ export function evalProcessComposeFull(
   if (opts.pkgsOverlays !== undefined) args.push(`pkgsOverlays = ${opts.pkgsOverlays};`);
   const expr = `import ${nixString(path.join(nixTestDir, "eval.nix"))} { ${args.join(" ")} }`;
   return nixEvalJsonRW(expr, opts) as ProcessComposeEval;
+}
+
+/** {@link evalProcessComposeFull}, without blocking the test worker while Nix evaluates (for the one-evaluation hooks). */
+export async function evalProcessComposeFullAsync(
+  modulesNix: string,
+  opts: NixEvalOptions & { name?: string; pkgsOverlays?: string } = {},
+): Promise<ProcessComposeEval> {
+  const args = [`modules = ${modulesNix};`];
+  if (opts.name !== undefined) args.push(`name = ${nixString(opts.name)};`);
+  if (opts.pkgsOverlays !== undefined) args.push(`pkgsOverlays = ${opts.pkgsOverlays};`);
+  const expr = `import ${nixString(path.join(nixTestDir, "eval.nix"))} { ${args.join(" ")} }`;
+  return (await nixEvalJsonRWAsync(expr, opts)) as ProcessComposeEval;
 }
 
 /**
